@@ -1,0 +1,103 @@
+"""Typed settings; every environment variable modelyard reads is declared here, once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One environment variable: name, type, default and a doc line."""
+
+    env: str
+    default: T
+    doc: str
+
+    def get(self) -> T:
+        raw = os.environ.get(self.env)
+        if raw is None or raw == "":
+            return self.default
+        kind = type(self.default)
+        if kind is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}  # type: ignore[return-value]
+        if kind in (int, float):
+            return kind(raw)  # type: ignore[no-any-return]
+        return raw  # type: ignore[return-value]
+
+
+HOME = Setting("MODELYARD_HOME", "", "Data directory; default ~/.modelyard.")
+TRACKING_URI = Setting(
+    "MODELYARD_TRACKING_URI",
+    "",
+    "Where the SDK and CLI log: http(s)://host:port, sqlite:///path, postgresql+psycopg://..., "
+    "or a folder; default is the embedded store under MODELYARD_HOME.",
+)
+STORE_URI = Setting("MODELYARD_STORE_URI", "", "Metadata store URI used by `modelyard server`.")
+ARTIFACTS_URI = Setting("MODELYARD_ARTIFACTS_URI", "", "Artifact root used by `modelyard server`.")
+MAX_BODY_MB = Setting("MODELYARD_MAX_BODY_MB", 64, "Largest JSON request body the server accepts.")
+MAX_PARAM_BYTES = Setting(
+    "MODELYARD_MAX_PARAM_BYTES", 65536, "Largest param or tag value, in UTF-8 bytes."
+)
+FLUSH_INTERVAL = Setting(
+    "MODELYARD_FLUSH_INTERVAL", 1.0, "Seconds between background flushes of the SDK buffer."
+)
+BUFFER_POINTS = Setting(
+    "MODELYARD_BUFFER_POINTS",
+    1_000_000,
+    "Metric points the SDK buffers before log calls wait for the flusher (back-pressure).",
+)
+SYSTEM_METRICS_INTERVAL = Setting(
+    "MODELYARD_SYSTEM_METRICS_INTERVAL",
+    10.0,
+    "Seconds between system metric samples; 0 turns sampling off.",
+)
+HTTP_TIMEOUT = Setting("MODELYARD_HTTP_TIMEOUT", 30.0, "Seconds the SDK waits for the server.")
+EXIT_FLUSH_TIMEOUT = Setting(
+    "MODELYARD_EXIT_FLUSH_TIMEOUT",
+    60.0,
+    "Seconds the SDK spends flushing at exit before journaling what is left.",
+)
+
+ALL_SETTINGS: tuple[Setting[object], ...] = (
+    HOME,
+    TRACKING_URI,
+    STORE_URI,
+    ARTIFACTS_URI,
+    MAX_BODY_MB,
+    MAX_PARAM_BYTES,
+    FLUSH_INTERVAL,
+    BUFFER_POINTS,
+    SYSTEM_METRICS_INTERVAL,
+    HTTP_TIMEOUT,
+    EXIT_FLUSH_TIMEOUT,
+)  # type: ignore[assignment]
+
+
+def home_dir() -> Path:
+    """The data directory (created on first use)."""
+    raw = HOME.get()
+    path = Path(raw).expanduser() if raw else Path.home() / ".modelyard"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_store_uri() -> str:
+    """SQLite file under the data directory."""
+    return f"sqlite:///{home_dir() / 'modelyard.db'}"
+
+
+def default_artifacts_uri() -> str:
+    """Artifact folder under the data directory."""
+    return str(home_dir() / "artifacts")
+
+
+def journal_dir() -> Path:
+    """Where the SDK keeps batches it could not deliver."""
+    path = home_dir() / "journal"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

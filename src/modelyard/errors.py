@@ -1,0 +1,152 @@
+"""The one exception tree of modelyard.
+
+Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP ``status``::
+
+    ModelyardError                    INTERNAL_ERROR            500
+    ├── InvalidInput                  INVALID_PARAMETER_VALUE   400
+    │   ├── MalformedRequest          MALFORMED_REQUEST         400
+    │   ├── BadFilter                 INVALID_FILTER            400
+    │   └── PathNotAllowed            PATH_NOT_ALLOWED          400
+    ├── NotFound                      RESOURCE_DOES_NOT_EXIST   404
+    ├── AlreadyExists                 RESOURCE_ALREADY_EXISTS   409
+    ├── Conflict                      CONFLICT                  409
+    │   ├── ParamConflict             PARAM_CONFLICT            409
+    │   └── InvalidState              INVALID_STATE             409
+    ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
+    ├── StoreUnavailable              STORE_UNAVAILABLE         503
+    │   └── SchemaOutdated            SCHEMA_OUTDATED           503
+    └── ServerUnreachable             SERVER_UNREACHABLE        503  (client side only)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ModelyardError(Exception):
+    """Base of every modelyard error."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON shape of an error."""
+        body: dict[str, Any] = {"error_code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidInput(ModelyardError):
+    """A value sent by the caller breaks a documented rule."""
+
+    code = "INVALID_PARAMETER_VALUE"
+    status = 400
+
+
+class MalformedRequest(InvalidInput):
+    """The request body is not parseable (bad JSON, wrong shape)."""
+
+    code = "MALFORMED_REQUEST"
+
+
+class BadFilter(InvalidInput):
+    """A search filter or order-by clause does not parse; ``details.position`` says where."""
+
+    code = "INVALID_FILTER"
+
+
+class PathNotAllowed(InvalidInput):
+    """An artifact path would leave its root or is not a plain relative path."""
+
+    code = "PATH_NOT_ALLOWED"
+
+
+class NotFound(ModelyardError):
+    """The named experiment, run or artifact does not exist."""
+
+    code = "RESOURCE_DOES_NOT_EXIST"
+    status = 404
+
+
+class AlreadyExists(ModelyardError):
+    """A resource with that unique name already exists."""
+
+    code = "RESOURCE_ALREADY_EXISTS"
+    status = 409
+
+
+class Conflict(ModelyardError):
+    """The request conflicts with what is stored."""
+
+    code = "CONFLICT"
+    status = 409
+
+
+class ParamConflict(Conflict):
+    """A param was already logged on this run with a different value."""
+
+    code = "PARAM_CONFLICT"
+
+
+class InvalidState(Conflict):
+    """The resource is in a state that forbids this change (e.g. a deleted run)."""
+
+    code = "INVALID_STATE"
+
+
+class PayloadTooLarge(ModelyardError):
+    """The request body exceeds the server's limit."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class StoreUnavailable(ModelyardError):
+    """The metadata store cannot be reached."""
+
+    code = "STORE_UNAVAILABLE"
+    status = 503
+
+
+class SchemaOutdated(StoreUnavailable):
+    """The database schema is older than this version of modelyard."""
+
+    code = "SCHEMA_OUTDATED"
+
+
+class ServerUnreachable(ModelyardError):
+    """The tracking server did not answer (connection refused, timeout, 5xx)."""
+
+    code = "SERVER_UNREACHABLE"
+    status = 503
+
+
+_BY_CODE: dict[str, type[ModelyardError]] = {}
+
+
+def _register(cls: type[ModelyardError]) -> None:
+    _BY_CODE.setdefault(cls.code, cls)
+    for sub in cls.__subclasses__():
+        _register(sub)
+
+
+_register(ModelyardError)
+
+
+def error_from_json(status: int, body: dict[str, Any]) -> ModelyardError:
+    """Rebuild the error a server sent, so clients raise the same classes as the store."""
+    cls = _BY_CODE.get(str(body.get("error_code")), ModelyardError)
+    details = body.get("details") or {}
+    err = cls(str(body.get("message", f"HTTP {status}")), **details)
+    return err
+
+
+def all_error_classes() -> list[type[ModelyardError]]:
+    """Every class of the tree (used by the docs test)."""
+    return list(dict.fromkeys(_BY_CODE.values()))

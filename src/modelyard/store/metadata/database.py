@@ -1,0 +1,242 @@
+"""Engines, the one batching SQLite writer, and the schema check (see docs/design.md)."""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from modelyard.errors import ModelyardError, SchemaOutdated, StoreUnavailable
+
+T = TypeVar("T")
+HEAD_REVISION = "0001"
+_NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def normalize_url(uri: str) -> str:
+    """Accept sqlite:///path, postgresql://..., or a plain file path (SQLite)."""
+    if "://" not in uri:
+        return f"sqlite:///{Path(uri).expanduser().resolve()}"
+    if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+        return "postgresql+psycopg://" + uri.split("://", 1)[1]
+    return uri
+
+
+def _as_number(value: str | None) -> float | None:
+    if value is None or not _NUMERIC.match(value):
+        return None
+    return float(value)
+
+
+def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        poolclass=NullPool if writer else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (working SAVEPOINTs)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+        dbapi_conn.create_function("my_number", 1, _as_number, deterministic=True)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+class _Writer:
+    """Runs write jobs in one thread; jobs that queue up share one transaction (group commit).
+
+    Each job runs in its own SAVEPOINT, so a failing job rolls back alone and the others commit.
+    """
+
+    def __init__(self, engine: Engine, max_batch: int = 256) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._loop, name="modelyard-sqlite-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[Connection], T]) -> T:
+        future: Future[T] = Future()
+        self._queue.put((job, future))
+        return future.result()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self._engine.dispose()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            jobs = [item]
+            while len(jobs) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._run(jobs)
+                    return
+                jobs.append(nxt)
+            self._run(jobs)
+
+    def _run(self, jobs: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with self._engine.begin() as conn:
+                if len(jobs) == 1:
+                    job, future = jobs[0]
+                    outcomes.append((future, job(conn), None))
+                else:
+                    for job, future in jobs:
+                        savepoint = conn.begin_nested()
+                        try:
+                            result = job(conn)
+                        except Exception as exc:
+                            savepoint.rollback()
+                            outcomes.append((future, None, exc))
+                        else:
+                            savepoint.commit()
+                            outcomes.append((future, result, None))
+        except Exception as exc:
+            failed = {id(f) for f, _, e in outcomes if e is not None}
+            for _, future in jobs:
+                if id(future) in failed:
+                    continue
+                future.set_exception(exc if isinstance(exc, ModelyardError) else _translate(exc))
+            for future, _, err in outcomes:
+                if err is not None:
+                    future.set_exception(err)
+            return
+        for future, result, err in outcomes:
+            if err is None:
+                future.set_result(result)
+            else:
+                future.set_exception(err)
+
+
+def _translate(exc: BaseException) -> BaseException:
+    if isinstance(exc, OperationalError):
+        err = StoreUnavailable(f"metadata store error: {exc.orig}")
+        err.__cause__ = exc
+        return err
+    return exc
+
+
+class Database:
+    """A metadata store: reads from a pool, writes through one writer (SQLite) or directly."""
+
+    def __init__(self, uri: str, *, create: bool = True) -> None:
+        self.url = normalize_url(uri)
+        self.dialect = self.url.split(":", 1)[0].split("+", 1)[0]
+        if self.dialect == "sqlite":
+            self.engine = _sqlite_engine(self.url, writer=False)
+            self._writer: _Writer | None = _Writer(_sqlite_engine(self.url, writer=True))
+        else:
+            self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self._writer = None
+        try:
+            ensure_schema(self, create=create)
+        except BaseException:
+            self.close()
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads (one consistent snapshot)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreUnavailable(f"metadata store error: {exc.orig}") from exc
+
+    def write(self, job: Callable[[Connection], T]) -> T:
+        """Run ``job`` in a transaction; it commits when the job returns, rolls back if it raises."""
+        if self._writer is not None:
+            return self._writer.submit(job)
+        try:
+            with self.engine.begin() as conn:
+                return job(conn)
+        except OperationalError as exc:
+            raise StoreUnavailable(f"metadata store error: {exc.orig}") from exc
+
+    def ping(self) -> None:
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self.engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision of the database, or None for an empty database."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return str(row[0]) if row else None
+
+
+def ensure_schema(db: Database, *, create: bool) -> None:
+    """Create the schema in an empty database; refuse to run on a stale one and name the fix."""
+    try:
+        revision = current_revision(db.engine)
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"cannot open metadata store {db.url!r}: {exc}") from exc
+    if revision == HEAD_REVISION:
+        return
+    if revision is None and create:
+        upgrade(db.url)
+        return
+    raise SchemaOutdated(
+        f"the metadata store is at schema revision {revision!r}, this modelyard needs "
+        f"{HEAD_REVISION!r}; run `modelyard db upgrade --store {db.url}`",
+        revision=revision,
+        head=HEAD_REVISION,
+    )
+
+
+def upgrade(url: str) -> None:
+    """Apply every Alembic migration up to head."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    engine = _sqlite_engine(url, writer=False) if url.startswith("sqlite") else create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()

@@ -1,0 +1,216 @@
+"""Metric points stored as chunks of packed arrays, plus one summary row per (run, key)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from modelyard.errors import NotFound
+from modelyard.store.metadata.sql import chunked, upsert
+from modelyard.store.metadata.tables import metric_chunks, metric_summaries
+from modelyard.tracking.entities import MetricPoints, MetricSummary
+
+STEP = np.dtype("<i8")
+VALUE = np.dtype("<f8")
+TIME = np.dtype("<i8")
+COMPACT_EVERY = 32  # look at the tail every this many appends
+SMALL_CHUNK = 8192  # trailing chunks smaller than this are merged
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _none_to_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _summarise(points: MetricPoints) -> tuple[MetricPoints, tuple[int, int, float], float, float]:
+    steps = np.ascontiguousarray(points.steps, dtype=STEP)
+    values = np.ascontiguousarray(points.values, dtype=VALUE)
+    stamps = np.ascontiguousarray(points.timestamps, dtype=TIME)
+    last = int(np.lexsort((stamps, steps))[-1])
+    return (
+        MetricPoints(points.key, steps, values, stamps),
+        (int(steps[last]), int(stamps[last]), float(values[last])),
+        float(np.fmin.reduce(values)),
+        float(np.fmax.reduce(values)),
+    )
+
+
+def append_many(conn: Connection, items: list[tuple[str, MetricPoints]]) -> None:
+    """Append one chunk per (run, key) and fold the points into the summary rows.
+
+    Several items for the same (run, key) are concatenated in order first.
+    """
+    merged: dict[tuple[str, str], list[MetricPoints]] = {}
+    for run_id, points in items:
+        if len(points):
+            merged.setdefault((run_id, points.key), []).append(points)
+    if not merged:
+        return
+    run_ids = sorted({r for r, _ in merged})
+    prev: dict[tuple[str, str], Any] = {}
+    for ids in chunked(run_ids):
+        for row in conn.execute(
+            select(metric_summaries).where(metric_summaries.c.run_id.in_(ids)).with_for_update()
+        ):
+            prev[(row.run_id, row.key)] = row
+    chunk_rows: list[dict[str, Any]] = []
+    summary_rows: list[dict[str, Any]] = []
+    to_compact: list[tuple[str, str]] = []
+    for (run_id, key), parts in merged.items():
+        if len(parts) > 1:
+            joined = MetricPoints(
+                key,
+                np.concatenate([np.asarray(p.steps, dtype=STEP) for p in parts]),
+                np.concatenate([np.asarray(p.values, dtype=VALUE) for p in parts]),
+                np.concatenate([np.asarray(p.timestamps, dtype=TIME) for p in parts]),
+            )
+        else:
+            joined = parts[0]
+        series, last, vmin, vmax = _summarise(joined)
+        n = len(series.values)
+        chunks, count = 1, n
+        old = prev.get((run_id, key))
+        if old is not None:
+            chunks += int(old.chunks)
+            count += int(old.count)
+            if (old.last_step, old.last_timestamp) > last[:2]:
+                last = (int(old.last_step), int(old.last_timestamp), _none_to_nan(old.last_value))
+            vmin = float(np.fmin(vmin, _none_to_nan(old.min_value)))
+            vmax = float(np.fmax(vmax, _none_to_nan(old.max_value)))
+        chunk_rows.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "n": n,
+                "step_min": int(series.steps.min()),
+                "step_max": int(series.steps.max()),
+                "steps": series.steps.tobytes(),
+                "values": series.values.tobytes(),
+                "timestamps": series.timestamps.tobytes(),
+            }
+        )
+        summary_rows.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "last_value": _nan_to_none(last[2]),
+                "last_step": last[0],
+                "last_timestamp": last[1],
+                "min_value": _nan_to_none(vmin),
+                "max_value": _nan_to_none(vmax),
+                "count": count,
+                "chunks": chunks,
+            }
+        )
+        if chunks % COMPACT_EVERY == 0:
+            to_compact.append((run_id, key))
+    conn.execute(metric_chunks.insert(), chunk_rows)
+    upsert(conn, metric_summaries, summary_rows, ["run_id", "key"])
+    for run_id, key in to_compact:
+        _compact_tail(conn, run_id, key)
+
+
+def _compact_tail(conn: Connection, run_id: str, key: str) -> None:
+    """Merge the trailing small chunks of a series into one row (order is kept)."""
+    rows = conn.execute(
+        select(metric_chunks.c.id, metric_chunks.c.n)
+        .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
+        .order_by(metric_chunks.c.id.desc())
+        .limit(4 * COMPACT_EVERY)
+    ).all()
+    tail = []
+    for row in rows:
+        if row.n >= SMALL_CHUNK:
+            break
+        tail.append(int(row.id))
+    if len(tail) < COMPACT_EVERY // 2:
+        return
+    tail.reverse()
+    series = _load(conn, run_id, key, ids=tail)
+    conn.execute(metric_chunks.delete().where(metric_chunks.c.id.in_(tail)))
+    conn.execute(
+        metric_chunks.insert().values(
+            run_id=run_id,
+            key=key,
+            n=len(series.values),
+            step_min=int(series.steps.min()),
+            step_max=int(series.steps.max()),
+            steps=series.steps.tobytes(),
+            values=series.values.tobytes(),
+            timestamps=series.timestamps.tobytes(),
+        )
+    )
+    conn.execute(
+        metric_summaries.update()
+        .where(metric_summaries.c.run_id == run_id, metric_summaries.c.key == key)
+        .values(chunks=metric_summaries.c.chunks - len(tail) + 1)
+    )
+
+
+def _load(conn: Connection, run_id: str, key: str, ids: list[int] | None = None) -> MetricPoints:
+    query = (
+        select(metric_chunks.c.steps, metric_chunks.c["values"], metric_chunks.c.timestamps)
+        .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
+        .order_by(metric_chunks.c.id)
+    )
+    if ids is not None:
+        query = query.where(metric_chunks.c.id.in_(ids))
+    rows = conn.execute(query).all()
+    if not rows:
+        empty_i = np.empty(0, dtype=STEP)
+        return MetricPoints(key, empty_i, np.empty(0, dtype=VALUE), empty_i.copy())
+    return MetricPoints(
+        key,
+        np.frombuffer(b"".join(r[0] for r in rows), dtype=STEP),
+        np.frombuffer(b"".join(r[1] for r in rows), dtype=VALUE),
+        np.frombuffer(b"".join(r[2] for r in rows), dtype=TIME),
+    )
+
+
+def history(conn: Connection, run_id: str, key: str) -> MetricPoints:
+    """Every point of one metric, ordered by step (points logged at the same step keep order)."""
+    series = _load(conn, run_id, key)
+    if len(series.values) == 0:
+        raise NotFound(f"metric {key!r} was not logged on run {run_id}", run_id=run_id, key=key)
+    order = np.argsort(series.steps, kind="stable")
+    if not np.array_equal(order, np.arange(len(order))):
+        series = MetricPoints(
+            key, series.steps[order], series.values[order], series.timestamps[order]
+        )
+    return series
+
+
+def summaries(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, MetricSummary]]:
+    """Summary of every metric of the given runs."""
+    out: dict[str, dict[str, MetricSummary]] = {r: {} for r in run_ids}
+    for ids in chunked(run_ids):
+        rows = conn.execute(
+            select(metric_summaries).where(metric_summaries.c.run_id.in_(ids))
+        ).all()
+        for row in rows:
+            out[row.run_id][row.key] = _to_summary(row._mapping)
+    return out
+
+
+def _to_summary(m: Any) -> MetricSummary:
+    return MetricSummary(
+        key=m["key"],
+        last=_none_to_nan(m["last_value"]),
+        step=int(m["last_step"]),
+        timestamp=int(m["last_timestamp"]),
+        min=_none_to_nan(m["min_value"]),
+        max=_none_to_nan(m["max_value"]),
+        count=int(m["count"]),
+    )
+
+
+def delete_for_runs(conn: Connection, run_ids: list[str]) -> None:
+    for ids in chunked(run_ids):
+        conn.execute(metric_chunks.delete().where(metric_chunks.c.run_id.in_(ids)))
+        conn.execute(metric_summaries.delete().where(metric_summaries.c.run_id.in_(ids)))

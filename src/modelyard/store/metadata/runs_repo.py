@@ -1,0 +1,298 @@
+"""Runs, their params and tags, and the atomic, at-most-once batch write."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Row, select
+
+from modelyard.errors import InvalidInput, InvalidState, NotFound, ParamConflict
+from modelyard.store.metadata import experiments_repo, metrics_repo
+from modelyard.store.metadata.sql import chunked, now_ms, upsert
+from modelyard.store.metadata.tables import applied_batches, experiments, run_params, run_tags, runs
+from modelyard.tracking.entities import Lifecycle, Run, RunBatch, RunCreate, RunStatus, RunUpdate
+
+
+def _to_run(row: Row[tuple[object, ...]]) -> Run:
+    m = row._mapping
+    return Run(
+        id=m["id"],
+        experiment_id=int(m["experiment_id"]),
+        name=m["name"],
+        status=RunStatus(m["status"]),
+        start_time=int(m["start_time"]),
+        end_time=None if m["end_time"] is None else int(m["end_time"]),
+        parent_id=m["parent_id"],
+        user=m["user"],
+        notes=m["notes"],
+        lifecycle=Lifecycle(m["lifecycle"]),
+    )
+
+
+def load(conn: Connection, run_ids: list[str]) -> list[Run]:
+    """Runs with params, tags and metric summaries, in the order of ``run_ids``."""
+    by_id: dict[str, Run] = {}
+    for ids in chunked(run_ids):
+        for row in conn.execute(select(runs).where(runs.c.id.in_(ids))):
+            by_id[row.id] = _to_run(row)
+        for run_id, key, value in conn.execute(
+            select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
+                run_params.c.run_id.in_(ids)
+            )
+        ):
+            by_id[run_id].params[key] = value
+        for run_id, key, value in conn.execute(
+            select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
+                run_tags.c.run_id.in_(ids)
+            )
+        ):
+            by_id[run_id].tags[key] = value
+    for run_id, metrics in metrics_repo.summaries(conn, list(by_id)).items():
+        by_id[run_id].metrics = metrics
+    return [by_id[i] for i in run_ids if i in by_id]
+
+
+def get(conn: Connection, run_id: str) -> Run:
+    found = load(conn, [run_id])
+    if not found:
+        raise NotFound(f"run {run_id} does not exist", run_id=run_id)
+    return found[0]
+
+
+def _lock_active(conn: Connection, run_id: str) -> None:
+    row = conn.execute(
+        select(runs.c.lifecycle).where(runs.c.id == run_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"run {run_id} does not exist", run_id=run_id)
+    if row.lifecycle != "active":
+        raise InvalidState(f"run {run_id} is deleted; restore it before logging", run_id=run_id)
+
+
+class _Experiments:
+    """Resolves the experiment of each new run once per request."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.by_id: dict[int, str] = {}
+        self.by_name: dict[str, int] = {}
+
+    def resolve(self, spec: RunCreate) -> int:
+        if spec.experiment_id is None:
+            name = spec.experiment_name or "Default"
+            if name not in self.by_name:
+                self.by_name[name] = experiments_repo.get_or_create(self.conn, name)
+            return self.by_name[name]
+        exp_id = spec.experiment_id
+        if exp_id not in self.by_id:
+            row = self.conn.execute(
+                select(experiments.c.lifecycle).where(experiments.c.id == exp_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"experiment {exp_id} does not exist", experiment_id=exp_id)
+            self.by_id[exp_id] = str(row.lifecycle)
+        if self.by_id[exp_id] != "active":
+            raise InvalidState(f"experiment {exp_id} is deleted; restore it first")
+        return exp_id
+
+
+def _fresh(conn: Connection, batches: list[RunBatch]) -> list[RunBatch]:
+    """Drop batches whose id was applied before (or earlier in this request)."""
+    ids = [b.batch_id for b in batches if b.batch_id is not None]
+    seen: dict[str, str] = {}
+    for chunk in chunked(ids):
+        seen.update(
+            conn.execute(
+                select(applied_batches.c.batch_id, applied_batches.c.run_id).where(
+                    applied_batches.c.batch_id.in_(chunk)
+                )
+            ).all()  # type: ignore[arg-type]
+        )
+    out = []
+    for batch in batches:
+        if batch.batch_id is not None:
+            owner = seen.get(batch.batch_id)
+            if owner is not None:
+                if owner != batch.run_id:
+                    raise InvalidInput(f"batch id {batch.batch_id} was used for another run")
+                continue
+            seen[batch.batch_id] = batch.run_id
+        out.append(batch)
+    return out
+
+
+def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> None:
+    run_ids = sorted({b.run_id for b in batches})
+    state: dict[str, str] = {}
+    for chunk in chunked(run_ids):
+        rows = conn.execute(
+            select(runs.c.id, runs.c.lifecycle)
+            .where(runs.c.id.in_(chunk))
+            .order_by(runs.c.id)
+            .with_for_update()
+        )
+        state.update((r.id, r.lifecycle) for r in rows)
+    exps = _Experiments(conn)
+    new_rows: list[dict[str, object]] = []
+    now = now_ms()
+    for batch in batches:
+        rid = batch.run_id
+        if rid in state:
+            if state[rid] != "active":
+                raise InvalidState(f"run {rid} is deleted; restore it before logging", run_id=rid)
+            continue
+        spec = batch.create
+        if spec is None:
+            raise NotFound(f"run {rid} does not exist", run_id=rid)
+        if spec.parent_id is not None and spec.parent_id not in state:
+            if conn.execute(select(runs.c.id).where(runs.c.id == spec.parent_id)).first() is None:
+                raise NotFound(f"parent run {spec.parent_id} does not exist", run_id=spec.parent_id)
+        new_rows.append(
+            {
+                "id": rid,
+                "experiment_id": exps.resolve(spec),
+                "name": spec.name or rid[:8],
+                "status": RunStatus.RUNNING.value,
+                "start_time": spec.start_time if spec.start_time is not None else now,
+                "end_time": None,
+                "parent_id": spec.parent_id,
+                "user": spec.user or user,
+                "notes": "",
+                "lifecycle": "active",
+                "deleted_at": None,
+            }
+        )
+        state[rid] = "active"
+    if new_rows:
+        conn.execute(runs.insert(), new_rows)
+
+
+def _set_params(conn: Connection, batches: list[RunBatch]) -> None:
+    wanted: dict[tuple[str, str], str] = {}
+    for batch in batches:
+        for key, value in batch.params.items():
+            old = wanted.setdefault((batch.run_id, key), value)
+            if old != value:
+                raise _conflict(batch.run_id, key, old, value)
+    if not wanted:
+        return
+    existing: dict[tuple[str, str], str] = {}
+    for chunk in chunked(sorted({r for r, _ in wanted})):
+        rows = conn.execute(
+            select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
+                run_params.c.run_id.in_(chunk)
+            )
+        )
+        existing.update(((r, k), v) for r, k, v in rows)
+    new = []
+    for (run_id, key), value in wanted.items():
+        old = existing.get((run_id, key))
+        if old is None:
+            new.append({"run_id": run_id, "key": key, "value": value})
+        elif old != value:
+            raise _conflict(run_id, key, old, value)
+    if new:
+        conn.execute(run_params.insert(), new)
+
+
+def _conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
+    return ParamConflict(
+        f"param {key!r} of run {run_id} is already {old[:100]!r}; it cannot change to {new[:100]!r}",
+        run_id=run_id,
+        key=key,
+    )
+
+
+def _update(conn: Connection, run_id: str, spec: RunUpdate) -> None:
+    values: dict[str, object] = {}
+    if spec.status is not None:
+        values["status"] = spec.status.value
+        if spec.status != RunStatus.RUNNING and spec.end_time is None:
+            values["end_time"] = now_ms()
+        if spec.status == RunStatus.RUNNING:
+            values["end_time"] = None
+    if spec.end_time is not None:
+        values["end_time"] = spec.end_time
+    if spec.name is not None:
+        values["name"] = spec.name
+    if spec.notes is not None:
+        values["notes"] = spec.notes
+    if values:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+
+
+def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[RunBatch]:
+    """Apply batches in the caller's transaction, with one statement per table.
+
+    Returns the batches applied now; those whose batch id was applied before are skipped.
+    Raises on the first invalid batch; the caller's transaction then rolls everything back.
+    """
+    fresh = _fresh(conn, batches)
+    if not fresh:
+        return []
+    _create_runs(conn, fresh, user)
+    _set_params(conn, fresh)
+    tags = {(b.run_id, k): v for b in fresh for k, v in b.tags.items()}
+    upsert(
+        conn,
+        run_tags,
+        [{"run_id": r, "key": k, "value": v} for (r, k), v in tags.items()],
+        ["run_id", "key"],
+    )
+    metrics_repo.append_many(conn, [(b.run_id, m) for b in fresh for m in b.metrics])
+    for batch in fresh:
+        if batch.update is not None:
+            _update(conn, batch.run_id, batch.update)
+    now = now_ms()
+    stamped = [
+        {"batch_id": b.batch_id, "run_id": b.run_id, "applied_at": now}
+        for b in fresh
+        if b.batch_id is not None
+    ]
+    if stamped:
+        conn.execute(applied_batches.insert(), stamped)
+    return fresh
+
+
+def set_lifecycle(conn: Connection, run_id: str, lifecycle: Lifecycle) -> None:
+    found = conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first()
+    if found is None:
+        raise NotFound(f"run {run_id} does not exist", run_id=run_id)
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(
+            lifecycle=lifecycle.value,
+            deleted_at=now_ms() if lifecycle == Lifecycle.DELETED else None,
+        )
+    )
+
+
+def delete_tag(conn: Connection, run_id: str, key: str) -> None:
+    _lock_active(conn, run_id)
+    result = conn.execute(run_tags.delete().where(run_tags.c.run_id == run_id, run_tags.c.key == key))
+    if result.rowcount == 0:
+        raise NotFound(f"tag {key!r} is not set on run {run_id}", run_id=run_id, key=key)
+
+
+def deleted_before(conn: Connection, cutoff_ms: int) -> list[Run]:
+    """Runs deleted before the cutoff, and runs of experiments deleted before it."""
+    deleted_exps = select(experiments.c.id).where(
+        experiments.c.lifecycle == "deleted", experiments.c.deleted_at <= cutoff_ms
+    )
+    rows = conn.execute(
+        select(runs).where(
+            ((runs.c.lifecycle == "deleted") & (runs.c.deleted_at <= cutoff_ms))
+            | runs.c.experiment_id.in_(deleted_exps)
+        )
+    ).all()
+    return [_to_run(r) for r in rows]
+
+
+def purge(conn: Connection, run_ids: list[str]) -> None:
+    """Remove runs and everything logged to them, for good."""
+    metrics_repo.delete_for_runs(conn, run_ids)
+    for ids in chunked(run_ids):
+        conn.execute(run_params.delete().where(run_params.c.run_id.in_(ids)))
+        conn.execute(run_tags.delete().where(run_tags.c.run_id.in_(ids)))
+        conn.execute(applied_batches.delete().where(applied_batches.c.run_id.in_(ids)))
+        conn.execute(runs.update().where(runs.c.parent_id.in_(ids)).values(parent_id=None))
+        conn.execute(runs.delete().where(runs.c.id.in_(ids)))

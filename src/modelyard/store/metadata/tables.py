@@ -1,0 +1,122 @@
+"""SQLAlchemy tables of the metadata store (Core, no ORM: rows go straight to typed objects)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("lifecycle", String(16), nullable=False, default="active"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False, index=True),
+    Column("name", String(500), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("parent_id", String(32), nullable=True, index=True),
+    Column("user", String(250), nullable=False),
+    Column("notes", Text, nullable=False, default=""),
+    Column("lifecycle", String(16), nullable=False, default="active"),
+    Column("deleted_at", BigInteger, nullable=True),
+)
+
+run_params = Table(
+    "run_params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+Index("ix_run_params_key", run_params.c.key)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+Index("ix_run_tags_key", run_tags.c.key)
+
+# Metric points live in chunks: one row holds many points of one (run, key) as packed arrays.
+metric_chunks = Table(
+    "metric_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("step_min", BigInteger, nullable=False),
+    Column("step_max", BigInteger, nullable=False),
+    Column("steps", LargeBinary, nullable=False),
+    Column("values", LargeBinary, nullable=False),
+    Column("timestamps", LargeBinary, nullable=False),
+)
+Index("ix_metric_chunks_run_key", metric_chunks.c.run_id, metric_chunks.c.key, metric_chunks.c.id)
+
+# One row per (run, key) for search and tables: last value (by step, then time), min, max, count.
+# A NULL value means NaN (SQLite cannot store NaN); +/-inf are stored as they are.
+metric_summaries = Table(
+    "metric_summaries",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("last_value", Float(53), nullable=True),
+    Column("last_step", BigInteger, nullable=False),
+    Column("last_timestamp", BigInteger, nullable=False),
+    Column("min_value", Float(53), nullable=True),
+    Column("max_value", Float(53), nullable=True),
+    Column("count", BigInteger, nullable=False),
+    Column("chunks", Integer, nullable=False),
+)
+Index("ix_metric_summaries_key_last", metric_summaries.c.key, metric_summaries.c.last_value)
+
+# Batch ids already applied: a retried batch (SDK retry, `modelyard sync`) is applied once.
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("run_id", String(32), nullable=False, index=True),
+    Column("applied_at", BigInteger, nullable=False),
+)

@@ -1,0 +1,349 @@
+"""The run search grammar: a filter string becomes a small typed tree (see docs/search.md).
+
+    expr       := or
+    or         := and ("OR" and)*
+    and        := not ("AND" not)*
+    not        := "NOT" not | "(" expr ")" | comparison
+    comparison := field op value | field [NOT] IN "(" value ("," value)* ")"
+                | field [NOT] (LIKE | ILIKE | REGEXP) string | field IS [NOT] NULL
+    field      := prefix "." key | attribute | ("min" | "max" | "last") "(" metrics "." key ")"
+    op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">=" | "~" | "!~"
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from modelyard.errors import BadFilter
+
+FieldKind = Literal["param", "metric", "tag", "attribute"]
+Aggregate = Literal["last", "min", "max"]
+Value = str | float | int
+
+PREFIXES: dict[str, FieldKind] = {
+    "params": "param",
+    "param": "param",
+    "p": "param",
+    "metrics": "metric",
+    "metric": "metric",
+    "m": "metric",
+    "tags": "tag",
+    "tag": "tag",
+    "t": "tag",
+    "attributes": "attribute",
+    "attribute": "attribute",
+    "attr": "attribute",
+    "run": "attribute",
+}
+ATTRIBUTES: dict[str, str] = {
+    "id": "id",
+    "run_id": "id",
+    "name": "name",
+    "run_name": "name",
+    "status": "status",
+    "experiment_id": "experiment_id",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "user": "user",
+    "parent_id": "parent_id",
+    "parent_run_id": "parent_id",
+}
+NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "experiment_id"})
+AGGREGATES: frozenset[str] = frozenset({"last", "min", "max"})
+COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+KEYWORDS = frozenset({"and", "or", "not", "in", "like", "ilike", "regexp", "is", "null"})
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    kind: FieldKind
+    key: str
+    aggregate: Aggregate = "last"
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    field: Field
+    op: str  # one of COMPARISONS, IN, LIKE, ILIKE, REGEXP, IS NULL (NOT is a Not node)
+    value: Value | tuple[Value, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Expr
+
+
+Expr = Compare | And | Or | Not
+
+
+@dataclass(frozen=True, slots=True)
+class OrderKey:
+    field: Field
+    descending: bool
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+  | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+  | (?P<backtick>`[^`]*`)
+  | (?P<op><=|>=|!=|<>|==|!~|[=<>~])
+  | (?P<punct>[(),])
+  | (?P<word>[^\s=!<>~(),'"`]+)
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    tokens: list[_Tok] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            what = "unterminated string" if text[pos] in "'\"`" else "unexpected character"
+            raise BadFilter(f"{what} at position {pos}", position=pos)
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            tokens.append(_Tok(kind, m.group(), pos))
+        pos = m.end()
+    return tokens
+
+
+def _unquote(tok: _Tok) -> str:
+    body = tok.text[1:-1]
+    q = tok.text[0]
+    if q == "`":
+        return body
+    return re.sub(r"\\(.)", r"\1", body.replace(q + q, q))
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    # -- helpers
+    def peek(self) -> _Tok | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def next(self, expected: str) -> _Tok:
+        tok = self.peek()
+        if tok is None:
+            raise BadFilter(
+                f"expected {expected} at position {len(self.text)} (end of filter)",
+                position=len(self.text),
+            )
+        self.i += 1
+        return tok
+
+    def fail(self, expected: str, tok: _Tok | None = None) -> BadFilter:
+        tok = tok or self.peek()
+        if tok is None:
+            pos = len(self.text)
+            return BadFilter(f"expected {expected} at position {pos} (end of filter)", position=pos)
+        return BadFilter(
+            f"expected {expected} at position {tok.pos}, found {tok.text!r}", position=tok.pos
+        )
+
+    def keyword(self, *words: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok.kind == "word" and tok.text.lower() in words:
+            self.i += 1
+            return True
+        return False
+
+    def punct(self, p: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok.kind == "punct" and tok.text == p:
+            self.i += 1
+            return True
+        return False
+
+    # -- grammar
+    def parse(self) -> Expr:
+        expr = self.expr()
+        if self.peek() is not None:
+            raise self.fail("AND, OR or the end of the filter")
+        return expr
+
+    def expr(self) -> Expr:
+        items = [self.conj()]
+        while self.keyword("or"):
+            items.append(self.conj())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def conj(self) -> Expr:
+        items = [self.neg()]
+        while self.keyword("and"):
+            items.append(self.neg())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def neg(self) -> Expr:
+        if self.keyword("not"):
+            return Not(self.neg())
+        if self.punct("("):
+            inner = self.expr()
+            if not self.punct(")"):
+                raise self.fail("')'")
+            return inner
+        return self.comparison()
+
+    def field(self) -> Field:
+        tok = self.next("a field such as metrics.acc, params.lr, tags.team or status")
+        if tok.kind != "word" or tok.text.lower() in KEYWORDS:
+            raise self.fail("a field such as metrics.acc, params.lr, tags.team or status", tok)
+        word = tok.text
+        if word.lower() in AGGREGATES and self.punct("("):
+            inner = self.field()
+            if inner.kind != "metric":
+                raise BadFilter(
+                    f"{word}() applies to metrics only (position {tok.pos})", position=tok.pos
+                )
+            if not self.punct(")"):
+                raise self.fail("')'")
+            return Field("metric", inner.key, word.lower())  # type: ignore[arg-type]
+        prefix, dot, rest = word.partition(".")
+        kind = PREFIXES.get(prefix.lower()) if dot else None
+        if kind is None:
+            return self._attribute(word, tok.pos)
+        if not rest:  # quoted key: params."my key" or params.`my key`
+            quoted = self.next("a key after the '.'")
+            if quoted.kind not in ("string", "backtick"):
+                raise self.fail("a key after the '.'", quoted)
+            rest = _unquote(quoted)
+        if kind == "attribute":
+            return self._attribute(rest, tok.pos)
+        return Field(kind, rest)
+
+    def _attribute(self, name: str, pos: int) -> Field:
+        column = ATTRIBUTES.get(name.lower())
+        if column is None:
+            raise BadFilter(
+                f"unknown field {name!r} at position {pos}; use params.<key>, metrics.<key>, "
+                f"tags.<key> or one of: {', '.join(sorted(ATTRIBUTES))}",
+                position=pos,
+            )
+        return Field("attribute", column)
+
+    def value(self) -> Value:
+        tok = self.next("a value (a number or a quoted string)")
+        if tok.kind == "number":
+            number = float(tok.text)
+            return int(number) if number.is_integer() and "." not in tok.text else number
+        if tok.kind == "string":
+            return _unquote(tok)
+        raise self.fail("a value (a number or a quoted string)", tok)
+
+    def comparison(self) -> Expr:
+        start = self.peek()
+        field = self.field()
+        negate = self.keyword("not")
+        tok = self.peek()
+        if tok is None:
+            raise self.fail("an operator (=, !=, <, <=, >, >=, ~, IN, LIKE, ILIKE, REGEXP, IS)")
+        node: Expr
+        if self.keyword("in"):
+            if not self.punct("("):
+                raise self.fail("'(' after IN")
+            values = [self.value()]
+            while self.punct(","):
+                values.append(self.value())
+            if not self.punct(")"):
+                raise self.fail("',' or ')'")
+            node = Compare(field, "IN", tuple(values))
+        elif self.keyword("like", "ilike", "regexp"):
+            op = tok.text.upper()
+            value = self.value()
+            if not isinstance(value, str):
+                raise BadFilter(f"{op} needs a quoted string (position {tok.pos})", position=tok.pos)
+            if op == "REGEXP":
+                _check_regex(value, tok.pos)
+            node = Compare(field, op, value)
+        elif not negate and self.keyword("is"):
+            is_not = self.keyword("not")
+            if not self.keyword("null"):
+                raise self.fail("NULL")
+            node = Compare(field, "IS NULL", None)
+            return Not(node) if is_not else node
+        elif not negate and tok.kind == "op":
+            self.i += 1
+            op = {"==": "=", "<>": "!="}.get(tok.text, tok.text)
+            value = self.value()
+            if op in ("~", "!~"):
+                if not isinstance(value, str):
+                    raise BadFilter(f"{op} needs a quoted pattern (position {tok.pos})", position=tok.pos)
+                _check_regex(value, tok.pos)
+                node = Compare(field, "REGEXP", value)
+                return Not(node) if op == "!~" else node
+            node = Compare(field, op, value)
+        else:
+            raise self.fail("an operator (=, !=, <, <=, >, >=, ~, IN, LIKE, ILIKE, REGEXP, IS)")
+        _check_types(node, start.pos if start else 0)
+        return Not(node) if negate else node
+
+
+def _check_regex(pattern: str, pos: int) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise BadFilter(f"invalid regular expression at position {pos}: {exc}", position=pos) from exc
+
+
+def _check_types(node: Compare, pos: int) -> None:
+    f = node.field
+    values = node.value if isinstance(node.value, tuple) else (node.value,)
+    numeric = f.kind == "metric" or (f.kind == "attribute" and f.key in NUMERIC_ATTRIBUTES)
+    if numeric and node.op in ("LIKE", "ILIKE", "REGEXP"):
+        raise BadFilter(f"{node.op} does not apply to numeric field at position {pos}", position=pos)
+    if f.kind == "metric" and any(isinstance(v, str) for v in values):
+        raise BadFilter(f"metrics compare with numbers, not strings (position {pos})", position=pos)
+
+
+def parse_filter(text: str | None) -> Expr | None:
+    """Parse a filter string; None or blank means no filter. Raises BadFilter with a position."""
+    if text is None or not text.strip():
+        return None
+    return _Parser(text).parse()
+
+
+def parse_order_by(clauses: list[str] | str | None) -> list[OrderKey]:
+    """Parse ``["metrics.acc DESC", "params.lr"]`` (or one comma-separated string)."""
+    if not clauses:
+        return []
+    if isinstance(clauses, str):
+        clauses = [c for c in clauses.split(",") if c.strip()]
+    keys: list[OrderKey] = []
+    for clause in clauses:
+        parser = _Parser(clause)
+        field = parser.field()
+        descending = False
+        if parser.keyword("desc"):
+            descending = True
+        elif parser.keyword("asc"):
+            descending = False
+        if parser.peek() is not None:
+            raise parser.fail("ASC, DESC or the end of the order-by clause")
+        keys.append(OrderKey(field, descending))
+    return keys

@@ -1,0 +1,236 @@
+"""The tracking domain: experiments, runs, metrics, artifacts. Validates, then calls the store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, BinaryIO
+
+from modelyard.errors import InvalidInput
+from modelyard.store.artifacts.base import ArtifactInfo, ArtifactStore
+from modelyard.store.artifacts.paths import clean_relative
+from modelyard.store.metadata import experiments_repo, metrics_repo, run_search, runs_repo
+from modelyard.store.metadata.database import Database
+from modelyard.tracking import validation as v
+from modelyard.tracking.batches import new_run_id
+from modelyard.tracking.downsample import Method, downsample, window
+from modelyard.tracking.entities import (
+    Experiment,
+    Lifecycle,
+    MetricPoints,
+    Run,
+    RunBatch,
+    RunCreate,
+    RunPage,
+    RunUpdate,
+    ViewType,
+)
+from modelyard.tracking.search import parse_filter, parse_order_by
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+MAX_SEARCH_RESULTS = 10_000
+
+
+@dataclass(slots=True)
+class IngestResult:
+    applied: int = 0
+    duplicates: int = 0
+    points: int = 0
+
+
+@dataclass(slots=True)
+class GcReport:
+    run_ids: list[str] = field(default_factory=list)
+    artifact_files: int = 0
+    artifact_bytes: int = 0
+    dry_run: bool = True
+
+
+def _run_prefix(run_id: str) -> str:
+    return f"runs/{run_id}"
+
+
+class TrackingService:
+    """One object per store; safe to share between threads."""
+
+    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+        self.db = db
+        self.artifacts = artifacts
+
+    # -- experiments
+    def create_experiment(
+        self, name: str, description: str = "", tags: dict[str, str] | None = None
+    ) -> Experiment:
+        clean = v.clean_name(name, "experiment name")
+        clean_tags = {v.clean_key(k): v.clean_value(t, f"tag {k!r}") for k, t in (tags or {}).items()}
+        return self.db.write(
+            lambda c: experiments_repo.create(c, clean, description or "", clean_tags)
+        )
+
+    def get_experiment(self, exp_id: int) -> Experiment:
+        with self.db.read() as conn:
+            return experiments_repo.get(conn, exp_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        clean = v.clean_name(name, "experiment name")
+        with self.db.read() as conn:
+            return experiments_repo.get_by_name(conn, clean)
+
+    def list_experiments(self, view: ViewType = ViewType.ACTIVE) -> list[Experiment]:
+        with self.db.read() as conn:
+            return experiments_repo.list_all(conn, view)
+
+    def update_experiment(
+        self, exp_id: int, *, name: str | None = None, description: str | None = None
+    ) -> Experiment:
+        clean = v.clean_name(name, "experiment name") if name is not None else None
+        return self.db.write(
+            lambda c: experiments_repo.update(c, exp_id, name=clean, description=description)
+        )
+
+    def set_experiment_tag(self, exp_id: int, key: str, value: str) -> Experiment:
+        k, val = v.clean_key(key), v.clean_value(value, "tag value")
+
+        def job(conn: Connection) -> Experiment:
+            experiments_repo.get(conn, exp_id)
+            experiments_repo.set_tags(conn, exp_id, {k: val})
+            return experiments_repo.get(conn, exp_id)
+
+        return self.db.write(job)
+
+    def delete_experiment(self, exp_id: int) -> Experiment:
+        return self.db.write(lambda c: experiments_repo.set_lifecycle(c, exp_id, Lifecycle.DELETED))
+
+    def restore_experiment(self, exp_id: int) -> Experiment:
+        return self.db.write(lambda c: experiments_repo.set_lifecycle(c, exp_id, Lifecycle.ACTIVE))
+
+    # -- runs
+    def create_run(
+        self,
+        spec: RunCreate,
+        *,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        user: str = "anonymous",
+    ) -> Run:
+        rid = v.clean_run_id(run_id) if run_id else new_run_id()
+        clean_tags = {v.clean_key(k): v.clean_value(t, f"tag {k!r}") for k, t in (tags or {}).items()}
+        self.ingest([RunBatch(run_id=rid, create=spec, tags=clean_tags)], user=user)
+        return self.get_run(rid)
+
+    def get_run(self, run_id: str) -> Run:
+        rid = v.clean_run_id(run_id)
+        with self.db.read() as conn:
+            return runs_repo.get(conn, rid)
+
+    def update_run(self, run_id: str, update: RunUpdate) -> Run:
+        self.ingest([RunBatch(run_id=v.clean_run_id(run_id), update=update)])
+        return self.get_run(run_id)
+
+    def ingest(self, batches: list[RunBatch], user: str = "anonymous") -> IngestResult:
+        """Apply validated batches in one transaction: all of them or none."""
+
+        def job(conn: Connection) -> IngestResult:
+            applied = runs_repo.apply_batches(conn, batches, user)
+            points = sum(b.point_count for b in applied)
+            return IngestResult(len(applied), len(batches) - len(applied), points)
+
+        return self.db.write(job)
+
+    def delete_run(self, run_id: str) -> None:
+        rid = v.clean_run_id(run_id)
+        self.db.write(lambda c: runs_repo.set_lifecycle(c, rid, Lifecycle.DELETED))
+
+    def restore_run(self, run_id: str) -> None:
+        rid = v.clean_run_id(run_id)
+        self.db.write(lambda c: runs_repo.set_lifecycle(c, rid, Lifecycle.ACTIVE))
+
+    def delete_run_tag(self, run_id: str, key: str) -> None:
+        rid, k = v.clean_run_id(run_id), v.clean_key(key)
+        self.db.write(lambda c: runs_repo.delete_tag(c, rid, k))
+
+    def search_runs(
+        self,
+        experiment_ids: list[int] | None = None,
+        filter: str | None = None,
+        order_by: list[str] | str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        view: ViewType = ViewType.ACTIVE,
+    ) -> RunPage:
+        """Runs matching a filter in the search grammar (docs/search.md), one page at a time."""
+        if not 1 <= max_results <= MAX_SEARCH_RESULTS:
+            raise InvalidInput(
+                f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results"
+            )
+        expr = parse_filter(filter)
+        order = parse_order_by(order_by)
+        offset = run_search.decode_page_token(page_token)
+        with self.db.read() as conn:
+            ids, more = run_search.search(
+                conn, experiment_ids, expr, order, view, max_results, offset
+            )
+            found = runs_repo.load(conn, ids)
+        token = run_search.encode_page_token(offset + len(ids)) if more else None
+        return RunPage(found, token)
+
+    def metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        method: Method = "minmax",
+        x_min: float | None = None,
+        x_max: float | None = None,
+    ) -> MetricPoints:
+        """Points of one metric ordered by step; downsampled when ``max_points`` is given."""
+        rid, k = v.clean_run_id(run_id), v.clean_key(key)
+        with self.db.read() as conn:
+            series = metrics_repo.history(conn, rid, k)
+        series = window(series, x_min, x_max)
+        if max_points is not None:
+            series = downsample(series, max_points, method)
+        return series
+
+    # -- artifacts
+    def _artifact_key(self, run_id: str, path: str, *, allow_empty: bool = False) -> str:
+        rel = clean_relative(path, allow_empty=allow_empty)
+        return f"{_run_prefix(v.clean_run_id(run_id))}/{rel}".rstrip("/")
+
+    def log_artifact(self, run_id: str, path: str, stream: BinaryIO) -> int:
+        key = self._artifact_key(run_id, path)
+        self.get_run(run_id)
+        return self.artifacts.put(key, stream)
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
+        key = self._artifact_key(run_id, path, allow_empty=True)
+        self.get_run(run_id)
+        return self.artifacts.list(key)
+
+    def open_artifact(self, run_id: str, path: str) -> BinaryIO:
+        key = self._artifact_key(run_id, path)
+        return self.artifacts.open(key)
+
+    # -- garbage collection
+    def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> GcReport:
+        """Permanently remove runs deleted more than ``older_than_seconds`` ago, and their files."""
+        cutoff = int((time.time() - older_than_seconds) * 1000)
+        with self.db.read() as conn:
+            doomed = runs_repo.deleted_before(conn, cutoff)
+        report = GcReport(run_ids=[r.id for r in doomed], dry_run=dry_run)
+        for run in doomed:
+            prefix = _run_prefix(run.id)
+            report.artifact_files += sum(1 for _ in self.artifacts.walk(prefix))
+            report.artifact_bytes += self.artifacts.size_of_prefix(prefix)
+        if dry_run or not doomed:
+            return report
+        self.db.write(lambda c: runs_repo.purge(c, report.run_ids))
+        for run_id in report.run_ids:
+            self.artifacts.delete_prefix(_run_prefix(run_id))
+        return report
+
+    def close(self) -> None:
+        self.db.close()

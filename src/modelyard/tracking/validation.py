@@ -1,0 +1,74 @@
+"""Rules every name and value must pass before it reaches the store."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from modelyard import config
+from modelyard.errors import InvalidInput
+
+MAX_KEY_LENGTH = 250
+MAX_NAME_LENGTH = 500
+MAX_NOTES_BYTES = 1_048_576
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def clean_name(value: object, what: str, max_length: int = MAX_NAME_LENGTH) -> str:
+    """NFC-normalise a name; refuse empty, over-long or control characters."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string, got {type(value).__name__}", field=what)
+    name = unicodedata.normalize("NFC", value).strip()
+    if not name:
+        raise InvalidInput(f"{what} must not be empty", field=what)
+    if len(name) > max_length:
+        raise InvalidInput(f"{what} is longer than {max_length} characters", field=what)
+    if _CONTROL.search(name):
+        raise InvalidInput(f"{what} must not contain control characters", field=what)
+    return name
+
+
+def clean_key(value: object, what: str = "key") -> str:
+    """A param, metric or tag key."""
+    return clean_name(value, what, MAX_KEY_LENGTH)
+
+
+def clean_value(value: object, what: str) -> str:
+    """A param or tag value: stored as text, NFC-normalised, size-capped."""
+    if isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, int | float):
+        text = repr(value) if isinstance(value, float) else str(value)
+    elif value is None:
+        raise InvalidInput(f"{what} must not be null", field=what)
+    else:
+        text = str(value)
+    text = unicodedata.normalize("NFC", text)
+    limit = config.MAX_PARAM_BYTES.get()
+    if len(text) > limit // 4 and len(text.encode()) > limit:
+        raise InvalidInput(
+            f"{what} is {len(text.encode())} bytes; the limit is {limit} "
+            "(MODELYARD_MAX_PARAM_BYTES). Log large content as an artifact.",
+            field=what,
+            limit=limit,
+        )
+    if "\x00" in text:
+        raise InvalidInput(f"{what} must not contain NUL characters", field=what)
+    return text
+
+
+def clean_run_id(value: object) -> str:
+    if not isinstance(value, str) or not RUN_ID.match(value):
+        raise InvalidInput("run id must be 32 lowercase hex characters", field="run_id")
+    return value
+
+
+def clean_notes(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("notes must be a string", field="notes")
+    if len(value.encode()) > MAX_NOTES_BYTES:
+        raise InvalidInput(f"notes exceed {MAX_NOTES_BYTES} bytes", field="notes")
+    return unicodedata.normalize("NFC", value)
