@@ -41,17 +41,20 @@ def _summarise(points: MetricPoints) -> tuple[MetricPoints, tuple[int, int, floa
     )
 
 
-def append_many(conn: Connection, items: list[tuple[str, MetricPoints]]) -> None:
+def append_many(
+    conn: Connection, items: list[tuple[str, MetricPoints]]
+) -> dict[str, dict[str, MetricSummary]]:
     """Append one chunk per (run, key) and fold the points into the summary rows.
 
-    Several items for the same (run, key) are concatenated in order first.
+    Several items for the same (run, key) are concatenated in order first. Returns every
+    summary of each run touched, for the run's read copy.
     """
     merged: dict[tuple[str, str], list[MetricPoints]] = {}
     for run_id, points in items:
         if len(points):
             merged.setdefault((run_id, points.key), []).append(points)
     if not merged:
-        return
+        return {}
     run_ids = sorted({r for r, _ in merged})
     prev: dict[tuple[str, str], Any] = {}
     for ids in chunked(run_ids):
@@ -114,6 +117,12 @@ def append_many(conn: Connection, items: list[tuple[str, MetricPoints]]) -> None
     upsert(conn, metric_summaries, summary_rows, ["run_id", "key"])
     for run_id, key in to_compact:
         _compact_tail(conn, run_id, key)
+    touched: dict[str, dict[str, MetricSummary]] = {r: {} for r in run_ids}
+    for (run_id, key), row in prev.items():
+        touched[run_id][key] = _to_summary(row._mapping)
+    for row in summary_rows:
+        touched[row["run_id"]][row["key"]] = _to_summary(row)
+    return touched
 
 
 def _compact_tail(conn: Connection, run_id: str, key: str) -> None:

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, select
+import orjson
+from sqlalchemy import BigInteger, Boolean, Connection, Row, bindparam, case, func, select
 
 from modelyard.errors import InvalidInput, InvalidState, NotFound, ParamConflict
 from modelyard.store.metadata import experiments_repo, metrics_repo
 from modelyard.store.metadata.sql import chunked, now_ms, upsert
 from modelyard.store.metadata.tables import applied_batches, experiments, run_params, run_tags, runs
-from modelyard.tracking.entities import Lifecycle, Run, RunBatch, RunCreate, RunStatus, RunUpdate
+from modelyard.tracking.entities import (
+    Lifecycle,
+    MetricSummary,
+    Run,
+    RunBatch,
+    RunCreate,
+    RunStatus,
+    RunUpdate,
+    json_float,
+)
+
+
+def metrics_doc(summaries: dict[str, MetricSummary]) -> str:
+    return orjson.dumps(
+        {
+            k: [json_float(m.last), m.step, m.timestamp, json_float(m.min), json_float(m.max), m.count]
+            for k, m in summaries.items()
+        }
+    ).decode()
+
+
+def _parse_metrics_doc(doc: str) -> dict[str, MetricSummary]:
+    return {
+        k: MetricSummary(k, float(last), step, ts, float(vmin), float(vmax), count)
+        for k, (last, step, ts, vmin, vmax, count) in orjson.loads(doc).items()
+    }
 
 
 def _to_run(row: Row[tuple[object, ...]]) -> Run:
@@ -24,6 +50,9 @@ def _to_run(row: Row[tuple[object, ...]]) -> Run:
         user=m["user"],
         notes=m["notes"],
         lifecycle=Lifecycle(m["lifecycle"]),
+        params=orjson.loads(m["params_doc"]),
+        tags=orjson.loads(m["tags_doc"]),
+        metrics=_parse_metrics_doc(m["metrics_doc"]),
     )
 
 
@@ -33,20 +62,6 @@ def load(conn: Connection, run_ids: list[str]) -> list[Run]:
     for ids in chunked(run_ids):
         for row in conn.execute(select(runs).where(runs.c.id.in_(ids))):
             by_id[row.id] = _to_run(row)
-        for run_id, key, value in conn.execute(
-            select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
-                run_params.c.run_id.in_(ids)
-            )
-        ):
-            by_id[run_id].params[key] = value
-        for run_id, key, value in conn.execute(
-            select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
-                run_tags.c.run_id.in_(ids)
-            )
-        ):
-            by_id[run_id].tags[key] = value
-    for run_id, metrics in metrics_repo.summaries(conn, list(by_id)).items():
-        by_id[run_id].metrics = metrics
     return [by_id[i] for i in run_ids if i in by_id]
 
 
@@ -158,6 +173,9 @@ def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> None:
                 "notes": "",
                 "lifecycle": "active",
                 "deleted_at": None,
+                "params_doc": "{}",
+                "tags_doc": "{}",
+                "metrics_doc": "{}",
             }
         )
         state[rid] = "active"
@@ -165,7 +183,8 @@ def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> None:
         conn.execute(runs.insert(), new_rows)
 
 
-def _set_params(conn: Connection, batches: list[RunBatch]) -> None:
+def _set_params(conn: Connection, batches: list[RunBatch]) -> dict[str, dict[str, str]]:
+    """Insert new params, refuse changed ones; returns all params of each run given new ones."""
     wanted: dict[tuple[str, str], str] = {}
     for batch in batches:
         for key, value in batch.params.items():
@@ -173,7 +192,7 @@ def _set_params(conn: Connection, batches: list[RunBatch]) -> None:
             if old != value:
                 raise _conflict(batch.run_id, key, old, value)
     if not wanted:
-        return
+        return {}
     existing: dict[tuple[str, str], str] = {}
     for chunk in chunked(sorted({r for r, _ in wanted})):
         rows = conn.execute(
@@ -189,8 +208,35 @@ def _set_params(conn: Connection, batches: list[RunBatch]) -> None:
             new.append({"run_id": run_id, "key": key, "value": value})
         elif old != value:
             raise _conflict(run_id, key, old, value)
-    if new:
-        conn.execute(run_params.insert(), new)
+    if not new:
+        return {}
+    conn.execute(run_params.insert(), new)
+    full: dict[str, dict[str, str]] = {row["run_id"]: {} for row in new}
+    for (run_id, key), value in (existing | wanted).items():
+        if run_id in full:
+            full[run_id][key] = value
+    return full
+
+
+def _all_tags(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {r: {} for r in run_ids}
+    for chunk in chunked(run_ids):
+        rows = conn.execute(
+            select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
+                run_tags.c.run_id.in_(chunk)
+            )
+        )
+        for run_id, key, value in rows:
+            out[run_id][key] = value
+    return out
+
+
+def _write_docs(conn: Connection, column: str, docs: dict[str, str]) -> None:
+    if docs:
+        conn.execute(
+            runs.update().where(runs.c.id == bindparam("rid")).values({column: bindparam("doc")}),
+            [{"rid": r, "doc": d} for r, d in docs.items()],
+        )
 
 
 def _conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
@@ -201,22 +247,33 @@ def _conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
     )
 
 
-def _update(conn: Connection, run_id: str, spec: RunUpdate) -> None:
-    values: dict[str, object] = {}
-    if spec.status is not None:
-        values["status"] = spec.status.value
-        if spec.status != RunStatus.RUNNING and spec.end_time is None:
-            values["end_time"] = now_ms()
-        if spec.status == RunStatus.RUNNING:
-            values["end_time"] = None
-    if spec.end_time is not None:
-        values["end_time"] = spec.end_time
-    if spec.name is not None:
-        values["name"] = spec.name
-    if spec.notes is not None:
-        values["notes"] = spec.notes
-    if values:
-        conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+_UPDATE = (
+    runs.update()
+    .where(runs.c.id == bindparam("rid"))
+    .values(
+        status=func.coalesce(bindparam("new_status"), runs.c.status),
+        name=func.coalesce(bindparam("new_name"), runs.c.name),
+        notes=func.coalesce(bindparam("new_notes"), runs.c.notes),
+        end_time=case(
+            (bindparam("set_end", type_=Boolean), bindparam("new_end", type_=BigInteger)),
+            else_=runs.c.end_time,
+        ),
+    )
+)
+
+
+def _update_params(run_id: str, spec: RunUpdate, now: int) -> dict[str, object]:
+    set_end, end = spec.end_time is not None, spec.end_time
+    if spec.status is not None and not set_end:
+        set_end, end = True, (None if spec.status == RunStatus.RUNNING else now)
+    return {
+        "rid": run_id,
+        "new_status": spec.status.value if spec.status is not None else None,
+        "new_name": spec.name,
+        "new_notes": spec.notes,
+        "set_end": set_end,
+        "new_end": end,
+    }
 
 
 def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[RunBatch]:
@@ -229,19 +286,24 @@ def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[
     if not fresh:
         return []
     _create_runs(conn, fresh, user)
-    _set_params(conn, fresh)
+    params = _set_params(conn, fresh)
+    _write_docs(conn, "params_doc", {r: orjson.dumps(p).decode() for r, p in params.items()})
     tags = {(b.run_id, k): v for b in fresh for k, v in b.tags.items()}
-    upsert(
-        conn,
-        run_tags,
-        [{"run_id": r, "key": k, "value": v} for (r, k), v in tags.items()],
-        ["run_id", "key"],
-    )
-    metrics_repo.append_many(conn, [(b.run_id, m) for b in fresh for m in b.metrics])
-    for batch in fresh:
-        if batch.update is not None:
-            _update(conn, batch.run_id, batch.update)
+    if tags:
+        upsert(
+            conn,
+            run_tags,
+            [{"run_id": r, "key": k, "value": v} for (r, k), v in tags.items()],
+            ["run_id", "key"],
+        )
+        touched = _all_tags(conn, sorted({r for r, _ in tags}))
+        _write_docs(conn, "tags_doc", {r: orjson.dumps(t).decode() for r, t in touched.items()})
+    summaries = metrics_repo.append_many(conn, [(b.run_id, m) for b in fresh for m in b.metrics])
+    _write_docs(conn, "metrics_doc", {r: metrics_doc(m) for r, m in summaries.items()})
     now = now_ms()
+    updates = [_update_params(b.run_id, b.update, now) for b in fresh if b.update is not None]
+    if updates:
+        conn.execute(_UPDATE, updates)
     stamped = [
         {"batch_id": b.batch_id, "run_id": b.run_id, "applied_at": now}
         for b in fresh
@@ -271,6 +333,8 @@ def delete_tag(conn: Connection, run_id: str, key: str) -> None:
     result = conn.execute(run_tags.delete().where(run_tags.c.run_id == run_id, run_tags.c.key == key))
     if result.rowcount == 0:
         raise NotFound(f"tag {key!r} is not set on run {run_id}", run_id=run_id, key=key)
+    tags = _all_tags(conn, [run_id])
+    _write_docs(conn, "tags_doc", {run_id: orjson.dumps(tags[run_id]).decode()})
 
 
 def deleted_before(conn: Connection, cutoff_ms: int) -> list[Run]:

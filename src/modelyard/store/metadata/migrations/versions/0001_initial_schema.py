@@ -55,6 +55,9 @@ def upgrade() -> None:
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('lifecycle', sa.String(length=16), nullable=False),
     sa.Column('deleted_at', sa.BigInteger(), nullable=True),
+    sa.Column('params_doc', sa.Text(), nullable=False),
+    sa.Column('tags_doc', sa.Text(), nullable=False),
+    sa.Column('metrics_doc', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['experiment_id'], ['experiments.id'], name=op.f('fk_runs_experiment_id_experiments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_runs'))
     )
