@@ -22,6 +22,8 @@ def _obj(value: Any, what: str) -> dict[str, Any]:
 
 
 def _floats(raw: Any, what: str) -> np.ndarray:
+    if isinstance(raw, np.ndarray) and raw.dtype == np.float64:
+        return raw
     if not isinstance(raw, list):
         raise MalformedRequest(f"{what} must be a JSON array")
     try:
@@ -42,6 +44,8 @@ def _floats(raw: Any, what: str) -> np.ndarray:
 
 
 def _ints(raw: Any, what: str) -> np.ndarray:
+    if isinstance(raw, np.ndarray) and raw.dtype == np.int64:
+        return raw
     if not isinstance(raw, list):
         raise MalformedRequest(f"{what} must be a JSON array of integers")
     try:

@@ -1,0 +1,90 @@
+"""The application factory: no work at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from modelyard import __version__, config
+from modelyard.server import errors
+from modelyard.server.identity import identify
+from modelyard.server.limits import BodyLimit
+from modelyard.server.routes import artifacts, experiments, health, runs
+from modelyard.store.artifacts.registry import open_artifact_store
+from modelyard.store.metadata.database import Database
+from modelyard.tracking.service import TrackingService
+
+_NO_UI = """<!doctype html><html><head><meta charset="utf-8"><title>modelyard</title></head>
+<body style="font-family:system-ui;max-width:40rem;margin:3rem auto">
+<h1>modelyard {version}</h1>
+<p>The REST API is up: <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>).</p>
+<p>The web UI is not built in this install. Build it with <code>cd ui && npm ci && npm run build</code>.</p>
+</body></html>"""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    store_uri: str
+    artifacts_uri: str
+    max_body_bytes: int = 64 << 20
+
+
+def default_settings() -> ServerSettings:
+    return ServerSettings(
+        store_uri=config.STORE_URI.get() or config.default_store_uri(),
+        artifacts_uri=config.ARTIFACTS_URI.get() or config.default_artifacts_uri(),
+        max_body_bytes=config.MAX_BODY_MB.get() << 20,
+    )
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """Open the stores and build the ASGI app."""
+    settings = settings or default_settings()
+    db = Database(settings.store_uri)
+    service = TrackingService(db, open_artifact_store(settings.artifacts_uri))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="modelyard",
+        version=__version__,
+        dependencies=[Depends(identify)],
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.tracking = service
+    app.state.settings = settings
+    errors.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(experiments.router)
+    api.include_router(runs.router)
+    api.include_router(artifacts.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    _mount_ui(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    return app
+
+
+def _mount_ui(app: FastAPI) -> None:
+    ui = resources.files("modelyard.server") / "ui"
+    if ui.is_dir() and (ui / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=str(ui), html=True), name="ui")
+        return
+
+    @app.get("/", include_in_schema=False)
+    def no_ui() -> Response:
+        return HTMLResponse(_NO_UI.format(version=__version__))

@@ -1,0 +1,70 @@
+"""/api/v1/experiments"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+
+from modelyard.server.deps import tracking
+from modelyard.server.responses import JSONOut
+from modelyard.server.schemas import (
+    ExperimentCreateIn,
+    ExperimentOut,
+    ExperimentUpdateIn,
+    TagValueIn,
+)
+from modelyard.tracking.entities import ViewType
+from modelyard.tracking.service import TrackingService
+
+router = APIRouter(prefix="/experiments", tags=["experiments"])
+_ONE = {200: {"model": ExperimentOut}}
+
+
+@router.get("", responses={200: {"model": list[ExperimentOut]}})
+def list_experiments(
+    view: Literal["active", "deleted", "all"] = "active",
+    svc: TrackingService = Depends(tracking),
+) -> JSONOut:
+    return JSONOut([e.to_json() for e in svc.list_experiments(ViewType(view))])
+
+
+@router.post("", responses=_ONE, status_code=201)
+def create_experiment(body: ExperimentCreateIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    exp = svc.create_experiment(body.name, body.description, body.tags)
+    return JSONOut(exp.to_json(), status_code=201)
+
+
+@router.get("/by-name/{name}", responses=_ONE)
+def get_experiment_by_name(name: str, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    return JSONOut(svc.get_experiment_by_name(name).to_json())
+
+
+@router.get("/{experiment_id}", responses=_ONE)
+def get_experiment(experiment_id: int, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    return JSONOut(svc.get_experiment(experiment_id).to_json())
+
+
+@router.patch("/{experiment_id}", responses=_ONE)
+def update_experiment(
+    experiment_id: int, body: ExperimentUpdateIn, svc: TrackingService = Depends(tracking)
+) -> JSONOut:
+    exp = svc.update_experiment(experiment_id, name=body.name, description=body.description)
+    return JSONOut(exp.to_json())
+
+
+@router.put("/{experiment_id}/tags/{key:path}", responses=_ONE)
+def set_experiment_tag(
+    experiment_id: int, key: str, body: TagValueIn, svc: TrackingService = Depends(tracking)
+) -> JSONOut:
+    return JSONOut(svc.set_experiment_tag(experiment_id, key, body.value).to_json())
+
+
+@router.delete("/{experiment_id}", responses=_ONE)
+def delete_experiment(experiment_id: int, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    return JSONOut(svc.delete_experiment(experiment_id).to_json())
+
+
+@router.post("/{experiment_id}/restore", responses=_ONE)
+def restore_experiment(experiment_id: int, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    return JSONOut(svc.restore_experiment(experiment_id).to_json())

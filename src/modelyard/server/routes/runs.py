@@ -1,0 +1,201 @@
+"""/api/v1/runs and /api/v1/ingest"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.errors import MalformedRequest
+from modelyard.server.deps import tracking
+from modelyard.server.identity import Identity, identify
+from modelyard.server.responses import JSONOut
+from modelyard.server.schemas import (
+    GcIn,
+    GcOut,
+    IngestIn,
+    IngestOut,
+    MetricHistoryOut,
+    RunBatchIn,
+    RunCreateIn,
+    RunOut,
+    RunPageOut,
+    RunUpdateIn,
+    SearchIn,
+)
+from modelyard.tracking import batches
+from modelyard.tracking.entities import MetricPoints, ViewType, json_float
+from modelyard.tracking.service import TrackingService
+
+router = APIRouter(tags=["runs"])
+_ONE = {200: {"model": RunOut}}
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
+
+
+def _ingest(svc: TrackingService, raw: bytes, user: str, run_id: str | None) -> dict[str, int]:
+    payload = _json_body(raw)
+    now = int(time.time() * 1000)
+    if run_id is None:
+        parsed = batches.parse_batches(payload, now)
+    else:
+        if isinstance(payload, dict):
+            payload = {**payload, "run_id": run_id}
+        parsed = [batches.parse_batch(payload, now)]
+    result = svc.ingest(parsed, user=user)
+    return {"applied": result.applied, "duplicates": result.duplicates, "points": result.points}
+
+
+@router.post(
+    "/ingest",
+    responses={200: {"model": IngestOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": IngestIn.model_json_schema()}},
+        }
+    },
+)
+async def ingest(
+    request: Request,
+    identity: Identity = Depends(identify),
+    svc: TrackingService = Depends(tracking),
+) -> JSONOut:
+    """Write batches to many runs in one request: all of them or none (the SDK's path)."""
+    raw = await request.body()
+    return JSONOut(await run_in_threadpool(_ingest, svc, raw, identity.name, None))
+
+
+@router.post(
+    "/runs/{run_id}/log",
+    responses={200: {"model": IngestOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RunBatchIn.model_json_schema()}},
+        }
+    },
+)
+async def log_batch(
+    run_id: str,
+    request: Request,
+    identity: Identity = Depends(identify),
+    svc: TrackingService = Depends(tracking),
+) -> JSONOut:
+    """Write params, tags and metric points to one run, atomically."""
+    raw = await request.body()
+    return JSONOut(await run_in_threadpool(_ingest, svc, raw, identity.name, run_id))
+
+
+@router.post("/runs", responses=_ONE, status_code=201)
+def create_run(
+    body: RunCreateIn,
+    identity: Identity = Depends(identify),
+    svc: TrackingService = Depends(tracking),
+) -> JSONOut:
+    spec = batches.parse_create(body.model_dump(exclude={"run_id", "tags"}))
+    run = svc.create_run(spec, run_id=body.run_id, tags=body.tags, user=identity.name)
+    return JSONOut(run.to_json(), status_code=201)
+
+
+@router.post("/runs/search", responses={200: {"model": RunPageOut}})
+def search_runs(body: SearchIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    page = svc.search_runs(
+        body.experiment_ids,
+        body.filter,
+        body.order_by,
+        body.max_results,
+        body.page_token,
+        ViewType(body.view),
+    )
+    return JSONOut(
+        {"runs": [r.to_json() for r in page.runs], "next_page_token": page.next_page_token}
+    )
+
+
+@router.get("/runs/{run_id}", responses=_ONE)
+def get_run(run_id: str, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    return JSONOut(svc.get_run(run_id).to_json())
+
+
+@router.patch("/runs/{run_id}", responses=_ONE)
+def update_run(run_id: str, body: RunUpdateIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    update = batches.parse_update(body.model_dump())
+    return JSONOut(svc.update_run(run_id, update).to_json())
+
+
+@router.delete("/runs/{run_id}", status_code=204)
+def delete_run(run_id: str, svc: TrackingService = Depends(tracking)) -> None:
+    svc.delete_run(run_id)
+
+
+@router.post("/runs/{run_id}/restore", status_code=204)
+def restore_run(run_id: str, svc: TrackingService = Depends(tracking)) -> None:
+    svc.restore_run(run_id)
+
+
+@router.delete("/runs/{run_id}/tags/{key:path}", status_code=204)
+def delete_run_tag(run_id: str, key: str, svc: TrackingService = Depends(tracking)) -> None:
+    svc.delete_run_tag(run_id, key)
+
+
+def series_json(series: MetricPoints, total: int) -> dict[str, Any]:
+    values: Any = series.values
+    bad = ~np.isfinite(values)
+    if bad.any():
+        values = values.tolist()
+        for i in np.flatnonzero(bad):
+            values[i] = json_float(values[i])
+    return {
+        "key": series.key,
+        "steps": series.steps,
+        "values": values,
+        "timestamps": series.timestamps,
+        "total": total,
+    }
+
+
+@router.get("/runs/{run_id}/metrics/history", responses={200: {"model": MetricHistoryOut}})
+def metric_history(
+    run_id: str,
+    key: str = Query(..., description="metric key"),
+    max_points: int | None = Query(None, ge=3, le=1_000_000, description="downsample to this"),
+    method: Literal["minmax", "lttb"] = "minmax",
+    x_min: float | None = Query(None, description="first step of the window"),
+    x_max: float | None = Query(None, description="last step of the window"),
+    svc: TrackingService = Depends(tracking),
+) -> JSONOut:
+    """Points of one metric by step; ``max_points`` keeps the shape with fewer points."""
+    full = svc.metric_history(run_id, key)
+    total = len(full)
+    if max_points is not None or x_min is not None or x_max is not None:
+        full = svc.metric_history(
+            run_id, key, max_points=max_points, method=method, x_min=x_min, x_max=x_max
+        )
+    return JSONOut(series_json(full, total))
+
+
+@router.post("/gc", responses={200: {"model": GcOut}})
+def gc(body: GcIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    """Permanently remove deleted runs (and their artifacts); ``dry_run`` only reports."""
+    report = svc.gc(body.older_than_seconds, body.dry_run)
+    return JSONOut(
+        {
+            "run_ids": report.run_ids,
+            "artifact_files": report.artifact_files,
+            "artifact_bytes": report.artifact_bytes,
+            "dry_run": report.dry_run,
+        }
+    )
+
+
+

@@ -1,0 +1,149 @@
+"""Request and response bodies of the REST API, named by direction (In / Out)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Special = Literal["NaN", "Infinity", "-Infinity"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExperimentCreateIn(_In):
+    name: str
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ExperimentUpdateIn(_In):
+    name: str | None = None
+    description: str | None = None
+
+
+class TagValueIn(_In):
+    value: str
+
+
+class ExperimentOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    lifecycle: Literal["active", "deleted"]
+    created_at: int
+    updated_at: int
+    tags: dict[str, str]
+
+
+class RunCreateIn(_In):
+    run_id: str | None = Field(None, description="32 hex chars; client-chosen ids make retries safe")
+    experiment_id: int | None = None
+    experiment_name: str | None = Field(None, description="created when missing")
+    name: str | None = None
+    parent_id: str | None = None
+    start_time: int | None = Field(None, description="ms since the epoch")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RunUpdateIn(_In):
+    status: Literal["RUNNING", "FINISHED", "FAILED", "KILLED"] | None = None
+    end_time: int | None = None
+    name: str | None = None
+    notes: str | None = None
+
+
+class MetricSummaryOut(BaseModel):
+    last: float | Special
+    step: int
+    timestamp: int
+    min: float | Special
+    max: float | Special
+    count: int
+
+
+class RunOut(BaseModel):
+    id: str
+    experiment_id: int
+    name: str
+    status: Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
+    start_time: int
+    end_time: int | None
+    parent_id: str | None
+    user: str
+    notes: str
+    lifecycle: Literal["active", "deleted"]
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: dict[str, MetricSummaryOut]
+
+
+class SearchIn(_In):
+    experiment_ids: list[int] | None = None
+    filter: str | None = Field(None, description="search grammar, see docs/search.md")
+    order_by: list[str] = Field(default_factory=list)
+    max_results: int = 1000
+    page_token: str | None = None
+    view: Literal["active", "deleted", "all"] = "active"
+
+
+class RunPageOut(BaseModel):
+    runs: list[RunOut]
+    next_page_token: str | None
+
+
+class MetricPointsIn(_In):
+    key: str
+    values: list[float | Special]
+    steps: list[int] | None = Field(None, description="default 0..n-1")
+    timestamps: list[int] | None = Field(None, description="ms since the epoch; default now")
+
+
+class RunBatchIn(_In):
+    """Everything written to one run in one request; applied atomically and at most once."""
+
+    run_id: str
+    batch_id: str | None = Field(None, description="a retried batch with the same id is skipped")
+    create: RunCreateIn | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    metrics: list[MetricPointsIn] = Field(default_factory=list)
+    update: RunUpdateIn | None = None
+
+
+class IngestIn(_In):
+    batches: list[RunBatchIn]
+
+
+class IngestOut(BaseModel):
+    applied: int
+    duplicates: int
+    points: int
+
+
+class MetricHistoryOut(BaseModel):
+    key: str
+    steps: list[int]
+    values: list[float | Special]
+    timestamps: list[int]
+    total: int = Field(description="points stored before windowing and downsampling")
+
+
+class ArtifactOut(BaseModel):
+    path: str
+    is_dir: bool
+    size: int | None
+
+
+class GcIn(_In):
+    older_than_seconds: float = 0.0
+    dry_run: bool = True
+
+
+class GcOut(BaseModel):
+    run_ids: list[str]
+    artifact_files: int
+    artifact_bytes: int
+    dry_run: bool

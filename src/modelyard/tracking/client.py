@@ -1,0 +1,342 @@
+"""The low-level client: the same calls against a server (http://) or an embedded store."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from modelyard import config
+from modelyard.errors import ModelyardError, ServerUnreachable, error_from_json
+from modelyard.tracking.entities import (
+    Experiment,
+    Lifecycle,
+    MetricSummary,
+    Run,
+    RunPage,
+    RunStatus,
+)
+
+
+def resolve_uri(uri: str | None = None) -> str:
+    """The explicit URI, else MODELYARD_TRACKING_URI, else the embedded store in MODELYARD_HOME."""
+    return uri or config.TRACKING_URI.get() or config.default_store_uri()
+
+
+def is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def _run_from_json(d: dict[str, Any]) -> Run:
+    return Run(
+        id=d["id"],
+        experiment_id=d["experiment_id"],
+        name=d["name"],
+        status=RunStatus(d["status"]),
+        start_time=d["start_time"],
+        end_time=d["end_time"],
+        parent_id=d["parent_id"],
+        user=d["user"],
+        notes=d["notes"],
+        lifecycle=Lifecycle(d["lifecycle"]),
+        params=d["params"],
+        tags=d["tags"],
+        metrics={
+            k: MetricSummary(
+                k, float(m["last"]), m["step"], m["timestamp"], float(m["min"]), float(m["max"]),
+                m["count"],
+            )
+            for k, m in d["metrics"].items()
+        },
+    )
+
+
+def _experiment_from_json(d: dict[str, Any]) -> Experiment:
+    return Experiment(
+        id=d["id"],
+        name=d["name"],
+        description=d["description"],
+        lifecycle=Lifecycle(d["lifecycle"]),
+        created_at=d["created_at"],
+        updated_at=d["updated_at"],
+        tags=d["tags"],
+    )
+
+
+class HttpBackend:
+    """JSON over HTTP with keep-alive and TCP_NODELAY (no Nagle stalls on reused connections)."""
+
+    def __init__(self, base_url: str, timeout: float | None = None) -> None:
+        import httpx
+
+        self._httpx = httpx
+        transport = httpx.HTTPTransport(
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        )
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout if timeout is not None else config.HTTP_TIMEOUT.get(),
+            transport=transport,
+        )
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except self._httpx.TransportError as exc:
+            raise ServerUnreachable(f"cannot reach {self.http.base_url}: {exc}") from exc
+        if response.status_code >= 500 and response.status_code != 503:
+            raise ServerUnreachable(
+                f"server error {response.status_code} from {self.http.base_url}{path}"
+            )
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"message": response.text[:500]}
+            raise error_from_json(response.status_code, body)
+        return response
+
+    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        content = None if body is None else orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+        headers = {"content-type": "application/json"} if content is not None else None
+        response = self._send(method, "/api/v1" + path, content=content, params=params, headers=headers)
+        return orjson.loads(response.content) if response.content else None
+
+    def upload(self, path: str, stream: BinaryIO) -> Any:
+        response = self._send("PUT", "/api/v1" + path, content=_chunks(stream))
+        return orjson.loads(response.content)
+
+    def download(self, path: str) -> Iterator[bytes]:
+        response = self._send("GET", "/api/v1" + path)
+        yield from response.iter_bytes()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    while chunk := stream.read(size):
+        yield chunk
+
+
+class Client:
+    """Typed calls on experiments, runs, metrics and artifacts.
+
+    ``Client(uri)`` returns an HttpClient for http(s):// URIs and a LocalClient (the embedded
+    store in this process) otherwise; both have exactly these methods.
+    """
+
+    uri: str
+
+    def __new__(cls, uri: str | None = None) -> Client:
+        if cls is Client:
+            resolved = resolve_uri(uri)
+            if is_http(resolved):
+                return object.__new__(HttpClient)
+            from modelyard.tracking.local_client import LocalClient
+
+            return object.__new__(LocalClient)
+        return object.__new__(cls)
+
+    def iter_runs(self, **kwargs: Any) -> Iterator[Run]:
+        """Every matching run, following page tokens."""
+        token = None
+        while True:
+            page = self.search_runs(page_token=token, **kwargs)
+            yield from page.runs
+            token = page.next_page_token
+            if token is None:
+                return
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until the store answers (used by the CLI and tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.list_experiments()
+                return
+            except ModelyardError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    # The calls; each subclass implements all of them.
+    def create_experiment(
+        self, name: str, description: str = "", tags: dict[str, str] | None = None
+    ) -> Experiment:
+        raise NotImplementedError
+
+    def get_experiment(self, experiment_id: int) -> Experiment:
+        raise NotImplementedError
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        raise NotImplementedError
+
+    def list_experiments(self, view: str = "active") -> list[Experiment]:
+        raise NotImplementedError
+
+    def delete_experiment(self, experiment_id: int) -> Experiment:
+        raise NotImplementedError
+
+    def restore_experiment(self, experiment_id: int) -> Experiment:
+        raise NotImplementedError
+
+    def get_run(self, run_id: str) -> Run:
+        raise NotImplementedError
+
+    def delete_run(self, run_id: str) -> None:
+        raise NotImplementedError
+
+    def restore_run(self, run_id: str) -> None:
+        raise NotImplementedError
+
+    def search_runs(
+        self,
+        experiment_ids: list[int] | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        view: str = "active",
+    ) -> RunPage:
+        raise NotImplementedError
+
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> dict[str, Any]:
+        """{"key", "steps", "values", "timestamps", "total"}; values are floats (NaN kept)."""
+        raise NotImplementedError
+
+    def ingest(self, batches: list[dict[str, Any]]) -> dict[str, int]:
+        """Send wire-format batches (see RunBatchIn in the API docs); all apply or none."""
+        raise NotImplementedError
+
+    def log_artifact(
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
+    ) -> int:
+        raise NotImplementedError
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path:
+        raise NotImplementedError
+
+    def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class HttpClient(Client):
+    """The client of a modelyard server."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        self.uri = resolve_uri(uri)
+        self.backend = HttpBackend(self.uri)
+
+    # experiments
+    def create_experiment(
+        self, name: str, description: str = "", tags: dict[str, str] | None = None
+    ) -> Experiment:
+        body = {"name": name, "description": description, "tags": tags or {}}
+        return _experiment_from_json(self.backend.call("POST", "/experiments", body))
+
+    def get_experiment(self, experiment_id: int) -> Experiment:
+        return _experiment_from_json(self.backend.call("GET", f"/experiments/{experiment_id}"))
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        from urllib.parse import quote
+
+        return _experiment_from_json(
+            self.backend.call("GET", f"/experiments/by-name/{quote(name, safe='')}")
+        )
+
+    def list_experiments(self, view: str = "active") -> list[Experiment]:
+        rows = self.backend.call("GET", "/experiments", params={"view": view})
+        return [_experiment_from_json(e) for e in rows]
+
+    def delete_experiment(self, experiment_id: int) -> Experiment:
+        return _experiment_from_json(self.backend.call("DELETE", f"/experiments/{experiment_id}"))
+
+    def restore_experiment(self, experiment_id: int) -> Experiment:
+        return _experiment_from_json(
+            self.backend.call("POST", f"/experiments/{experiment_id}/restore")
+        )
+
+    # runs
+    def get_run(self, run_id: str) -> Run:
+        return _run_from_json(self.backend.call("GET", f"/runs/{run_id}"))
+
+    def delete_run(self, run_id: str) -> None:
+        self.backend.call("DELETE", f"/runs/{run_id}")
+
+    def restore_run(self, run_id: str) -> None:
+        self.backend.call("POST", f"/runs/{run_id}/restore")
+
+    def search_runs(
+        self,
+        experiment_ids: list[int] | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        view: str = "active",
+    ) -> RunPage:
+        body = {
+            "experiment_ids": experiment_ids,
+            "filter": filter,
+            "order_by": order_by or [],
+            "max_results": max_results,
+            "page_token": page_token,
+            "view": view,
+        }
+        page = self.backend.call("POST", "/runs/search", body)
+        return RunPage([_run_from_json(r) for r in page["runs"]], page["next_page_token"])
+
+    def metric_history(self, run_id: str, key: str, max_points: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"key": key}
+        if max_points is not None:
+            params["max_points"] = max_points
+        data: dict[str, Any] = self.backend.call("GET", f"/runs/{run_id}/metrics/history", params=params)
+        data["values"] = [float(v) for v in data["values"]]
+        return data
+
+    def ingest(self, batches: list[dict[str, Any]]) -> dict[str, int]:
+        result: dict[str, int] = self.backend.call("POST", "/ingest", {"batches": batches})
+        return result
+
+    # artifacts
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> int:
+        local = Path(local_path)
+        target = artifact_path or local.name
+        with local.open("rb") as handle:
+            result = self.backend.upload(f"/runs/{run_id}/artifacts/{target}", handle)
+        return int(result["size"])
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.backend.call(
+            "GET", f"/runs/{run_id}/artifacts", params={"path": path}
+        )
+        return rows
+
+    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path:
+        out = Path(dest)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("wb") as handle:
+            for chunk in self.backend.download(f"/runs/{run_id}/artifacts/{path}"):
+                handle.write(chunk)
+        return out
+
+    def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> dict[str, Any]:
+        body = {"older_than_seconds": older_than_seconds, "dry_run": dry_run}
+        report: dict[str, Any] = self.backend.call("POST", "/gc", body)
+        return report
+
+    def close(self) -> None:
+        self.backend.close()
