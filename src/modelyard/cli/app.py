@@ -1,0 +1,24 @@
+"""The `modelyard` command."""
+
+from __future__ import annotations
+
+import typer
+
+from modelyard.cli import db, experiments, maintenance, runs, server
+
+app = typer.Typer(
+    name="modelyard",
+    help="Track, version, serve and monitor machine-learning models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("server")(server.serve)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(db.app, name="db")
+app.command("sync")(maintenance.sync)
+app.command("gc")(maintenance.gc)
+
+
+def main() -> None:
+    app()

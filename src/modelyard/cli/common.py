@@ -1,0 +1,64 @@
+"""Shared CLI pieces: the client, error printing, time formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+
+from modelyard.errors import ModelyardError
+from modelyard.tracking.client import Client
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+TrackingUri = typer.Option(
+    None, "--tracking-uri", "-u", envvar="MODELYARD_TRACKING_URI", help="Server URL or store URI."
+)
+
+
+@contextmanager
+def client(uri: str | None) -> Iterator[Client]:
+    """A Client; modelyard errors become one red line and exit code 1."""
+    try:
+        c = Client(uri)
+    except ModelyardError as exc:
+        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(1) from exc
+    try:
+        yield c
+    except ModelyardError as exc:
+        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(1) from exc
+    finally:
+        c.close()
+
+
+def when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(start: int, end: int | None) -> str:
+    if end is None:
+        return "running"
+    seconds = (end - start) / 1000
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+
+
+def fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except ModelyardError as exc:
+        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(1) from exc

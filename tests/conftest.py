@@ -1,0 +1,1 @@
+"""Fixtures come from modelyard.testing.plugin (registered as a pytest11 entry point)."""
