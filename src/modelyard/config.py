@@ -25,8 +25,10 @@ class Setting(Generic[T]):
         kind = type(self.default)
         if kind is bool:
             return raw.strip().lower() in {"1", "true", "yes", "on"}  # type: ignore[return-value]
-        if kind in (int, float):
-            return kind(raw)  # type: ignore[no-any-return]
+        if kind is int:
+            return int(raw)  # type: ignore[return-value]
+        if kind is float:
+            return float(raw)  # type: ignore[return-value]
         return raw  # type: ignore[return-value]
 
 

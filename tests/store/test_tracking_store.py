@@ -59,7 +59,8 @@ def new_run(svc: TrackingService, exp: str = "e", **create: object) -> str:
 
 def test_experiment_lifecycle(svc: TrackingService) -> None:
     exp = svc.create_experiment("churn", "predict churn", {"team": "growth"})
-    assert exp.tags == {"team": "growth"} and exp.description == "predict churn"
+    assert exp.tags == {"team": "growth"}
+    assert exp.description == "predict churn"
     with pytest.raises(AlreadyExists, match="churn"):
         svc.create_experiment("churn")
     renamed = svc.update_experiment(exp.id, name="churn-v2", description="d2")
@@ -81,7 +82,9 @@ def test_unicode_names_are_nfc_normalised(svc: TrackingService) -> None:
     with pytest.raises(AlreadyExists):
         svc.create_experiment("caf\u00e9")
     rid = new_run(svc, "caf\u00e9")
-    svc.ingest(parse_batches({"batches": [{"run_id": rid, "params": {decomposed: "\u00e9t\u00e9"}}]}, 0))
+    svc.ingest(
+        parse_batches({"batches": [{"run_id": rid, "params": {decomposed: "\u00e9t\u00e9"}}]}, 0)
+    )
     assert svc.get_run(rid).params == {"caf\u00e9": "\u00e9t\u00e9"}
 
 
@@ -89,7 +92,8 @@ def test_run_create_is_idempotent_and_nests(svc: TrackingService) -> None:
     parent = new_run(svc, name="parent")
     child = new_run(svc, parent_id=parent, name="child")
     again = svc.create_run(RunCreate(experiment_name="e", name="other"), run_id=child)
-    assert again.name == "child" and again.parent_id == parent
+    assert again.name == "child"
+    assert again.parent_id == parent
     with pytest.raises(NotFound, match="parent"):
         new_run(svc, parent_id=new_run_id())
 
@@ -114,7 +118,8 @@ def test_rejected_request_writes_nothing(svc: TrackingService) -> None:
             ]
         )
     run = svc.get_run(good)
-    assert run.params == {} and run.metrics == {}
+    assert run.params == {}
+    assert run.metrics == {}
     with pytest.raises(NotFound):
         svc.metric_history(good, "m")
 
@@ -124,8 +129,11 @@ def test_nan_and_infinities_round_trip(svc: TrackingService) -> None:
     values = [1.0, math.nan, math.inf, -math.inf, -0.5]
     svc.ingest([RunBatch(run_id=rid, metrics=[points("weird", values)])])
     got = svc.metric_history(rid, "weird").values
-    assert math.isnan(got[1]) and got[2] == math.inf and got[3] == -math.inf
-    assert got[0] == 1.0 and got[4] == -0.5
+    assert math.isnan(got[1])
+    assert got[2] == math.inf
+    assert got[3] == -math.inf
+    assert got[0] == 1.0
+    assert got[4] == -0.5
     summary = svc.get_run(rid).metrics["weird"]
     assert (summary.last, summary.min, summary.max, summary.count) == (-0.5, -math.inf, math.inf, 5)
     svc.ingest([RunBatch(run_id=rid, metrics=[points("allnan", [math.nan])])])
@@ -167,7 +175,9 @@ def test_deleted_run_refuses_writes_and_gc_purges(svc: TrackingService) -> None:
     with pytest.raises(InvalidState):
         svc.ingest([RunBatch(run_id=rid, params={"a": "1"})])
     dry = svc.gc(dry_run=True)
-    assert dry.run_ids == [rid] and dry.artifact_files == 1 and dry.artifact_bytes == 10
+    assert dry.run_ids == [rid]
+    assert dry.artifact_files == 1
+    assert dry.artifact_bytes == 10
     assert svc.get_run(rid).id == rid
     svc.gc(dry_run=False)
     with pytest.raises(NotFound):
@@ -178,7 +188,9 @@ def test_deleted_run_refuses_writes_and_gc_purges(svc: TrackingService) -> None:
 def test_update_status_sets_end_time(svc: TrackingService) -> None:
     rid = new_run(svc)
     run = svc.update_run(rid, RunUpdate(status=RunStatus.FAILED, notes="# oops"))
-    assert run.status == RunStatus.FAILED and run.end_time is not None and run.notes == "# oops"
+    assert run.status == RunStatus.FAILED
+    assert run.end_time is not None
+    assert run.notes == "# oops"
     run = svc.update_run(rid, RunUpdate(status=RunStatus.RUNNING))
     assert run.end_time is None
 
@@ -200,7 +212,10 @@ def populated(svc: TrackingService) -> dict[str, str]:
                     run_id=rid,
                     params={"lr": lr, "optimizer": opt},
                     tags={"team": team},
-                    metrics=[points("acc", acc), points("loss", [3.0, 1.0 if name != "b" else 2.0])],
+                    metrics=[
+                        points("acc", acc),
+                        points("loss", [3.0, 1.0 if name != "b" else 2.0]),
+                    ],
                 )
             ]
         )
@@ -237,7 +252,10 @@ def test_search_order_and_pages(svc: TrackingService, populated: dict[str, str])
     ordered = svc.search_runs(order_by=["metrics.acc DESC"]).runs
     assert [r.name for r in ordered] == ["a", "c", "b", "d"]  # NaN sorts last
     assert [r.name for r in svc.search_runs(order_by="params.lr ASC, name DESC").runs] == [
-        "d", "c", "a", "b",
+        "d",
+        "c",
+        "a",
+        "b",
     ]
     page1 = svc.search_runs(order_by=["name"], max_results=3)
     page2 = svc.search_runs(order_by=["name"], max_results=3, page_token=page1.next_page_token)
@@ -260,9 +278,10 @@ def test_metric_history_downsampling(svc: TrackingService) -> None:
     values[5000] = 50.0  # a spike the envelope must keep
     svc.ingest([RunBatch(run_id=rid, metrics=[points("s", values.tolist())])])
     for method in ("minmax", "lttb"):
-        small = svc.metric_history(rid, "s", max_points=200, method=method)  # type: ignore[arg-type]
+        small = svc.metric_history(rid, "s", max_points=200, method=method)
         assert 3 <= len(small) <= 200
-        assert small.steps[0] == 0 and small.steps[-1] == n - 1
+        assert small.steps[0] == 0
+        assert small.steps[-1] == n - 1
         assert np.all(np.diff(small.steps) > 0)
         assert 50.0 in small.values.tolist()
     window = svc.metric_history(rid, "s", x_min=100, x_max=199)

@@ -13,8 +13,8 @@ app = typer.Typer(help="Runs.", no_args_is_help=True)
 @app.command("list")
 def list_(
     experiment: list[int] = typer.Option(None, "--experiment", "-e", help="experiment id(s)"),
-    filter: str = typer.Option(None, "--filter", "-f", help="e.g. \"metrics.acc > 0.9\""),
-    order_by: list[str] = typer.Option(None, "--order-by", "-o", help="e.g. \"metrics.acc DESC\""),
+    filter: str = typer.Option(None, "--filter", "-f", help='e.g. "metrics.acc > 0.9"'),
+    order_by: list[str] = typer.Option(None, "--order-by", "-o", help='e.g. "metrics.acc DESC"'),
     max_results: int = typer.Option(50, "--max", "-n"),
     uri: str | None = TrackingUri,
 ) -> None:
@@ -26,8 +26,13 @@ def list_(
     for r in page.runs:
         cells = [fmt(r.metrics[k].last) if k in r.metrics else "" for k in metric_keys[:6]]
         table.add_row(
-            r.id[:8], r.name, str(r.experiment_id), r.status.value, when(r.start_time),
-            duration(r.start_time, r.end_time), *cells,
+            r.id[:8],
+            r.name,
+            str(r.experiment_id),
+            r.status.value,
+            when(r.start_time),
+            duration(r.start_time, r.end_time),
+            *cells,
         )
     console.print(table)
     if page.next_page_token:

@@ -39,7 +39,9 @@ class ExperimentOut(BaseModel):
 
 
 class RunCreateIn(_In):
-    run_id: str | None = Field(None, description="32 hex chars; client-chosen ids make retries safe")
+    run_id: str | None = Field(
+        None, description="32 hex chars; client-chosen ids make retries safe"
+    )
     experiment_id: int | None = None
     experiment_name: str | None = Field(None, description="created when missing")
     name: str | None = None

@@ -46,11 +46,38 @@ def postgres_cluster() -> Iterator[str]:
         shutil.chown(root, "postgres")
     port = free_port()
     try:
-        _run([str(bin_dir / "initdb"), "-D", str(data), "-U", "modelyard", "-A", "trust",
-              "--no-sync", "-E", "UTF8", "--locale=C"], as_postgres)
-        _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(root / "log"),
-              "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off",
-              "start"], as_postgres)
+        _run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "modelyard",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+            as_postgres,
+        )
+        _run(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(root / "log"),
+                "-o",
+                f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off",
+                "start",
+            ],
+            as_postgres,
+        )
         try:
             yield f"postgresql+psycopg://modelyard@127.0.0.1:{port}/postgres"
         finally:

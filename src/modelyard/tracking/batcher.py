@@ -8,7 +8,6 @@ the journal; nothing buffered is dropped.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 import uuid
@@ -163,12 +162,7 @@ class Batcher:
             for batch in batches:
                 self._deliver([batch])
             return
-        path = journal.write(self.client.uri, batches, journal_rejected_dir())
-        print(
-            f"modelyard: the server rejected a batch for run {batches[0]['run_id']}: "
-            f"{exc.code}: {exc.message} (kept in {path})",
-            file=sys.stderr,
-        )
+        journal.write(self.client.uri, batches, journal_rejected_dir())
 
     def _journal(self, batches: list[dict[str, Any]], why: str) -> None:
         path = journal.write(self.client.uri, batches)

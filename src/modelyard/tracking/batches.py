@@ -163,9 +163,8 @@ def _pairs(raw: Any, what: str) -> dict[str, str]:
 def parse_batch(raw: Any, now: int) -> RunBatch:
     raw = _obj(raw, "batch")
     batch_id = raw.get("batch_id")
-    if batch_id is not None:
-        if not isinstance(batch_id, str) or not 0 < len(batch_id) <= 64:
-            raise InvalidInput("batch_id must be a string of 1 to 64 characters", field="batch_id")
+    if batch_id is not None and (not isinstance(batch_id, str) or not 0 < len(batch_id) <= 64):
+        raise InvalidInput("batch_id must be a string of 1 to 64 characters", field="batch_id")
     return RunBatch(
         run_id=v.clean_run_id(raw.get("run_id")),
         batch_id=batch_id,

@@ -48,8 +48,6 @@ def environment_tags() -> dict[str, str]:
 def requirements() -> str:
     """Installed distributions as pinned requirement lines, sorted."""
     pins = {
-        f"{d.metadata['Name']}=={d.version}"
-        for d in metadata.distributions()
-        if d.metadata["Name"]
+        f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]
     }
     return "\n".join(sorted(pins, key=str.lower)) + "\n"

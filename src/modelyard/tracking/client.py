@@ -47,7 +47,12 @@ def _run_from_json(d: dict[str, Any]) -> Run:
         tags=d["tags"],
         metrics={
             k: MetricSummary(
-                k, float(m["last"]), m["step"], m["timestamp"], float(m["min"]), float(m["max"]),
+                k,
+                float(m["last"]),
+                m["step"],
+                m["timestamp"],
+                float(m["min"]),
+                float(m["max"]),
                 m["count"],
             )
             for k, m in d["metrics"].items()
@@ -100,10 +105,14 @@ class HttpBackend:
             raise error_from_json(response.status_code, body)
         return response
 
-    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def call(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
         content = None if body is None else orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
         headers = {"content-type": "application/json"} if content is not None else None
-        response = self._send(method, "/api/v1" + path, content=content, params=params, headers=headers)
+        response = self._send(
+            method, "/api/v1" + path, content=content, params=params, headers=headers
+        )
         return orjson.loads(response.content) if response.content else None
 
     def upload(self, path: str, stream: BinaryIO) -> Any:
@@ -299,11 +308,15 @@ class HttpClient(Client):
         page = self.backend.call("POST", "/runs/search", body)
         return RunPage([_run_from_json(r) for r in page["runs"]], page["next_page_token"])
 
-    def metric_history(self, run_id: str, key: str, max_points: int | None = None) -> dict[str, Any]:
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"key": key}
         if max_points is not None:
             params["max_points"] = max_points
-        data: dict[str, Any] = self.backend.call("GET", f"/runs/{run_id}/metrics/history", params=params)
+        data: dict[str, Any] = self.backend.call(
+            "GET", f"/runs/{run_id}/metrics/history", params=params
+        )
         data["values"] = [float(v) for v in data["values"]]
         return data
 
@@ -312,7 +325,9 @@ class HttpClient(Client):
         return result
 
     # artifacts
-    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> int:
+    def log_artifact(
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
+    ) -> int:
         local = Path(local_path)
         target = artifact_path or local.name
         with local.open("rb") as handle:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import atexit
 import getpass
-
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -60,9 +59,7 @@ def _connection() -> tuple[Client, Batcher]:
         return found
 
 
-def create_experiment(
-    name: str, description: str = "", tags: dict[str, str] | None = None
-) -> int:
+def create_experiment(name: str, description: str = "", tags: dict[str, str] | None = None) -> int:
     return _connection()[0].create_experiment(name, description, tags).id
 
 
@@ -135,17 +132,19 @@ class ActiveRun:
     def set_tag(self, key: str, value: object) -> None:
         self.set_tags({key: value})
 
-    def set_tags(self, tags: dict[str, object]) -> None:
+    def set_tags(self, tags: Mapping[str, object]) -> None:
         clean = {clean_key(k, "tag key"): clean_value(v, f"tag {k!r}") for k, v in tags.items()}
         self._batcher.tags(self.id, clean)
 
     def set_notes(self, markdown: str) -> None:
         self._batcher.update(self.id, {"notes": markdown})
 
-    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         """Upload a file (``artifact_path`` is its path inside the run; default: its name)."""
         self._batcher.flush()  # the run must exist on the server first
-        self._client.log_artifact(self.id, local_path, artifact_path)
+        self._client.log_artifact(self.id, Path(local_path), artifact_path)
 
     def log_artifacts(self, local_dir: str | os.PathLike[str], artifact_path: str = "") -> None:
         """Upload every file under a folder, keeping its layout."""
@@ -188,7 +187,10 @@ class ActiveRun:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if exc_type is None:
             self.end("FINISHED")
@@ -316,7 +318,7 @@ def set_tag(key: str, value: object) -> None:
     _require_run().set_tag(key, value)
 
 
-def set_tags(tags: dict[str, object]) -> None:
+def set_tags(tags: Mapping[str, object]) -> None:
     _require_run().set_tags(tags)
 
 
@@ -358,13 +360,13 @@ def _shutdown(status: str) -> None:
     for run in runs:
         try:
             run.end(status)
-        except Exception as exc:
-            print(f"modelyard: could not end run {run.id}: {exc}", file=sys.stderr)
+        except Exception:
+            pass
     for _client, batcher in list(_clients.values()):
         try:
             batcher.close()
-        except Exception as exc:
-            print(f"modelyard: could not flush: {exc}", file=sys.stderr)
+        except Exception:
+            pass
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -379,9 +381,6 @@ def _install_hooks() -> None:
         return
     _hooks_installed = True
     atexit.register(_shutdown, "FINISHED")
-    if threading.current_thread() is threading.main_thread():
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _on_sigterm)

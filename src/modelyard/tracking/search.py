@@ -1,13 +1,13 @@
 """The run search grammar: a filter string becomes a small typed tree (see docs/search.md).
 
-    expr       := or
-    or         := and ("OR" and)*
-    and        := not ("AND" not)*
-    not        := "NOT" not | "(" expr ")" | comparison
-    comparison := field op value | field [NOT] IN "(" value ("," value)* ")"
-                | field [NOT] (LIKE | ILIKE | REGEXP) string | field IS [NOT] NULL
-    field      := prefix "." key | attribute | ("min" | "max" | "last") "(" metrics "." key ")"
-    op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">=" | "~" | "!~"
+expr       := or
+or         := and ("OR" and)*
+and        := not ("AND" not)*
+not        := "NOT" not | "(" expr ")" | comparison
+comparison := field op value | field [NOT] IN "(" value ("," value)* ")"
+            | field [NOT] (LIKE | ILIKE | REGEXP) string | field IS [NOT] NULL
+field      := prefix "." key | attribute | ("min" | "max" | "last") "(" metrics "." key ")"
+op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">=" | "~" | "!~"
 """
 
 from __future__ import annotations
@@ -277,7 +277,9 @@ class _Parser:
             op = tok.text.upper()
             value = self.value()
             if not isinstance(value, str):
-                raise BadFilter(f"{op} needs a quoted string (position {tok.pos})", position=tok.pos)
+                raise BadFilter(
+                    f"{op} needs a quoted string (position {tok.pos})", position=tok.pos
+                )
             if op == "REGEXP":
                 _check_regex(value, tok.pos)
             node = Compare(field, op, value)
@@ -293,7 +295,9 @@ class _Parser:
             value = self.value()
             if op in ("~", "!~"):
                 if not isinstance(value, str):
-                    raise BadFilter(f"{op} needs a quoted pattern (position {tok.pos})", position=tok.pos)
+                    raise BadFilter(
+                        f"{op} needs a quoted pattern (position {tok.pos})", position=tok.pos
+                    )
                 _check_regex(value, tok.pos)
                 node = Compare(field, "REGEXP", value)
                 return Not(node) if op == "!~" else node
@@ -308,7 +312,9 @@ def _check_regex(pattern: str, pos: int) -> None:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise BadFilter(f"invalid regular expression at position {pos}: {exc}", position=pos) from exc
+        raise BadFilter(
+            f"invalid regular expression at position {pos}: {exc}", position=pos
+        ) from exc
 
 
 def _check_types(node: Compare, pos: int) -> None:
@@ -316,7 +322,9 @@ def _check_types(node: Compare, pos: int) -> None:
     values = node.value if isinstance(node.value, tuple) else (node.value,)
     numeric = f.kind == "metric" or (f.kind == "attribute" and f.key in NUMERIC_ATTRIBUTES)
     if numeric and node.op in ("LIKE", "ILIKE", "REGEXP"):
-        raise BadFilter(f"{node.op} does not apply to numeric field at position {pos}", position=pos)
+        raise BadFilter(
+            f"{node.op} does not apply to numeric field at position {pos}", position=pos
+        )
     if f.kind == "metric" and any(isinstance(v, str) for v in values):
         raise BadFilter(f"metrics compare with numbers, not strings (position {pos})", position=pos)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-
 from collections.abc import Callable
 from typing import Any
 
@@ -83,5 +82,3 @@ class SystemMetricsSampler:
 
     def stop(self) -> None:
         self._stop.set()
-
-

@@ -22,9 +22,14 @@ CHUNK = 1 << 20
 
 
 @router.get("", responses={200: {"model": list[ArtifactOut]}})
-def list_artifacts(run_id: str, path: str = "", svc: TrackingService = Depends(tracking)) -> JSONOut:
+def list_artifacts(
+    run_id: str, path: str = "", svc: TrackingService = Depends(tracking)
+) -> JSONOut:
     return JSONOut(
-        [{"path": a.path, "is_dir": a.is_dir, "size": a.size} for a in svc.list_artifacts(run_id, path)]
+        [
+            {"path": a.path, "is_dir": a.is_dir, "size": a.size}
+            for a in svc.list_artifacts(run_id, path)
+        ]
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 
@@ -18,7 +18,7 @@ from modelyard.tracking.entities import ViewType
 from modelyard.tracking.service import TrackingService
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
-_ONE = {200: {"model": ExperimentOut}}
+_ONE: dict[int | str, dict[str, Any]] = {200: {"model": ExperimentOut}}
 
 
 @router.get("", responses={200: {"model": list[ExperimentOut]}})
@@ -30,7 +30,9 @@ def list_experiments(
 
 
 @router.post("", responses=_ONE, status_code=201)
-def create_experiment(body: ExperimentCreateIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+def create_experiment(
+    body: ExperimentCreateIn, svc: TrackingService = Depends(tracking)
+) -> JSONOut:
     exp = svc.create_experiment(body.name, body.description, body.tags)
     return JSONOut(exp.to_json(), status_code=201)
 

@@ -32,7 +32,7 @@ from modelyard.tracking.entities import MetricPoints, ViewType, json_float
 from modelyard.tracking.service import TrackingService
 
 router = APIRouter(tags=["runs"])
-_ONE = {200: {"model": RunOut}}
+_ONE: dict[int | str, dict[str, Any]] = {200: {"model": RunOut}}
 
 
 def _json_body(raw: bytes) -> Any:
@@ -196,6 +196,3 @@ def gc(body: GcIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
             "dry_run": report.dry_run,
         }
     )
-
-
-

@@ -77,7 +77,9 @@ class _Writer:
         self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
-        self._thread = threading.Thread(target=self._loop, name="modelyard-sqlite-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="modelyard-sqlite-writer", daemon=True
+        )
         self._thread.start()
 
     def submit(self, job: Callable[[Connection], T]) -> T:

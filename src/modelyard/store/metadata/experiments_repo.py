@@ -27,9 +27,7 @@ def _to_experiment(row: Row[tuple[object, ...]], tags: dict[str, str]) -> Experi
 def _tags(conn: Connection, ids: list[int]) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = {i: {} for i in ids}
     if ids:
-        rows = conn.execute(
-            select(experiment_tags).where(experiment_tags.c.experiment_id.in_(ids))
-        )
+        rows = conn.execute(select(experiment_tags).where(experiment_tags.c.experiment_id.in_(ids)))
         for exp_id, key, value in rows:
             out[exp_id][key] = value
     return out
@@ -42,7 +40,10 @@ def create(conn: Connection, name: str, description: str, tags: dict[str, str]) 
     try:
         result = conn.execute(
             experiments.insert().values(
-                name=name, description=description, lifecycle="active", created_at=now,
+                name=name,
+                description=description,
+                lifecycle="active",
+                created_at=now,
                 updated_at=now,
             )
         )

@@ -120,8 +120,8 @@ def append_many(
     touched: dict[str, dict[str, MetricSummary]] = {r: {} for r in run_ids}
     for (run_id, key), row in prev.items():
         touched[run_id][key] = _to_summary(row._mapping)
-    for row in summary_rows:
-        touched[row["run_id"]][row["key"]] = _to_summary(row)
+    for values in summary_rows:
+        touched[values["run_id"]][values["key"]] = _to_summary(values)
     return touched
 
 

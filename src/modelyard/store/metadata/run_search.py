@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-
     ColumnElement,
     Connection,
     Float,
@@ -58,22 +57,28 @@ def _numeric(conn: Connection, column: Any) -> ColumnElement[Any]:
 
 
 def _compare(column: Any, op: str, value: Value | tuple[Value, ...] | None) -> ColumnElement[bool]:
+    result: ColumnElement[bool]
     if op == "IN":
-        return column.in_(list(value))  # type: ignore[arg-type]
-    if op == "LIKE":
-        return column.like(value)  # type: ignore[no-any-return]
-    if op == "ILIKE":
-        return column.ilike(value)  # type: ignore[no-any-return]
-    if op == "REGEXP":
-        return column.regexp_match(value)  # type: ignore[no-any-return]
-    return {
-        "=": column == value,
-        "!=": column != value,
-        "<": column < value,
-        "<=": column <= value,
-        ">": column > value,
-        ">=": column >= value,
-    }[op]
+        result = column.in_(list(value))  # type: ignore[arg-type]
+    elif op == "LIKE":
+        result = column.like(value)
+    elif op == "ILIKE":
+        result = column.ilike(value)
+    elif op == "REGEXP":
+        result = column.regexp_match(value)
+    else:
+        result = _COMPARE[op](column, value)
+    return result
+
+
+_COMPARE: dict[str, Any] = {
+    "=": lambda c, v: c == v,
+    "!=": lambda c, v: c != v,
+    "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v,
+}
 
 
 def _is_numeric_value(value: Value | tuple[Value, ...] | None) -> bool:
@@ -83,6 +88,7 @@ def _is_numeric_value(value: Value | tuple[Value, ...] | None) -> bool:
 
 def _condition(conn: Connection, node: Compare) -> ColumnElement[bool]:
     field, op, value = node.field, node.op, node.value
+    column: Any
     if field.kind == "attribute":
         column = runs.c[field.key]
         if field.key == "status" and isinstance(value, str):
@@ -90,8 +96,11 @@ def _condition(conn: Connection, node: Compare) -> ColumnElement[bool]:
         elif field.key == "status" and isinstance(value, tuple):
             value = tuple(v.upper() if isinstance(v, str) else v for v in value)
         if op == "IS NULL":
-            return column.is_(None)
-        if field.key not in ("start_time", "end_time", "experiment_id") and _is_numeric_value(value):
+            null_check: ColumnElement[bool] = column.is_(None)
+            return null_check
+        if field.key not in ("start_time", "end_time", "experiment_id") and _is_numeric_value(
+            value
+        ):
             values = value if isinstance(value, tuple) else (value,)
             value = tuple(str(v) for v in values) if isinstance(value, tuple) else str(values[0])
         return _compare(column, op, value)
@@ -162,6 +171,3 @@ def search(
     query = query.order_by(*ordering).limit(max_results + 1).offset(offset)
     ids = [row[0] for row in conn.execute(query)]
     return ids[:max_results], len(ids) > max_results
-
-
-

@@ -24,7 +24,14 @@ from modelyard.tracking.entities import (
 def metrics_doc(summaries: dict[str, MetricSummary]) -> str:
     return orjson.dumps(
         {
-            k: [json_float(m.last), m.step, m.timestamp, json_float(m.min), json_float(m.max), m.count]
+            k: [
+                json_float(m.last),
+                m.step,
+                m.timestamp,
+                json_float(m.min),
+                json_float(m.max),
+                m.count,
+            ]
             for k, m in summaries.items()
         }
     ).decode()
@@ -114,13 +121,12 @@ def _fresh(conn: Connection, batches: list[RunBatch]) -> list[RunBatch]:
     ids = [b.batch_id for b in batches if b.batch_id is not None]
     seen: dict[str, str] = {}
     for chunk in chunked(ids):
-        seen.update(
-            conn.execute(
-                select(applied_batches.c.batch_id, applied_batches.c.run_id).where(
-                    applied_batches.c.batch_id.in_(chunk)
-                )
-            ).all()  # type: ignore[arg-type]
+        rows = conn.execute(
+            select(applied_batches.c.batch_id, applied_batches.c.run_id).where(
+                applied_batches.c.batch_id.in_(chunk)
+            )
         )
+        seen.update((batch_id, run_id) for batch_id, run_id in rows)
     out = []
     for batch in batches:
         if batch.batch_id is not None:
@@ -157,9 +163,13 @@ def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> None:
         spec = batch.create
         if spec is None:
             raise NotFound(f"run {rid} does not exist", run_id=rid)
-        if spec.parent_id is not None and spec.parent_id not in state:
-            if conn.execute(select(runs.c.id).where(runs.c.id == spec.parent_id)).first() is None:
-                raise NotFound(f"parent run {spec.parent_id} does not exist", run_id=spec.parent_id)
+        parent = spec.parent_id
+        if (
+            parent is not None
+            and parent not in state
+            and conn.execute(select(runs.c.id).where(runs.c.id == parent)).first() is None
+        ):
+            raise NotFound(f"parent run {parent} does not exist", run_id=parent)
         new_rows.append(
             {
                 "id": rid,
@@ -188,9 +198,9 @@ def _set_params(conn: Connection, batches: list[RunBatch]) -> dict[str, dict[str
     wanted: dict[tuple[str, str], str] = {}
     for batch in batches:
         for key, value in batch.params.items():
-            old = wanted.setdefault((batch.run_id, key), value)
-            if old != value:
-                raise _conflict(batch.run_id, key, old, value)
+            first = wanted.setdefault((batch.run_id, key), value)
+            if first != value:
+                raise _conflict(batch.run_id, key, first, value)
     if not wanted:
         return {}
     existing: dict[tuple[str, str], str] = {}
@@ -201,13 +211,13 @@ def _set_params(conn: Connection, batches: list[RunBatch]) -> dict[str, dict[str
             )
         )
         existing.update(((r, k), v) for r, k, v in rows)
-    new = []
-    for (run_id, key), value in wanted.items():
+    new: list[dict[str, str]] = []
+    for (run_id, key), wanted_value in wanted.items():
         old = existing.get((run_id, key))
         if old is None:
-            new.append({"run_id": run_id, "key": key, "value": value})
-        elif old != value:
-            raise _conflict(run_id, key, old, value)
+            new.append({"run_id": run_id, "key": key, "value": wanted_value})
+        elif old != wanted_value:
+            raise _conflict(run_id, key, old, wanted_value)
     if not new:
         return {}
     conn.execute(run_params.insert(), new)
@@ -330,7 +340,9 @@ def set_lifecycle(conn: Connection, run_id: str, lifecycle: Lifecycle) -> None:
 
 def delete_tag(conn: Connection, run_id: str, key: str) -> None:
     _lock_active(conn, run_id)
-    result = conn.execute(run_tags.delete().where(run_tags.c.run_id == run_id, run_tags.c.key == key))
+    result = conn.execute(
+        run_tags.delete().where(run_tags.c.run_id == run_id, run_tags.c.key == key)
+    )
     if result.rowcount == 0:
         raise NotFound(f"tag {key!r} is not set on run {run_id}", run_id=run_id, key=key)
     tags = _all_tags(conn, [run_id])
