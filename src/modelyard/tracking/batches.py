@@ -27,9 +27,17 @@ def _floats(raw: Any, what: str) -> np.ndarray:
     if not isinstance(raw, list):
         raise MalformedRequest(f"{what} must be a JSON array")
     try:
-        return np.array(raw, dtype=np.float64)
+        arr = np.array(raw, dtype=np.float64)
     except (TypeError, ValueError):
         pass
+    else:
+        if arr.ndim == 1:
+            for i in np.flatnonzero(np.isnan(arr)):  # numpy reads null as NaN: refuse it
+                if raw[i] is None:
+                    raise InvalidInput(
+                        f"{what}[{i}] is null; send 'NaN', 'Infinity' or '-Infinity' instead"
+                    )
+            return arr
     out = np.empty(len(raw), dtype=np.float64)
     for i, item in enumerate(raw):
         if isinstance(item, bool) or item is None:

@@ -1,0 +1,3 @@
+from modelyard.cli.app import main
+
+main()

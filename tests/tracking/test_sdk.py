@@ -1,0 +1,129 @@
+"""The SDK against a live server and against the embedded store."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import modelyard as my
+from modelyard.errors import InvalidState, ParamConflict
+from modelyard.server.app import ServerSettings
+from modelyard.testing.postgres import free_port
+from modelyard.testing.server import live_server
+from modelyard.tracking import fluent, journal
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sdk(modelyard_home: Path) -> None:
+    fluent._stack.clear()
+    fluent._clients.clear()
+    fluent._experiment = None
+    yield
+    for client, batcher in list(fluent._clients.values()):
+        batcher.close()
+        client.close()
+    fluent._clients.clear()
+    fluent._stack.clear()
+    my.set_tracking_uri(None)
+
+
+@pytest.fixture(params=["server", "embedded"])
+def uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "server":
+        return str(request.getfixturevalue("server_url"))
+    return f"sqlite:///{tmp_path / 'embedded.db'}"
+
+
+def test_run_context_logs_everything(uri: str, tmp_path: Path) -> None:
+    my.set_tracking_uri(uri)
+    artifact = tmp_path / "notes.txt"
+    artifact.write_text("hi")
+    with my.start_run("train", experiment="sdk", params={"lr": 0.01}) as run:
+        for step in range(1000):
+            run.log_metric("loss", 1.0 / (step + 1))
+        run.log_metrics({"acc": 0.9, "weird": math.inf})
+        run.set_tag("team", "core")
+        run.log_artifact(artifact, "docs/notes.txt")
+    stored = my.get_run(run.id)
+    assert stored.status.value == "FINISHED"
+    assert stored.params == {"lr": "0.01"}
+    assert stored.metrics["loss"].count == 1000 and stored.metrics["loss"].step == 999
+    assert stored.metrics["weird"].last == math.inf
+    assert stored.tags["team"] == "core" and "my.python" in stored.tags
+    client = my.Client(uri)
+    assert client.list_artifacts(run.id, "docs")[0]["path"] == "notes.txt"
+    assert client.metric_history(run.id, "loss")["total"] == 1000
+    client.close()
+
+
+def test_exception_marks_failed_and_nested_runs(uri: str) -> None:
+    my.set_tracking_uri(uri)
+    with pytest.raises(RuntimeError), my.start_run("parent") as parent:
+        with my.start_run("child", nested=True) as child:
+            pass
+        with pytest.raises(InvalidState):
+            my.start_run("not nested")
+        raise RuntimeError("boom")
+    assert my.get_run(parent.id).status.value == "FAILED"
+    assert my.get_run(child.id).parent_id == parent.id
+    assert my.get_run(child.id).status.value == "FINISHED"
+
+
+def test_param_conflict_raises_at_call_and_resume_keeps_steps(uri: str) -> None:
+    my.set_tracking_uri(uri)
+    with my.start_run() as run:
+        run.log_param("a", 1)
+        run.log_param("a", 1)
+        with pytest.raises(ParamConflict):
+            run.log_param("a", 2)
+        run.log_metric("m", 1.0)
+    with my.start_run(run_id=run.id) as again:
+        again.log_metric("m", 2.0)
+        with pytest.raises(ParamConflict):
+            again.log_param("a", 3)
+    client = my.Client(uri)
+    history = client.metric_history(run.id, "m")
+    client.close()
+    assert history["steps"] == [0, 1]
+
+
+def test_offline_journal_then_sync_is_idempotent(tmp_path: Path, modelyard_home: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    my.set_tracking_uri(url)
+    from modelyard.tracking import batcher
+
+    saved = batcher.RETRY_DELAYS
+    batcher.RETRY_DELAYS = ()
+    try:
+        with my.start_run("offline", experiment="sync", params={"p": "v"}) as run:
+            for i in range(100):
+                run.log_metric("m", float(i))
+    finally:
+        batcher.RETRY_DELAYS = saved
+    assert journal.entries(uri=url), "nothing was journaled"
+    settings = ServerSettings(f"sqlite:///{tmp_path / 's.db'}", str(tmp_path / "a"))
+    import uvicorn  # noqa: F401  (the live server needs it)
+
+    with live_server(settings) as real_url:
+        for entry in journal.entries(uri=url):
+            # the journal was written for the dead port; send it to the live server
+            entry.path.write_bytes(entry.path.read_bytes().replace(url.encode(), real_url.encode()))
+        cmd = [sys.executable, "-m", "modelyard.cli", "sync", "--tracking-uri", real_url]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        client = my.Client(real_url)
+        stored = client.get_run(run.id)
+        assert stored.params == {"p": "v"} and stored.metrics["m"].count == 100
+        assert stored.status.value == "FINISHED"
+        # a second sync of the same batches changes nothing
+        journal.write(real_url, [{"run_id": run.id, "batch_id": "x", "metrics": []}])
+        assert client.ingest([{"run_id": run.id, "batch_id": "x"}])["duplicates"] == 0
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0
+        assert client.get_run(run.id).metrics["m"].count == 100
+        client.close()
