@@ -1,0 +1,116 @@
+"""Crashes: SIGKILL the server mid-stream, SIGTERM a training process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from modelyard.testing.postgres import free_port
+from modelyard.tracking.batches import new_run_id
+
+pytestmark = pytest.mark.slow
+
+
+def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MODELYARD_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelyard.cli", "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def test_sigkill_keeps_every_acknowledged_batch_whole(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(tmp_path, port)
+    rid = new_run_id()
+    acked: list[int] = []
+    per_batch = 500
+    with httpx.Client(base_url=url, timeout=5) as http:
+        http.post("/api/v1/runs", json={"run_id": rid, "experiment_name": "crash"})
+        killed_at = 40
+        for i in range(1000):
+            if i == killed_at:
+                server.send_signal(signal.SIGKILL)
+            steps = list(range(i * per_batch, (i + 1) * per_batch))
+            body = {
+                "batches": [
+                    {
+                        "run_id": rid,
+                        "batch_id": f"b{i}",
+                        "metrics": [{"key": "m", "steps": steps, "values": [float(i)] * per_batch}],
+                    }
+                ]
+            }
+            try:
+                r = http.post("/api/v1/ingest", json=body)
+            except httpx.TransportError:
+                break
+            assert r.status_code == 200
+            acked.append(i)
+    server.wait(timeout=10)
+    assert len(acked) >= killed_at
+    server = start_server(tmp_path, port)
+    try:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            hist = http.get(f"/api/v1/runs/{rid}/metrics/history", params={"key": "m"}).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    by_batch: dict[int, int] = {}
+    for step in hist["steps"]:
+        by_batch[step // per_batch] = by_batch.get(step // per_batch, 0) + 1
+    assert all(by_batch.get(i) == per_batch for i in acked), "an acknowledged batch was lost"
+    assert all(n == per_batch for n in by_batch.values()), "a batch was half-written"
+
+
+def test_sigterm_flushes_the_training_process(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'train.db'}"
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        import modelyard as my
+        my.set_tracking_uri({store!r})
+        run = my.start_run("sigterm", log_system_metrics=False)
+        for i in range(20000):
+            run.log_metric("loss", 1.0 / (i + 1))
+        print(run.id, flush=True)
+        time.sleep(120)
+        """
+    )
+    env = {**os.environ, "MODELYARD_HOME": str(tmp_path), "MODELYARD_FLUSH_INTERVAL": "600"}
+    with subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == -signal.SIGTERM
+    import modelyard as my
+
+    client = my.Client(store)
+    try:
+        run = client.get_run(run_id)
+    finally:
+        client.close()
+    assert run.metrics["loss"].count == 20000
+    assert run.status.value == "KILLED"
