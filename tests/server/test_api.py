@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import orjson
 import pytest
@@ -10,7 +12,7 @@ from modelyard.tracking.batches import new_run_id
 
 
 @pytest.fixture
-def http(server_url: str) -> httpx.Client:
+def http(server_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server_url, timeout=30) as client:
         yield client
 
@@ -81,7 +83,8 @@ def test_error_shapes(
     assert r.status_code == status, r.text
     payload = r.json()
     assert payload["error_code"] == code
-    assert isinstance(payload["message"], str) and payload["message"]
+    assert isinstance(payload["message"], str)
+    assert payload["message"]
 
 
 def test_bad_filter_position_is_reported(http: httpx.Client) -> None:
@@ -150,7 +153,8 @@ def test_history_downsampling_over_http(http: httpx.Client) -> None:
     ).json()
     assert hist["total"] == 5000
     assert len(hist["steps"]) <= 100
-    assert max(hist["values"]) == 99.0 and min(hist["values"]) == 0.0
+    assert max(hist["values"]) == 99.0
+    assert min(hist["values"]) == 0.0
 
 
 def test_search_over_http_pages(http: httpx.Client) -> None:

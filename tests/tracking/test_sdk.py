@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from modelyard.tracking import fluent, journal
 
 
 @pytest.fixture(autouse=True)
-def _fresh_sdk(modelyard_home: Path) -> None:
+def _fresh_sdk(modelyard_home: Path) -> Iterator[None]:
     fluent._stack.clear()
     fluent._clients.clear()
     fluent._experiment = None
@@ -51,9 +52,11 @@ def test_run_context_logs_everything(uri: str, tmp_path: Path) -> None:
     stored = my.get_run(run.id)
     assert stored.status.value == "FINISHED"
     assert stored.params == {"lr": "0.01"}
-    assert stored.metrics["loss"].count == 1000 and stored.metrics["loss"].step == 999
+    assert stored.metrics["loss"].count == 1000
+    assert stored.metrics["loss"].step == 999
     assert stored.metrics["weird"].last == math.inf
-    assert stored.tags["team"] == "core" and "my.python" in stored.tags
+    assert stored.tags["team"] == "core"
+    assert "my.python" in stored.tags
     client = my.Client(uri)
     assert client.list_artifacts(run.id, "docs")[0]["path"] == "notes.txt"
     assert client.metric_history(run.id, "loss")["total"] == 1000
@@ -62,15 +65,23 @@ def test_run_context_logs_everything(uri: str, tmp_path: Path) -> None:
 
 def test_exception_marks_failed_and_nested_runs(uri: str) -> None:
     my.set_tracking_uri(uri)
-    with pytest.raises(RuntimeError), my.start_run("parent") as parent:
-        with my.start_run("child", nested=True) as child:
-            pass
-        with pytest.raises(InvalidState):
-            my.start_run("not nested")
-        raise RuntimeError("boom")
-    assert my.get_run(parent.id).status.value == "FAILED"
-    assert my.get_run(child.id).parent_id == parent.id
-    assert my.get_run(child.id).status.value == "FINISHED"
+
+    def train() -> None:
+        with my.start_run("parent") as parent:
+            with my.start_run("child", nested=True) as child:
+                pass
+            with pytest.raises(InvalidState):
+                my.start_run("not nested")
+            ids.extend([parent.id, child.id])
+            raise RuntimeError("boom")
+
+    ids: list[str] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        train()
+    parent_id, child_id = ids
+    assert my.get_run(parent_id).status.value == "FAILED"
+    assert my.get_run(child_id).parent_id == parent_id
+    assert my.get_run(child_id).status.value == "FINISHED"
 
 
 def test_param_conflict_raises_at_call_and_resume_keeps_steps(uri: str) -> None:
@@ -98,7 +109,7 @@ def test_offline_journal_then_sync_is_idempotent(tmp_path: Path, modelyard_home:
     from modelyard.tracking import batcher
 
     saved = batcher.RETRY_DELAYS
-    batcher.RETRY_DELAYS = ()
+    batcher.RETRY_DELAYS = ()  # type: ignore[assignment]
     try:
         with my.start_run("offline", experiment="sync", params={"p": "v"}) as run:
             for i in range(100):
@@ -118,7 +129,8 @@ def test_offline_journal_then_sync_is_idempotent(tmp_path: Path, modelyard_home:
         assert out.returncode == 0, out.stderr
         client = my.Client(real_url)
         stored = client.get_run(run.id)
-        assert stored.params == {"p": "v"} and stored.metrics["m"].count == 100
+        assert stored.params == {"p": "v"}
+        assert stored.metrics["m"].count == 100
         assert stored.status.value == "FINISHED"
         # a second sync of the same batches changes nothing
         journal.write(real_url, [{"run_id": run.id, "batch_id": "x", "metrics": []}])

@@ -32,7 +32,8 @@ def _floats(raw: Any, what: str) -> np.ndarray:
         pass
     else:
         if arr.ndim == 1:
-            for i in np.flatnonzero(np.isnan(arr)):  # numpy reads null as NaN: refuse it
+            for idx in np.flatnonzero(np.isnan(arr)):  # numpy reads null as NaN: refuse it
+                i = int(idx)
                 if raw[i] is None:
                     raise InvalidInput(
                         f"{what}[{i}] is null; send 'NaN', 'Infinity' or '-Infinity' instead"
