@@ -114,6 +114,7 @@ def test_offline_journal_then_sync_is_idempotent(tmp_path: Path, modelyard_home:
         with my.start_run("offline", experiment="sync", params={"p": "v"}) as run:
             for i in range(100):
                 run.log_metric("m", float(i))
+        my.flush()
     finally:
         batcher.RETRY_DELAYS = saved
     assert journal.entries(uri=url), "nothing was journaled"

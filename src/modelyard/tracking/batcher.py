@@ -101,6 +101,10 @@ class Batcher:
             elif self._points >= self.max_points // 4:
                 self._wake.set()
 
+    def wake(self) -> None:
+        """Ask the background thread to send now (does not wait)."""
+        self._wake.set()
+
     # -- the sender
     def _take(self) -> list[dict[str, Any]]:
         with self._lock:

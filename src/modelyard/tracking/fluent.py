@@ -165,7 +165,7 @@ class ActiveRun:
         self._batcher.flush()
 
     def end(self, status: str = "FINISHED") -> None:
-        """Mark the run ended and send what is buffered."""
+        """Mark the run ended and send what is buffered (returns once stored or journaled)."""
         with _lock:
             if self._ended:
                 return
@@ -222,6 +222,7 @@ def start_run(
             )
         parent = parent_run_id or (_stack[-1].id if _stack and nested else None)
     if run_id is not None:
+        batcher.flush()  # the run may still be in this process's buffer
         existing = client.get_run(run_id)
         run = ActiveRun(existing.id, client, batcher, existing.name)
         run._params = dict(existing.params)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import StaticPool
 
 from modelyard.errors import ModelyardError, SchemaOutdated, StoreUnavailable
 
@@ -44,7 +44,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
-        poolclass=NullPool if writer else None,
+        poolclass=StaticPool if writer else None,  # the writer thread keeps one connection
     )
 
     @event.listens_for(engine, "connect")

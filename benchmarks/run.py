@@ -1,0 +1,182 @@
+"""Run the same workloads against `modelyard server` and `mlflow server` in one go; print ratios.
+
+    python benchmarks/run.py            # both (MLflow goes in benchmarks/.peer-venv)
+    python benchmarks/run.py --no-peer  # modelyard only
+
+MLflow's per-call logging (~18 points/s) and run creation (~4 runs/s) are too slow to run at full
+size; they run on fewer points/runs (see --peer-points, --peer-runs) and are reported as rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+HERE = Path(__file__).resolve().parent
+PEER_VENV = HERE / ".peer-venv"
+MLFLOW_SPEC = "mlflow>=3,<4"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, path: str, proc: subprocess.Popen[bytes], timeout: float = 300) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + path, timeout=1).status_code == 200:
+                return time.perf_counter() - start
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError("server did not start")
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_side(
+    name: str, python: str, server_cmd: list[str], args: list[str], env: dict[str, str]
+) -> dict[str, float]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [c.replace("{port}", str(port)) for c in server_cmd]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        startup = wait_up(url, "/health", proc)
+        watcher = psutil.Process(proc.pid)
+        work = subprocess.Popen(
+            [python, str(HERE / "workloads.py"), name, url, *args], env=env, stdout=subprocess.PIPE
+        )
+        peak = 0
+        while work.poll() is None:
+            peak = max(peak, tree_rss(watcher))
+            time.sleep(0.05)
+        assert work.stdout is not None
+        result: dict[str, float] = json.loads(work.stdout.read())
+        result["server_start_s"] = startup
+        result["server_peak_rss_mib"] = peak / 2**20
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    imp = subprocess.run(
+        [
+            python,
+            "-c",
+            f"import time; t=time.perf_counter(); import {name}; print(time.perf_counter()-t)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    result["import_s"] = float(imp.stdout.strip())
+    return result
+
+
+def ensure_peer() -> str:
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", MLFLOW_SPEC, "httpx"], check=True
+        )
+    return str(python)
+
+
+LOWER_IS_BETTER = {
+    "per_call_us",
+    "search_all_ms",
+    "search_filtered_ms",
+    "history_5000_ms",
+    "server_start_s",
+    "server_peak_rss_mib",
+    "import_s",
+    "reused_conn_p50_ms",
+    "reused_conn_p99_ms",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--peer-points", type=int, default=500)
+    parser.add_argument("--peer-runs", type=int, default=1000)
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "MODELYARD_HOME": str(Path(tmp) / "my"),
+            "MODELYARD_SYSTEM_METRICS_INTERVAL": "0",
+        }
+        results["modelyard"] = run_side(
+            "modelyard",
+            sys.executable,
+            [sys.executable, "-m", "modelyard.cli", "server", "--port", "{port}"],
+            [],
+            env,
+        )
+        if not args.no_peer:
+            python = ensure_peer()
+            mlflow_bin = str(Path(python).parent / "mlflow")
+            store = Path(tmp) / "mlflow"
+            store.mkdir()
+            results["mlflow"] = run_side(
+                "mlflow",
+                python,
+                [
+                    mlflow_bin,
+                    "server",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "{port}",
+                    "--backend-store-uri",
+                    f"sqlite:///{store}/mlflow.db",
+                    "--default-artifact-root",
+                    str(store / "artifacts"),
+                ],
+                [str(args.peer_points), str(args.peer_runs)],
+                env,
+            )
+    keys = list(results["modelyard"])
+    print(f"{'measure':28} {'modelyard':>12} {'mlflow':>12} {'better by':>10}")
+    for key in keys:
+        mine = results["modelyard"][key]
+        peer = results.get("mlflow", {}).get(key)
+        ratio = ""
+        if peer:
+            r = peer / mine if key in LOWER_IS_BETTER else mine / peer
+            ratio = f"{r:,.1f}x"
+        peer_s = f"{peer:,.2f}" if peer is not None else "-"
+        print(f"{key:28} {mine:>12,.2f} {peer_s:>12} {ratio:>10}")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
