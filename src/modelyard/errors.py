@@ -143,8 +143,7 @@ def error_from_json(status: int, body: dict[str, Any]) -> ModelyardError:
     """Rebuild the error a server sent, so clients raise the same classes as the store."""
     cls = _BY_CODE.get(str(body.get("error_code")), ModelyardError)
     details = body.get("details") or {}
-    err = cls(str(body.get("message", f"HTTP {status}")), **details)
-    return err
+    return cls(str(body.get("message", f"HTTP {status}")), **details)
 
 
 def all_error_classes() -> list[type[ModelyardError]]:

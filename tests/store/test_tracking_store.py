@@ -121,14 +121,14 @@ def test_rejected_request_writes_nothing(svc: TrackingService) -> None:
     assert run.params == {}
     assert run.metrics == {}
     with pytest.raises(NotFound):
-        svc.metric_history(good, "m")
+        svc.metric_history(good, "m")[0]
 
 
 def test_nan_and_infinities_round_trip(svc: TrackingService) -> None:
     rid = new_run(svc)
     values = [1.0, math.nan, math.inf, -math.inf, -0.5]
     svc.ingest([RunBatch(run_id=rid, metrics=[points("weird", values)])])
-    got = svc.metric_history(rid, "weird").values
+    got = svc.metric_history(rid, "weird")[0].values
     assert math.isnan(got[1])
     assert got[2] == math.inf
     assert got[3] == -math.inf
@@ -144,7 +144,7 @@ def test_backward_steps_are_kept(svc: TrackingService) -> None:
     rid = new_run(svc)
     svc.ingest([RunBatch(run_id=rid, metrics=[points("loss", [5.0, 4.0, 3.0], [0, 1, 2])])])
     svc.ingest([RunBatch(run_id=rid, metrics=[points("loss", [9.0, 8.0], [1, 0])])])
-    series = svc.metric_history(rid, "loss")
+    series = svc.metric_history(rid, "loss")[0]
     assert series.steps.tolist() == [0, 0, 1, 1, 2]
     assert series.values.tolist() == [5.0, 8.0, 4.0, 9.0, 3.0]
     assert svc.get_run(rid).metrics["loss"].last == 3.0  # the highest step wins
@@ -154,7 +154,7 @@ def test_many_small_batches_compact_without_losing_points(svc: TrackingService) 
     rid = new_run(svc)
     for i in range(70):
         svc.ingest([RunBatch(run_id=rid, metrics=[points("m", [float(i)], [i])])])
-    series = svc.metric_history(rid, "m")
+    series = svc.metric_history(rid, "m")[0]
     assert series.values.tolist() == [float(i) for i in range(70)]
     assert svc.get_run(rid).metrics["m"].count == 70
 
@@ -165,7 +165,7 @@ def test_retried_batch_is_applied_once(svc: TrackingService) -> None:
     first = svc.ingest([batch])
     second = svc.ingest([batch])
     assert (first.applied, first.points, second.applied, second.duplicates) == (1, 2, 0, 1)
-    assert len(svc.metric_history(rid, "m")) == 2
+    assert len(svc.metric_history(rid, "m")[0]) == 2
 
 
 def test_deleted_run_refuses_writes_and_gc_purges(svc: TrackingService) -> None:
@@ -278,13 +278,13 @@ def test_metric_history_downsampling(svc: TrackingService) -> None:
     values[5000] = 50.0  # a spike the envelope must keep
     svc.ingest([RunBatch(run_id=rid, metrics=[points("s", values.tolist())])])
     for method in ("minmax", "lttb"):
-        small = svc.metric_history(rid, "s", max_points=200, method=method)
+        small = svc.metric_history(rid, "s", max_points=200, method=method)[0]
         assert 3 <= len(small) <= 200
         assert small.steps[0] == 0
         assert small.steps[-1] == n - 1
         assert np.all(np.diff(small.steps) > 0)
         assert 50.0 in small.values.tolist()
-    window = svc.metric_history(rid, "s", x_min=100, x_max=199)
+    window = svc.metric_history(rid, "s", x_min=100, x_max=199)[0]
     assert window.steps.tolist() == list(range(100, 200))
 
 

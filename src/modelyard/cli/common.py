@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -15,7 +14,6 @@ from modelyard.tracking.client import Client
 
 console = Console()
 err_console = Console(stderr=True)
-T = TypeVar("T")
 
 TrackingUri = typer.Option(
     None, "--tracking-uri", "-u", envvar="MODELYARD_TRACKING_URI", help="Server URL or store URI."
@@ -54,11 +52,3 @@ def duration(start: int, end: int | None) -> str:
 
 def fmt(value: float) -> str:
     return f"{value:.4g}"
-
-
-def guarded(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except ModelyardError as exc:
-        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
-        raise typer.Exit(1) from exc

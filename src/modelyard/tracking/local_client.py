@@ -76,8 +76,7 @@ class LocalClient(Client):
     def metric_history(
         self, run_id: str, key: str, max_points: int | None = None
     ) -> dict[str, Any]:
-        total = len(self.service.metric_history(run_id, key))
-        series = self.service.metric_history(run_id, key, max_points=max_points)
+        series, total = self.service.metric_history(run_id, key, max_points=max_points)
         return {
             "key": series.key,
             "steps": series.steps.tolist(),

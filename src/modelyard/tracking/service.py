@@ -189,15 +189,17 @@ class TrackingService:
         method: Method = "minmax",
         x_min: float | None = None,
         x_max: float | None = None,
-    ) -> MetricPoints:
-        """Points of one metric ordered by step; downsampled when ``max_points`` is given."""
+    ) -> tuple[MetricPoints, int]:
+        """Points of one metric ordered by step (windowed, downsampled when ``max_points``
+        is given), and how many points are stored in all."""
         rid, k = v.clean_run_id(run_id), v.clean_key(key)
         with self.db.read() as conn:
             series = metrics_repo.history(conn, rid, k)
+        total = len(series)
         series = window(series, x_min, x_max)
         if max_points is not None:
             series = downsample(series, max_points, method)
-        return series
+        return series, total
 
     # -- artifacts
     def _artifact_key(self, run_id: str, path: str, *, allow_empty: bool = False) -> str:

@@ -175,13 +175,10 @@ def metric_history(
     svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
     """Points of one metric by step; ``max_points`` keeps the shape with fewer points."""
-    full = svc.metric_history(run_id, key)
-    total = len(full)
-    if max_points is not None or x_min is not None or x_max is not None:
-        full = svc.metric_history(
-            run_id, key, max_points=max_points, method=method, x_min=x_min, x_max=x_max
-        )
-    return JSONOut(series_json(full, total))
+    series, total = svc.metric_history(
+        run_id, key, max_points=max_points, method=method, x_min=x_min, x_max=x_max
+    )
+    return JSONOut(series_json(series, total))
 
 
 @router.post("/gc", responses={200: {"model": GcOut}})

@@ -195,18 +195,6 @@ def history(conn: Connection, run_id: str, key: str) -> MetricPoints:
     return series
 
 
-def summaries(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, MetricSummary]]:
-    """Summary of every metric of the given runs."""
-    out: dict[str, dict[str, MetricSummary]] = {r: {} for r in run_ids}
-    for ids in chunked(run_ids):
-        rows = conn.execute(
-            select(metric_summaries).where(metric_summaries.c.run_id.in_(ids))
-        ).all()
-        for row in rows:
-            out[row.run_id][row.key] = _to_summary(row._mapping)
-    return out
-
-
 def _to_summary(m: Any) -> MetricSummary:
     return MetricSummary(
         key=m["key"],
