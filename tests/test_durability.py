@@ -114,3 +114,40 @@ def test_sigterm_flushes_the_training_process(tmp_path: Path) -> None:
         client.close()
     assert run.metrics["loss"].count == 20000
     assert run.status.value == "KILLED"
+
+
+def test_exit_journals_what_a_hung_server_did_not_take(tmp_path: Path) -> None:
+    """A server that accepts connections but never answers must not hold the exit hostage."""
+    import socket
+
+    from modelyard.tracking import journal
+
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        script = textwrap.dedent(
+            f"""
+            import modelyard as my
+            my.set_tracking_uri({url!r})
+            run = my.start_run("hung", log_system_metrics=False, capture_code=False)
+            for i in range(1000):
+                run.log_metric("loss", float(i))
+            """
+        )
+        env = {
+            **os.environ,
+            "MODELYARD_HOME": str(tmp_path),
+            "MODELYARD_EXIT_FLUSH_TIMEOUT": "2",
+            "MODELYARD_HTTP_TIMEOUT": "60",
+        }
+        start = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        elapsed = time.monotonic() - start
+    assert out.returncode == 0, out.stderr
+    assert elapsed < 20, f"exit took {elapsed:.1f} s"
+    entries = journal.entries(tmp_path / "journal", uri=url)
+    points = [len(m["steps"]) for e in entries for b in e.batches for m in b.get("metrics", [])]
+    assert sum(points) == 1000

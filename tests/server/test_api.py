@@ -167,6 +167,10 @@ def test_search_over_http_pages(http: httpx.Client) -> None:
     body["page_token"] = page["next_page_token"]
     page = http.post("/api/v1/runs/search", json=body).json()
     assert [r["name"] for r in page["runs"]] == ["run-2", "run-1"]
+    # search serves the stored read copies; they are exactly what GET /runs/{id} says
+    for found in page["runs"]:
+        assert found == http.get(f"/api/v1/runs/{found['id']}").json()
+        assert found["metrics"]["acc"]["count"] == 1
 
 
 def test_responses_are_orjson(http: httpx.Client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +141,32 @@ def test_offline_journal_then_sync_is_idempotent(tmp_path: Path, modelyard_home:
         assert out.returncode == 0
         assert client.get_run(run.id).metrics["m"].count == 100
         client.close()
+
+
+def test_end_returns_at_once_and_reads_see_own_writes(uri: str) -> None:
+    my.set_tracking_uri(uri)
+    runs = []
+    for i in range(20):
+        with my.start_run(f"r{i}", experiment="ryw", log_system_metrics=False) as run:
+            run.log_params({"i": i})
+            run.log_metric("m", float(i))
+        runs.append(run.id)
+    # a separate client, no explicit flush: it sees every run, ended, with its data
+    client = my.Client(uri)
+    stored = [client.get_run(r) for r in runs]
+    client.close()
+    assert [r.status.value for r in stored] == ["FINISHED"] * 20
+    assert [r.params["i"] for r in stored] == [str(i) for i in range(20)]
+    assert [r.metrics["m"].last for r in stored] == [float(i) for i in range(20)]
+
+
+def test_end_does_not_wait_for_an_unreachable_server(modelyard_home: Path) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    my.set_tracking_uri(uri)
+    run = my.start_run("offline", log_system_metrics=False, capture_code=False)
+    run.log_metric("m", 1.0)
+    start = time.monotonic()
+    run.end()  # sending retries for seconds (0.2 + 1 + 3) in the background
+    assert time.monotonic() - start < 1.0
+    my.flush()
+    assert journal.entries(uri=uri), "the ended run was not journaled"

@@ -16,7 +16,7 @@ from typing import Any
 
 from modelyard.errors import ModelyardError, ServerUnreachable
 from modelyard.tracking import journal
-from modelyard.tracking.client import Client
+from modelyard.tracking.client import Client, register_buffer
 
 log = logging.getLogger("modelyard.sdk")
 RETRY_DELAYS = (0.2, 1.0, 3.0)
@@ -47,6 +47,7 @@ class Batcher:
 
     def __init__(self, client: Client, flush_interval: float, max_points: int) -> None:
         self.client = client
+        self.uri = client.uri
         self.flush_interval = flush_interval
         self.max_points = max_points
         self._lock = threading.Lock()
@@ -54,11 +55,13 @@ class Batcher:
         self._wake = threading.Event()
         self._send_lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
+        self._inflight: list[dict[str, Any]] = []
         self._points = 0
         self._closed = False
         self._offline_since: float | None = None
         self._thread = threading.Thread(target=self._loop, name="modelyard-batcher", daemon=True)
         self._thread.start()
+        register_buffer(self)
 
     # -- producers (the training loop)
     def _run(self, run_id: str) -> _Pending:
@@ -135,7 +138,11 @@ class Batcher:
         with self._send_lock:
             batches = self._take()
             if batches:
-                self._deliver(batches)
+                self._inflight = batches
+                try:
+                    self._deliver(batches)
+                finally:
+                    self._inflight = []
 
     def _deliver(self, batches: list[dict[str, Any]]) -> None:
         if self._offline_since is not None and time.monotonic() - self._offline_since < 5.0:
@@ -188,8 +195,18 @@ class Batcher:
             except Exception:  # the thread must survive anything; the journal keeps the data
                 log.exception("modelyard: background flush failed")
 
-    def close(self) -> None:
-        self.flush()
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and stop. After ``timeout`` seconds, journal what is still unsent instead.
+
+        Batches being sent are journaled too: their batch ids make a later replay harmless.
+        """
+        flusher = threading.Thread(target=self.flush, name="modelyard-exit-flush", daemon=True)
+        flusher.start()
+        flusher.join(timeout)
+        if flusher.is_alive():
+            left = self._inflight + self._take()
+            if left:
+                self._journal(left, f"exit flush did not finish in {timeout:g} s")
         self._closed = True
         self._wake.set()
         with self._lock:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import orjson
 
@@ -20,6 +22,39 @@ from modelyard.tracking.entities import (
     RunPage,
     RunStatus,
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PendingWrites(Protocol):
+    """Something that buffers writes for a URI (the SDK's batcher)."""
+
+    uri: str
+
+    def flush(self) -> None: ...
+
+
+_buffers: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def register_buffer(buffer: PendingWrites) -> None:
+    """Reads through any client of this process flush ``buffer`` first (read your writes)."""
+    _buffers.add(buffer)
+
+
+def _reads_own_writes(method: F) -> F:
+    @functools.wraps(method)
+    def settled(self: Client, *args: Any, **kwargs: Any) -> Any:
+        for buffer in list(_buffers):
+            if buffer.uri == self.uri:
+                buffer.flush()
+        return method(self, *args, **kwargs)
+
+    return settled  # type: ignore[return-value]
+
+
+# Client methods that read runs: they see every write this process logged before the call.
+_RUN_READS = ("get_run", "search_runs", "metric_history", "list_artifacts", "download_artifact")
 
 
 def resolve_uri(uri: str | None = None) -> str:
@@ -136,7 +171,8 @@ class Client:
     """Typed calls on experiments, runs, metrics and artifacts.
 
     ``Client(uri)`` returns an HttpClient for http(s):// URIs and a LocalClient (the embedded
-    store in this process) otherwise; both have exactly these methods.
+    store in this process) otherwise; both have exactly these methods. Reads of runs first send
+    what the SDK of this process buffered for the same URI, so they see its writes.
     """
 
     uri: str
@@ -150,6 +186,12 @@ class Client:
 
             return object.__new__(LocalClient)
         return object.__new__(cls)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _RUN_READS:
+            if name in cls.__dict__:
+                setattr(cls, name, _reads_own_writes(cls.__dict__[name]))
 
     def iter_runs(self, **kwargs: Any) -> Iterator[Run]:
         """Every matching run, following page tokens."""

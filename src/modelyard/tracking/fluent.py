@@ -164,8 +164,13 @@ class ActiveRun:
     def flush(self) -> None:
         self._batcher.flush()
 
-    def end(self, status: str = "FINISHED") -> None:
-        """Mark the run ended and send what is buffered (returns once stored or journaled)."""
+    def end(self, status: str = "FINISHED", *, wait: bool = False) -> None:
+        """Mark the run ended and start sending what is buffered.
+
+        Returns at once, like every log call; ``wait=True`` returns once the run is stored (or
+        journaled). Reads through the SDK (``my.get_run``, ``run.info``, ``my.search_runs``)
+        flush first, and exit, SIGTERM and SIGINT flush too.
+        """
         with _lock:
             if self._ended:
                 return
@@ -175,7 +180,10 @@ class ActiveRun:
         if self._sampler is not None:
             self._sampler.stop()
         self._batcher.update(self.id, {"status": status, "end_time": int(time.time() * 1000)})
-        self._batcher.flush()
+        if wait:
+            self._batcher.flush()
+        else:
+            self._batcher.wake()
 
     @property
     def info(self) -> Run:
@@ -293,10 +301,10 @@ def _require_run() -> ActiveRun:
     return run
 
 
-def end_run(status: str = "FINISHED") -> None:
+def end_run(status: str = "FINISHED", *, wait: bool = False) -> None:
     run = active_run()
     if run is not None:
-        run.end(status)
+        run.end(status, wait=wait)
 
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
@@ -356,6 +364,8 @@ def search_runs(
 
 # -- exit, SIGTERM and SIGINT: buffered points reach the store
 def _shutdown(status: str) -> None:
+    """End the open runs and send what is buffered, journaling what the time limit leaves."""
+    deadline = time.monotonic() + config.EXIT_FLUSH_TIMEOUT.get()
     with _lock:
         runs = list(reversed(_stack))
     for run in runs:
@@ -365,7 +375,7 @@ def _shutdown(status: str) -> None:
             pass
     for _client, batcher in list(_clients.values()):
         try:
-            batcher.close()
+            batcher.close(timeout=max(0.0, deadline - time.monotonic()))
         except Exception:
             pass
 

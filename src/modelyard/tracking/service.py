@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from modelyard.errors import InvalidInput
 from modelyard.store.artifacts.base import ArtifactInfo, ArtifactStore
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 MAX_SEARCH_RESULTS = 10_000
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -165,6 +167,36 @@ class TrackingService:
         view: ViewType = ViewType.ACTIVE,
     ) -> RunPage:
         """Runs matching a filter in the search grammar (docs/search.md), one page at a time."""
+        found, token = self._search(
+            runs_repo.load, experiment_ids, filter, order_by, max_results, page_token, view
+        )
+        return RunPage(found, token)
+
+    def search_runs_json(
+        self,
+        experiment_ids: list[int] | None = None,
+        filter: str | None = None,
+        order_by: list[str] | str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        view: ViewType = ViewType.ACTIVE,
+    ) -> dict[str, Any]:
+        """``search_runs`` as the API's JSON page, built without parsing the runs' read copies."""
+        found, token = self._search(
+            runs_repo.load_json, experiment_ids, filter, order_by, max_results, page_token, view
+        )
+        return {"runs": found, "next_page_token": token}
+
+    def _search(
+        self,
+        load: Callable[[Connection, list[str]], list[T]],
+        experiment_ids: list[int] | None,
+        filter: str | None,
+        order_by: list[str] | str | None,
+        max_results: int,
+        page_token: str | None,
+        view: ViewType,
+    ) -> tuple[list[T], str | None]:
         if not 1 <= max_results <= MAX_SEARCH_RESULTS:
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results"
@@ -176,9 +208,8 @@ class TrackingService:
             ids, more = run_search.search(
                 conn, experiment_ids, expr, order, view, max_results, offset
             )
-            found = runs_repo.load(conn, ids)
-        token = run_search.encode_page_token(offset + len(ids)) if more else None
-        return RunPage(found, token)
+            found = load(conn, ids)
+        return found, run_search.encode_page_token(offset + len(ids)) if more else None
 
     def metric_history(
         self,

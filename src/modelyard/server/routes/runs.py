@@ -109,7 +109,7 @@ def create_run(
 
 @router.post("/runs/search", responses={200: {"model": RunPageOut}})
 def search_runs(body: SearchIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
-    page = svc.search_runs(
+    page = svc.search_runs_json(
         body.experiment_ids,
         body.filter,
         body.order_by,
@@ -117,9 +117,7 @@ def search_runs(body: SearchIn, svc: TrackingService = Depends(tracking)) -> JSO
         body.page_token,
         ViewType(body.view),
     )
-    return JSONOut(
-        {"runs": [r.to_json() for r in page.runs], "next_page_token": page.next_page_token}
-    )
+    return JSONOut(page)
 
 
 @router.get("/runs/{run_id}", responses=_ONE)

@@ -18,7 +18,7 @@ from sqlalchemy.pool import StaticPool
 from modelyard.errors import ModelyardError, SchemaOutdated, StoreUnavailable
 
 T = TypeVar("T")
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 _NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
@@ -227,8 +227,8 @@ def ensure_schema(db: Database, *, create: bool) -> None:
     )
 
 
-def upgrade(url: str) -> None:
-    """Apply every Alembic migration up to head."""
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply the Alembic migrations up to ``revision`` (all of them by default)."""
     from alembic import command
     from alembic.config import Config
 
@@ -239,6 +239,6 @@ def upgrade(url: str) -> None:
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
     finally:
         engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -42,12 +43,13 @@ def _summarise(points: MetricPoints) -> tuple[MetricPoints, tuple[int, int, floa
 
 
 def append_many(
-    conn: Connection, items: list[tuple[str, MetricPoints]]
+    conn: Connection, items: list[tuple[str, MetricPoints]], created: AbstractSet[str] = frozenset()
 ) -> dict[str, dict[str, MetricSummary]]:
     """Append one chunk per (run, key) and fold the points into the summary rows.
 
     Several items for the same (run, key) are concatenated in order first. Returns every
-    summary of each run touched, for the run's read copy.
+    summary of each run touched, for the run's read copy. Runs in ``created`` were made in
+    this transaction: they have no stored summaries to read.
     """
     merged: dict[tuple[str, str], list[MetricPoints]] = {}
     for run_id, points in items:
@@ -57,7 +59,7 @@ def append_many(
         return {}
     run_ids = sorted({r for r, _ in merged})
     prev: dict[tuple[str, str], Any] = {}
-    for ids in chunked(run_ids):
+    for ids in chunked([r for r in run_ids if r not in created]):
         for row in conn.execute(
             select(metric_summaries).where(metric_summaries.c.run_id.in_(ids)).with_for_update()
         ):

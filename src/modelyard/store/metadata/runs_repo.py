@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from sqlalchemy import BigInteger, Boolean, Connection, Row, bindparam, case, func, select
 
@@ -17,30 +19,26 @@ from modelyard.tracking.entities import (
     RunCreate,
     RunStatus,
     RunUpdate,
-    json_float,
 )
 
 
 def metrics_doc(summaries: dict[str, MetricSummary]) -> str:
-    return orjson.dumps(
-        {
-            k: [
-                json_float(m.last),
-                m.step,
-                m.timestamp,
-                json_float(m.min),
-                json_float(m.max),
-                m.count,
-            ]
-            for k, m in summaries.items()
-        }
-    ).decode()
+    """The read copy of a run's metric summaries, stored in the API's JSON shape."""
+    return orjson.dumps({k: m.to_json() for k, m in summaries.items()}).decode()
 
 
 def _parse_metrics_doc(doc: str) -> dict[str, MetricSummary]:
     return {
-        k: MetricSummary(k, float(last), step, ts, float(vmin), float(vmax), count)
-        for k, (last, step, ts, vmin, vmax, count) in orjson.loads(doc).items()
+        k: MetricSummary(
+            k,
+            float(m["last"]),
+            m["step"],
+            m["timestamp"],
+            float(m["min"]),
+            float(m["max"]),
+            m["count"],
+        )
+        for k, m in orjson.loads(doc).items()
     }
 
 
@@ -69,6 +67,30 @@ def load(conn: Connection, run_ids: list[str]) -> list[Run]:
     for ids in chunked(run_ids):
         for row in conn.execute(select(runs).where(runs.c.id.in_(ids))):
             by_id[row.id] = _to_run(row)
+    return [by_id[i] for i in run_ids if i in by_id]
+
+
+def load_json(conn: Connection, run_ids: list[str]) -> list[dict[str, Any]]:
+    """Like ``load`` but as the API's JSON, with the read copies spliced in unparsed."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for ids in chunked(run_ids):
+        for row in conn.execute(select(runs).where(runs.c.id.in_(ids))):
+            m = row._mapping
+            by_id[m["id"]] = {
+                "id": m["id"],
+                "experiment_id": int(m["experiment_id"]),
+                "name": m["name"],
+                "status": m["status"],
+                "start_time": int(m["start_time"]),
+                "end_time": None if m["end_time"] is None else int(m["end_time"]),
+                "parent_id": m["parent_id"],
+                "user": m["user"],
+                "notes": m["notes"],
+                "lifecycle": m["lifecycle"],
+                "params": orjson.Fragment(m["params_doc"]),
+                "tags": orjson.Fragment(m["tags_doc"]),
+                "metrics": orjson.Fragment(m["metrics_doc"]),
+            }
     return [by_id[i] for i in run_ids if i in by_id]
 
 
@@ -140,7 +162,8 @@ def _fresh(conn: Connection, batches: list[RunBatch]) -> list[RunBatch]:
     return out
 
 
-def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> None:
+def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> set[str]:
+    """Create the runs that do not exist yet; returns their ids."""
     run_ids = sorted({b.run_id for b in batches})
     state: dict[str, str] = {}
     for chunk in chunked(run_ids):
@@ -191,10 +214,16 @@ def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> None:
         state[rid] = "active"
     if new_rows:
         conn.execute(runs.insert(), new_rows)
+    return {str(row["id"]) for row in new_rows}
 
 
-def _set_params(conn: Connection, batches: list[RunBatch]) -> dict[str, dict[str, str]]:
-    """Insert new params, refuse changed ones; returns all params of each run given new ones."""
+def _set_params(
+    conn: Connection, batches: list[RunBatch], created: set[str]
+) -> dict[str, dict[str, str]]:
+    """Insert new params, refuse changed ones; returns all params of each run given new ones.
+
+    Runs in ``created`` were made in this transaction and have no stored params to read.
+    """
     wanted: dict[tuple[str, str], str] = {}
     for batch in batches:
         for key, value in batch.params.items():
@@ -204,7 +233,7 @@ def _set_params(conn: Connection, batches: list[RunBatch]) -> dict[str, dict[str
     if not wanted:
         return {}
     existing: dict[tuple[str, str], str] = {}
-    for chunk in chunked(sorted({r for r, _ in wanted})):
+    for chunk in chunked(sorted({r for r, _ in wanted} - created)):
         rows = conn.execute(
             select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
                 run_params.c.run_id.in_(chunk)
@@ -228,9 +257,12 @@ def _set_params(conn: Connection, batches: list[RunBatch]) -> dict[str, dict[str
     return full
 
 
-def _all_tags(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {r: {} for r in run_ids}
-    for chunk in chunked(run_ids):
+def _all_tags(
+    conn: Connection, given: dict[tuple[str, str], str], created: set[str]
+) -> dict[str, dict[str, str]]:
+    """Every tag of the runs given tags (stored ones are read only for runs made before)."""
+    out: dict[str, dict[str, str]] = {r: {} for r, _ in given}
+    for chunk in chunked(sorted(set(out) - created)):
         rows = conn.execute(
             select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
                 run_tags.c.run_id.in_(chunk)
@@ -238,15 +270,9 @@ def _all_tags(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, str]]
         )
         for run_id, key, value in rows:
             out[run_id][key] = value
+    for (run_id, key), value in given.items():
+        out[run_id][key] = value
     return out
-
-
-def _write_docs(conn: Connection, column: str, docs: dict[str, str]) -> None:
-    if docs:
-        conn.execute(
-            runs.update().where(runs.c.id == bindparam("rid")).values({column: bindparam("doc")}),
-            [{"rid": r, "doc": d} for r, d in docs.items()],
-        )
 
 
 def _conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
@@ -268,22 +294,35 @@ _UPDATE = (
             (bindparam("set_end", type_=Boolean), bindparam("new_end", type_=BigInteger)),
             else_=runs.c.end_time,
         ),
+        params_doc=func.coalesce(bindparam("new_params_doc"), runs.c.params_doc),
+        tags_doc=func.coalesce(bindparam("new_tags_doc"), runs.c.tags_doc),
+        metrics_doc=func.coalesce(bindparam("new_metrics_doc"), runs.c.metrics_doc),
     )
 )
+_NO_UPDATE: dict[str, object] = {
+    "new_status": None,
+    "new_name": None,
+    "new_notes": None,
+    "set_end": False,
+    "new_end": None,
+}
 
 
-def _update_params(run_id: str, spec: RunUpdate, now: int) -> dict[str, object]:
+def _update_params(spec: RunUpdate, now: int) -> dict[str, object]:
     set_end, end = spec.end_time is not None, spec.end_time
     if spec.status is not None and not set_end:
         set_end, end = True, (None if spec.status == RunStatus.RUNNING else now)
     return {
-        "rid": run_id,
         "new_status": spec.status.value if spec.status is not None else None,
         "new_name": spec.name,
         "new_notes": spec.notes,
         "set_end": set_end,
         "new_end": end,
     }
+
+
+def _doc(values: dict[str, str] | None) -> str | None:
+    return None if values is None else orjson.dumps(values).decode()
 
 
 def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[RunBatch]:
@@ -295,10 +334,10 @@ def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[
     fresh = _fresh(conn, batches)
     if not fresh:
         return []
-    _create_runs(conn, fresh, user)
-    params = _set_params(conn, fresh)
-    _write_docs(conn, "params_doc", {r: orjson.dumps(p).decode() for r, p in params.items()})
+    created = _create_runs(conn, fresh, user)
+    params = _set_params(conn, fresh, created)
     tags = {(b.run_id, k): v for b in fresh for k, v in b.tags.items()}
+    all_tags: dict[str, dict[str, str]] = {}
     if tags:
         upsert(
             conn,
@@ -306,14 +345,36 @@ def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[
             [{"run_id": r, "key": k, "value": v} for (r, k), v in tags.items()],
             ["run_id", "key"],
         )
-        touched = _all_tags(conn, sorted({r for r, _ in tags}))
-        _write_docs(conn, "tags_doc", {r: orjson.dumps(t).decode() for r, t in touched.items()})
-    summaries = metrics_repo.append_many(conn, [(b.run_id, m) for b in fresh for m in b.metrics])
-    _write_docs(conn, "metrics_doc", {r: metrics_doc(m) for r, m in summaries.items()})
+        all_tags = _all_tags(conn, tags, created)
+    summaries = metrics_repo.append_many(
+        conn, [(b.run_id, m) for b in fresh for m in b.metrics], created
+    )
     now = now_ms()
-    updates = [_update_params(b.run_id, b.update, now) for b in fresh if b.update is not None]
-    if updates:
-        conn.execute(_UPDATE, updates)
+    changes: dict[str, dict[str, object]] = {}
+    for b in fresh:
+        if b.update is not None:
+            change = changes.setdefault(b.run_id, dict(_NO_UPDATE))
+            later = _update_params(b.update, now)
+            for name in ("new_status", "new_name", "new_notes"):
+                if later[name] is not None:
+                    change[name] = later[name]
+            if later["set_end"]:
+                change["set_end"], change["new_end"] = True, later["new_end"]
+    touched = set(changes) | set(params) | set(all_tags) | set(summaries)
+    if touched:
+        conn.execute(
+            _UPDATE,
+            [
+                {
+                    "rid": rid,
+                    **changes.get(rid, _NO_UPDATE),
+                    "new_params_doc": _doc(params.get(rid)),
+                    "new_tags_doc": _doc(all_tags.get(rid)),
+                    "new_metrics_doc": metrics_doc(summaries[rid]) if rid in summaries else None,
+                }
+                for rid in sorted(touched)
+            ],
+        )
     stamped = [
         {"batch_id": b.batch_id, "run_id": b.run_id, "applied_at": now}
         for b in fresh
@@ -345,8 +406,9 @@ def delete_tag(conn: Connection, run_id: str, key: str) -> None:
     )
     if result.rowcount == 0:
         raise NotFound(f"tag {key!r} is not set on run {run_id}", run_id=run_id, key=key)
-    tags = _all_tags(conn, [run_id])
-    _write_docs(conn, "tags_doc", {run_id: orjson.dumps(tags[run_id]).decode()})
+    rows = conn.execute(select(run_tags.c.key, run_tags.c.value).where(run_tags.c.run_id == run_id))
+    doc = orjson.dumps(dict(rows.all())).decode()
+    conn.execute(runs.update().where(runs.c.id == run_id).values(tags_doc=doc))
 
 
 def deleted_before(conn: Connection, cutoff_ms: int) -> list[Run]:

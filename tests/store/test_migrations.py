@@ -1,0 +1,63 @@
+"""Schema migrations on a store that holds data, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import create_engine, insert
+
+from modelyard.errors import SchemaOutdated
+from modelyard.store.artifacts.local import LocalArtifactStore
+from modelyard.store.metadata.database import Database, normalize_url, upgrade
+from modelyard.store.metadata.tables import experiments, runs
+from modelyard.tracking.service import TrackingService
+
+
+def test_upgrade_from_0001_rewrites_metric_read_copies(store_uri: str, tmp_path: Path) -> None:
+    url = normalize_url(store_uri)
+    upgrade(url, "0001")
+    engine = create_engine(url)
+    old_doc = {"acc": [0.9, 3, 1000, 0.1, "NaN", 4], "loss": ["Infinity", 0, 5, 1.0, 2.0, 1]}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(experiments).values(
+                id=7, name="old", description="", lifecycle="active", created_at=1, updated_at=1
+            )
+        )
+        conn.execute(
+            insert(runs).values(
+                id="a" * 32,
+                experiment_id=7,
+                name="old-run",
+                status="FINISHED",
+                start_time=1,
+                end_time=2,
+                parent_id=None,
+                user="u",
+                notes="",
+                lifecycle="active",
+                deleted_at=None,
+                params_doc='{"p": "1"}',
+                tags_doc="{}",
+                metrics_doc=orjson.dumps(old_doc).decode(),
+            )
+        )
+    engine.dispose()
+    with pytest.raises(SchemaOutdated) as info:
+        Database(url)
+    assert "modelyard db upgrade" in str(info.value)
+    upgrade(url)
+    svc = TrackingService(Database(url), LocalArtifactStore(str(tmp_path)))
+    try:
+        run = svc.get_run("a" * 32)
+        acc, loss = run.metrics["acc"], run.metrics["loss"]
+        assert (acc.last, acc.step, acc.timestamp, acc.min, acc.count) == (0.9, 3, 1000, 0.1, 4)
+        assert math.isnan(acc.max)
+        assert loss.last == math.inf
+        page = svc.search_runs_json([7])
+        assert orjson.loads(orjson.dumps(page))["runs"][0] == run.to_json()
+    finally:
+        svc.close()
