@@ -61,3 +61,23 @@ def test_upgrade_from_0001_rewrites_metric_read_copies(store_uri: str, tmp_path:
         assert orjson.loads(orjson.dumps(page))["runs"][0] == run.to_json()
     finally:
         svc.close()
+
+
+def test_migrations_build_the_schema_a_new_store_gets(store_uri: str) -> None:
+    """New stores are created from the table definitions; the migration chain must agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from modelyard.store.metadata.database import HEAD_REVISION, current_revision
+    from modelyard.store.metadata.tables import metadata
+
+    url = normalize_url(store_uri)
+    upgrade(url)
+    engine = create_engine(url)
+    try:
+        assert current_revision(engine) == HEAD_REVISION
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
