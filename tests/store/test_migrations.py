@@ -24,7 +24,7 @@ def test_upgrade_from_0001_rewrites_metric_read_copies(store_uri: str, tmp_path:
     with engine.begin() as conn:
         conn.execute(
             insert(experiments).values(
-                id=7, name="old", description="", lifecycle="active", created_at=1, updated_at=1
+                id=7, name="Default", description="", lifecycle="active", created_at=1, updated_at=1
             )
         )
         conn.execute(
@@ -53,11 +53,14 @@ def test_upgrade_from_0001_rewrites_metric_read_copies(store_uri: str, tmp_path:
     svc = TrackingService(Database(url), LocalArtifactStore(str(tmp_path)))
     try:
         run = svc.get_run("a" * 32)
+        # the Default experiment moved to id 0 (where MLflow clients look), with its runs
+        assert svc.get_experiment(0).name == "Default"
+        assert run.experiment_id == 0
         acc, loss = run.metrics["acc"], run.metrics["loss"]
         assert (acc.last, acc.step, acc.timestamp, acc.min, acc.count) == (0.9, 3, 1000, 0.1, 4)
         assert math.isnan(acc.max)
         assert loss.last == math.inf
-        page = svc.search_runs_json([7])
+        page = svc.search_runs_json([0])
         assert orjson.loads(orjson.dumps(page))["runs"][0] == run.to_json()
     finally:
         svc.close()

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from modelyard import __version__, config
-from modelyard.server import errors
+from modelyard.server import errors, mlflow
 from modelyard.server.identity import identify
 from modelyard.server.limits import BodyLimit
 from modelyard.server.routes import artifacts, experiments, health, runs
@@ -73,6 +73,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     api.include_router(artifacts.router)
     app.include_router(api)
     app.include_router(health.router)
+    mlflow.mount(app)
     _mount_ui(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 

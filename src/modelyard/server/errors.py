@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from modelyard.errors import ModelyardError
+from modelyard.server.mlflow import wire
 from modelyard.server.responses import JSONOut
 
 log = logging.getLogger("modelyard.server")
@@ -28,10 +29,13 @@ def error_response(status: int, code: str, message: str, **details: object) -> J
     return JSONOut(body, status_code=status)
 
 
-async def _modelyard_error(_request: Request, exc: Exception) -> JSONOut:
+async def _modelyard_error(request: Request, exc: Exception) -> JSONOut:
     assert isinstance(exc, ModelyardError)
     if exc.status >= 500:
         log.error("%s: %s", exc.code, exc.message, exc_info=exc)
+    if wire.is_mlflow_path(request.url.path):
+        status, body = wire.error_body(exc)
+        return JSONOut(body, status_code=status)
     return JSONOut(exc.to_json(), status_code=exc.status)
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+DEFAULT_EXPERIMENT = "Default"  # id 0, created with the store (MLflow clients assume it)
+
 
 class RunStatus(StrEnum):
     RUNNING = "RUNNING"

@@ -49,6 +49,7 @@ ATTRIBUTES: dict[str, str] = {
     "user": "user",
     "parent_id": "parent_id",
     "parent_run_id": "parent_id",
+    "user_id": "user",
 }
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "experiment_id"})
 AGGREGATES: frozenset[str] = frozenset({"last", "min", "max"})
@@ -139,7 +140,14 @@ def _unquote(tok: _Tok) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(
+        self,
+        text: str,
+        attributes: dict[str, str] = ATTRIBUTES,
+        numeric: frozenset[str] = NUMERIC_ATTRIBUTES,
+    ) -> None:
+        self.attributes = attributes
+        self.numeric = numeric
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
@@ -238,11 +246,11 @@ class _Parser:
         return Field(kind, rest)
 
     def _attribute(self, name: str, pos: int) -> Field:
-        column = ATTRIBUTES.get(name.lower())
+        column = self.attributes.get(name.lower())
         if column is None:
             raise BadFilter(
                 f"unknown field {name!r} at position {pos}; use params.<key>, metrics.<key>, "
-                f"tags.<key> or one of: {', '.join(sorted(ATTRIBUTES))}",
+                f"tags.<key> or one of: {', '.join(sorted(self.attributes))}",
                 position=pos,
             )
         return Field("attribute", column)
@@ -304,7 +312,7 @@ class _Parser:
             node = Compare(field, op, value)
         else:
             raise self.fail("an operator (=, !=, <, <=, >, >=, ~, IN, LIKE, ILIKE, REGEXP, IS)")
-        _check_types(node, start.pos if start else 0)
+        _check_types(node, start.pos if start else 0, self.numeric)
         return Not(node) if negate else node
 
 
@@ -317,10 +325,10 @@ def _check_regex(pattern: str, pos: int) -> None:
         ) from exc
 
 
-def _check_types(node: Compare, pos: int) -> None:
+def _check_types(node: Compare, pos: int, numeric_attributes: frozenset[str]) -> None:
     f = node.field
     values = node.value if isinstance(node.value, tuple) else (node.value,)
-    numeric = f.kind == "metric" or (f.kind == "attribute" and f.key in NUMERIC_ATTRIBUTES)
+    numeric = f.kind == "metric" or (f.kind == "attribute" and f.key in numeric_attributes)
     if numeric and node.op in ("LIKE", "ILIKE", "REGEXP"):
         raise BadFilter(
             f"{node.op} does not apply to numeric field at position {pos}", position=pos
@@ -329,14 +337,23 @@ def _check_types(node: Compare, pos: int) -> None:
         raise BadFilter(f"metrics compare with numbers, not strings (position {pos})", position=pos)
 
 
-def parse_filter(text: str | None) -> Expr | None:
-    """Parse a filter string; None or blank means no filter. Raises BadFilter with a position."""
+def parse_filter(
+    text: str | None,
+    attributes: dict[str, str] = ATTRIBUTES,
+    numeric: frozenset[str] = NUMERIC_ATTRIBUTES,
+) -> Expr | None:
+    """Parse a filter string; None or blank means no filter. Raises BadFilter with a position.
+
+    ``attributes`` maps the attribute names this search accepts (runs by default) to columns.
+    """
     if text is None or not text.strip():
         return None
-    return _Parser(text).parse()
+    return _Parser(text, attributes, numeric).parse()
 
 
-def parse_order_by(clauses: list[str] | str | None) -> list[OrderKey]:
+def parse_order_by(
+    clauses: list[str] | str | None, attributes: dict[str, str] = ATTRIBUTES
+) -> list[OrderKey]:
     """Parse ``["metrics.acc DESC", "params.lr"]`` (or one comma-separated string)."""
     if not clauses:
         return []
@@ -344,7 +361,7 @@ def parse_order_by(clauses: list[str] | str | None) -> list[OrderKey]:
         clauses = [c for c in clauses.split(",") if c.strip()]
     keys: list[OrderKey] = []
     for clause in clauses:
-        parser = _Parser(clause)
+        parser = _Parser(clause, attributes)
         field = parser.field()
         descending = False
         if parser.keyword("desc"):

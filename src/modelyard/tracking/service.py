@@ -12,6 +12,7 @@ from modelyard.store.artifacts.base import ArtifactInfo, ArtifactStore
 from modelyard.store.artifacts.paths import clean_relative
 from modelyard.store.metadata import experiments_repo, metrics_repo, run_search, runs_repo
 from modelyard.store.metadata.database import Database
+from modelyard.tracking import experiment_search
 from modelyard.tracking import validation as v
 from modelyard.tracking.batches import new_run_id
 from modelyard.tracking.downsample import Method, downsample, window
@@ -86,6 +87,27 @@ class TrackingService:
         with self.db.read() as conn:
             return experiments_repo.list_all(conn, view)
 
+    def search_experiments(
+        self,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        view: ViewType = ViewType.ACTIVE,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> tuple[list[Experiment], str | None]:
+        """Experiments matching a filter on name, times and tags; one page and the next token."""
+        if not 1 <= max_results <= MAX_SEARCH_RESULTS:
+            raise InvalidInput(
+                f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results"
+            )
+        expr = parse_filter(filter, experiment_search.ATTRIBUTES, experiment_search.NUMERIC)
+        order = parse_order_by(order_by, experiment_search.ATTRIBUTES)
+        offset = run_search.decode_page_token(page_token)
+        found = [e for e in self.list_experiments(view) if experiment_search.matches(expr, e)]
+        page = experiment_search.sort(found, order)[offset : offset + max_results]
+        more = offset + max_results < len(found)
+        return page, run_search.encode_page_token(offset + max_results) if more else None
+
     def update_experiment(
         self, exp_id: int, *, name: str | None = None, description: str | None = None
     ) -> Experiment:
@@ -103,6 +125,10 @@ class TrackingService:
             return experiments_repo.get(conn, exp_id)
 
         return self.db.write(job)
+
+    def delete_experiment_tag(self, exp_id: int, key: str) -> Experiment:
+        k = v.clean_key(key)
+        return self.db.write(lambda c: experiments_repo.delete_tag(c, exp_id, k))
 
     def delete_experiment(self, exp_id: int) -> Experiment:
         return self.db.write(lambda c: experiments_repo.set_lifecycle(c, exp_id, Lifecycle.DELETED))
@@ -250,6 +276,12 @@ class TrackingService:
     def open_artifact(self, run_id: str, path: str) -> BinaryIO:
         key = self._artifact_key(run_id, path)
         return self.artifacts.open(key)
+
+    def delete_artifacts(self, run_id: str, path: str) -> int:
+        """Delete a file or a folder of a run's artifacts; returns how many files went."""
+        key = self._artifact_key(run_id, path)
+        self.get_run(run_id)
+        return self.artifacts.delete_prefix(key)
 
     # -- garbage collection
     def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> GcReport:

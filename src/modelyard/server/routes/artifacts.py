@@ -46,7 +46,7 @@ async def upload_artifact(
     return JSONOut({"path": path, "size": size}, status_code=201)
 
 
-def _iterate(handle: BinaryIO) -> Iterator[bytes]:
+def iterate_file(handle: BinaryIO) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(CHUNK):
             yield chunk
@@ -58,4 +58,4 @@ def download_artifact(
 ) -> StreamingResponse:
     handle = svc.open_artifact(run_id, path)
     media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return StreamingResponse(_iterate(handle), media_type=media)
+    return StreamingResponse(iterate_file(handle), media_type=media)

@@ -38,7 +38,7 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def delete_prefix(self, prefix: str) -> int:
-        """Delete everything under ``prefix``; returns the number of files removed."""
+        """Delete everything under ``prefix`` (or the file ``prefix``); returns the file count."""
 
     @abstractmethod
     def size_of_prefix(self, prefix: str) -> int:

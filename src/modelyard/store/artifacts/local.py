@@ -80,6 +80,9 @@ class LocalArtifactStore(ArtifactStore):
             raise PathNotAllowed("refusing to delete the whole artifact root")
         if not folder.exists():
             return 0
+        if folder.is_file():
+            folder.unlink()
+            return 1
         count = sum(1 for _ in self.walk(prefix))
         shutil.rmtree(folder)
         return count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -232,10 +233,22 @@ def _create_at_head(db: Database) -> None:
 
     tests/store/test_migrations.py checks that the migrations build exactly this schema.
     """
-    from modelyard.store.metadata.tables import metadata
+    from modelyard.store.metadata.tables import experiments, metadata
+    from modelyard.tracking.entities import DEFAULT_EXPERIMENT
 
     def create(conn: Connection) -> None:
         metadata.create_all(conn)
+        now = int(time.time() * 1000)
+        conn.execute(
+            experiments.insert().values(
+                id=0,
+                name=DEFAULT_EXPERIMENT,
+                description="",
+                lifecycle="active",
+                created_at=now,
+                updated_at=now,
+            )
+        )
         conn.execute(
             text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
         )

@@ -112,6 +112,18 @@ def set_tags(conn: Connection, exp_id: int, tags: dict[str, str]) -> None:
     upsert(conn, experiment_tags, rows, ["experiment_id", "key"])
 
 
+def delete_tag(conn: Connection, exp_id: int, key: str) -> Experiment:
+    get(conn, exp_id)
+    result = conn.execute(
+        experiment_tags.delete().where(
+            experiment_tags.c.experiment_id == exp_id, experiment_tags.c.key == key
+        )
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"tag {key!r} is not set on experiment {exp_id}", key=key)
+    return get(conn, exp_id)
+
+
 def set_lifecycle(conn: Connection, exp_id: int, lifecycle: Lifecycle) -> Experiment:
     get(conn, exp_id)
     now = now_ms()

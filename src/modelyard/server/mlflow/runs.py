@@ -1,0 +1,272 @@
+"""MLflow's runs, metrics and search API (``/api/2.0/mlflow/runs/*``, ``metrics/*``).
+
+Every write becomes one modelyard batch, validated by the same parser as ``/api/v1/ingest``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.errors import InvalidInput
+from modelyard.server.deps import tracking
+from modelyard.server.identity import Identity, identify
+from modelyard.server.mlflow import wire
+from modelyard.server.mlflow.experiments import view_type
+from modelyard.server.responses import JSONOut
+from modelyard.tracking import batches
+from modelyard.tracking.entities import DEFAULT_EXPERIMENT, Run
+from modelyard.tracking.service import MAX_SEARCH_RESULTS, TrackingService
+
+router = APIRouter()
+MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
+MAX_SEARCH = 50_000
+
+
+def _run_id(m: dict[str, Any]) -> str:
+    value = m.get("run_id") or m.get("run_uuid")
+    if not value:
+        raise InvalidInput("Missing value for required parameter 'run_id'.", field="run_id")
+    return str(value)
+
+
+def _metrics(items: Any) -> list[dict[str, Any]]:
+    """MLflow's one-point-per-entry metrics as modelyard series (one per key, order kept)."""
+    if not isinstance(items, list):
+        raise InvalidInput("'metrics' must be a list", field="metrics")
+    now = int(time.time() * 1000)
+    series: dict[str, dict[str, list[Any]]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"metrics[{i}] must be an object", field="metrics")
+        key = wire.required(item, "key")
+        if "value" not in item or item["value"] is None:
+            raise InvalidInput(f"Missing value for required parameter 'value' (metric {key!r}).")
+        s = series.setdefault(key, {"steps": [], "values": [], "timestamps": []})
+        s["values"].append(wire.number(item["value"], f"metric {key!r}"))
+        s["steps"].append(wire.integer(item, "step", 0))
+        s["timestamps"].append(wire.integer(item, "timestamp", now))
+    return [{"key": k, **s} for k, s in series.items()]
+
+
+def _apply(svc: TrackingService, identity: Identity, payload: dict[str, Any]) -> None:
+    batch = batches.parse_batch(payload, int(time.time() * 1000))
+    svc.ingest([batch], user=identity.name)
+
+
+async def _write(
+    svc: TrackingService, identity: Identity, m: dict[str, Any], **parts: Any
+) -> JSONOut:
+    payload = {"run_id": _run_id(m), **parts}
+    await run_in_threadpool(_apply, svc, identity, payload)
+    return JSONOut({})
+
+
+def _name_update(tags: dict[str, str]) -> dict[str, Any] | None:
+    """MLflow renames a run by setting its ``mlflow.runName`` tag."""
+    name = tags.get(wire.RUN_NAME_TAG)
+    return {"name": name} if name else None
+
+
+@router.post("/runs/create")
+async def create(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    identity: Identity = Depends(identify),
+) -> JSONOut:
+    m = await wire.fields(request)
+    tags = wire.key_values(m, "tags")
+    exp = m.get("experiment_id")
+    spec: dict[str, Any] = {
+        "name": m.get("run_name") or tags.get(wire.RUN_NAME_TAG) or None,
+        "parent_id": tags.get(wire.PARENT_TAG) or None,
+        "start_time": wire.integer(m, "start_time"),
+        "user": m.get("user_id") or tags.get(wire.USER_TAG) or None,
+    }
+    if exp in (None, "", "0", 0):
+        spec["experiment_name"] = DEFAULT_EXPERIMENT
+    else:
+        spec["experiment_id"] = wire.experiment_id(exp)
+    run_id = batches.new_run_id()
+    payload = {"run_id": run_id, "create": spec, "tags": tags}
+
+    def job() -> Run:
+        _apply(svc, identity, payload)
+        return svc.get_run(run_id)
+
+    run = await run_in_threadpool(job)
+    return JSONOut({"run": wire.run_json(run)})
+
+
+@router.get("/runs/get")
+async def get(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    m = await wire.fields(request)
+    run = await run_in_threadpool(svc.get_run, _run_id(m))
+    return JSONOut({"run": wire.run_json(run)})
+
+
+@router.post("/runs/update")
+async def update(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    identity: Identity = Depends(identify),
+) -> JSONOut:
+    m = await wire.fields(request)
+    run_id = _run_id(m)
+    change: dict[str, Any] = {}
+    if m.get("status"):
+        change["status"] = m["status"]
+        change["end_time"] = wire.integer(m, "end_time")
+    elif m.get("end_time") is not None:
+        change["end_time"] = wire.integer(m, "end_time")
+    if m.get("run_name"):
+        change["name"] = m["run_name"]
+
+    def job() -> Run:
+        if change:
+            _apply(svc, identity, {"run_id": run_id, "update": change})
+        return svc.get_run(run_id)
+
+    run = await run_in_threadpool(job)
+    return JSONOut({"run_info": wire.run_info_json(run)})
+
+
+@router.post("/runs/delete")
+async def delete(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    m = await wire.fields(request)
+    await run_in_threadpool(svc.delete_run, _run_id(m))
+    return JSONOut({})
+
+
+@router.post("/runs/restore")
+async def restore(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    m = await wire.fields(request)
+    await run_in_threadpool(svc.restore_run, _run_id(m))
+    return JSONOut({})
+
+
+@router.post("/runs/log-metric")
+async def log_metric(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    identity: Identity = Depends(identify),
+) -> JSONOut:
+    m = await wire.fields(request)
+    wire.required(m, "timestamp")
+    return await _write(svc, identity, m, metrics=_metrics([m]))
+
+
+@router.post("/runs/log-parameter")
+async def log_param(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    identity: Identity = Depends(identify),
+) -> JSONOut:
+    m = await wire.fields(request)
+    key = wire.required(m, "key")
+    if m.get("value") is None:
+        raise InvalidInput("Missing value for required parameter 'value'.", field="value")
+    return await _write(svc, identity, m, params={key: m["value"]})
+
+
+@router.post("/runs/set-tag")
+async def set_tag(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    identity: Identity = Depends(identify),
+) -> JSONOut:
+    m = await wire.fields(request)
+    value = m.get("value")
+    tags = {str(wire.required(m, "key")): "" if value is None else str(value)}
+    return await _write(svc, identity, m, tags=tags, update=_name_update(tags))
+
+
+@router.post("/runs/delete-tag")
+async def delete_tag(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    m = await wire.fields(request)
+    await run_in_threadpool(svc.delete_run_tag, _run_id(m), wire.required(m, "key"))
+    return JSONOut({})
+
+
+@router.post("/runs/log-batch")
+async def log_batch(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    identity: Identity = Depends(identify),
+) -> JSONOut:
+    m = await wire.fields(request)
+    raw_metrics = m.get("metrics") or []
+    params, tags = wire.key_values(m, "params"), wire.key_values(m, "tags")
+    counts = (len(raw_metrics), len(params), len(tags))
+    if counts[0] > MAX_METRICS or counts[1] > MAX_PARAMS or counts[2] > MAX_TAGS:
+        raise InvalidInput(
+            f"A batch logging request can contain at most {MAX_METRICS} metrics, "
+            f"{MAX_PARAMS} params and {MAX_TAGS} tags; got {counts[0]}, {counts[1]}, {counts[2]}"
+        )
+    if sum(counts) > MAX_ENTITIES:
+        raise InvalidInput(f"A batch logging request can contain at most {MAX_ENTITIES} entities")
+    return await _write(
+        svc,
+        identity,
+        m,
+        metrics=_metrics(raw_metrics),
+        params=params,
+        tags=tags,
+        update=_name_update(tags),
+    )
+
+
+@router.get("/metrics/get-history")
+async def get_history(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    m = await wire.fields(request)
+    run_id, key = _run_id(m), str(wire.required(m, "metric_key"))
+
+    def job() -> list[dict[str, Any]]:
+        svc.get_run(run_id)  # an unknown run is 404 even when it has no such metric
+        series, _total = svc.metric_history(run_id, key)
+        return wire.history_json(series)
+
+    points = await run_in_threadpool(job)
+    limit = wire.integer(m, "max_results")
+    token = str(m.get("page_token") or "0")
+    if not token.isdigit():
+        raise InvalidInput("page_token is not one this server issued", field="page_token")
+    offset = int(token)
+    out: dict[str, Any] = {}
+    if limit is None:
+        out["metrics"] = points
+    else:
+        out["metrics"] = points[offset : offset + limit]
+        if offset + limit < len(points):
+            out["next_page_token"] = str(offset + limit)
+    return JSONOut(out)
+
+
+@router.post("/runs/search")
+async def search(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    m = await wire.fields(request)
+    max_results = wire.integer(m, "max_results", 1000)
+    assert max_results is not None
+    if not 1 <= max_results <= MAX_SEARCH:
+        raise InvalidInput(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at "
+            f"most {MAX_SEARCH}",
+            field="max_results",
+        )
+    ids = [wire.experiment_id(e) for e in wire.strings(m, "experiment_ids")]
+    page = await run_in_threadpool(
+        svc.search_runs,
+        ids or None,
+        wire.text(m, "filter"),
+        wire.strings(m, "order_by"),
+        min(max_results, MAX_SEARCH_RESULTS),
+        wire.text(m, "page_token"),
+        view_type(m, "run_view_type"),
+    )
+    out: dict[str, Any] = {"runs": [wire.run_json(r) for r in page.runs]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return JSONOut(out)
