@@ -12,10 +12,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from modelyard import __version__, config
+from modelyard.registry.service import RegistryService
 from modelyard.server import errors, mlflow
 from modelyard.server.identity import identify
 from modelyard.server.limits import BodyLimit
-from modelyard.server.routes import artifacts, experiments, health, runs
+from modelyard.server.routes import artifacts, experiments, health, registry, runs
 from modelyard.store.artifacts.registry import open_artifact_store
 from modelyard.store.metadata.database import Database
 from modelyard.tracking.service import TrackingService
@@ -47,7 +48,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """Open the stores and build the ASGI app."""
     settings = settings or default_settings()
     db = Database(settings.store_uri)
-    service = TrackingService(db, open_artifact_store(settings.artifacts_uri))
+    artifact_store = open_artifact_store(settings.artifacts_uri)
+    service = TrackingService(db, artifact_store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +66,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.tracking = service
+    app.state.registry = RegistryService(db, artifact_store)
     app.state.settings = settings
     errors.install(app)
 
@@ -71,6 +74,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     api.include_router(experiments.router)
     api.include_router(runs.router)
     api.include_router(artifacts.router)
+    api.include_router(registry.router)
     app.include_router(api)
     app.include_router(health.router)
     mlflow.mount(app)

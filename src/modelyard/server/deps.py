@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from modelyard.registry.service import RegistryService
 from modelyard.tracking.service import TrackingService
 
 
 def tracking(request: Request) -> TrackingService:
     service: TrackingService = request.app.state.tracking
+    return service
+
+
+def registry(request: Request) -> RegistryService:
+    service: RegistryService = request.app.state.registry
     return service

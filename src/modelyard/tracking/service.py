@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from modelyard.errors import InvalidInput
+from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.store.artifacts.base import ArtifactInfo, ArtifactStore
-from modelyard.store.artifacts.paths import clean_relative
 from modelyard.store.metadata import experiments_repo, metrics_repo, run_search, runs_repo
 from modelyard.store.metadata.database import Database
-from modelyard.tracking import experiment_search
+from modelyard.tracking import memory_search
 from modelyard.tracking import validation as v
 from modelyard.tracking.batches import new_run_id
 from modelyard.tracking.downsample import Method, downsample, window
@@ -33,6 +33,20 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 MAX_SEARCH_RESULTS = 10_000
+EXPERIMENTS = memory_search.Searchable(
+    "experiments",
+    {
+        "name": "name",
+        "id": "id",
+        "experiment_id": "id",
+        "created_at": "created_at",
+        "creation_time": "created_at",
+        "updated_at": "updated_at",
+        "last_update_time": "updated_at",
+        "description": "description",
+    },
+    frozenset({"id", "created_at", "updated_at"}),
+)
 T = TypeVar("T")
 
 
@@ -100,13 +114,17 @@ class TrackingService:
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results"
             )
-        expr = parse_filter(filter, experiment_search.ATTRIBUTES, experiment_search.NUMERIC)
-        order = parse_order_by(order_by, experiment_search.ATTRIBUTES)
+        expr, order = EXPERIMENTS.parse(filter, order_by)
         offset = run_search.decode_page_token(page_token)
-        found = [e for e in self.list_experiments(view) if experiment_search.matches(expr, e)]
-        page = experiment_search.sort(found, order)[offset : offset + max_results]
-        more = offset + max_results < len(found)
-        return page, run_search.encode_page_token(offset + max_results) if more else None
+        found = [
+            e
+            for e in self.list_experiments(view)
+            if memory_search.matches(expr, e, memory_search.attribute_or_tag)
+        ]
+        found.sort(key=lambda e: (-e.created_at, e.id))  # newest first unless ordered
+        ordered = memory_search.sort(found, order, memory_search.attribute_or_tag)
+        items, nxt = memory_search.page(ordered, offset, max_results)
+        return items, None if nxt is None else run_search.encode_page_token(nxt)
 
     def update_experiment(
         self, exp_id: int, *, name: str | None = None, description: str | None = None
@@ -259,29 +277,25 @@ class TrackingService:
         return series, total
 
     # -- artifacts
-    def _artifact_key(self, run_id: str, path: str, *, allow_empty: bool = False) -> str:
-        rel = clean_relative(path, allow_empty=allow_empty)
-        return f"{_run_prefix(v.clean_run_id(run_id))}/{rel}".rstrip("/")
+    def run_artifacts(self, run_id: str) -> ArtifactArea:
+        """The artifacts of a run (NotFound if the run does not exist)."""
+        run = self.get_run(run_id)
+        return ArtifactArea(self.artifacts, _run_prefix(run.id))
 
     def log_artifact(self, run_id: str, path: str, stream: BinaryIO) -> int:
-        key = self._artifact_key(run_id, path)
-        self.get_run(run_id)
-        return self.artifacts.put(key, stream)
+        area = ArtifactArea(self.artifacts, _run_prefix(v.clean_run_id(run_id)))
+        area.key(path)  # a bad path is refused before the run is looked up
+        return self.run_artifacts(run_id).put(path, stream)
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
-        key = self._artifact_key(run_id, path, allow_empty=True)
-        self.get_run(run_id)
-        return self.artifacts.list(key)
+        return self.run_artifacts(run_id).list(path)
 
     def open_artifact(self, run_id: str, path: str) -> BinaryIO:
-        key = self._artifact_key(run_id, path)
-        return self.artifacts.open(key)
+        return ArtifactArea(self.artifacts, _run_prefix(v.clean_run_id(run_id))).open(path)
 
     def delete_artifacts(self, run_id: str, path: str) -> int:
         """Delete a file or a folder of a run's artifacts; returns how many files went."""
-        key = self._artifact_key(run_id, path)
-        self.get_run(run_id)
-        return self.artifacts.delete_prefix(key)
+        return self.run_artifacts(run_id).delete(path)
 
     # -- garbage collection
     def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> GcReport:

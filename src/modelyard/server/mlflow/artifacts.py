@@ -1,7 +1,8 @@
 """MLflow's proxied artifact API (``/api/2.0/mlflow-artifacts/artifacts/<path>``).
 
-A run's MLflow artifact URI is ``mlflow-artifacts:/<experiment>/<run>/artifacts``; paths under it
-map onto the run's artifacts in modelyard's store, through the same safe-path function.
+A run's MLflow artifact URI is ``mlflow-artifacts:/<experiment>/<run>/artifacts`` and a logged
+model's ``mlflow-artifacts:/<experiment>/models/<model id>/artifacts``; paths under them map onto
+their artifacts in modelyard's store, through the same safe-path function.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from modelyard.errors import InvalidInput, NotFound
-from modelyard.server.deps import tracking
+from modelyard.registry.service import RegistryService
+from modelyard.server.deps import registry, tracking
 from modelyard.server.responses import JSONOut
 from modelyard.server.routes.artifacts import SPOOL_BYTES, iterate_file
+from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.tracking.service import TrackingService
 from modelyard.tracking.validation import RUN_ID
 
@@ -26,43 +29,66 @@ router = APIRouter(prefix="/artifacts")
 
 
 @dataclass(frozen=True, slots=True)
-class RunPath:
-    run_id: str
-    path: str  # inside the run's artifacts ("" for its root)
+class Location:
+    area: ArtifactArea  # a run's or a logged model's artifacts
+    path: str  # inside them ("" for their root)
 
 
-def locate(svc: TrackingService, path: str, *, allow_root: bool) -> RunPath | None:
-    """``<experiment>/<run>/artifacts[/<path>]`` -> the run and the path inside it.
+def locate(
+    svc: TrackingService, reg: RegistryService, path: str, *, allow_root: bool
+) -> Location | None:
+    """``<exp>/<run>/artifacts[/<path>]`` or ``<exp>/models/<model>/artifacts[/<path>]``.
 
-    Returns None for a location above a run's artifacts (there is nothing to list there).
+    Returns None for a location above an owner's artifacts (there is nothing to list there).
     """
-    parts = path.strip("/").split("/", 3)
-    if len(parts) < 3:
+    bad = InvalidInput(
+        f"Invalid path {path!r}: expected <experiment>/<run>/artifacts/<path> or "
+        "<experiment>/models/<model id>/artifacts/<path>"
+    )
+    parts = path.strip("/").split("/")
+    if len(parts) < 3 or (parts[1] == "models" and len(parts) < 4):
         if allow_root:
             return None
-        raise InvalidInput(f"Invalid path {path!r}: expected <experiment>/<run>/artifacts/<file>")
-    exp, run_id, kind = parts[0], parts[1], parts[2]
-    if not exp.isdigit() or not RUN_ID.match(run_id) or kind != "artifacts":
-        raise InvalidInput(f"Invalid path {path!r}: expected <experiment>/<run>/artifacts/<file>")
-    run = svc.get_run(run_id)
-    if str(run.experiment_id) != exp:
-        raise NotFound(f"run {run_id} is not in experiment {exp}", path=path)
-    inner = parts[3] if len(parts) > 3 else ""
+        raise bad
+    exp = parts[0]
+    if parts[1] == "models":
+        owner, rest = parts[2], parts[3:]
+    else:
+        owner, rest = parts[1], parts[2:]
+    if not exp.isdigit() or rest[0] != "artifacts":
+        raise bad
+    inner = "/".join(rest[1:])
     if not inner and not allow_root:
         raise InvalidInput(f"Invalid path {path!r}: it names a folder, not a file")
-    return RunPath(run_id, inner)
+    if parts[1] == "models":
+        model = reg.get_logged_model(owner)
+        where = model.experiment_id
+        area = reg.model_artifacts(owner)
+    else:
+        if not RUN_ID.match(owner):
+            raise bad
+        where = svc.get_run(owner).experiment_id
+        area = svc.run_artifacts(owner)
+    if str(where) != exp:
+        raise NotFound(f"{owner} is not in experiment {exp}", path=path)
+    area.key(inner, allow_empty=True)  # refuse a bad path before touching storage
+    return Location(area, inner)
 
 
 @router.get("")
-async def list_artifacts(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+async def list_artifacts(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    reg: RegistryService = Depends(registry),
+) -> JSONOut:
     folder = request.query_params.get("path", "")
 
     def job() -> list[dict[str, Any]]:
-        where = locate(svc, folder, allow_root=True)
+        where = locate(svc, reg, folder, allow_root=True)
         if where is None:
             return []
         files = []
-        for info in svc.list_artifacts(where.run_id, where.path):
+        for info in where.area.list(where.path):
             entry: dict[str, Any] = {"path": info.path.rsplit("/", 1)[-1], "is_dir": info.is_dir}
             if not info.is_dir and info.size is not None:
                 entry["file_size"] = info.size
@@ -74,22 +100,31 @@ async def list_artifacts(request: Request, svc: TrackingService = Depends(tracki
 
 
 @router.put("/{path:path}")
-async def upload(path: str, request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
-    where = await run_in_threadpool(locate, svc, path, allow_root=False)
+async def upload(
+    path: str,
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    reg: RegistryService = Depends(registry),
+) -> JSONOut:
+    where = await run_in_threadpool(locate, svc, reg, path, allow_root=False)
     assert where is not None
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
-        await run_in_threadpool(svc.log_artifact, where.run_id, where.path, spool)  # type: ignore[arg-type]
+        await run_in_threadpool(where.area.put, where.path, spool)  # type: ignore[arg-type]
     return JSONOut({})
 
 
 @router.get("/{path:path}")
-async def download(path: str, svc: TrackingService = Depends(tracking)) -> StreamingResponse:
-    where = await run_in_threadpool(locate, svc, path, allow_root=False)
+async def download(
+    path: str,
+    svc: TrackingService = Depends(tracking),
+    reg: RegistryService = Depends(registry),
+) -> StreamingResponse:
+    where = await run_in_threadpool(locate, svc, reg, path, allow_root=False)
     assert where is not None
-    handle = await run_in_threadpool(svc.open_artifact, where.run_id, where.path)
+    handle = await run_in_threadpool(where.area.open, where.path)
     name = where.path.rsplit("/", 1)[-1]
     return StreamingResponse(
         iterate_file(handle),
@@ -99,8 +134,12 @@ async def download(path: str, svc: TrackingService = Depends(tracking)) -> Strea
 
 
 @router.delete("/{path:path}")
-async def delete(path: str, svc: TrackingService = Depends(tracking)) -> JSONOut:
-    where = await run_in_threadpool(locate, svc, path, allow_root=False)
+async def delete(
+    path: str,
+    svc: TrackingService = Depends(tracking),
+    reg: RegistryService = Depends(registry),
+) -> JSONOut:
+    where = await run_in_threadpool(locate, svc, reg, path, allow_root=False)
     assert where is not None
-    await run_in_threadpool(svc.delete_artifacts, where.run_id, where.path)
+    await run_in_threadpool(where.area.delete, where.path)
     return JSONOut({})

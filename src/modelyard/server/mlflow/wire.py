@@ -21,6 +21,12 @@ from modelyard.errors import (
     PayloadTooLarge,
     StoreUnavailable,
 )
+from modelyard.registry.entities import (
+    LoggedModel,
+    LoggedModelStatus,
+    ModelVersion,
+    RegisteredModel,
+)
 from modelyard.tracking.entities import Experiment, MetricPoints, Run, json_float
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/3.0/mlflow")
@@ -210,3 +216,69 @@ def history_json(series: MetricPoints) -> list[dict[str, Any]]:
     return [
         {"key": series.key, "value": json_float(v), "timestamp": t, "step": s} for t, s, v in rows
     ]
+
+
+LOGGED_STATUS = {
+    LoggedModelStatus.PENDING: "LOGGED_MODEL_PENDING",
+    LoggedModelStatus.READY: "LOGGED_MODEL_READY",
+    LoggedModelStatus.FAILED: "LOGGED_MODEL_UPLOAD_FAILED",
+}
+
+
+def logged_status(value: Any) -> LoggedModelStatus:
+    for status, name in LOGGED_STATUS.items():
+        if value in (name, status.value):
+            return status
+    raise InvalidInput(f"status {value!r} is not a logged model status", field="status")
+
+
+def logged_model_json(model: LoggedModel) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "model_id": model.id,
+        "experiment_id": str(model.experiment_id),
+        "name": model.name,
+        "creation_timestamp_ms": model.created_at,
+        "last_updated_timestamp_ms": model.updated_at,
+        "artifact_uri": f"mlflow-artifacts:/{model.experiment_id}/models/{model.id}/artifacts",
+        "status": LOGGED_STATUS[model.status],
+        "model_type": model.model_type,
+        "status_message": model.status_message,
+        "tags": pairs(model.tags),
+    }
+    if model.run_id:
+        info["source_run_id"] = model.run_id
+    return {"info": info, "data": {"params": pairs(model.params), "metrics": []}}
+
+
+def version_json(version: ModelVersion) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": version.name,
+        "version": str(version.version),
+        "creation_timestamp": version.created_at,
+        "last_updated_timestamp": version.updated_at,
+        "user_id": version.user,
+        "current_stage": version.stage.value,
+        "description": version.description,
+        "source": version.source,
+        "status": "READY",
+        "tags": pairs(version.tags),
+        "aliases": version.aliases,
+    }
+    if version.run_id:
+        out["run_id"] = version.run_id
+    if version.logged_model_id:
+        out["model_id"] = version.logged_model_id
+    return out
+
+
+def registered_model_json(model: RegisteredModel) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "creation_timestamp": model.created_at,
+        "last_updated_timestamp": model.updated_at,
+        "user_id": model.user,
+        "description": model.description,
+        "latest_versions": [version_json(v) for v in model.latest.values()],
+        "tags": pairs(model.tags),
+        "aliases": [{"alias": a, "version": str(n)} for a, n in sorted(model.aliases.items())],
+    }

@@ -125,3 +125,73 @@ applied_batches = Table(
     Column("run_id", String(32), nullable=False, index=True),
     Column("applied_at", BigInteger, nullable=False),
 )
+
+# -- registry: tags and params of these small tables are JSON documents on the row itself.
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", String(34), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False, index=True),
+    Column("name", String(500), nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=True, index=True),
+    Column("status", String(16), nullable=False),
+    Column("status_message", Text, nullable=False, default=""),
+    Column("model_type", String(250), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("lifecycle", String(16), nullable=False, default="active"),
+    Column("params_doc", Text, nullable=False, default="{}"),
+    Column("tags_doc", Text, nullable=False, default="{}"),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("user", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("next_version", Integer, nullable=False, default=1),  # numbers are never reused
+    Column("tags_doc", Text, nullable=False, default="{}"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("artifact_prefix", Text, nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=True, index=True),
+    Column("logged_model_id", String(34), ForeignKey("logged_models.id"), nullable=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("stage", String(16), nullable=False, default="None"),
+    Column("user", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("tags_doc", Text, nullable=False, default="{}"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.id"), primary_key=True),
+    Column("alias", String(255), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+# Every registry change, kept after the model is deleted: "who moved champion, when, why".
+registry_events = Table(
+    "registry_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_name", String(500), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+    Column("user", String(250), nullable=False),
+    Column("at", BigInteger, nullable=False),
+)
+Index("ix_registry_events_model_at", registry_events.c.model_name, registry_events.c.at)

@@ -1,0 +1,446 @@
+"""The registry domain: logged models, registered models, versions, aliases, stages, history."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from modelyard.errors import InvalidInput, NotFound
+from modelyard.registry.entities import (
+    LoggedModel,
+    LoggedModelStatus,
+    ModelVersion,
+    RegisteredModel,
+    RegistryEvent,
+    Stage,
+)
+from modelyard.store.artifacts.area import ArtifactArea
+from modelyard.store.artifacts.base import ArtifactStore
+from modelyard.store.artifacts.paths import clean_relative
+from modelyard.store.metadata import logged_models_repo, registry_repo, run_search, runs_repo
+from modelyard.store.metadata.database import Database
+from modelyard.store.metadata.sql import now_ms
+from modelyard.tracking import memory_search
+from modelyard.tracking import validation as v
+from modelyard.tracking.search import Field
+
+MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+MAX_ALIAS = 255
+
+LOGGED_MODELS = memory_search.Searchable(
+    "logged models",
+    {
+        "name": "name",
+        "id": "id",
+        "model_id": "id",
+        "run_id": "run_id",
+        "source_run_id": "run_id",
+        "status": "status",
+        "model_type": "model_type",
+        "created_at": "created_at",
+        "creation_timestamp": "created_at",
+        "creation_time": "created_at",
+        "last_updated_timestamp": "updated_at",
+        "experiment_id": "experiment_id",
+    },
+    frozenset({"created_at", "updated_at", "experiment_id"}),
+)
+MODELS = memory_search.Searchable(
+    "registered models",
+    {
+        "name": "name",
+        "description": "description",
+        "created_at": "created_at",
+        "creation_timestamp": "created_at",
+        "updated_at": "updated_at",
+        "last_updated_timestamp": "updated_at",
+        "timestamp": "updated_at",
+    },
+    frozenset({"created_at", "updated_at"}),
+)
+VERSIONS = memory_search.Searchable(
+    "model versions",
+    {
+        "name": "name",
+        "version": "version",
+        "version_number": "version",
+        "run_id": "run_id",
+        "source": "source",
+        "source_path": "source",
+        "stage": "stage",
+        "current_stage": "stage",
+        "created_at": "created_at",
+        "creation_timestamp": "created_at",
+        "updated_at": "updated_at",
+        "last_updated_timestamp": "updated_at",
+    },
+    frozenset({"version", "created_at", "updated_at"}),
+)
+
+
+def _value_of(item: Any, f: Field) -> Any:
+    if f.kind == "param" and isinstance(item, LoggedModel):
+        return item.params.get(f.key)
+    if f.kind == "attribute" and f.key == "status" and isinstance(item, LoggedModel):
+        return item.status.value
+    if f.kind == "attribute" and f.key == "stage" and isinstance(item, ModelVersion):
+        return item.stage.value
+    return memory_search.attribute_or_tag(item, f)
+
+
+def _search(
+    items: list[Any],
+    searchable: memory_search.Searchable,
+    filter: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int,
+    page_token: str | None,
+) -> tuple[list[Any], str | None]:
+    if max_results < 1:
+        raise InvalidInput("max_results must be a positive integer", field="max_results")
+    expr, order = searchable.parse(filter, order_by)
+    offset = run_search.decode_page_token(page_token)
+    found = [i for i in items if memory_search.matches(expr, i, _value_of)]
+    page, nxt = memory_search.page(memory_search.sort(found, order, _value_of), offset, max_results)
+    return page, None if nxt is None else run_search.encode_page_token(nxt)
+
+
+class RegistryService:
+    """One object per store; safe to share between threads."""
+
+    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+        self.db = db
+        self.artifacts = artifacts
+
+    # -- logged models
+    def create_logged_model(
+        self,
+        experiment_id: int,
+        name: str,
+        *,
+        run_id: str | None = None,
+        model_type: str = "",
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> LoggedModel:
+        """A new model of a run, PENDING until its files are uploaded and it is finalized."""
+        now = now_ms()
+        model = LoggedModel(
+            id=f"m-{uuid.uuid4().hex}",
+            experiment_id=experiment_id,
+            name=v.clean_name(name, "model name"),
+            run_id=v.clean_run_id(run_id) if run_id else None,
+            status=LoggedModelStatus.PENDING,
+            status_message="",
+            model_type=model_type,
+            created_at=now,
+            updated_at=now,
+            params=_clean_pairs(params, "param"),
+            tags=_clean_pairs(tags, "tag"),
+        )
+
+        def job(conn: Any) -> LoggedModel:
+            from modelyard.store.metadata import experiments_repo
+
+            experiments_repo.get(conn, experiment_id)
+            if model.run_id is not None:
+                run = runs_repo.get(conn, model.run_id)
+                if run.experiment_id != experiment_id:
+                    raise InvalidInput(
+                        f"run {run.id} is in experiment {run.experiment_id}, not {experiment_id}"
+                    )
+            return logged_models_repo.create(conn, model)
+
+        return self.db.write(job)
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        with self.db.read() as conn:
+            return logged_models_repo.get(conn, _model_id(model_id))
+
+    def update_logged_model(
+        self,
+        model_id: str,
+        *,
+        status: LoggedModelStatus | None = None,
+        status_message: str | None = None,
+        tags: dict[str, str] | None = None,
+        deleted_tag: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> LoggedModel:
+        mid = _model_id(model_id)
+        clean_tags = _clean_pairs(tags, "tag")
+        clean_params = _clean_pairs(params, "param")
+        return self.db.write(
+            lambda c: logged_models_repo.update(
+                c,
+                mid,
+                status=status,
+                status_message=status_message,
+                tags=clean_tags,
+                deleted_tag=deleted_tag,
+                params=clean_params,
+            )
+        )
+
+    def delete_logged_model(self, model_id: str) -> None:
+        mid = _model_id(model_id)
+        self.db.write(lambda c: logged_models_repo.delete(c, mid))
+
+    def search_logged_models(
+        self,
+        experiment_ids: list[int] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[LoggedModel], str | None]:
+        """Newest first unless ordered."""
+        with self.db.read() as conn:
+            items = logged_models_repo.list_in(conn, experiment_ids)
+        items.sort(key=lambda m: (-m.created_at, m.id))
+        return _search(items, LOGGED_MODELS, filter, order_by, max_results, page_token)
+
+    def model_artifacts(self, model_id: str) -> ArtifactArea:
+        """The files of a logged model (NotFound if it does not exist)."""
+        return ArtifactArea(self.artifacts, self.get_logged_model(model_id).artifact_prefix)
+
+    # -- registered models
+    def create_model(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        user: str = "anonymous",
+    ) -> RegisteredModel:
+        clean = v.clean_name(name, "model name")
+        clean_tags = _clean_pairs(tags, "tag")
+        return self.db.write(
+            lambda c: registry_repo.create_model(c, clean, description, clean_tags, user)
+        )
+
+    def get_model(self, name: str) -> RegisteredModel:
+        with self.db.read() as conn:
+            return registry_repo.get_model(conn, name)
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        deleted_tag: str | None = None,
+        user: str = "anonymous",
+    ) -> RegisteredModel:
+        clean_new = v.clean_name(new_name, "model name") if new_name is not None else None
+        clean_tags = _clean_pairs(tags, "tag")
+        return self.db.write(
+            lambda c: registry_repo.update_model(
+                c,
+                name,
+                user,
+                new_name=clean_new,
+                description=description,
+                tags=clean_tags,
+                deleted_tag=deleted_tag,
+            )
+        )
+
+    def delete_model(self, name: str, user: str = "anonymous") -> None:
+        self.db.write(lambda c: registry_repo.delete_model(c, name, user))
+
+    def search_models(
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[RegisteredModel], str | None]:
+        """By name unless ordered."""
+        with self.db.read() as conn:
+            items = registry_repo.list_models(conn)
+        return _search(items, MODELS, filter, order_by, max_results, page_token)
+
+    # -- versions
+    def create_version(
+        self,
+        name: str,
+        source: str,
+        *,
+        run_id: str | None = None,
+        logged_model_id: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        user: str = "anonymous",
+    ) -> ModelVersion:
+        """Register files a run or a logged model holds; any other source is refused."""
+        clean_tags = _clean_pairs(tags, "tag")
+
+        def job(conn: Any) -> ModelVersion:
+            prefix, owner_run, owner_model = self._resolve_source(
+                conn, source, run_id, logged_model_id
+            )
+            version = ModelVersion(
+                name=name,
+                version=0,
+                source=source,
+                artifact_prefix=prefix,
+                run_id=owner_run,
+                logged_model_id=owner_model,
+                description=description,
+                stage=Stage.NONE,
+                user=user,
+                created_at=now_ms(),
+                updated_at=now_ms(),
+                tags=clean_tags,
+            )
+            return registry_repo.create_version(conn, name, version)
+
+        return self.db.write(job)
+
+    def _resolve_source(
+        self, conn: Any, source: str, run_id: str | None, model_id: str | None
+    ) -> tuple[str, str | None, str | None]:
+        """(artifact prefix, run id, logged model id) of a source inside modelyard's artifacts."""
+        refused = InvalidInput(
+            f"source {source!r} must name a run's artifacts (runs:/<run>/<path>) or a logged "
+            "model (models:/<model id>)",
+            field="source",
+        )
+        if not isinstance(source, str):
+            raise refused
+        run_path: tuple[str, str] | None = None
+        logged: str | None = None
+        if m := re.fullmatch(r"models:/(m-[0-9a-f]{32})/?", source):
+            logged = m.group(1)
+        elif (m := re.fullmatch(r"runs:/([0-9a-f]{32})(?:/(.*))?", source)) or (
+            m := re.fullmatch(r"mlflow-artifacts:/+\d+/([0-9a-f]{32})/artifacts(?:/(.*))?", source)
+        ):
+            run_path = (m.group(1), m.group(2) or "")
+        elif m := re.fullmatch(
+            r"mlflow-artifacts:/+\d+/models/(m-[0-9a-f]{32})/artifacts/?", source
+        ):
+            logged = m.group(1)
+        else:
+            raise refused
+        if logged is not None:
+            if model_id is not None and model_id != logged:
+                raise InvalidInput(f"source {source!r} is not logged model {model_id!r}")
+            model = logged_models_repo.get(conn, logged)
+            if run_id is not None and model.run_id not in (None, run_id):
+                raise InvalidInput(f"logged model {logged} belongs to run {model.run_id}")
+            return model.artifact_prefix, model.run_id or run_id, logged
+        assert run_path is not None
+        owner, path = run_path
+        if run_id is not None and run_id != owner:
+            raise InvalidInput(f"source {source!r} is not in the artifacts of run {run_id}")
+        runs_repo.get(conn, owner)
+        rel = clean_relative(path, allow_empty=True)
+        return f"runs/{owner}/{rel}".rstrip("/"), owner, model_id
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        with self.db.read() as conn:
+            return registry_repo.get_version(conn, name, version)
+
+    def update_version(
+        self,
+        name: str,
+        version: int,
+        *,
+        description: str | None = None,
+        stage: Stage | None = None,
+        archive_others: bool = False,
+        tags: dict[str, str] | None = None,
+        deleted_tag: str | None = None,
+        user: str = "anonymous",
+    ) -> ModelVersion:
+        clean_tags = _clean_pairs(tags, "tag")
+        return self.db.write(
+            lambda c: registry_repo.update_version(
+                c,
+                name,
+                version,
+                user,
+                description=description,
+                stage=stage,
+                archive_others=archive_others,
+                tags=clean_tags,
+                deleted_tag=deleted_tag,
+            )
+        )
+
+    def delete_version(self, name: str, version: int, user: str = "anonymous") -> None:
+        self.db.write(lambda c: registry_repo.delete_version(c, name, version, user))
+
+    def search_versions(
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 10_000,
+        page_token: str | None = None,
+    ) -> tuple[list[ModelVersion], str | None]:
+        """By name, newest version first, unless ordered."""
+        with self.db.read() as conn:
+            items = registry_repo.list_versions(conn)
+        items.sort(key=lambda x: (x.name, -x.version))
+        return _search(items, VERSIONS, filter, order_by, max_results, page_token)
+
+    def latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
+        """The newest version in each stage (only the given stages, when given)."""
+        wanted = {parse_stage(s) for s in stages}
+        model = self.get_model(name)
+        return [v for s, v in model.latest.items() if not wanted or s in wanted]
+
+    # -- aliases
+    def set_alias(self, name: str, alias: str, version: int, user: str = "anonymous") -> None:
+        clean = _alias(alias)
+        self.db.write(lambda c: registry_repo.set_alias(c, name, clean, version, user))
+
+    def delete_alias(self, name: str, alias: str, user: str = "anonymous") -> None:
+        self.db.write(lambda c: registry_repo.delete_alias(c, name, alias, user))
+
+    def version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        with self.db.read() as conn:
+            return registry_repo.version_by_alias(conn, name, alias)
+
+    def history(self, name: str) -> list[RegistryEvent]:
+        """Every change to the model (kept after it is deleted), oldest first."""
+        with self.db.read() as conn:
+            return registry_repo.history(conn, name)
+
+    def version_artifacts(self, version: ModelVersion) -> ArtifactArea:
+        return ArtifactArea(self.artifacts, version.artifact_prefix)
+
+
+def _model_id(value: str) -> str:
+    if not isinstance(value, str) or not MODEL_ID.match(value):
+        raise NotFound(f"logged model {value!r} does not exist", model_id=value)
+    return value
+
+
+def _alias(value: str) -> str:
+    alias = v.clean_name(value, "alias", MAX_ALIAS)
+    if RESERVED_ALIAS.match(alias):
+        raise InvalidInput(f"alias {alias!r} is reserved (latest and v<number> name versions)")
+    return alias
+
+
+def parse_stage(value: str) -> Stage:
+    """A stage name, case-insensitive; InvalidInput for anything else."""
+    try:
+        return Stage.parse(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"stage {value!r} is not one of None, Staging, Production, Archived", field="stage"
+        ) from exc
+
+
+def _clean_pairs(values: dict[str, str] | None, what: str) -> dict[str, str]:
+    return {
+        v.clean_key(k, f"{what} key"): v.clean_value(x, f"{what} {k!r}")
+        for k, x in (values or {}).items()
+    }
