@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Row, select
 
 from modelyard.errors import InvalidState, NotFound
 from modelyard.registry.entities import LoggedModel, LoggedModelStatus
+from modelyard.store.metadata import docs
 from modelyard.store.metadata.sql import now_ms
 from modelyard.store.metadata.tables import logged_models
 
@@ -85,12 +86,7 @@ def update(
     if status_message is not None:
         values["status_message"] = status_message
     if tags or deleted_tag is not None:
-        merged = {**model.tags, **(tags or {})}
-        if deleted_tag is not None:
-            if deleted_tag not in merged:
-                raise NotFound(f"tag {deleted_tag!r} is not set on model {model_id}")
-            del merged[deleted_tag]
-        values["tags_doc"] = orjson.dumps(merged).decode()
+        values["tags_doc"] = docs.merge(model.tags, tags, deleted_tag, f"model {model_id}")
     if params:
         for key, value in params.items():
             if key in model.params and model.params[key] != value:

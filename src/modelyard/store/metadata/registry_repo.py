@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from modelyard.errors import AlreadyExists, NotFound
 from modelyard.registry.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
+from modelyard.store.metadata import docs
 from modelyard.store.metadata.sql import now_ms
 from modelyard.store.metadata.tables import (
     model_aliases,
@@ -177,12 +178,7 @@ def update_model(
     if description is not None:
         values["description"] = description
     if tags or deleted_tag is not None:
-        merged = {**orjson.loads(row.tags_doc), **(tags or {})}
-        if deleted_tag is not None:
-            if deleted_tag not in merged:
-                raise NotFound(f"tag {deleted_tag!r} is not set on model {name!r}")
-            del merged[deleted_tag]
-        values["tags_doc"] = orjson.dumps(merged).decode()
+        values["tags_doc"] = docs.merge(row.tags_doc, tags, deleted_tag, f"model {name!r}")
     conn.execute(registered_models.update().where(registered_models.c.id == row.id).values(values))
     return get_model(conn, str(values.get("name", name)))
 
@@ -287,12 +283,8 @@ def update_version(
                     conn, name, "stage_changed", user, int(other), old=stage.value, new="Archived"
                 )
     if tags or deleted_tag is not None:
-        merged = {**orjson.loads(row.tags_doc), **(tags or {})}
-        if deleted_tag is not None:
-            if deleted_tag not in merged:
-                raise NotFound(f"tag {deleted_tag!r} is not set on {name!r} version {version}")
-            del merged[deleted_tag]
-        values["tags_doc"] = orjson.dumps(merged).decode()
+        owner = f"{name!r} version {version}"
+        values["tags_doc"] = docs.merge(row.tags_doc, tags, deleted_tag, owner)
     conn.execute(
         model_versions.update()
         .where(model_versions.c.model_id == mid, model_versions.c.version == version)
