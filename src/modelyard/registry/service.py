@@ -125,11 +125,17 @@ class RegistryService:
         model_type: str = "",
         params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        model_id: str | None = None,
     ) -> LoggedModel:
-        """A new model of a run, PENDING until its files are uploaded and it is finalized."""
+        """A new model of a run, PENDING until its files are uploaded and it is finalized.
+
+        ``model_id`` keeps the id a model had elsewhere (imports); by default a new one.
+        """
         now = now_ms()
+        if model_id is not None and not MODEL_ID.match(model_id):
+            raise InvalidInput(f"model id {model_id!r} must be m- and 32 hex characters")
         model = LoggedModel(
-            id=f"m-{uuid.uuid4().hex}",
+            id=model_id or f"m-{uuid.uuid4().hex}",
             experiment_id=experiment_id,
             name=v.clean_name(name, "model name"),
             run_id=v.clean_run_id(run_id) if run_id else None,
@@ -276,8 +282,13 @@ class RegistryService:
         description: str = "",
         tags: dict[str, str] | None = None,
         user: str = "anonymous",
+        number: int | None = None,
     ) -> ModelVersion:
-        """Register files a run or a logged model holds; any other source is refused."""
+        """Register files a run or a logged model holds; any other source is refused.
+
+        ``number`` keeps the number a version had elsewhere (imports); it must be unused and
+        above every earlier number. By default the next number.
+        """
         clean_tags = _clean_pairs(tags, "tag")
 
         def job(conn: Any) -> ModelVersion:
@@ -298,7 +309,7 @@ class RegistryService:
                 updated_at=now_ms(),
                 tags=clean_tags,
             )
-            return registry_repo.create_version(conn, name, version)
+            return registry_repo.create_version(conn, name, version, number)
 
         return self.db.write(job)
 

@@ -189,6 +189,11 @@ class TrackingService:
 
         return self.db.write(job)
 
+    def applied(self, batch_ids: list[str]) -> set[str]:
+        """Which of these batch ids were applied already (imports resume with it)."""
+        with self.db.read() as conn:
+            return runs_repo.applied(conn, batch_ids)
+
     def delete_run(self, run_id: str) -> None:
         rid = v.clean_run_id(run_id)
         self.db.write(lambda c: runs_repo.set_lifecycle(c, rid, Lifecycle.DELETED))

@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import Connection, Row, select
 from sqlalchemy.exc import IntegrityError
 
-from modelyard.errors import AlreadyExists, NotFound
+from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 from modelyard.registry.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
 from modelyard.store.metadata import docs
 from modelyard.store.metadata.sql import now_ms
@@ -194,10 +194,18 @@ def delete_model(conn: Connection, name: str, user: str) -> list[ModelVersion]:
     return versions
 
 
-def create_version(conn: Connection, name: str, version: ModelVersion) -> ModelVersion:
-    """Insert the next version number of ``name`` (numbers are never reused)."""
+def create_version(
+    conn: Connection, name: str, version: ModelVersion, number: int | None = None
+) -> ModelVersion:
+    """Insert version ``number`` of ``name``, by default the next one (never reused)."""
     row = _model_row(conn, name)
-    number = int(row.next_version)
+    if number is None:
+        number = int(row.next_version)
+    elif number < int(row.next_version):
+        raise InvalidInput(
+            f"version {number} of model {name!r} is taken or was used before "
+            f"(the next free number is {row.next_version})"
+        )
     conn.execute(
         registered_models.update()
         .where(registered_models.c.id == row.id)

@@ -138,6 +138,16 @@ class _Experiments:
         return exp_id
 
 
+def applied(conn: Connection, batch_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunked(batch_ids):
+        rows = conn.execute(
+            select(applied_batches.c.batch_id).where(applied_batches.c.batch_id.in_(chunk))
+        )
+        found.update(r for (r,) in rows)
+    return found
+
+
 def _fresh(conn: Connection, batches: list[RunBatch]) -> list[RunBatch]:
     """Drop batches whose id was applied before (or earlier in this request)."""
     ids = [b.batch_id for b in batches if b.batch_id is not None]
