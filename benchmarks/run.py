@@ -58,24 +58,34 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 def run_side(
-    name: str, python: str, server_cmd: list[str], args: list[str], env: dict[str, str]
+    name: str,
+    python: str,
+    server_cmd: list[str],
+    args: list[str],
+    env: dict[str, str],
+    client: str | None = None,
 ) -> dict[str, float]:
+    """Start a server, run one client library's workloads against it, sample the server's RSS."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [c.replace("{port}", str(port)) for c in server_cmd]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out_file = Path(env["MODELYARD_HOME"]).parent / f"{name}-{port}.json"
     try:
         startup = wait_up(url, "/health", proc)
         watcher = psutil.Process(proc.pid)
         work = subprocess.Popen(
-            [python, str(HERE / "workloads.py"), name, url, *args], env=env, stdout=subprocess.PIPE
+            [python, str(HERE / "workloads.py"), client or name, url, *args],
+            env={**env, "BENCH_OUT": str(out_file)},
+            stdout=subprocess.DEVNULL,
         )
         peak = 0
         while work.poll() is None:
             peak = max(peak, tree_rss(watcher))
             time.sleep(0.05)
-        assert work.stdout is not None
-        result: dict[str, float] = json.loads(work.stdout.read())
+        if work.returncode != 0:
+            raise RuntimeError(f"{name} workloads failed with exit code {work.returncode}")
+        result: dict[str, float] = json.loads(out_file.read_text())
         result["server_start_s"] = startup
         result["server_peak_rss_mib"] = peak / 2**20
     finally:
@@ -116,7 +126,22 @@ LOWER_IS_BETTER = {
     "import_s",
     "reused_conn_p50_ms",
     "reused_conn_p99_ms",
+    "register_version_ms",
+    "load_by_alias_ms",
 }
+
+
+def table(title: str, results: dict[str, dict[str, float]], side: str) -> None:
+    print(f"\n{title}")
+    print(f"{'measure':28} {'modelyard':>12} {'mlflow':>12} {'better by':>10}")
+    for key, mine in results[side].items():
+        peer = results.get("mlflow", {}).get(key)
+        ratio = ""
+        if peer and mine:
+            r = peer / mine if key in LOWER_IS_BETTER else mine / peer
+            ratio = f"{r:,.1f}x"
+        peer_s = f"{peer:,.2f}" if peer is not None else "-"
+        print(f"{key:28} {mine:>12,.2f} {peer_s:>12} {ratio:>10}")
 
 
 def main() -> None:
@@ -141,6 +166,15 @@ def main() -> None:
         )
         if not args.no_peer:
             python = ensure_peer()
+            # the MLflow drop-in: the same mlflow-client workloads against modelyard's server
+            results["mlflow client -> modelyard"] = run_side(
+                "mlflow-on-modelyard",
+                python,
+                [sys.executable, "-m", "modelyard.cli", "server", "--port", "{port}"],
+                [str(args.peer_points), str(args.peer_runs)],
+                {**env, "MODELYARD_HOME": str(Path(tmp) / "my-mlflow")},
+                client="mlflow",
+            )
             mlflow_bin = str(Path(python).parent / "mlflow")
             store = Path(tmp) / "mlflow"
             store.mkdir()
@@ -156,23 +190,19 @@ def main() -> None:
                     "{port}",
                     "--backend-store-uri",
                     f"sqlite:///{store}/mlflow.db",
-                    "--default-artifact-root",
+                    "--artifacts-destination",
                     str(store / "artifacts"),
                 ],
                 [str(args.peer_points), str(args.peer_runs)],
                 env,
             )
-    keys = list(results["modelyard"])
-    print(f"{'measure':28} {'modelyard':>12} {'mlflow':>12} {'better by':>10}")
-    for key in keys:
-        mine = results["modelyard"][key]
-        peer = results.get("mlflow", {}).get(key)
-        ratio = ""
-        if peer:
-            r = peer / mine if key in LOWER_IS_BETTER else mine / peer
-            ratio = f"{r:,.1f}x"
-        peer_s = f"{peer:,.2f}" if peer is not None else "-"
-        print(f"{key:28} {mine:>12,.2f} {peer_s:>12} {ratio:>10}")
+    table("modelyard SDK + server vs mlflow client + server", results, "modelyard")
+    if "mlflow client -> modelyard" in results:
+        table(
+            "mlflow client: modelyard server vs mlflow server",
+            results,
+            "mlflow client -> modelyard",
+        )
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
