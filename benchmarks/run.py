@@ -95,7 +95,8 @@ def run_side(
         [
             python,
             "-c",
-            f"import time; t=time.perf_counter(); import {name}; print(time.perf_counter()-t)",
+            f"import time; t=time.perf_counter(); import {client or name}; "
+            "print(time.perf_counter()-t)",
         ],
         capture_output=True,
         text=True,
