@@ -382,3 +382,35 @@ def test_registry_operations(client: MlflowClient) -> None:
     assert v4.version == "4"  # numbers are never reused
     client.delete_registered_model("reg2")
     assert client.search_registered_models() == []
+
+
+def test_history_bulk_interval_for_charts(client: MlflowClient, server_url: str) -> None:
+    """The UI's chart route: several runs, a step window, a point budget that keeps the shape."""
+    exp_id = client.create_experiment("charts")
+    run_ids = []
+    for _ in range(2):
+        run = client.create_run(exp_id)
+        metrics = [Metric("loss", float((s * 7919) % 1000), 0, s) for s in range(1000)]
+        client.log_batch(run.info.run_id, metrics=metrics)
+        run_ids.append(run.info.run_id)
+    params: list[tuple[str, str | int | float | bool | None]] = [("run_ids", r) for r in run_ids]
+    params += [("metric_key", "loss"), ("start_step", 100), ("end_step", 499)]
+    params += [("max_results", 50)]
+    r = httpx.get(
+        f"{server_url}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", params=params
+    )
+    assert r.status_code == 200, r.text
+    points = r.json()["metrics"]
+    for run_id in run_ids:
+        mine = [p for p in points if p["run_id"] == run_id]
+        assert 0 < len(mine) <= 50
+        assert all(100 <= p["step"] <= 499 for p in mine)
+        window = [float((s * 7919) % 1000) for s in range(100, 500)]
+        assert max(p["value"] for p in mine) == max(window)  # the envelope keeps the extremes
+        assert min(p["value"] for p in mine) == min(window)
+    r = httpx.get(
+        f"{server_url}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+        params={"metric_key": "loss"},
+    )
+    assert r.status_code == 400
+    assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"

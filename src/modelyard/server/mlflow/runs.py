@@ -24,6 +24,7 @@ from modelyard.tracking.service import MAX_SEARCH_RESULTS, TrackingService
 router = APIRouter()
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
 MAX_SEARCH = 50_000
+MAX_BULK_RUNS, MAX_BULK_POINTS = 100, 10_000
 
 
 def _run_id(m: dict[str, Any]) -> str:
@@ -243,6 +244,36 @@ async def get_history(request: Request, svc: TrackingService = Depends(tracking)
         if offset + limit < len(points):
             out["next_page_token"] = str(offset + limit)
     return JSONOut(out)
+
+
+@router.get("/metrics/get-history-bulk-interval")
+async def get_history_bulk_interval(
+    request: Request, svc: TrackingService = Depends(tracking)
+) -> JSONOut:
+    """One metric of several runs, each downsampled (keeping its shape) within a step window."""
+    m = await wire.fields(request)
+    run_ids = wire.strings(m, "run_ids")
+    if not run_ids:
+        raise InvalidInput("Missing value for required parameter 'run_ids'.", field="run_ids")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise InvalidInput(f"at most {MAX_BULK_RUNS} run_ids per request", field="run_ids")
+    key = str(wire.required(m, "metric_key"))
+    max_points = wire.integer(m, "max_results", 320) or 320
+    if not 1 <= max_points <= MAX_BULK_POINTS:
+        raise InvalidInput(f"max_results must be between 1 and {MAX_BULK_POINTS}")
+    start, end = wire.integer(m, "start_step"), wire.integer(m, "end_step")
+
+    def job() -> list[dict[str, Any]]:
+        out = []
+        for run_id in run_ids:
+            svc.get_run(run_id)
+            series, _total = svc.metric_history(
+                run_id, key, max_points=max_points, x_min=start, x_max=end
+            )
+            out += [{**p, "run_id": run_id} for p in wire.history_json(series)]
+        return out
+
+    return JSONOut({"metrics": await run_in_threadpool(job)})
 
 
 @router.post("/runs/search")
