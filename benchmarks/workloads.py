@@ -39,7 +39,7 @@ def bench_modelyard(url: str, per_call_points: int) -> dict[str, float]:
             run.log_metric(f"m{m}", s * 0.001, step=s)
             n += 1
     call_cost = time.perf_counter() - start
-    run.end()
+    run.end(wait=True)  # until every point is stored
     total = time.perf_counter() - start
     out["per_call_us"] = call_cost / n * 1e6
     out["per_call_points_per_s"] = n / total
@@ -63,7 +63,7 @@ def bench_modelyard(url: str, per_call_points: int) -> dict[str, float]:
         ]
     )
     out["batched_points_per_s"] = METRICS * STEPS / (time.perf_counter() - start)
-    run.end()
+    run.end(wait=True)
     # run creation
     start = time.perf_counter()
     for i in range(RUNS):
