@@ -43,7 +43,9 @@ STORE_URI = Setting("MODELYARD_STORE_URI", "", "Metadata store URI used by `mode
 ARTIFACTS_URI = Setting("MODELYARD_ARTIFACTS_URI", "", "Artifact root used by `modelyard server`.")
 MAX_BODY_MB = Setting("MODELYARD_MAX_BODY_MB", 64, "Largest JSON request body the server accepts.")
 MAX_PARAM_BYTES = Setting(
-    "MODELYARD_MAX_PARAM_BYTES", 65536, "Largest param or tag value, in UTF-8 bytes."
+    "MODELYARD_MAX_PARAM_BYTES",
+    65536,
+    "Largest param or tag value, in UTF-8 bytes (at least 1024).",
 )
 FLUSH_INTERVAL = Setting(
     "MODELYARD_FLUSH_INTERVAL", 1.0, "Seconds between background flushes of the SDK buffer."

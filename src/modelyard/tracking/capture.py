@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import sys
@@ -38,11 +39,19 @@ def code_tags(entry_point: str | None = None) -> tuple[dict[str, str], str | Non
     return tags, (diff[:MAX_DIFF_BYTES] if diff.strip() else None)
 
 
+@functools.cache
+def _environment() -> tuple[tuple[str, str], ...]:
+    return tuple(
+        {
+            "my.python": platform.python_version(),
+            "my.os": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        }.items()
+    )
+
+
 def environment_tags() -> dict[str, str]:
-    return {
-        "my.python": platform.python_version(),
-        "my.os": f"{platform.system()} {platform.release()} ({platform.machine()})",
-    }
+    """Python and OS of this process (computed once)."""
+    return dict(_environment())
 
 
 def requirements() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import getpass
 import os
 import signal
@@ -272,6 +273,7 @@ def start_run(
     return run
 
 
+@functools.cache
 def _user() -> str:
     try:
         return getpass.getuser()

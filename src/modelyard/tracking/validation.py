@@ -13,6 +13,7 @@ MAX_NAME_LENGTH = 500
 MAX_NOTES_BYTES = 1_048_576
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+MIN_PARAM_LIMIT = 1024  # MODELYARD_MAX_PARAM_BYTES below this counts as this
 
 
 def clean_name(value: object, what: str, max_length: int = MAX_NAME_LENGTH) -> str:
@@ -47,8 +48,9 @@ def clean_value(value: object, what: str) -> str:
     else:
         text = str(value)
     text = unicodedata.normalize("NFC", text)
-    limit = config.MAX_PARAM_BYTES.get()
-    if len(text) > limit // 4 and len(text.encode()) > limit:
+    # a text of at most MIN_PARAM_LIMIT // 4 characters fits any allowed limit: skip the lookup
+    limit = max(MIN_PARAM_LIMIT, config.MAX_PARAM_BYTES.get()) if len(text) > 256 else 0
+    if limit and len(text.encode()) > limit:
         raise InvalidInput(
             f"{what} is {len(text.encode())} bytes; the limit is {limit} "
             "(MODELYARD_MAX_PARAM_BYTES). Log large content as an artifact.",
