@@ -61,6 +61,12 @@ def test_run_context_logs_everything(uri: str, tmp_path: Path) -> None:
     client = my.Client(uri)
     assert client.list_artifacts(run.id, "docs")[0]["path"] == "notes.txt"
     assert client.metric_history(run.id, "loss")["total"] == 1000
+    # installed packages are captured in the background
+    deadline = time.monotonic() + 20
+    while not client.list_artifacts(run.id, "environment") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    reqs = client.download_artifact(run.id, "environment/requirements.txt", tmp_path / "r.txt")
+    assert any(line.startswith("numpy==") for line in reqs.read_text().splitlines())
     client.close()
 
 

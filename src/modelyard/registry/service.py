@@ -19,7 +19,13 @@ from modelyard.registry.entities import (
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.store.artifacts.base import ArtifactStore
 from modelyard.store.artifacts.paths import clean_relative
-from modelyard.store.metadata import logged_models_repo, registry_repo, run_search, runs_repo
+from modelyard.store.metadata import (
+    experiments_repo,
+    logged_models_repo,
+    registry_repo,
+    run_search,
+    runs_repo,
+)
 from modelyard.store.metadata.database import Database
 from modelyard.store.metadata.sql import now_ms
 from modelyard.tracking import memory_search
@@ -82,12 +88,9 @@ VERSIONS = memory_search.Searchable(
 
 
 def _value_of(item: Any, f: Field) -> Any:
+    """Attributes and tags; logged models have params too. (Enums are strings already.)"""
     if f.kind == "param" and isinstance(item, LoggedModel):
         return item.params.get(f.key)
-    if f.kind == "attribute" and f.key == "status" and isinstance(item, LoggedModel):
-        return item.status.value
-    if f.kind == "attribute" and f.key == "stage" and isinstance(item, ModelVersion):
-        return item.stage.value
     return memory_search.attribute_or_tag(item, f)
 
 
@@ -144,13 +147,11 @@ class RegistryService:
             model_type=model_type,
             created_at=now,
             updated_at=now,
-            params=_clean_pairs(params, "param"),
-            tags=_clean_pairs(tags, "tag"),
+            params=v.clean_pairs(params, "param"),
+            tags=v.clean_pairs(tags, "tag"),
         )
 
         def job(conn: Any) -> LoggedModel:
-            from modelyard.store.metadata import experiments_repo
-
             experiments_repo.get(conn, experiment_id)
             if model.run_id is not None:
                 run = runs_repo.get(conn, model.run_id)
@@ -177,8 +178,8 @@ class RegistryService:
         params: dict[str, str] | None = None,
     ) -> LoggedModel:
         mid = _model_id(model_id)
-        clean_tags = _clean_pairs(tags, "tag")
-        clean_params = _clean_pairs(params, "param")
+        clean_tags = v.clean_pairs(tags, "tag")
+        clean_params = v.clean_pairs(params, "param")
         return self.db.write(
             lambda c: logged_models_repo.update(
                 c,
@@ -223,7 +224,7 @@ class RegistryService:
         user: str = "anonymous",
     ) -> RegisteredModel:
         clean = v.clean_name(name, "model name")
-        clean_tags = _clean_pairs(tags, "tag")
+        clean_tags = v.clean_pairs(tags, "tag")
         return self.db.write(
             lambda c: registry_repo.create_model(c, clean, description, clean_tags, user)
         )
@@ -243,7 +244,7 @@ class RegistryService:
         user: str = "anonymous",
     ) -> RegisteredModel:
         clean_new = v.clean_name(new_name, "model name") if new_name is not None else None
-        clean_tags = _clean_pairs(tags, "tag")
+        clean_tags = v.clean_pairs(tags, "tag")
         return self.db.write(
             lambda c: registry_repo.update_model(
                 c,
@@ -289,7 +290,7 @@ class RegistryService:
         ``number`` keeps the number a version had elsewhere (imports); it must be unused and
         above every earlier number. By default the next number.
         """
-        clean_tags = _clean_pairs(tags, "tag")
+        clean_tags = v.clean_pairs(tags, "tag")
 
         def job(conn: Any) -> ModelVersion:
             prefix, owner_run, owner_model = self._resolve_source(
@@ -369,7 +370,7 @@ class RegistryService:
         deleted_tag: str | None = None,
         user: str = "anonymous",
     ) -> ModelVersion:
-        clean_tags = _clean_pairs(tags, "tag")
+        clean_tags = v.clean_pairs(tags, "tag")
         return self.db.write(
             lambda c: registry_repo.update_version(
                 c,
@@ -448,10 +449,3 @@ def parse_stage(value: str) -> Stage:
         raise InvalidInput(
             f"stage {value!r} is not one of None, Staging, Production, Archived", field="stage"
         ) from exc
-
-
-def _clean_pairs(values: dict[str, str] | None, what: str) -> dict[str, str]:
-    return {
-        v.clean_key(k, f"{what} key"): v.clean_value(x, f"{what} {k!r}")
-        for k, x in (values or {}).items()
-    }

@@ -161,12 +161,7 @@ def _pairs(raw: Any, what: str) -> dict[str, str]:
         return {}
     if isinstance(raw, list):  # [{"key": .., "value": ..}] as MLflow sends them
         raw = {_obj(p, what).get("key"): p.get("value") for p in raw}
-    raw = _obj(raw, what)
-    out: dict[str, str] = {}
-    for key, value in raw.items():
-        k = v.clean_key(key, f"{what} key")
-        out[k] = v.clean_value(value, f"{what} {k!r}")
-    return out
+    return v.clean_pairs(_obj(raw, what), what)
 
 
 def parse_batch(raw: Any, now: int) -> RunBatch:

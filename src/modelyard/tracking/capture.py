@@ -40,13 +40,11 @@ def code_tags(entry_point: str | None = None) -> tuple[dict[str, str], str | Non
 
 
 @functools.cache
-def _environment() -> tuple[tuple[str, str], ...]:
-    return tuple(
-        {
-            "my.python": platform.python_version(),
-            "my.os": f"{platform.system()} {platform.release()} ({platform.machine()})",
-        }.items()
-    )
+def _environment() -> dict[str, str]:
+    return {
+        "my.python": platform.python_version(),
+        "my.os": f"{platform.system()} {platform.release()} ({platform.machine()})",
+    }
 
 
 def environment_tags() -> dict[str, str]:
@@ -54,8 +52,9 @@ def environment_tags() -> dict[str, str]:
     return dict(_environment())
 
 
+@functools.cache
 def requirements() -> str:
-    """Installed distributions as pinned requirement lines, sorted."""
+    """Installed distributions as pinned requirement lines, sorted (read once per process)."""
     pins = {
         f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]
     }

@@ -80,18 +80,7 @@ def _run_from_json(d: dict[str, Any]) -> Run:
         lifecycle=Lifecycle(d["lifecycle"]),
         params=d["params"],
         tags=d["tags"],
-        metrics={
-            k: MetricSummary(
-                k,
-                float(m["last"]),
-                m["step"],
-                m["timestamp"],
-                float(m["min"]),
-                float(m["max"]),
-                m["count"],
-            )
-            for k, m in d["metrics"].items()
-        },
+        metrics={k: MetricSummary.from_json(k, m) for k, m in d["metrics"].items()},
     )
 
 

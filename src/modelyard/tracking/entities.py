@@ -71,6 +71,19 @@ class MetricSummary:
             "count": self.count,
         }
 
+    @classmethod
+    def from_json(cls, key: str, d: dict[str, Any]) -> MetricSummary:
+        """The inverse of ``to_json`` ("NaN"/"Infinity" strings become floats again)."""
+        return cls(
+            key,
+            float(d["last"]),
+            d["step"],
+            d["timestamp"],
+            float(d["min"]),
+            float(d["max"]),
+            d["count"],
+        )
+
 
 @dataclass(slots=True)
 class Run:

@@ -221,7 +221,11 @@ def start_run(
     log_system_metrics: bool | None = None,
     capture_code: bool = True,
 ) -> ActiveRun:
-    """Start (or, with ``run_id``, resume) a run. Returns at once: creation is batched too."""
+    """Start (or, with ``run_id``, resume) a run. Returns at once: creation is batched too.
+
+    ``capture_code`` records, in the background, the git commit, branch and dirty diff and the
+    installed packages (``environment/requirements.txt``).
+    """
     client, batcher = _connection()
     with _lock:
         if _stack and not nested and parent_run_id is None:
@@ -282,11 +286,13 @@ def _user() -> str:
 
 
 def _capture_code(run: ActiveRun) -> None:
+    """Git commit, branch and dirty diff, and the installed packages (in a background thread)."""
     try:
         tags, diff = capture.code_tags()
         run.set_tags(tags)
         if diff is not None:
             run.log_text(diff, "code/diff.patch")
+        run.log_text(capture.requirements(), "environment/requirements.txt")
     except Exception:  # capture is best effort and must never break training
         return
 

@@ -81,9 +81,7 @@ class TrackingService:
         self, name: str, description: str = "", tags: dict[str, str] | None = None
     ) -> Experiment:
         clean = v.clean_name(name, "experiment name")
-        clean_tags = {
-            v.clean_key(k): v.clean_value(t, f"tag {k!r}") for k, t in (tags or {}).items()
-        }
+        clean_tags = v.clean_pairs(tags, "tag")
         return self.db.write(
             lambda c: experiments_repo.create(c, clean, description or "", clean_tags)
         )
@@ -164,9 +162,7 @@ class TrackingService:
         user: str = "anonymous",
     ) -> Run:
         rid = v.clean_run_id(run_id) if run_id else new_run_id()
-        clean_tags = {
-            v.clean_key(k): v.clean_value(t, f"tag {k!r}") for k, t in (tags or {}).items()
-        }
+        clean_tags = v.clean_pairs(tags, "tag")
         self.ingest([RunBatch(run_id=rid, create=spec, tags=clean_tags)], user=user)
         return self.get_run(rid)
 

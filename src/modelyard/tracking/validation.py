@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from modelyard import config
 from modelyard.errors import InvalidInput
@@ -49,7 +50,8 @@ def clean_value(value: object, what: str) -> str:
         text = str(value)
     text = unicodedata.normalize("NFC", text)
     # a text of at most MIN_PARAM_LIMIT // 4 characters fits any allowed limit: skip the lookup
-    limit = max(MIN_PARAM_LIMIT, config.MAX_PARAM_BYTES.get()) if len(text) > 256 else 0
+    long = len(text) > MIN_PARAM_LIMIT // 4
+    limit = max(MIN_PARAM_LIMIT, config.MAX_PARAM_BYTES.get()) if long else 0
     if limit and len(text.encode()) > limit:
         raise InvalidInput(
             f"{what} is {len(text.encode())} bytes; the limit is {limit} "
@@ -60,6 +62,14 @@ def clean_value(value: object, what: str) -> str:
     if "\x00" in text:
         raise InvalidInput(f"{what} must not contain NUL characters", field=what)
     return text
+
+
+def clean_pairs(values: Mapping[str, object] | None, what: str) -> dict[str, str]:
+    """Keys and values of params or tags, each cleaned (``what``: "param" or "tag")."""
+    return {
+        clean_key(k, f"{what} key"): clean_value(x, f"{what} {k!r}")
+        for k, x in (values or {}).items()
+    }
 
 
 def clean_run_id(value: object) -> str:

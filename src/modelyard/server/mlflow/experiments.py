@@ -10,7 +10,7 @@ from modelyard.server.deps import tracking
 from modelyard.server.mlflow import wire
 from modelyard.server.responses import JSONOut
 from modelyard.tracking.entities import ViewType
-from modelyard.tracking.service import TrackingService
+from modelyard.tracking.service import MAX_SEARCH_RESULTS, TrackingService
 
 router = APIRouter(prefix="/experiments")
 VIEW_TYPES = {
@@ -69,7 +69,7 @@ async def search(request: Request, svc: TrackingService = Depends(tracking)) -> 
         wire.text(m, "filter"),
         wire.strings(m, "order_by"),
         view_type(m, "view_type"),
-        min(max_results, 50_000),
+        min(max_results, MAX_SEARCH_RESULTS),  # more come as pages
         wire.text(m, "page_token"),
     )
     out: dict[str, object] = {"experiments": [wire.experiment_json(e) for e in found]}

@@ -81,11 +81,13 @@ def _to_version(row: Row[Any], name: str, aliases: dict[str, int]) -> ModelVersi
     )
 
 
-def _versions(conn: Connection, rows: list[Row[Any]]) -> dict[int, list[ModelVersion]]:
-    """Every version of the given model rows, oldest first."""
+def _versions(
+    conn: Connection, rows: list[Row[Any]], aliases: dict[int, dict[str, int]] | None = None
+) -> dict[int, list[ModelVersion]]:
+    """Every version of the given model rows, oldest first (``aliases`` when already read)."""
     ids = [int(r.id) for r in rows]
     names = {int(r.id): str(r.name) for r in rows}
-    aliases = _aliases(conn, ids)
+    aliases = aliases if aliases is not None else _aliases(conn, ids)
     out: dict[int, list[ModelVersion]] = {i: [] for i in ids}
     if ids:
         query = (
@@ -100,8 +102,8 @@ def _versions(conn: Connection, rows: list[Row[Any]]) -> dict[int, list[ModelVer
 
 
 def _to_models(conn: Connection, rows: list[Row[Any]]) -> list[RegisteredModel]:
-    versions = _versions(conn, rows)
     aliases = _aliases(conn, [int(r.id) for r in rows])
+    versions = _versions(conn, rows, aliases)
     out = []
     for row in rows:
         m = row._mapping

@@ -27,21 +27,6 @@ def metrics_doc(summaries: dict[str, MetricSummary]) -> str:
     return orjson.dumps({k: m.to_json() for k, m in summaries.items()}).decode()
 
 
-def _parse_metrics_doc(doc: str) -> dict[str, MetricSummary]:
-    return {
-        k: MetricSummary(
-            k,
-            float(m["last"]),
-            m["step"],
-            m["timestamp"],
-            float(m["min"]),
-            float(m["max"]),
-            m["count"],
-        )
-        for k, m in orjson.loads(doc).items()
-    }
-
-
 def _to_run(row: Row[tuple[object, ...]]) -> Run:
     m = row._mapping
     return Run(
@@ -57,7 +42,9 @@ def _to_run(row: Row[tuple[object, ...]]) -> Run:
         lifecycle=Lifecycle(m["lifecycle"]),
         params=orjson.loads(m["params_doc"]),
         tags=orjson.loads(m["tags_doc"]),
-        metrics=_parse_metrics_doc(m["metrics_doc"]),
+        metrics={
+            k: MetricSummary.from_json(k, d) for k, d in orjson.loads(m["metrics_doc"]).items()
+        },
     )
 
 
