@@ -41,6 +41,16 @@ TRACKING_URI = Setting(
 )
 STORE_URI = Setting("MODELYARD_STORE_URI", "", "Metadata store URI used by `modelyard server`.")
 ARTIFACTS_URI = Setting("MODELYARD_ARTIFACTS_URI", "", "Artifact root used by `modelyard server`.")
+STAGING_DIR = Setting(
+    "MODELYARD_STAGING_DIR",
+    "",
+    "Local folder for uploads in progress when artifacts live in S3; default the temp folder.",
+)
+UPLOAD_GRACE_HOURS = Setting(
+    "MODELYARD_UPLOAD_GRACE_HOURS",
+    24.0,
+    "Hours an unfinished multipart upload is kept before `modelyard gc` removes it.",
+)
 MAX_BODY_MB = Setting("MODELYARD_MAX_BODY_MB", 64, "Largest JSON request body the server accepts.")
 MAX_PARAM_BYTES = Setting(
     "MODELYARD_MAX_PARAM_BYTES",
@@ -72,6 +82,8 @@ ALL_SETTINGS: tuple[Setting[object], ...] = (
     TRACKING_URI,
     STORE_URI,
     ARTIFACTS_URI,
+    STAGING_DIR,
+    UPLOAD_GRACE_HOURS,
     MAX_BODY_MB,
     MAX_PARAM_BYTES,
     FLUSH_INTERVAL,

@@ -6,12 +6,16 @@ Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP `
     ├── InvalidInput                  INVALID_PARAMETER_VALUE   400
     │   ├── MalformedRequest          MALFORMED_REQUEST         400
     │   ├── BadFilter                 INVALID_FILTER            400
-    │   └── PathNotAllowed            PATH_NOT_ALLOWED          400
+    │   ├── PathNotAllowed            PATH_NOT_ALLOWED          400
+    │   ├── DigestMismatch            DIGEST_MISMATCH           400
+    │   └── UnsafeArchive             UNSAFE_ARCHIVE            400
+    ├── NotTrusted                    NOT_TRUSTED               403
     ├── NotFound                      RESOURCE_DOES_NOT_EXIST   404
     ├── AlreadyExists                 RESOURCE_ALREADY_EXISTS   409
     ├── Conflict                      CONFLICT                  409
     │   ├── ParamConflict             PARAM_CONFLICT            409
-    │   └── InvalidState              INVALID_STATE             409
+    │   ├── InvalidState              INVALID_STATE             409
+    │   └── GateFailed                GATE_FAILED               409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── StoreUnavailable              STORE_UNAVAILABLE         503
     │   └── SchemaOutdated            SCHEMA_OUTDATED           503
@@ -67,6 +71,25 @@ class PathNotAllowed(InvalidInput):
     code = "PATH_NOT_ALLOWED"
 
 
+class DigestMismatch(InvalidInput):
+    """Uploaded bytes do not hash to the digest the client announced; nothing was kept."""
+
+    code = "DIGEST_MISMATCH"
+
+
+class UnsafeArchive(InvalidInput):
+    """An archive member would leave its folder, is a link or device, or breaks a size cap."""
+
+    code = "UNSAFE_ARCHIVE"
+
+
+class NotTrusted(ModelyardError):
+    """A model in a format that can run code on load, and nobody marked its digest trusted."""
+
+    code = "NOT_TRUSTED"
+    status = 403
+
+
 class NotFound(ModelyardError):
     """The named experiment, run or artifact does not exist."""
 
@@ -98,6 +121,12 @@ class InvalidState(Conflict):
     """The resource is in a state that forbids this change (e.g. a deleted run)."""
 
     code = "INVALID_STATE"
+
+
+class GateFailed(Conflict):
+    """A promotion rule on the version's metrics does not hold; ``details.rules`` says which."""
+
+    code = "GATE_FAILED"
 
 
 class PayloadTooLarge(ModelyardError):

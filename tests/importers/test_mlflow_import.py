@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from modelyard.registry.service import RegistryService
-from modelyard.store.artifacts.local import LocalArtifactStore
-from modelyard.store.metadata.database import Database
+from modelyard.store.stores import open_stores
 from modelyard.testing.postgres import free_port
 from modelyard.tracking.service import TrackingService
 
@@ -122,9 +121,10 @@ def _import(source: str, store: str, artifacts: Path) -> subprocess.Popen[str]:
 
 
 def _services(store: str, artifacts: Path) -> tuple[TrackingService, RegistryService]:
-    db = Database(store)
-    files = LocalArtifactStore(str(artifacts))
-    return TrackingService(db, files), RegistryService(db, files)
+    stores = open_stores(store, str(artifacts))
+    return TrackingService(stores.db, stores.artifacts), RegistryService(
+        stores.db, stores.artifacts
+    )
 
 
 def test_import_copies_everything_once_and_resumes(mlflow_server: str, tmp_path: Path) -> None:

@@ -269,7 +269,9 @@ def _train() -> tuple[Any, np.ndarray]:
     return LogisticRegression().fit(x, y), x
 
 
-def test_log_register_and_load_by_alias(client: MlflowClient, own: httpx.Client) -> None:
+def test_log_register_and_load_by_alias(
+    client: MlflowClient, own: httpx.Client, tmp_path: Path
+) -> None:
     model, x = _train()
     exp = mlflow.set_experiment("models")
     with mlflow.start_run() as run:
@@ -301,9 +303,21 @@ def test_log_register_and_load_by_alias(client: MlflowClient, own: httpx.Client)
     assert list(mlflow.sklearn.load_model(runs_uri).predict(x[:5])) == list(expected)
     version = client.get_model_version_by_alias("clf", "champion")
     assert (version.version, version.run_id) == ("1", run.info.run_id)
+    # a version keeps its own copy of the names (same blobs): changing the logged model's
+    # files later does not change what version 1 loads; its files are read-only
     assert client.get_model_version_download_uri("clf", "1") == (
-        f"mlflow-artifacts:/{exp.experiment_id}/models/{info.model_id}/artifacts"
+        "mlflow-artifacts:/versions/1/1/artifacts"
     )
+    logged_files = {f.path for f in client.list_logged_model_artifacts(info.model_id)}
+    version_dir = mlflow.artifacts.download_artifacts(
+        "models:/clf/1", dst_path=str(tmp_path / "v1")
+    )
+    assert logged_files <= {p.name for p in Path(version_dir).iterdir()}
+    root = str(own.base_url).split("/api/v1")[0]
+    refused = httpx.put(
+        f"{root}/api/2.0/mlflow-artifacts/artifacts/versions/1/1/artifacts/MLmodel", content=b"x"
+    )
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
     # modelyard's own registry API shows the version, its lineage and its history
     mine = own.get("/models/clf/versions/1").json()
     assert (mine["run_id"], mine["logged_model_id"]) == (run.info.run_id, info.model_id)

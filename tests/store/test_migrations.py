@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine, insert
 
 from modelyard.errors import SchemaOutdated
-from modelyard.store.artifacts.local import LocalArtifactStore
 from modelyard.store.metadata.database import Database, normalize_url, upgrade
 from modelyard.store.metadata.tables import experiments, runs
+from modelyard.store.stores import open_stores
 from modelyard.tracking.service import TrackingService
 
 
@@ -50,7 +50,8 @@ def test_upgrade_from_0001_rewrites_metric_read_copies(store_uri: str, tmp_path:
         Database(url)
     assert "modelyard db upgrade" in str(info.value)
     upgrade(url)
-    svc = TrackingService(Database(url), LocalArtifactStore(str(tmp_path)))
+    stores = open_stores(url, str(tmp_path / "artifacts"))
+    svc = TrackingService(stores.db, stores.artifacts)
     try:
         run = svc.get_run("a" * 32)
         # the Default experiment moved to id 0 (where MLflow clients look), with its runs

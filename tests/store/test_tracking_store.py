@@ -20,8 +20,7 @@ from modelyard.errors import (
     ParamConflict,
     PathNotAllowed,
 )
-from modelyard.store.artifacts.local import LocalArtifactStore
-from modelyard.store.metadata.database import Database
+from modelyard.store.stores import open_stores
 from modelyard.tracking.batches import new_run_id, parse_batches
 from modelyard.tracking.entities import (
     MetricPoints,
@@ -36,7 +35,8 @@ from modelyard.tracking.service import TrackingService
 
 @pytest.fixture
 def svc(store_uri: str, tmp_path: Path) -> Iterator[TrackingService]:
-    service = TrackingService(Database(store_uri), LocalArtifactStore(str(tmp_path / "art")))
+    stores = open_stores(store_uri, str(tmp_path / "art"))
+    service = TrackingService(stores.db, stores.artifacts)
     yield service
     service.close()
 
@@ -179,10 +179,13 @@ def test_deleted_run_refuses_writes_and_gc_purges(svc: TrackingService) -> None:
     assert dry.artifact_files == 1
     assert dry.artifact_bytes == 10
     assert svc.get_run(rid).id == rid
-    svc.gc(dry_run=False)
+    assert dry.blobs == 0  # still named by the run until the run goes
+    report = svc.gc(dry_run=False)  # no grace: the run, then its unreferenced blob
+    assert (report.blobs, report.blob_bytes) == (1, 10)
     with pytest.raises(NotFound):
         svc.get_run(rid)
     assert svc.list_artifacts(new_run(svc)) == []
+    assert list(svc.artifacts.content.scan()) == []
 
 
 def test_update_status_sets_end_time(svc: TrackingService) -> None:

@@ -31,17 +31,17 @@ def mlflow_(
     """
     from modelyard.importers.mlflow import MlflowImporter
     from modelyard.registry.service import RegistryService
-    from modelyard.store.artifacts.registry import open_artifact_store
-    from modelyard.store.metadata.database import Database
+    from modelyard.store.stores import open_stores
     from modelyard.tracking.service import TrackingService
 
     try:
-        db = Database(store or config.default_store_uri())
+        stores = open_stores(
+            store or config.default_store_uri(), artifacts or config.default_artifacts_uri()
+        )
     except ModelyardError as exc:
         err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
         raise typer.Exit(1) from exc
-    artifact_store = open_artifact_store(artifacts or config.default_artifacts_uri())
-    tracking = TrackingService(db, artifact_store)
+    tracking = TrackingService(stores.db, stores.artifacts)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     try:
         with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
@@ -53,7 +53,7 @@ def mlflow_(
                     print(f"{what} {done}/{total}", flush=True)
 
             importer = MlflowImporter(
-                source, tracking, RegistryService(db, artifact_store), progress
+                source, tracking, RegistryService(stores.db, stores.artifacts), progress
             )
             report = importer.run()
     except ModelyardError as exc:

@@ -17,8 +17,8 @@ from modelyard.registry.entities import (
     Stage,
 )
 from modelyard.store.artifacts.area import ArtifactArea
-from modelyard.store.artifacts.base import ArtifactStore
 from modelyard.store.artifacts.paths import clean_relative
+from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.store.metadata import (
     experiments_repo,
     logged_models_repo,
@@ -114,7 +114,7 @@ def _search(
 class RegistryService:
     """One object per store; safe to share between threads."""
 
-    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactRepository) -> None:
         self.db = db
         self.artifacts = artifacts
 
@@ -426,6 +426,10 @@ class RegistryService:
 
     def version_artifacts(self, version: ModelVersion) -> ArtifactArea:
         return ArtifactArea(self.artifacts, version.artifact_prefix)
+
+    def snapshot_artifacts(self, model_id: int, version: int) -> ArtifactArea:
+        """The files a version kept at registration (``versions/<model id>/<version>``)."""
+        return ArtifactArea(self.artifacts, f"versions/{model_id}/{version}")
 
 
 def _model_id(value: str) -> str:

@@ -16,9 +16,8 @@ from modelyard.registry.service import RegistryService
 from modelyard.server import errors, mlflow
 from modelyard.server.identity import identify
 from modelyard.server.limits import BodyLimit
-from modelyard.server.routes import artifacts, experiments, health, registry, runs
-from modelyard.store.artifacts.registry import open_artifact_store
-from modelyard.store.metadata.database import Database
+from modelyard.server.routes import artifacts, blobs, experiments, health, registry, runs
+from modelyard.store.stores import open_stores
 from modelyard.tracking.service import TrackingService
 
 _NO_UI = """<!doctype html><html><head><meta charset="utf-8"><title>modelyard</title></head>
@@ -47,9 +46,8 @@ def default_settings() -> ServerSettings:
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """Open the stores and build the ASGI app."""
     settings = settings or default_settings()
-    db = Database(settings.store_uri)
-    artifact_store = open_artifact_store(settings.artifacts_uri)
-    service = TrackingService(db, artifact_store)
+    stores = open_stores(settings.store_uri, settings.artifacts_uri)
+    service = TrackingService(stores.db, stores.artifacts)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +64,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.tracking = service
-    app.state.registry = RegistryService(db, artifact_store)
+    app.state.registry = RegistryService(stores.db, stores.artifacts)
+    app.state.artifacts = stores.artifacts
     app.state.settings = settings
     errors.install(app)
 
@@ -74,6 +73,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     api.include_router(experiments.router)
     api.include_router(runs.router)
     api.include_router(artifacts.router)
+    api.include_router(blobs.router)
     api.include_router(registry.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from modelyard.registry.service import RegistryService
+from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.tracking.service import TrackingService
 
 
@@ -16,3 +17,8 @@ def tracking(request: Request) -> TrackingService:
 def registry(request: Request) -> RegistryService:
     service: RegistryService = request.app.state.registry
     return service
+
+
+def artifacts(request: Request) -> ArtifactRepository:
+    repo: ArtifactRepository = request.app.state.artifacts
+    return repo

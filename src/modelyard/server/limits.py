@@ -7,6 +7,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelyard.errors import PayloadTooLarge
 from modelyard.server.errors import error_response
 
+STREAMED = ("/artifacts", "/blobs", "/uploads")  # file bodies stream to disk, capped elsewhere
+
 
 class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -14,7 +16,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or "/artifacts" in scope["path"]:
+        if scope["type"] != "http" or any(m in scope["path"] for m in STREAMED):
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:

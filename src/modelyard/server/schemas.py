@@ -148,4 +148,21 @@ class GcOut(BaseModel):
     run_ids: list[str]
     artifact_files: int
     artifact_bytes: int
+    blobs: int
+    blob_bytes: int
+    uploads: int
     dry_run: bool
+
+
+class BlobsMissingIn(_In):
+    digests: list[str] = Field(max_length=200_000)
+
+
+class UploadCompleteIn(_In):
+    digest: str | None = Field(None, description="sha256 the joined parts must hash to")
+
+
+class ArtifactLinkIn(_In):
+    files: dict[str, str] = Field(
+        max_length=200_000, description="path -> sha256 digest of a blob already uploaded"
+    )

@@ -15,6 +15,7 @@ import pytest
 
 from modelyard.server.app import ServerSettings
 from modelyard.testing.postgres import create_database, postgres_cluster
+from modelyard.testing.s3 import CREDENTIALS, s3_server
 from modelyard.testing.server import live_server
 
 
@@ -69,3 +70,32 @@ def modelyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MODELYARD_HOME", str(home))
     monkeypatch.setenv("MODELYARD_SYSTEM_METRICS_INTERVAL", "0")
     return home
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 for the whole session."""
+    with s3_server() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_artifacts_uri(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the local S3 server; boto3 finds it through AWS_ENDPOINT_URL."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/artifacts"
+
+
+@pytest.fixture(params=["local", "s3"])
+def artifacts_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty artifact root on each backend: a local folder and a bucket on a local S3."""
+    if request.param == "local":
+        return str(tmp_path / "artifacts")
+    uri: str = request.getfixturevalue("s3_artifacts_uri")
+    return uri

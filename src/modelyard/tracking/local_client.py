@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from modelyard import config
-from modelyard.store.artifacts.registry import open_artifact_store
-from modelyard.store.metadata.database import Database, normalize_url
+from modelyard.store.metadata.database import normalize_url
+from modelyard.store.stores import open_stores
 from modelyard.tracking.batches import parse_batches
 from modelyard.tracking.client import Client, resolve_uri
 from modelyard.tracking.entities import Experiment, Run, RunPage, ViewType
@@ -29,7 +30,8 @@ class LocalClient(Client):
     def __init__(self, uri: str | None = None) -> None:
         self.uri = resolve_uri(uri)
         url = normalize_url(self.uri)
-        self.service = TrackingService(Database(url), open_artifact_store(artifacts_beside(url)))
+        stores = open_stores(url, artifacts_beside(url))
+        self.service = TrackingService(stores.db, stores.artifacts)
 
     def create_experiment(
         self, name: str, description: str = "", tags: dict[str, str] | None = None
@@ -95,7 +97,7 @@ class LocalClient(Client):
     ) -> int:
         local = Path(local_path)
         with local.open("rb") as handle:
-            return self.service.log_artifact(run_id, artifact_path or local.name, handle)
+            return self.service.log_artifact(run_id, artifact_path or local.name, handle).size
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
         return [
@@ -112,13 +114,7 @@ class LocalClient(Client):
         return out
 
     def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> dict[str, Any]:
-        r = self.service.gc(older_than_seconds, dry_run)
-        return {
-            "run_ids": r.run_ids,
-            "artifact_files": r.artifact_files,
-            "artifact_bytes": r.artifact_bytes,
-            "dry_run": r.dry_run,
-        }
+        return asdict(self.service.gc(older_than_seconds, dry_run))
 
     def close(self) -> None:
         self.service.close()

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from modelyard.errors import InvalidInput
 from modelyard.store.artifacts.area import ArtifactArea
-from modelyard.store.artifacts.base import ArtifactInfo, ArtifactStore
+from modelyard.store.artifacts.base import ArtifactInfo
+from modelyard.store.artifacts.blobs import Blob
+from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.store.metadata import experiments_repo, metrics_repo, run_search, runs_repo
 from modelyard.store.metadata.database import Database
 from modelyard.tracking import memory_search
@@ -62,6 +64,9 @@ class GcReport:
     run_ids: list[str] = field(default_factory=list)
     artifact_files: int = 0
     artifact_bytes: int = 0
+    blobs: int = 0  # stored blobs no file names any more, deleted after the grace
+    blob_bytes: int = 0
+    uploads: int = 0  # abandoned uploads
     dry_run: bool = True
 
 
@@ -72,7 +77,7 @@ def _run_prefix(run_id: str) -> str:
 class TrackingService:
     """One object per store; safe to share between threads."""
 
-    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactRepository) -> None:
         self.db = db
         self.artifacts = artifacts
 
@@ -283,10 +288,17 @@ class TrackingService:
         run = self.get_run(run_id)
         return ArtifactArea(self.artifacts, _run_prefix(run.id))
 
-    def log_artifact(self, run_id: str, path: str, stream: BinaryIO) -> int:
+    def log_artifact(
+        self, run_id: str, path: str, stream: BinaryIO, expected: str | None = None
+    ) -> Blob:
+        """Store a file of a run; with ``expected`` (a sha256), bytes that differ are refused."""
         area = ArtifactArea(self.artifacts, _run_prefix(v.clean_run_id(run_id)))
         area.key(path)  # a bad path is refused before the run is looked up
-        return self.run_artifacts(run_id).put(path, stream)
+        return self.run_artifacts(run_id).put(path, stream, expected)
+
+    def link_artifacts(self, run_id: str, files: dict[str, str]) -> int:
+        """Name blobs the store already holds as files of a run (``{path: digest}``)."""
+        return len(self.run_artifacts(run_id).link(files))
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
         return self.run_artifacts(run_id).list(path)
@@ -306,14 +318,19 @@ class TrackingService:
             doomed = runs_repo.deleted_before(conn, cutoff)
         report = GcReport(run_ids=[r.id for r in doomed], dry_run=dry_run)
         for run in doomed:
-            prefix = _run_prefix(run.id)
-            report.artifact_files += sum(1 for _ in self.artifacts.walk(prefix))
-            report.artifact_bytes += self.artifacts.size_of_prefix(prefix)
-        if dry_run or not doomed:
-            return report
-        self.db.write(lambda c: runs_repo.purge(c, report.run_ids))
-        for run_id in report.run_ids:
-            self.artifacts.delete_prefix(_run_prefix(run_id))
+            files, size = self.artifacts.totals(_run_prefix(run.id))
+            report.artifact_files += files
+            report.artifact_bytes += size
+        if not dry_run and doomed:
+            for run_id in report.run_ids:
+                self.artifacts.delete(_run_prefix(run_id))
+            self.db.write(lambda c: runs_repo.purge(c, report.run_ids))
+        blobs = self.artifacts.gc(older_than_seconds, dry_run=dry_run)
+        report.blobs, report.blob_bytes, report.uploads = (
+            len(blobs.blobs),
+            blobs.bytes,
+            blobs.uploads,
+        )
         return report
 
     def close(self) -> None:

@@ -8,7 +8,6 @@ their artifacts in modelyard's store, through the same safe-path function.
 from __future__ import annotations
 
 import mimetypes
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +15,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from modelyard.errors import InvalidInput, NotFound
+from modelyard.errors import InvalidInput, InvalidState, NotFound
 from modelyard.registry.service import RegistryService
 from modelyard.server.deps import registry, tracking
 from modelyard.server.responses import JSONOut
-from modelyard.server.routes.artifacts import SPOOL_BYTES, iterate_file
+from modelyard.server.routes.artifacts import iterate_file
+from modelyard.server.routes.blobs import spool_body
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.tracking.service import TrackingService
 from modelyard.tracking.validation import RUN_ID
@@ -30,8 +30,14 @@ router = APIRouter(prefix="/artifacts")
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    area: ArtifactArea  # a run's or a logged model's artifacts
+    area: ArtifactArea  # a run's or a logged model's artifacts, or a version's snapshot
     path: str  # inside them ("" for their root)
+    read_only: bool = False
+
+    def writable(self) -> Location:
+        if self.read_only:
+            raise InvalidState("a registered model version's files cannot change")
+        return self
 
 
 def locate(
@@ -46,6 +52,13 @@ def locate(
         "<experiment>/models/<model id>/artifacts/<path>"
     )
     parts = path.strip("/").split("/")
+    if parts[0] == "versions":  # a registered version's files: read-only
+        if len(parts) < 4 or parts[3] != "artifacts" or not (parts[1] + parts[2]).isdigit():
+            raise bad
+        inner = "/".join(parts[4:])
+        area = reg.snapshot_artifacts(int(parts[1]), int(parts[2]))
+        area.key(inner, allow_empty=True)
+        return Location(area, inner, read_only=True)
     if len(parts) < 3 or (parts[1] == "models" and len(parts) < 4):
         if allow_root:
             return None
@@ -108,11 +121,9 @@ async def upload(
 ) -> JSONOut:
     where = await run_in_threadpool(locate, svc, reg, path, allow_root=False)
     assert where is not None
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        async for chunk in request.stream():
-            spool.write(chunk)
-        spool.seek(0)
-        await run_in_threadpool(where.area.put, where.path, spool)  # type: ignore[arg-type]
+    where.writable()
+    with await spool_body(request) as spool:
+        await run_in_threadpool(where.area.put, where.path, spool)
     return JSONOut({})
 
 
@@ -141,5 +152,5 @@ async def delete(
 ) -> JSONOut:
     where = await run_in_threadpool(locate, svc, reg, path, allow_root=False)
     assert where is not None
-    await run_in_threadpool(where.area.delete, where.path)
+    await run_in_threadpool(where.writable().area.delete, where.path)
     return JSONOut({})

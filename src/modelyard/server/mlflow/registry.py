@@ -265,7 +265,9 @@ async def search_versions(request: Request, reg: RegistryService = Depends(regis
 
 
 def download_uri(version: ModelVersion, svc: TrackingService, reg: RegistryService) -> str:
-    """Where the client downloads a version's files: its run's or logged model's artifacts."""
+    """Where the client downloads a version's files: its own snapshot, else its source's."""
+    if version.artifact_prefix.startswith("versions/"):
+        return f"mlflow-artifacts:/{version.artifact_prefix}/artifacts"
     if version.logged_model_id and version.artifact_prefix.startswith("models/"):
         model = reg.get_logged_model(version.logged_model_id)
         return f"mlflow-artifacts:/{model.experiment_id}/models/{model.id}/artifacts"

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import mimetypes
-import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from modelyard.server.deps import tracking
 from modelyard.server.responses import JSONOut
-from modelyard.server.schemas import ArtifactOut
+from modelyard.server.routes.blobs import spool_body
+from modelyard.server.schemas import ArtifactLinkIn, ArtifactOut
 from modelyard.tracking.service import TrackingService
 
 router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
-SPOOL_BYTES = 8 << 20
 CHUNK = 1 << 20
 
 
@@ -33,17 +32,26 @@ def list_artifacts(
     )
 
 
+@router.post("")
+def link_artifacts(
+    run_id: str, body: ArtifactLinkIn, svc: TrackingService = Depends(tracking)
+) -> JSONOut:
+    """Name blobs already uploaded (``/blobs``) as files of the run; no bytes move."""
+    return JSONOut({"linked": svc.link_artifacts(run_id, body.files)})
+
+
 @router.put("/{path:path}", status_code=201)
 async def upload_artifact(
-    run_id: str, path: str, request: Request, svc: TrackingService = Depends(tracking)
+    run_id: str,
+    path: str,
+    request: Request,
+    digest: str | None = Header(None, alias="X-Modelyard-Digest"),
+    svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
-    """Stream the request body into the artifact store (constant memory)."""
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        async for chunk in request.stream():
-            spool.write(chunk)
-        spool.seek(0)
-        size = await run_in_threadpool(svc.log_artifact, run_id, path, spool)  # type: ignore[arg-type]
-    return JSONOut({"path": path, "size": size}, status_code=201)
+    """Stream the body into the store (constant memory); a ``X-Modelyard-Digest`` is checked."""
+    with await spool_body(request) as spool:
+        blob = await run_in_threadpool(svc.log_artifact, run_id, path, spool, digest)
+    return JSONOut({"path": path, "size": blob.size, "digest": blob.digest}, status_code=201)
 
 
 def iterate_file(handle: BinaryIO) -> Iterator[bytes]:

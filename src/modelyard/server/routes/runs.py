@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any, Literal
 
 import numpy as np
@@ -182,12 +183,4 @@ def metric_history(
 @router.post("/gc", responses={200: {"model": GcOut}})
 def gc(body: GcIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
     """Permanently remove deleted runs (and their artifacts); ``dry_run`` only reports."""
-    report = svc.gc(body.older_than_seconds, body.dry_run)
-    return JSONOut(
-        {
-            "run_ids": report.run_ids,
-            "artifact_files": report.artifact_files,
-            "artifact_bytes": report.artifact_bytes,
-            "dry_run": report.dry_run,
-        }
-    )
+    return JSONOut(asdict(svc.gc(body.older_than_seconds, body.dry_run)))

@@ -1,45 +1,54 @@
-"""The artifact store interface: a small ABC with one file per backend, picked by URI scheme."""
+"""The object store interface: a small ABC with one file per backend, picked by URI scheme.
+
+Backends only store immutable objects under keys. Content addressing (``blobs.py``), the
+file index (``metadata/artifact_index_repo.py``) and path safety live above them.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 
 @dataclass(frozen=True, slots=True)
 class ArtifactInfo:
-    path: str  # relative to the listed prefix's owner (e.g. the run)
+    path: str  # relative to the listed folder's owner (e.g. the run)
     is_dir: bool
     size: int | None
 
 
-class ArtifactStore(ABC):
-    """Stores files under keys such as ``runs/<run_id>/model/model.skops``."""
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    modified: float  # seconds since the epoch
+
+
+class ObjectStore(ABC):
+    """Immutable objects under keys such as ``blobs/sha256/ab/cd/<digest>``."""
 
     uri: str
+    staging: Path  # a local folder for uploads in progress (same filesystem as a local root)
 
     @abstractmethod
-    def put(self, key: str, stream: BinaryIO) -> int:
-        """Write a stream to ``key`` atomically; returns the byte count."""
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Size and time of the object under ``key``, or None when there is none."""
+
+    @abstractmethod
+    def put_file(self, key: str, path: Path) -> None:
+        """Store the local file ``path`` under ``key``; the file is consumed (moved or deleted)."""
 
     @abstractmethod
     def open(self, key: str) -> BinaryIO:
-        """Open ``key`` for reading; NotFound when missing."""
+        """Open ``key`` for streaming reads; NotFound when missing."""
 
     @abstractmethod
-    def list(self, prefix: str) -> list[ArtifactInfo]:
-        """Direct children of a folder key, with paths relative to ``prefix``."""
+    def delete(self, key: str) -> None:
+        """Delete ``key`` (no error when it is already gone)."""
 
     @abstractmethod
-    def walk(self, prefix: str) -> Iterator[str]:
-        """Every file key under ``prefix``."""
-
-    @abstractmethod
-    def delete_prefix(self, prefix: str) -> int:
-        """Delete everything under ``prefix`` (or the file ``prefix``); returns the file count."""
-
-    @abstractmethod
-    def size_of_prefix(self, prefix: str) -> int:
-        """Bytes stored under ``prefix``."""
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``."""

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from modelyard.errors import PathNotAllowed
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+MAX_PATH_BYTES = 1024
 
 
 def clean_relative(path: str, *, allow_empty: bool = False) -> str:
@@ -33,7 +34,10 @@ def clean_relative(path: str, *, allow_empty: bool = False) -> str:
         raise PathNotAllowed(f"artifact path {path!r} must not contain '..'", path=path)
     if not parts and not allow_empty:
         raise PathNotAllowed("artifact path must not be empty", path=path)
-    return "/".join(parts)
+    clean = "/".join(parts)
+    if len(clean.encode()) > MAX_PATH_BYTES:
+        raise PathNotAllowed(f"artifact path is longer than {MAX_PATH_BYTES} bytes", path=path[:80])
+    return clean
 
 
 def resolve_under(root: Path, key: str) -> Path:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 from modelyard.registry.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
-from modelyard.store.metadata import docs
+from modelyard.store.metadata import artifact_index_repo, docs
 from modelyard.store.metadata.sql import now_ms
 from modelyard.store.metadata.tables import (
     model_aliases,
@@ -192,6 +192,7 @@ def delete_model(conn: Connection, name: str, user: str) -> list[ModelVersion]:
     conn.execute(model_aliases.delete().where(model_aliases.c.model_id == row.id))
     conn.execute(model_versions.delete().where(model_versions.c.model_id == row.id))
     conn.execute(registered_models.delete().where(registered_models.c.id == row.id))
+    artifact_index_repo.delete_under(conn, f"versions/{row.id}", now_ms())
     record(conn, name, "deleted", user, versions=[v.version for v in versions])
     return versions
 
@@ -213,12 +214,16 @@ def create_version(
         .where(registered_models.c.id == row.id)
         .values(next_version=number + 1, updated_at=version.created_at)
     )
+    # The version keeps its own names for the source's files (same blobs): later changes to
+    # the run's artifacts do not change a registered version. An empty source stays a link.
+    snapshot = f"versions/{row.id}/{number}"
+    copied = artifact_index_repo.copy(conn, version.artifact_prefix, snapshot, version.created_at)
     conn.execute(
         model_versions.insert().values(
             model_id=row.id,
             version=number,
             source=version.source,
-            artifact_prefix=version.artifact_prefix,
+            artifact_prefix=snapshot if copied else version.artifact_prefix,
             run_id=version.run_id,
             logged_model_id=version.logged_model_id,
             description=version.description,
@@ -319,6 +324,8 @@ def delete_version(conn: Connection, name: str, version: int, user: str) -> Mode
             model_versions.c.model_id == mid, model_versions.c.version == version
         )
     )
+    if found.artifact_prefix == f"versions/{mid}/{version}":
+        artifact_index_repo.delete_under(conn, found.artifact_prefix, now_ms())
     record(conn, name, "version_deleted", user, version, aliases=found.aliases)
     return found
 

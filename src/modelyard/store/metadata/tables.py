@@ -195,3 +195,23 @@ registry_events = Table(
     Column("at", BigInteger, nullable=False),
 )
 Index("ix_registry_events_model_at", registry_events.c.model_name, registry_events.c.at)
+
+# Artifact files: a logical key ("runs/<id>/model/model.skops") names a content-addressed blob.
+# The key sorts bytewise on both engines (collation "C"), so a folder is one index range scan.
+ARTIFACT_KEY = String(1536).with_variant(String(1536, collation="C"), "postgresql")
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("key", ARTIFACT_KEY, primary_key=True),
+    Column("digest", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Blobs that lost their last reference, and since when: `modelyard gc` deletes them after a grace.
+artifact_orphans = Table(
+    "artifact_orphans",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("since", BigInteger, nullable=False),
+)

@@ -1,0 +1,113 @@
+"""/api/v1/blobs and /api/v1/uploads: content-addressed uploads (single, packed, multipart).
+
+A client hashes its files, asks which digests are missing, sends only those, then names them
+(``POST /runs/{id}/artifacts:link``, dataset and model registration). Bodies stream to disk.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any, BinaryIO, cast
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.errors import DigestMismatch
+from modelyard.server.deps import artifacts
+from modelyard.server.responses import JSONOut
+from modelyard.server.schemas import BlobsMissingIn, UploadCompleteIn
+from modelyard.store.artifacts.archives import Caps, tar_members
+from modelyard.store.artifacts.blobs import clean_digest
+from modelyard.store.artifacts.repository import ArtifactRepository
+from modelyard.store.artifacts.uploads import Uploads
+
+router = APIRouter(tags=["blobs"])
+SPOOL_BYTES = 8 << 20
+
+
+async def spool_body(request: Request) -> BinaryIO:
+    """The request body in a temporary file (memory up to 8 MiB, then disk)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (the caller closes)
+    async for chunk in request.stream():
+        spool.write(chunk)
+    spool.seek(0)
+    return cast(BinaryIO, spool)
+
+
+@router.post("/blobs/missing")
+def missing(body: BlobsMissingIn, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
+    """Which of these sha256 digests the store does not hold yet."""
+    return JSONOut({"missing": repo.content.missing(body.digests)})
+
+
+@router.put("/blobs/{digest}", status_code=201)
+async def put_blob(
+    digest: str, request: Request, repo: ArtifactRepository = Depends(artifacts)
+) -> JSONOut:
+    """Store one blob; the body must hash to ``digest`` (DIGEST_MISMATCH otherwise)."""
+    expected = clean_digest(digest)
+    with await spool_body(request) as spool:
+        blob = await run_in_threadpool(repo.content.put, spool, expected)
+    return JSONOut({"digest": blob.digest, "size": blob.size}, status_code=201)
+
+
+@router.post("/blobs/pack", status_code=201)
+async def put_pack(request: Request, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
+    """Many small blobs in one tar stream, each member named by its sha256 digest."""
+    with await spool_body(request) as spool:
+
+        def unpack() -> list[dict[str, Any]]:
+            stored = []
+            for name, reader in tar_members(spool, Caps()):
+                try:
+                    blob = repo.content.put(reader, clean_digest(name))
+                except DigestMismatch as exc:
+                    raise DigestMismatch(f"pack member {name}: {exc.message}") from None
+                stored.append({"digest": blob.digest, "size": blob.size})
+            return stored
+
+        stored = await run_in_threadpool(unpack)
+    return JSONOut({"stored": stored}, status_code=201)
+
+
+@router.post("/uploads", status_code=201)
+def create_upload(repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
+    """Start a resumable multipart upload."""
+    return JSONOut({"upload_id": Uploads(repo.content).create()}, status_code=201)
+
+
+@router.get("/uploads/{upload_id}")
+def upload_status(upload_id: str, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
+    """The parts received so far, to resume after a broken connection."""
+    parts = Uploads(repo.content).parts(upload_id)
+    return JSONOut(
+        {
+            "upload_id": upload_id,
+            "parts": [{"number": p.number, "size": p.size, "sha256": p.sha256} for p in parts],
+        }
+    )
+
+
+@router.put("/uploads/{upload_id}/{number}")
+async def put_part(
+    upload_id: str, number: int, request: Request, repo: ArtifactRepository = Depends(artifacts)
+) -> JSONOut:
+    uploads = Uploads(repo.content)
+    with await spool_body(request) as spool:
+        part = await run_in_threadpool(uploads.put_part, upload_id, number, spool)
+    return JSONOut({"number": part.number, "size": part.size, "sha256": part.sha256})
+
+
+@router.post("/uploads/{upload_id}/complete")
+def complete_upload(
+    upload_id: str, body: UploadCompleteIn, repo: ArtifactRepository = Depends(artifacts)
+) -> JSONOut:
+    """Join the parts into one blob (checked against ``digest`` when given)."""
+    blob = Uploads(repo.content).complete(upload_id, body.digest)
+    return JSONOut({"digest": blob.digest, "size": blob.size})
+
+
+@router.delete("/uploads/{upload_id}")
+def abort_upload(upload_id: str, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
+    Uploads(repo.content).abort(upload_id)
+    return JSONOut({})

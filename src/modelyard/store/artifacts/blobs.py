@@ -1,0 +1,109 @@
+"""Content-addressed storage: every file is stored once, under the sha256 of its bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from modelyard.errors import DigestMismatch, InvalidInput
+from modelyard.store.artifacts.base import ObjectInfo, ObjectStore
+
+CHUNK = 1 << 20
+BLOBS = "blobs/sha256/"
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    digest: str  # lowercase hex sha256
+    size: int
+
+
+def clean_digest(digest: str) -> str:
+    """``sha256:<hex>`` or ``<hex>`` -> ``<hex>``; anything else is refused."""
+    raw = digest.removeprefix("sha256:").lower() if isinstance(digest, str) else ""
+    if not _DIGEST.match(raw):
+        raise InvalidInput(f"{digest!r} is not a sha256 digest (64 hex digits)", field="digest")
+    return raw
+
+
+def blob_key(digest: str) -> str:
+    return f"{BLOBS}{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+def hash_file(path: Path) -> Blob:
+    """The digest and size of a local file, read in chunks (constant memory)."""
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return Blob(h.hexdigest(), size)
+
+
+class ContentStore:
+    """Blobs over an object store: ``put`` hashes while it spools, then keeps one copy."""
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self.objects = objects
+
+    def put(self, stream: BinaryIO, expected: str | None = None) -> Blob:
+        """Store a stream; with ``expected``, a digest mismatch is refused and nothing is kept."""
+        fd, tmp = tempfile.mkstemp(dir=self.objects.staging, prefix="put-")
+        path = Path(tmp)
+        try:
+            h = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            return self.adopt(path, Blob(h.hexdigest(), size), expected)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def adopt(self, path: Path, blob: Blob, expected: str | None = None) -> Blob:
+        """Keep a staged local file whose digest is known; it is consumed either way."""
+        if expected is not None and clean_digest(expected) != blob.digest:
+            path.unlink(missing_ok=True)
+            raise DigestMismatch(
+                f"content digest is {blob.digest}, the client said {clean_digest(expected)}"
+            )
+        key = blob_key(blob.digest)
+        if self.objects.stat(key) is not None:
+            path.unlink(missing_ok=True)  # stored once: the same bytes are already there
+        else:
+            self.objects.put_file(key, path)
+        return blob
+
+    def open(self, digest: str) -> BinaryIO:
+        return self.objects.open(blob_key(clean_digest(digest)))
+
+    def size(self, digest: str) -> int | None:
+        """The stored size of a blob, or None when it is not stored."""
+        info = self.objects.stat(blob_key(clean_digest(digest)))
+        return None if info is None else info.size
+
+    def missing(self, digests: Iterable[str]) -> list[str]:
+        """The digests among ``digests`` that are not stored yet."""
+        return [d for d in dict.fromkeys(clean_digest(x) for x in digests) if self.size(d) is None]
+
+    def delete(self, digest: str) -> None:
+        self.objects.delete(blob_key(clean_digest(digest)))
+
+    def scan(self) -> Iterator[tuple[str, ObjectInfo]]:
+        """(digest, object) of every stored blob."""
+        for info in self.objects.scan(BLOBS):
+            name = info.key.rsplit("/", 1)[-1]
+            if _DIGEST.match(name):
+                yield name, info
