@@ -6,7 +6,6 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,7 @@ from modelyard.errors import InvalidState, ParamConflict
 from modelyard.server.app import ServerSettings
 from modelyard.testing.postgres import free_port
 from modelyard.testing.server import live_server
-from modelyard.tracking import fluent, journal
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sdk(modelyard_home: Path) -> Iterator[None]:
-    fluent._stack.clear()
-    fluent._clients.clear()
-    fluent._experiment = None
-    yield
-    for client, batcher in list(fluent._clients.values()):
-        batcher.close()
-        client.close()
-    fluent._clients.clear()
-    fluent._stack.clear()
-    my.set_tracking_uri(None)
+from modelyard.tracking import journal
 
 
 @pytest.fixture(params=["server", "embedded"])

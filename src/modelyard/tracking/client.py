@@ -14,6 +14,7 @@ import orjson
 
 from modelyard import config
 from modelyard.errors import ModelyardError, ServerUnreachable, error_from_json
+from modelyard.tracking import transfer
 from modelyard.tracking.entities import (
     Experiment,
     Lifecycle,
@@ -117,6 +118,9 @@ class HttpBackend:
             response = self.http.request(method, path, **kwargs)
         except self._httpx.TransportError as exc:
             raise ServerUnreachable(f"cannot reach {self.http.base_url}: {exc}") from exc
+        return self._check(response, path)
+
+    def _check(self, response: Any, path: str) -> Any:
         if response.status_code >= 500 and response.status_code != 503:
             raise ServerUnreachable(
                 f"server error {response.status_code} from {self.http.base_url}{path}"
@@ -139,13 +143,24 @@ class HttpBackend:
         )
         return orjson.loads(response.content) if response.content else None
 
-    def upload(self, path: str, stream: BinaryIO) -> Any:
-        response = self._send("PUT", "/api/v1" + path, content=_chunks(stream))
-        return orjson.loads(response.content)
+    def upload(
+        self, path: str, stream: BinaryIO, *, method: str = "PUT", content_type: str | None = None
+    ) -> Any:
+        """Stream a body (constant memory); returns the JSON answer."""
+        headers = {"content-type": content_type} if content_type else None
+        response = self._send(method, "/api/v1" + path, content=_chunks(stream), headers=headers)
+        return orjson.loads(response.content) if response.content else None
 
     def download(self, path: str) -> Iterator[bytes]:
-        response = self._send("GET", "/api/v1" + path)
-        yield from response.iter_bytes()
+        """The body in 1 MiB chunks as it arrives (constant memory for any size)."""
+        try:
+            with self.http.stream("GET", "/api/v1" + path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                self._check(response, path)
+                yield from response.iter_bytes(1 << 20)
+        except self._httpx.TransportError as exc:
+            raise ServerUnreachable(f"cannot reach {self.http.base_url}: {exc}") from exc
 
     def close(self) -> None:
         self.http.close()
@@ -181,6 +196,12 @@ class Client:
         for name in _RUN_READS:
             if name in cls.__dict__:
                 setattr(cls, name, _reads_own_writes(cls.__dict__[name]))
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def iter_runs(self, **kwargs: Any) -> Iterator[Run]:
         """Every matching run, following page tokens."""
@@ -258,6 +279,10 @@ class Client:
     def log_artifact(
         self, run_id: str, local_path: str | Path, artifact_path: str | None = None
     ) -> int:
+        raise NotImplementedError
+
+    def log_artifacts(self, run_id: str, files: dict[str, Path]) -> int:
+        """Upload many files at once (``{artifact path: local file}``); returns the count."""
         raise NotImplementedError
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
@@ -361,9 +386,18 @@ class HttpClient(Client):
     ) -> int:
         local = Path(local_path)
         target = artifact_path or local.name
+        if local.stat().st_size > transfer.MULTIPART_BYTES:  # resumable, in parts
+            self.log_artifacts(run_id, {target: local})
+            return local.stat().st_size
         with local.open("rb") as handle:
             result = self.backend.upload(f"/runs/{run_id}/artifacts/{target}", handle)
         return int(result["size"])
+
+    def log_artifacts(self, run_id: str, files: dict[str, Path]) -> int:
+        sent = transfer.Uploader(self.backend).upload(files)
+        body = {"files": {name: f.digest for name, f in sent.items()}}
+        linked: int = self.backend.call("POST", f"/runs/{run_id}/artifacts", body)["linked"]
+        return linked
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.backend.call(

@@ -151,9 +151,12 @@ class ActiveRun:
         """Upload every file under a folder, keeping its layout."""
         root = Path(local_dir)
         self._batcher.flush()
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = path.relative_to(root).as_posix()
-            self._client.log_artifact(self.id, path, f"{artifact_path}/{rel}".lstrip("/"))
+        files = {
+            f"{artifact_path}/{p.relative_to(root).as_posix()}".lstrip("/"): p
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+        self._client.log_artifacts(self.id, files)
 
     def log_text(self, text: str, artifact_path: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:

@@ -99,6 +99,11 @@ class LocalClient(Client):
         with local.open("rb") as handle:
             return self.service.log_artifact(run_id, artifact_path or local.name, handle).size
 
+    def log_artifacts(self, run_id: str, files: dict[str, Path]) -> int:
+        for name, local in files.items():
+            self.log_artifact(run_id, local, name)
+        return len(files)
+
     def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
         return [
             {"path": a.path, "is_dir": a.is_dir, "size": a.size}
