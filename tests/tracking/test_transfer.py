@@ -31,7 +31,7 @@ def test_folder_upload_sends_only_missing_content(
     seen: list[str] = []
     real_upload = HttpBackend.upload
 
-    def counting(self: HttpBackend, path: str, stream, **kw):  # type: ignore[no-untyped-def]
+    def counting(self: HttpBackend, path: str, stream, **kw):
         seen.append(path)
         return real_upload(self, path, stream, **kw)
 
@@ -76,11 +76,11 @@ def test_big_file_goes_in_parts_and_resumes(
     calls: list[str] = []
     dropped: list[str] = []
 
-    def flaky(self: HttpBackend, path: str, stream, **kw):  # type: ignore[no-untyped-def]
+    def flaky(self: HttpBackend, path: str, stream, **kw):
         calls.append(path)
         if path.endswith("/4") and not dropped:
             dropped.append(path)
-            raise my.errors.ServerUnreachable("connection dropped")  # type: ignore[attr-defined]
+            raise my.errors.ServerUnreachable("connection dropped")
         return real_upload(self, path, stream, **kw)
 
     monkeypatch.setattr(HttpBackend, "upload", flaky)
