@@ -104,7 +104,7 @@ class Doubler:
     ids=["python-class", "sklearn-pickle"],
 )
 def test_code_carrying_formats_need_trust(
-    tmp_path: Path, model: Any, options: dict[str, str]
+    tmp_path: Path, model: Any, options: dict[str, Any]
 ) -> None:
     model = model if model is not None else _sklearn()
     saved = package.save(model, tmp_path / "m", **options)
