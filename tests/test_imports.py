@@ -35,6 +35,7 @@ def test_public_api_is_pinned() -> None:
         "log_metrics",
         "log_param",
         "log_params",
+        "models",
         "search_runs",
         "set_experiment",
         "set_tag",

@@ -25,6 +25,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "models",
     "search_runs",
     "set_experiment",
     "set_tag",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 _LAZY = {name: "modelyard.tracking.fluent" for name in __all__ if name != "__version__"}
+_LAZY["models"] = "modelyard"  # the submodule itself
 _LAZY["Client"] = "modelyard.tracking.client"
 
 if TYPE_CHECKING:
@@ -67,6 +69,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
     import importlib
 
+    if name == "models":
+        return importlib.import_module("modelyard.models")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

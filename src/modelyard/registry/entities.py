@@ -17,6 +17,7 @@ class Stage(StrEnum):
     STAGING = "Staging"
     PRODUCTION = "Production"
     ARCHIVED = "Archived"
+    RETIRED = "Retired"  # out of service for good: kept for lineage and audit, never loaded
 
     @classmethod
     def parse(cls, value: str) -> Stage:
@@ -63,6 +64,9 @@ class ModelVersion:
     updated_at: int
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    package_digest: str | None = None  # sha256 of its modelyard.json, for packaged versions
+    package: dict[str, object] | None = None  # the manifest: flavor, signature, dependencies
+    trusted: bool = False  # someone allowed this package digest to load although it runs code
 
 
 @dataclass(slots=True)
@@ -74,6 +78,7 @@ class RegisteredModel:
     updated_at: int
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)  # alias -> version
+    card: str = ""  # Markdown model card
     latest: dict[Stage, ModelVersion] = field(default_factory=dict)  # newest version per stage
 
 

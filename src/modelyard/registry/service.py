@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from modelyard.errors import InvalidInput, NotFound
+import orjson
+
+from modelyard.errors import InvalidInput, InvalidState, NotFound
 from modelyard.registry.entities import (
     LoggedModel,
     LoggedModelStatus,
@@ -17,6 +19,7 @@ from modelyard.registry.entities import (
     Stage,
 )
 from modelyard.store.artifacts.area import ArtifactArea
+from modelyard.store.artifacts.blobs import clean_digest
 from modelyard.store.artifacts.paths import clean_relative
 from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.store.metadata import (
@@ -26,6 +29,7 @@ from modelyard.store.metadata import (
     run_search,
     runs_repo,
 )
+from modelyard.store.metadata.artifact_index_repo import FileRow
 from modelyard.store.metadata.database import Database
 from modelyard.store.metadata.sql import now_ms
 from modelyard.tracking import memory_search
@@ -257,8 +261,8 @@ class RegistryService:
             )
         )
 
-    def delete_model(self, name: str, user: str = "anonymous") -> None:
-        self.db.write(lambda c: registry_repo.delete_model(c, name, user))
+    def delete_model(self, name: str, user: str = "anonymous", reason: str = "") -> None:
+        self.db.write(lambda c: registry_repo.delete_model(c, name, user, reason))
 
     def search_models(
         self,
@@ -369,6 +373,7 @@ class RegistryService:
         tags: dict[str, str] | None = None,
         deleted_tag: str | None = None,
         user: str = "anonymous",
+        reason: str = "",
     ) -> ModelVersion:
         clean_tags = v.clean_pairs(tags, "tag")
         return self.db.write(
@@ -382,11 +387,14 @@ class RegistryService:
                 archive_others=archive_others,
                 tags=clean_tags,
                 deleted_tag=deleted_tag,
+                reason=reason,
             )
         )
 
-    def delete_version(self, name: str, version: int, user: str = "anonymous") -> None:
-        self.db.write(lambda c: registry_repo.delete_version(c, name, version, user))
+    def delete_version(
+        self, name: str, version: int, user: str = "anonymous", reason: str = ""
+    ) -> None:
+        self.db.write(lambda c: registry_repo.delete_version(c, name, version, user, reason))
 
     def search_versions(
         self,
@@ -408,12 +416,155 @@ class RegistryService:
         return [v for s, v in model.latest.items() if not wanted or s in wanted]
 
     # -- aliases
-    def set_alias(self, name: str, alias: str, version: int, user: str = "anonymous") -> None:
+    def set_alias(
+        self, name: str, alias: str, version: int, user: str = "anonymous", reason: str = ""
+    ) -> None:
         clean = _alias(alias)
-        self.db.write(lambda c: registry_repo.set_alias(c, name, clean, version, user))
+        self.db.write(lambda c: registry_repo.set_alias(c, name, clean, version, user, reason))
 
-    def delete_alias(self, name: str, alias: str, user: str = "anonymous") -> None:
-        self.db.write(lambda c: registry_repo.delete_alias(c, name, alias, user))
+    def delete_alias(
+        self, name: str, alias: str, user: str = "anonymous", reason: str = ""
+    ) -> None:
+        self.db.write(lambda c: registry_repo.delete_alias(c, name, alias, user, reason))
+
+    def alias_at(self, name: str, alias: str, at: int) -> int | None:
+        """Which version ``alias`` named at time ``at`` (ms since the epoch), from the history."""
+        current: int | None = None
+        for event in self.history(name):
+            if event.at > at:
+                break
+            if event.action == "alias_set" and event.detail.get("alias") == alias:
+                current = event.version
+            elif (event.action == "alias_deleted" and event.detail.get("alias") == alias) or (
+                event.action == "version_deleted"
+                and alias in list(event.detail.get("aliases") or [])  # type: ignore[call-overload]
+            ):
+                current = None
+        return current
+
+    def rollback_alias(
+        self, name: str, alias: str, user: str = "anonymous", reason: str = ""
+    ) -> ModelVersion:
+        """Point ``alias`` back at the version it named before its last move."""
+        moves = [
+            e
+            for e in self.history(name)
+            if e.action == "alias_set" and e.detail.get("alias") == alias
+        ]
+        previous = moves[-1].detail.get("previous") if moves else None
+        if previous is None:
+            raise InvalidState(
+                f"alias {alias!r} of {name!r} has no earlier version to roll back to"
+            )
+        why = reason or f"rollback from version {moves[-1].version}"
+        self.set_alias(name, alias, int(str(previous)), user, why)
+        return self.version_by_alias(name, alias)
+
+    # -- packaged versions, trust, cards
+    def register_package(
+        self,
+        name: str,
+        files: dict[str, str],
+        *,
+        run_id: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        user: str = "anonymous",
+    ) -> ModelVersion:
+        """A new version from uploaded blobs (``{path: sha256}``) that form a modelyard package.
+
+        The manifest is read from the stored ``modelyard.json`` and must name exactly these
+        files with these digests; the model is created on first use.
+        """
+        from modelyard.packaging import manifest as mf
+
+        clean = {clean_relative(p): clean_digest(d) for p, d in files.items()}
+        if mf.MANIFEST not in clean:
+            raise InvalidInput(f"a package needs its {mf.MANIFEST}", field="files")
+        with self.artifacts.content.open(clean[mf.MANIFEST]) as handle:
+            raw = handle.read(4 << 20)
+        try:
+            manifest = mf.Manifest.from_json(orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"{mf.MANIFEST} is not valid JSON: {exc}") from exc
+        named = {p: d for p, d in clean.items() if p != mf.MANIFEST}
+        if named != manifest.files:
+            raise InvalidInput(
+                f"the files sent do not match the digests in {mf.MANIFEST}",
+                extra=sorted(set(named) ^ set(manifest.files))[:20],
+            )
+        rows = []
+        for path, digest in clean.items():
+            size = self.artifacts.content.size(digest)
+            if size is None:
+                raise NotFound(f"blob sha256:{digest} ({path}) is not uploaded", digest=digest)
+            rows.append(FileRow(path, digest, size))
+        clean_tags = v.clean_pairs(tags, "tag")
+        model_name = v.clean_name(name, "model name")
+
+        def job(conn: Any) -> ModelVersion:
+            try:
+                registry_repo.model_id(conn, model_name)
+            except NotFound:
+                registry_repo.create_model(conn, model_name, "", {}, user)
+            if run_id is not None:
+                runs_repo.get(conn, v.clean_run_id(run_id))
+            now = now_ms()
+            version = ModelVersion(
+                name=model_name,
+                version=0,
+                source=f"package:sha256:{manifest.digest}",
+                artifact_prefix="",
+                run_id=run_id,
+                logged_model_id=None,
+                description=description,
+                stage=Stage.NONE,
+                user=user,
+                created_at=now,
+                updated_at=now,
+                tags=clean_tags,
+                package_digest=manifest.digest,
+                package=manifest.to_json(),
+            )
+            return registry_repo.create_version(conn, model_name, version, files=rows)
+
+        return self.db.write(job)
+
+    def compare(self, name: str, a: int, b: int) -> dict[str, Any]:
+        """What differs between two versions: params, metrics, signature, dependencies."""
+        va, vb = self.get_version(name, a), self.get_version(name, b)
+        runs: list[Any] = []
+        with self.db.read() as conn:
+            for ver in (va, vb):
+                runs.append(runs_repo.get(conn, ver.run_id) if ver.run_id else None)
+        params = [r.params if r else {} for r in runs]
+        metrics = [{k: m.last for k, m in r.metrics.items()} if r else {} for r in runs]
+        packages: list[dict[str, Any]] = [dict(ver.package or {}) for ver in (va, vb)]
+        return {
+            "a": a,
+            "b": b,
+            "params": _diff(params[0], params[1]),
+            "metrics": _diff(metrics[0], metrics[1]),
+            "signature": _diff(
+                packages[0].get("signature") or {}, packages[1].get("signature") or {}
+            ),
+            "dependencies": _diff(
+                packages[0].get("dependencies") or {}, packages[1].get("dependencies") or {}
+            ),
+            "flavor": [packages[0].get("flavor"), packages[1].get("flavor")],
+        }
+
+    def trust(self, name: str, version: int, user: str, reason: str) -> ModelVersion:
+        """Allow a version's package to load although its format can run code (recorded)."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("say why this model is trusted (reason)", field="reason")
+        return self.db.write(lambda c: registry_repo.trust(c, name, version, user, reason))
+
+    def set_card(self, name: str, card: str, user: str = "anonymous") -> RegisteredModel:
+        if not isinstance(card, str) or len(card) > 1_000_000:
+            raise InvalidInput("a model card is Markdown text of at most 1,000,000 characters")
+        self.db.write(lambda c: registry_repo.set_card(c, name, card, user))
+        return self.get_model(name)
 
     def version_by_alias(self, name: str, alias: str) -> ModelVersion:
         with self.db.read() as conn:
@@ -430,6 +581,11 @@ class RegistryService:
     def snapshot_artifacts(self, model_id: int, version: int) -> ArtifactArea:
         """The files a version kept at registration (``versions/<model id>/<version>``)."""
         return ArtifactArea(self.artifacts, f"versions/{model_id}/{version}")
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[Any]]:
+    """key -> [value in a, value in b] for every key whose values differ (None: absent)."""
+    return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
 def _model_id(value: str) -> str:

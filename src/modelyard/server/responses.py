@@ -1,11 +1,17 @@
-"""JSON responses rendered with orjson (numpy arrays included)."""
+"""Bodies in and out: JSON rendered with orjson, files streamed in constant memory."""
 
 from __future__ import annotations
 
-from typing import Any
+import tempfile
+from collections.abc import Iterator
+from typing import Any, BinaryIO, cast
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import Response
+
+SPOOL_BYTES = 8 << 20
+CHUNK = 1 << 20
 
 
 class JSONOut(Response):
@@ -13,3 +19,18 @@ class JSONOut(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+async def spool_body(request: Request) -> BinaryIO:
+    """The request body in a temporary file (memory up to 8 MiB, then disk); caller closes."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+    async for chunk in request.stream():
+        spool.write(chunk)
+    spool.seek(0)
+    return cast(BinaryIO, spool)
+
+
+def iterate_file(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk

@@ -166,3 +166,32 @@ class ArtifactLinkIn(_In):
     files: dict[str, str] = Field(
         max_length=200_000, description="path -> sha256 digest of a blob already uploaded"
     )
+
+
+class PackageIn(_In):
+    files: dict[str, str] = Field(
+        description="path -> sha256 of uploaded blobs, with modelyard.json"
+    )
+    run_id: str | None = None
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ReasonIn(_In):
+    reason: str = ""
+
+
+class AliasIn(_In):
+    version: int
+    reason: str = ""
+
+
+class VersionUpdateIn(_In):
+    description: str | None = None
+    stage: str | None = None
+    archive_others: bool = False
+    reason: str = ""
+
+
+class CardIn(_In):
+    card: str

@@ -18,9 +18,7 @@ from starlette.responses import StreamingResponse
 from modelyard.errors import InvalidInput, InvalidState, NotFound
 from modelyard.registry.service import RegistryService
 from modelyard.server.deps import registry, tracking
-from modelyard.server.responses import JSONOut
-from modelyard.server.routes.artifacts import iterate_file
-from modelyard.server.routes.blobs import spool_body
+from modelyard.server.responses import JSONOut, iterate_file, spool_body
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.tracking.service import TrackingService
 from modelyard.tracking.validation import RUN_ID

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Iterator
-from typing import BinaryIO
 
 from fastapi import APIRouter, Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from modelyard.server.deps import tracking
-from modelyard.server.responses import JSONOut
-from modelyard.server.routes.blobs import spool_body
+from modelyard.server.responses import JSONOut, iterate_file, spool_body
 from modelyard.server.schemas import ArtifactLinkIn, ArtifactOut
 from modelyard.tracking.service import TrackingService
 
@@ -52,12 +49,6 @@ async def upload_artifact(
     with await spool_body(request) as spool:
         blob = await run_in_threadpool(svc.log_artifact, run_id, path, spool, digest)
     return JSONOut({"path": path, "size": blob.size, "digest": blob.digest}, status_code=201)
-
-
-def iterate_file(handle: BinaryIO) -> Iterator[bytes]:
-    with handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
 
 
 @router.get("/{path:path}")

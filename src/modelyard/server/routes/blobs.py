@@ -6,15 +6,15 @@ A client hashes its files, asks which digests are missing, sends only those, the
 
 from __future__ import annotations
 
-import tempfile
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
 
 from modelyard.errors import DigestMismatch
 from modelyard.server.deps import artifacts
-from modelyard.server.responses import JSONOut
+from modelyard.server.responses import JSONOut, iterate_file, spool_body
 from modelyard.server.schemas import BlobsMissingIn, UploadCompleteIn
 from modelyard.store.artifacts.archives import Caps, tar_members
 from modelyard.store.artifacts.blobs import clean_digest
@@ -22,22 +22,23 @@ from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.store.artifacts.uploads import Uploads
 
 router = APIRouter(tags=["blobs"])
-SPOOL_BYTES = 8 << 20
-
-
-async def spool_body(request: Request) -> BinaryIO:
-    """The request body in a temporary file (memory up to 8 MiB, then disk)."""
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (the caller closes)
-    async for chunk in request.stream():
-        spool.write(chunk)
-    spool.seek(0)
-    return cast(BinaryIO, spool)
 
 
 @router.post("/blobs/missing")
 def missing(body: BlobsMissingIn, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
     """Which of these sha256 digests the store does not hold yet."""
     return JSONOut({"missing": repo.content.missing(body.digests)})
+
+
+@router.get("/blobs/{digest}")
+def get_blob(digest: str, repo: ArtifactRepository = Depends(artifacts)) -> StreamingResponse:
+    """The bytes of a blob (immutable: cache them by digest)."""
+    handle = repo.content.open(clean_digest(digest))
+    return StreamingResponse(
+        iterate_file(handle),
+        media_type="application/octet-stream",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
 
 
 @router.put("/blobs/{digest}", status_code=201)

@@ -9,9 +9,12 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.registry.entities import ModelVersion, RegisteredModel
-from modelyard.registry.service import RegistryService
+from modelyard.registry.service import RegistryService, parse_stage
 from modelyard.server.deps import registry
+from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
+from modelyard.server.schemas import AliasIn, CardIn, PackageIn, ReasonIn, VersionUpdateIn
+from modelyard.store.artifacts.area import ArtifactArea
 
 router = APIRouter(prefix="/models", tags=["registry"])
 
@@ -48,11 +51,170 @@ async def get_version(name: str, version: int, reg: RegistryService = Depends(re
 
 
 @router.get("/{name}/aliases/{alias}")
-async def get_by_alias(name: str, alias: str, reg: RegistryService = Depends(registry)) -> JSONOut:
-    return JSONOut(version_json(await run_in_threadpool(reg.version_by_alias, name, alias)))
+async def get_by_alias(
+    name: str, alias: str, files: bool = False, reg: RegistryService = Depends(registry)
+) -> JSONOut:
+    """The version an alias names (``latest`` and ``v<n>`` too); ``files`` adds its file list."""
+
+    def job() -> dict[str, Any]:
+        found = reg.version_by_alias(name, alias)
+        out = version_json(found)
+        if files:
+            out["files"] = files_json(reg.version_artifacts(found))
+        return out
+
+    return JSONOut(await run_in_threadpool(job))
 
 
 @router.get("/{name}/history")
 async def history(name: str, reg: RegistryService = Depends(registry)) -> JSONOut:
     """Every change to the model, oldest first: who, when, what (kept after deletion)."""
     return JSONOut([asdict(e) for e in await run_in_threadpool(reg.history, name)])
+
+
+def files_json(area: ArtifactArea) -> list[dict[str, Any]]:
+    return [{"path": f.key, "digest": f.digest, "size": f.size} for f in area.files()]
+
+
+@router.post("/{name}/versions", status_code=201)
+async def register(
+    name: str,
+    body: PackageIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """A new version from uploaded blobs forming a modelyard package (see ``/blobs``)."""
+
+    def job() -> ModelVersion:
+        return reg.register_package(
+            name,
+            body.files,
+            run_id=body.run_id,
+            description=body.description,
+            tags=body.tags,
+            user=who.name,
+        )
+
+    return JSONOut(version_json(await run_in_threadpool(job)), status_code=201)
+
+
+@router.patch("/{name}/versions/{version}")
+async def update_version(
+    name: str,
+    version: int,
+    body: VersionUpdateIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Change the description or the stage (``archive_others`` archives the stage's others)."""
+    stage = parse_stage(body.stage) if body.stage is not None else None
+
+    def job() -> ModelVersion:
+        return reg.update_version(
+            name,
+            version,
+            description=body.description,
+            stage=stage,
+            archive_others=body.archive_others,
+            user=who.name,
+            reason=body.reason,
+        )
+
+    return JSONOut(version_json(await run_in_threadpool(job)))
+
+
+@router.delete("/{name}/versions/{version}")
+async def delete_version(
+    name: str,
+    version: int,
+    reason: str = "",
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    await run_in_threadpool(reg.delete_version, name, version, who.name, reason)
+    return JSONOut({})
+
+
+@router.post("/{name}/versions/{version}/trust")
+async def trust(
+    name: str,
+    version: int,
+    body: ReasonIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Allow this version's package to load although its format runs code (recorded)."""
+    found = await run_in_threadpool(reg.trust, name, version, who.name, body.reason)
+    return JSONOut(version_json(found))
+
+
+@router.get("/{name}/versions/{version}/files")
+async def version_files(
+    name: str, version: int, reg: RegistryService = Depends(registry)
+) -> JSONOut:
+    def job() -> list[dict[str, Any]]:
+        return files_json(reg.version_artifacts(reg.get_version(name, version)))
+
+    return JSONOut(await run_in_threadpool(job))
+
+
+@router.put("/{name}/aliases/{alias}")
+async def set_alias(
+    name: str,
+    alias: str,
+    body: AliasIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    await run_in_threadpool(reg.set_alias, name, alias, body.version, who.name, body.reason)
+    return JSONOut(version_json(await run_in_threadpool(reg.version_by_alias, name, alias)))
+
+
+@router.delete("/{name}/aliases/{alias}")
+async def delete_alias(
+    name: str,
+    alias: str,
+    reason: str = "",
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    await run_in_threadpool(reg.delete_alias, name, alias, who.name, reason)
+    return JSONOut({})
+
+
+@router.post("/{name}/aliases/{alias}/rollback")
+async def rollback_alias(
+    name: str,
+    alias: str,
+    body: ReasonIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Point the alias back at the version it named before its last move."""
+    found = await run_in_threadpool(reg.rollback_alias, name, alias, who.name, body.reason)
+    return JSONOut(version_json(found))
+
+
+@router.get("/{name}/aliases/{alias}/at")
+async def alias_at(
+    name: str, alias: str, time: int, reg: RegistryService = Depends(registry)
+) -> JSONOut:
+    """Which version the alias named at ``time`` (ms since the epoch); null if none."""
+    return JSONOut({"version": await run_in_threadpool(reg.alias_at, name, alias, time)})
+
+
+@router.put("/{name}/card")
+async def set_card(
+    name: str,
+    body: CardIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """The model card (Markdown)."""
+    return JSONOut(model_json(await run_in_threadpool(reg.set_card, name, body.card, who.name)))
+
+
+@router.get("/{name}/compare")
+async def compare(name: str, a: int, b: int, reg: RegistryService = Depends(registry)) -> JSONOut:
+    """Params, metrics, signature and dependencies that differ between versions a and b."""
+    return JSONOut(await run_in_threadpool(reg.compare, name, a, b))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
@@ -17,6 +18,7 @@ from modelyard.store.metadata.tables import (
     model_versions,
     registered_models,
     registry_events,
+    trusted_packages,
 )
 
 
@@ -78,7 +80,19 @@ def _to_version(row: Row[Any], name: str, aliases: dict[str, int]) -> ModelVersi
         updated_at=int(m["updated_at"]),
         tags=orjson.loads(m["tags_doc"]),
         aliases=sorted(a for a, v in aliases.items() if v == version),
+        package_digest=m["package_digest"],
+        package=orjson.loads(m["package_doc"]) if m["package_doc"] else None,
     )
+
+
+def _mark_trusted(conn: Connection, versions: list[ModelVersion]) -> list[ModelVersion]:
+    digests = {v.package_digest for v in versions if v.package_digest}
+    if digests:
+        query = select(trusted_packages.c.digest).where(trusted_packages.c.digest.in_(digests))
+        trusted = set(conn.execute(query).scalars())
+        for v in versions:
+            v.trusted = v.package_digest in trusted
+    return versions
 
 
 def _versions(
@@ -98,6 +112,7 @@ def _versions(
         for row in conn.execute(query):
             mid = int(row.model_id)
             out[mid].append(_to_version(row, names[mid], aliases[mid]))
+        _mark_trusted(conn, [v for vs in out.values() for v in vs])
     return out
 
 
@@ -120,6 +135,7 @@ def _to_models(conn: Connection, rows: list[Row[Any]]) -> list[RegisteredModel]:
                 tags=orjson.loads(m["tags_doc"]),
                 aliases=aliases[int(m["id"])],
                 latest=latest,
+                card=m["card"],
             )
         )
     return out
@@ -185,7 +201,7 @@ def update_model(
     return get_model(conn, str(values.get("name", name)))
 
 
-def delete_model(conn: Connection, name: str, user: str) -> list[ModelVersion]:
+def delete_model(conn: Connection, name: str, user: str, reason: str = "") -> list[ModelVersion]:
     """Delete a model with its versions and aliases; returns the versions (for their files)."""
     row = _model_row(conn, name)
     versions = _versions(conn, [row])[int(row.id)]
@@ -193,14 +209,22 @@ def delete_model(conn: Connection, name: str, user: str) -> list[ModelVersion]:
     conn.execute(model_versions.delete().where(model_versions.c.model_id == row.id))
     conn.execute(registered_models.delete().where(registered_models.c.id == row.id))
     artifact_index_repo.delete_under(conn, f"versions/{row.id}", now_ms())
-    record(conn, name, "deleted", user, versions=[v.version for v in versions])
+    record(conn, name, "deleted", user, versions=[v.version for v in versions], reason=reason)
     return versions
 
 
 def create_version(
-    conn: Connection, name: str, version: ModelVersion, number: int | None = None
+    conn: Connection,
+    name: str,
+    version: ModelVersion,
+    number: int | None = None,
+    files: list[artifact_index_repo.FileRow] | None = None,
 ) -> ModelVersion:
-    """Insert version ``number`` of ``name``, by default the next one (never reused)."""
+    """Insert version ``number`` of ``name``, by default the next one (never reused).
+
+    ``files`` (keys relative to the version) become its snapshot; without them the files under
+    ``version.artifact_prefix`` are copied by name.
+    """
     row = _model_row(conn, name)
     if number is None:
         number = int(row.next_version)
@@ -217,7 +241,14 @@ def create_version(
     # The version keeps its own names for the source's files (same blobs): later changes to
     # the run's artifacts do not change a registered version. An empty source stays a link.
     snapshot = f"versions/{row.id}/{number}"
-    copied = artifact_index_repo.copy(conn, version.artifact_prefix, snapshot, version.created_at)
+    if files is not None:
+        rows = [artifact_index_repo.FileRow(f"{snapshot}/{f.key}", f.digest, f.size) for f in files]
+        artifact_index_repo.put(conn, rows, version.created_at)
+        copied = len(rows)
+    else:
+        copied = artifact_index_repo.copy(
+            conn, version.artifact_prefix, snapshot, version.created_at
+        )
     conn.execute(
         model_versions.insert().values(
             model_id=row.id,
@@ -232,6 +263,8 @@ def create_version(
             created_at=version.created_at,
             updated_at=version.created_at,
             tags_doc=orjson.dumps(version.tags).decode(),
+            package_digest=version.package_digest,
+            package_doc=orjson.dumps(version.package).decode() if version.package else None,
         )
     )
     record(conn, name, "version_created", version.user, number, source=version.source)
@@ -252,7 +285,31 @@ def _version_row(conn: Connection, name: str, version: int) -> tuple[int, Row[An
 
 def get_version(conn: Connection, name: str, version: int) -> ModelVersion:
     mid, row = _version_row(conn, name, version)
-    return _to_version(row, name, _aliases(conn, [mid])[mid])
+    return _mark_trusted(conn, [_to_version(row, name, _aliases(conn, [mid])[mid])])[0]
+
+
+def trust(conn: Connection, name: str, version: int, user: str, reason: str) -> ModelVersion:
+    """Record that ``user`` allows this version's package digest to load; kept in the history."""
+    found = get_version(conn, name, version)
+    if not found.package_digest:
+        raise InvalidInput(f"version {version} of {name!r} is not a modelyard package")
+    if not found.trusted:
+        conn.execute(
+            trusted_packages.insert().values(
+                digest=found.package_digest, user=user, reason=reason, at=now_ms()
+            )
+        )
+    record(conn, name, "trusted", user, version, digest=found.package_digest, reason=reason)
+    found.trusted = True
+    return found
+
+
+def set_card(conn: Connection, name: str, card: str, user: str) -> None:
+    row = _model_row(conn, name)
+    conn.execute(
+        registered_models.update().where(registered_models.c.id == row.id).values(card=card)
+    )
+    record(conn, name, "card_updated", user)
 
 
 def list_versions(conn: Connection) -> list[ModelVersion]:
@@ -271,6 +328,7 @@ def update_version(
     archive_others: bool = False,
     tags: dict[str, str] | None = None,
     deleted_tag: str | None = None,
+    reason: str = "",
 ) -> ModelVersion:
     mid, row = _version_row(conn, name, version)
     now = now_ms()
@@ -279,7 +337,16 @@ def update_version(
         values["description"] = description
     if stage is not None:
         values["stage"] = stage.value
-        record(conn, name, "stage_changed", user, version, old=row.stage, new=stage.value)
+        record(
+            conn,
+            name,
+            "stage_changed",
+            user,
+            version,
+            old=row.stage,
+            new=stage.value,
+            reason=reason,
+        )
         if archive_others and stage in (Stage.STAGING, Stage.PRODUCTION):
             others = conn.execute(
                 select(model_versions.c.version).where(
@@ -311,7 +378,9 @@ def update_version(
     return get_version(conn, name, version)
 
 
-def delete_version(conn: Connection, name: str, version: int, user: str) -> ModelVersion:
+def delete_version(
+    conn: Connection, name: str, version: int, user: str, reason: str = ""
+) -> ModelVersion:
     mid, _row = _version_row(conn, name, version)
     found = get_version(conn, name, version)
     conn.execute(
@@ -326,11 +395,13 @@ def delete_version(conn: Connection, name: str, version: int, user: str) -> Mode
     )
     if found.artifact_prefix == f"versions/{mid}/{version}":
         artifact_index_repo.delete_under(conn, found.artifact_prefix, now_ms())
-    record(conn, name, "version_deleted", user, version, aliases=found.aliases)
+    record(conn, name, "version_deleted", user, version, aliases=found.aliases, reason=reason)
     return found
 
 
-def set_alias(conn: Connection, name: str, alias: str, version: int, user: str) -> None:
+def set_alias(
+    conn: Connection, name: str, alias: str, version: int, user: str, reason: str = ""
+) -> None:
     mid, _row = _version_row(conn, name, version)
     old = _aliases(conn, [mid])[mid].get(alias)
     conn.execute(
@@ -339,10 +410,10 @@ def set_alias(conn: Connection, name: str, alias: str, version: int, user: str) 
         )
     )
     conn.execute(model_aliases.insert().values(model_id=mid, alias=alias, version=version))
-    record(conn, name, "alias_set", user, version, alias=alias, previous=old)
+    record(conn, name, "alias_set", user, version, alias=alias, previous=old, reason=reason)
 
 
-def delete_alias(conn: Connection, name: str, alias: str, user: str) -> None:
+def delete_alias(conn: Connection, name: str, alias: str, user: str, reason: str = "") -> None:
     mid = model_id(conn, name)
     old = _aliases(conn, [mid])[mid].get(alias)
     if old is None:
@@ -352,15 +423,22 @@ def delete_alias(conn: Connection, name: str, alias: str, user: str) -> None:
             model_aliases.c.model_id == mid, model_aliases.c.alias == alias
         )
     )
-    record(conn, name, "alias_deleted", user, old, alias=alias)
+    record(conn, name, "alias_deleted", user, old, alias=alias, reason=reason)
 
 
 def version_by_alias(conn: Connection, name: str, alias: str) -> ModelVersion:
-    mid = model_id(conn, name)
-    version = _aliases(conn, [mid])[mid].get(alias)
+    """A named alias, or the reserved ``v<number>`` (that version) and ``latest`` (the newest)."""
+    row = _model_row(conn, name)
+    if (m := re.fullmatch(r"v(\d+)", alias)) is not None:
+        return get_version(conn, name, int(m.group(1)))
+    version = _aliases(conn, [int(row.id)])[int(row.id)].get(alias)
+    if version is None and alias == "latest":
+        version = conn.execute(
+            select(func.max(model_versions.c.version)).where(model_versions.c.model_id == row.id)
+        ).scalar()
     if version is None:
         raise NotFound(f"model {name!r} has no alias {alias!r}", name=name, alias=alias)
-    return get_version(conn, name, version)
+    return get_version(conn, name, int(version))
 
 
 def history(conn: Connection, name: str) -> list[RegistryEvent]:

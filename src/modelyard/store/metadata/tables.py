@@ -155,6 +155,7 @@ registered_models = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("next_version", Integer, nullable=False, default=1),  # numbers are never reused
     Column("tags_doc", Text, nullable=False, default="{}"),
+    Column("card", Text, nullable=False, default="", server_default=""),  # Markdown model card
 )
 
 model_versions = Table(
@@ -172,6 +173,18 @@ model_versions = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("tags_doc", Text, nullable=False, default="{}"),
+    Column("package_digest", String(64), nullable=True),  # sha256 of its modelyard.json
+    Column("package_doc", Text, nullable=True),  # the manifest: flavor, signature, dependencies
+)
+
+# Trust decisions: a package digest someone allowed to load although its format runs code.
+trusted_packages = Table(
+    "trusted_packages",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user", String(250), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
 )
 
 model_aliases = Table(

@@ -1,0 +1,147 @@
+"""Packaged models through a live server on both metadata backends: log, load, trust, audit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+import modelyard as my
+from modelyard.errors import InvalidState, NotTrusted
+from modelyard.registry.client import ModelRegistry
+from modelyard.server.app import ServerSettings
+from modelyard.testing.server import live_server
+
+
+@pytest.fixture
+def server(store_uri: str, tmp_path: Path, modelyard_home: Path) -> Iterator[str]:
+    with live_server(ServerSettings(store_uri, str(tmp_path / "artifacts"))) as url:
+        yield url
+
+
+def _fit(seed: int) -> tuple[Any, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(120, 3))
+    y = (x[:, 0] > 0).astype(int)
+    return LogisticRegression(C=1.0 / (seed + 1)).fit(x, y), x
+
+
+def test_log_load_alias_rollback_and_audit(server: str) -> None:
+    api = httpx.Client(base_url=f"{server}/api/v1")
+    my.set_tracking_uri(server)
+    try:
+        with my.start_run(experiment="registry", capture_code=False) as run:
+            run.log_params({"C": "1.0"})
+            run.log_metric("accuracy", 0.91)
+            model1, x = _fit(0)
+            v1 = my.models.log(model1, "churn", input_example=x[:3], aliases=["champion"])
+        model2, _ = _fit(1)
+        with ModelRegistry(server) as reg:
+            v2 = reg.log(model2, "churn", input_example=x[:3], description="stronger C")
+            assert (v1["version"], v2["version"]) == (1, 2)
+            assert v1["run_id"] == run.id
+            assert v1["package"]["flavor"] == "sklearn"
+            assert v1["package"]["signature"]["inputs"][0]["shape"] == [-1, 3]
+
+            loaded = reg.load("models:/churn@champion")
+            assert np.array_equal(loaded.predict(x), model1.predict(x))
+            assert np.array_equal(reg.load("models:/churn/2").predict(x), model2.predict(x))
+            assert np.array_equal(reg.load("models:/churn@latest").predict(x), model2.predict(x))
+
+            before_move = int(time.time() * 1000)
+            time.sleep(0.01)
+            reg.set_alias("churn", "champion", 2, reason="v2 wins the A/B test")
+            assert reg.get("churn", alias="champion")["version"] == 2
+            at = api.get("/models/churn/aliases/champion/at", params={"time": before_move})
+            assert at.json() == {"version": 1}  # which version was champion at time T
+            back = reg.rollback("churn", "champion", reason="v2 misbehaves in production")
+            assert back["version"] == 1
+            with pytest.raises(InvalidState):
+                reg.rollback("churn", "challenger")
+
+        stage = api.patch(
+            "/models/churn/versions/1", json={"stage": "production", "reason": "approved by risk"}
+        )
+        assert stage.json()["stage"] == "Production"
+        retired = api.patch("/models/churn/versions/2", json={"stage": "retired"})
+        assert retired.json()["stage"] == "Retired"
+        card = api.put("/models/churn/card", json={"card": "# Churn\nPredicts churn."})
+        assert card.json()["card"].startswith("# Churn")
+
+        events = api.get("/models/churn/history").json()
+        moves = [
+            (e["action"], e["version"], e["detail"].get("reason"), e["user"])
+            for e in events
+            if e["action"] in {"alias_set", "stage_changed"}
+        ]
+        assert moves == [
+            ("alias_set", 1, "", "anonymous"),
+            ("alias_set", 2, "v2 wins the A/B test", "anonymous"),
+            ("alias_set", 1, "v2 misbehaves in production", "anonymous"),
+            ("stage_changed", 1, "approved by risk", "anonymous"),
+            ("stage_changed", 2, "", "anonymous"),
+        ]
+        diff = api.get("/models/churn/compare", params={"a": 1, "b": 2}).json()
+        assert diff["params"] == {"C": ["1.0", None]}  # v2 was logged outside the run
+        assert diff["metrics"] == {"accuracy": [0.91, None]}
+        assert diff["dependencies"] == {}
+        assert diff["flavor"] == ["sklearn", "sklearn"]
+    finally:
+        api.close()
+        my.set_tracking_uri(None)
+
+
+class Scorer:
+    """A custom Python model: saved with cloudpickle, so it carries code."""
+
+    def predict(self, x: Any) -> Any:
+        return np.asarray(x).sum(axis=1)
+
+
+def test_code_carrying_models_load_only_after_recorded_trust(server: str) -> None:
+    with ModelRegistry(server) as reg:
+        version = reg.log(Scorer(), "scorer")
+        assert version["package"]["safe"] is False
+        assert version["trusted"] is False
+        with pytest.raises(NotTrusted):
+            reg.load("models:/scorer/1")
+        bad = httpx.post(f"{server}/api/v1/models/scorer/versions/1/trust", json={"reason": " "})
+        assert (bad.status_code, bad.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+        trusted = reg.trust("scorer", 1, reason="our own class, reviewed in PR 42")
+        assert trusted["trusted"] is True
+        assert reg.load("models:/scorer/1").predict([[1, 2], [3, 4]]).tolist() == [3, 7]
+        event = next(e for e in reg.history("scorer") if e["action"] == "trusted")
+        assert event["detail"]["reason"] == "our own class, reviewed in PR 42"
+        assert event["detail"]["digest"] == version["package_digest"]
+
+
+def test_packages_that_do_not_match_their_manifest_are_refused(server: str, tmp_path: Path) -> None:
+    api = f"{server}/api/v1"
+    manifest = (
+        b'{"flavor": "sklearn", "model_file": "model.skops", "safe": true, "files": {"model.skops": "'
+        + b"0" * 64
+        + b'"}}'
+    )
+    import hashlib
+
+    digest = hashlib.sha256(manifest).hexdigest()
+    assert httpx.put(f"{api}/blobs/{digest}", content=manifest).status_code == 201
+    other = b"not the model the manifest names"
+    other_digest = hashlib.sha256(other).hexdigest()
+    httpx.put(f"{api}/blobs/{other_digest}", content=other)
+    body = {"files": {"modelyard.json": digest, "model.skops": other_digest}}
+    refused = httpx.post(f"{api}/models/m/versions", json=body)
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    escape = {"files": {"modelyard.json": digest, "../x": other_digest}}
+    assert (
+        httpx.post(f"{api}/models/m/versions", json=escape).json()["error_code"]
+        == "PATH_NOT_ALLOWED"
+    )
+    assert httpx.get(f"{api}/models/m").status_code == 404  # nothing half-written
