@@ -129,6 +129,7 @@ LOWER_IS_BETTER = {
     "reused_conn_p99_ms",
     "register_version_ms",
     "load_by_alias_ms",
+    "load_by_alias_cold_ms",
 }
 
 

@@ -145,3 +145,35 @@ def test_packages_that_do_not_match_their_manifest_are_refused(server: str, tmp_
         == "PATH_NOT_ALLOWED"
     )
     assert httpx.get(f"{api}/models/m").status_code == 404  # nothing half-written
+
+
+def test_cli_moves_aliases_trusts_and_shows_history(server: str) -> None:
+    import subprocess
+    import sys
+
+    with ModelRegistry(server) as reg:
+        reg.log(Scorer(), "cli-model")
+        reg.log(Scorer(), "cli-model")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "modelyard.cli", "models", *args, "-u", server],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert cli("alias", "cli-model", "champion", "1").returncode == 0
+    assert cli("alias", "cli-model", "champion", "2", "--reason", "better").returncode == 0
+    out = cli("rollback", "cli-model", "champion", "--reason", "regression")
+    assert "version 1 (rolled back)" in out.stdout
+    assert cli("trust", "cli-model", "1").returncode == 2  # --reason is required
+    assert (
+        "trusted cli-model version 1" in cli("trust", "cli-model", "1", "--reason", "ours").stdout
+    )
+    missing = cli("rollback", "no-such-model", "champion")
+    assert missing.returncode == 1
+    assert "RESOURCE_DOES_NOT_EXIST" in missing.stderr
+    history = cli("history", "cli-model").stdout
+    assert "regression" in history
+    assert "trusted" in history

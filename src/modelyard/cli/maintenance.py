@@ -41,12 +41,14 @@ def sync(
 
 def gc(
     older_than: float = typer.Option(
-        0.0, "--older-than", help="Only runs deleted at least this many seconds ago."
+        0.0,
+        "--older-than",
+        help="Grace in seconds: only runs deleted, and blobs unreferenced, at least this long ago.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would go; remove nothing."),
     uri: str | None = TrackingUri,
 ) -> None:
-    """Permanently remove deleted runs and their artifacts."""
+    """Permanently remove deleted runs, then blobs no run, dataset or model version names."""
     with client(uri) as c:
         report = c.gc(older_than, dry_run)
     table = Table("run", title="would remove" if dry_run else "removed")
@@ -55,5 +57,7 @@ def gc(
     console.print(table)
     console.print(
         f"{len(report['run_ids'])} run(s), {report['artifact_files']} artifact file(s), "
-        f"{report['artifact_bytes']} bytes" + (" (dry run)" if dry_run else "")
+        f"{report['artifact_bytes']} bytes; {report['blobs']} unreferenced blob(s) "
+        f"({report['blob_bytes']} bytes), {report['uploads']} abandoned upload(s)"
+        + (" (dry run)" if dry_run else "")
     )

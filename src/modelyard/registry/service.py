@@ -446,6 +446,7 @@ class RegistryService:
         self, name: str, alias: str, user: str = "anonymous", reason: str = ""
     ) -> ModelVersion:
         """Point ``alias`` back at the version it named before its last move."""
+        self.get_model(name)  # NotFound for an unknown model
         moves = [
             e
             for e in self.history(name)

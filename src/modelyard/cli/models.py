@@ -1,0 +1,80 @@
+"""`modelyard models`: versions, aliases, trust and history of registered models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.table import Table
+
+from modelyard.cli.common import TrackingUri, console, err_console, when
+from modelyard.errors import ModelyardError
+from modelyard.registry.client import ModelRegistry
+
+app = typer.Typer(
+    help="Registered models: versions, aliases, trust, history.", no_args_is_help=True
+)
+
+
+@contextmanager
+def registry(uri: str | None) -> Iterator[ModelRegistry]:
+    try:
+        with ModelRegistry(uri) as reg:
+            yield reg
+    except ModelyardError as exc:
+        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@app.command("history")
+def history(name: str, uri: str | None = TrackingUri) -> None:
+    """Every change to a model: who, when, what and why (kept after deletion)."""
+    with registry(uri) as reg:
+        events = reg.history(name)
+    table = Table("when", "who", "action", "version", "detail", title=f"history of {name}")
+    for e in events:
+        table.add_row(
+            when(e["at"]), e["user"], e["action"], str(e["version"] or ""), str(e["detail"])
+        )
+    console.print(table)
+
+
+@app.command("alias")
+def alias(
+    name: str,
+    alias: str,
+    version: int,
+    reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
+    uri: str | None = TrackingUri,
+) -> None:
+    """Point ALIAS (e.g. champion) at VERSION."""
+    with registry(uri) as reg:
+        reg.set_alias(name, alias, version, reason)
+    console.print(f"{name}@{alias} -> version {version}")
+
+
+@app.command("rollback")
+def rollback(
+    name: str,
+    alias: str,
+    reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
+    uri: str | None = TrackingUri,
+) -> None:
+    """Point ALIAS back at the version it named before its last move."""
+    with registry(uri) as reg:
+        found = reg.rollback(name, alias, reason)
+    console.print(f"{name}@{alias} -> version {found['version']} (rolled back)")
+
+
+@app.command("trust")
+def trust(
+    name: str,
+    version: int,
+    reason: str = typer.Option(..., "--reason", help="Why this model may run code on load."),
+    uri: str | None = TrackingUri,
+) -> None:
+    """Allow a version saved in a code-carrying format (pickle, cloudpickle) to load."""
+    with registry(uri) as reg:
+        found = reg.trust(name, version, reason)
+    console.print(f"trusted {name} version {version} (package sha256:{found['package_digest']})")
