@@ -25,6 +25,7 @@ def test_public_api_is_pinned() -> None:
         "__version__",
         "active_run",
         "create_experiment",
+        "datasets",
         "end_run",
         "flush",
         "get_run",

@@ -15,6 +15,7 @@ __all__ = [
     "__version__",
     "active_run",
     "create_experiment",
+    "datasets",
     "end_run",
     "flush",
     "get_run",
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 _LAZY = {name: "modelyard.tracking.fluent" for name in __all__ if name != "__version__"}
-_LAZY["models"] = "modelyard"  # the submodule itself
+_LAZY["models"] = _LAZY["datasets"] = "modelyard"  # submodules themselves
 _LAZY["Client"] = "modelyard.tracking.client"
 
 if TYPE_CHECKING:
@@ -69,8 +70,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
     import importlib
 
-    if name == "models":
-        return importlib.import_module("modelyard.models")
+    if module == "modelyard":
+        return importlib.import_module(f"modelyard.{name}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

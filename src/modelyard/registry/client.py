@@ -17,33 +17,16 @@ from modelyard import config
 from modelyard.errors import DigestMismatch, InvalidInput
 from modelyard.packaging import manifest as mf
 from modelyard.packaging import package
-from modelyard.tracking.client import HttpBackend, resolve_uri
+from modelyard.tracking.client import api_backend
 from modelyard.tracking.transfer import Uploader
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^@/]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
 _RUN_URI = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})/(?P<path>.+)$")
 
 
-def backend_for(uri: str | None) -> HttpBackend:
-    """HTTP to a server; an embedded store is served by the same app, in process."""
-    resolved = resolve_uri(uri)
-    if resolved.startswith(("http://", "https://")):
-        return HttpBackend(resolved)
-    from starlette.testclient import TestClient
-
-    from modelyard.server.app import ServerSettings, create_app
-    from modelyard.store.metadata.database import normalize_url
-    from modelyard.tracking.local_client import artifacts_beside
-
-    url = normalize_url(resolved)
-    backend = HttpBackend("http://modelyard.local")
-    backend.http = TestClient(create_app(ServerSettings(url, artifacts_beside(url))))
-    return backend
-
-
 class ModelRegistry:
     def __init__(self, uri: str | None = None) -> None:
-        self.backend = backend_for(uri)
+        self.backend = api_backend(uri)
 
     def log(
         self,

@@ -12,11 +12,20 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from modelyard import __version__, config
+from modelyard.datasets.service import DatasetsService
 from modelyard.registry.service import RegistryService
 from modelyard.server import errors, mlflow
 from modelyard.server.identity import identify
 from modelyard.server.limits import BodyLimit
-from modelyard.server.routes import artifacts, blobs, experiments, health, registry, runs
+from modelyard.server.routes import (
+    artifacts,
+    blobs,
+    datasets,
+    experiments,
+    health,
+    registry,
+    runs,
+)
 from modelyard.store.stores import open_stores
 from modelyard.tracking.service import TrackingService
 
@@ -66,6 +75,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.tracking = service
     app.state.registry = RegistryService(stores.db, stores.artifacts)
     app.state.artifacts = stores.artifacts
+    app.state.datasets = DatasetsService(stores.db, stores.artifacts)
     app.state.settings = settings
     errors.install(app)
 
@@ -74,6 +84,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     api.include_router(runs.router)
     api.include_router(artifacts.router)
     api.include_router(blobs.router)
+    api.include_router(datasets.router)
     api.include_router(registry.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from modelyard.datasets.service import DatasetsService
 from modelyard.registry.service import RegistryService
 from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.tracking.service import TrackingService
@@ -22,3 +23,8 @@ def registry(request: Request) -> RegistryService:
 def artifacts(request: Request) -> ArtifactRepository:
     repo: ArtifactRepository = request.app.state.artifacts
     return repo
+
+
+def datasets(request: Request) -> DatasetsService:
+    service: DatasetsService = request.app.state.datasets
+    return service

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -195,3 +195,22 @@ class VersionUpdateIn(_In):
 
 class CardIn(_In):
     card: str
+
+
+class DatasetVersionIn(_In):
+    files: dict[str, str] = Field(
+        max_length=1_000_000, description="path -> sha256 of uploaded blobs"
+    )
+    source: str = ""
+    num_rows: int | None = Field(None, ge=0)
+    schema_: list[dict[str, Any]] = Field(default_factory=list, alias="schema")
+    profile: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DatasetUseIn(_In):
+    name: str
+    version: int
+    direction: Literal["input", "output"] = "input"
+    context: str = ""

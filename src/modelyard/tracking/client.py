@@ -166,6 +166,23 @@ class HttpBackend:
         self.http.close()
 
 
+def api_backend(uri: str | None) -> HttpBackend:
+    """HTTP to a server; an embedded store is served by the same app, in process."""
+    resolved = resolve_uri(uri)
+    if resolved.startswith(("http://", "https://")):
+        return HttpBackend(resolved)
+    from starlette.testclient import TestClient
+
+    from modelyard.server.app import ServerSettings, create_app
+    from modelyard.store.metadata.database import normalize_url
+    from modelyard.tracking.local_client import artifacts_beside
+
+    url = normalize_url(resolved)
+    backend = HttpBackend("http://modelyard.local")
+    backend.http = TestClient(create_app(ServerSettings(url, artifacts_beside(url))))
+    return backend
+
+
 def _chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
     while chunk := stream.read(size):
         yield chunk

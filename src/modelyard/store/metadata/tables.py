@@ -228,3 +228,51 @@ artifact_orphans = Table(
     Column("digest", String(64), primary_key=True),
     Column("since", BigInteger, nullable=False),
 )
+
+# Datasets: named, with immutable versions (files named in artifact_files under
+# datasets/<id>/<version>/), a schema and a statistical profile that serves as drift reference.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("user", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("next_version", Integer, nullable=False, default=1),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False),  # sha256 of the sorted (path, sha256) list
+    Column("source", Text, nullable=False),  # where it was read from (a path, "dataframe", a URI)
+    Column("num_rows", BigInteger, nullable=True),
+    Column("num_files", Integer, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("schema_doc", Text, nullable=False, default="[]"),
+    Column("profile_doc", Text, nullable=False, default="{}"),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags_doc", Text, nullable=False, default="{}"),
+    Column("user", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index(
+    "ix_dataset_versions_digest",
+    dataset_versions.c.dataset_id,
+    dataset_versions.c.digest,
+    unique=True,
+)
+
+# Lineage: which dataset versions a run read (input) and wrote (output).
+run_datasets = Table(
+    "run_datasets",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True, index=True),
+    Column("version", Integer, primary_key=True),
+    Column("direction", String(8), primary_key=True),  # input | output
+    Column("context", String(250), nullable=False, default=""),  # training, evaluation, ...
+)

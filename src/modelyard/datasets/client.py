@@ -1,0 +1,135 @@
+"""The datasets SDK over the REST API: register a file, folder or table as a version.
+
+Tables (pandas, polars, Arrow) are stored as one Parquet file. The schema and the profile are
+computed here, where the data is; only content the server lacks is uploaded.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from modelyard.datasets import profile as prof
+from modelyard.errors import InvalidInput
+from modelyard.tracking.client import api_backend
+from modelyard.tracking.transfer import Uploader
+
+MAX_PROFILE_BYTES = 2 << 30  # folders of tables larger than this are not profiled
+
+
+class DatasetRegistry:
+    def __init__(self, uri: str | None = None) -> None:
+        self.backend = api_backend(uri)
+
+    def register(
+        self,
+        name: str,
+        data: Any,
+        *,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        profile: bool = True,
+    ) -> dict[str, Any]:
+        """Register ``data`` (a path, a DataFrame or an Arrow table) as a version of ``name``.
+
+        The same content registered again returns the version that already holds it.
+        """
+        with tempfile.TemporaryDirectory(prefix="modelyard-dataset-") as tmp:
+            files, table, source = _collect(data, Path(tmp), profile)
+            body: dict[str, Any] = {
+                "source": source,
+                "description": description,
+                "tags": tags or {},
+            }
+            if table is not None:
+                body.update(
+                    num_rows=table.num_rows, schema=prof.schema(table), profile=prof.profile(table)
+                )
+            sent = Uploader(self.backend).upload(files)
+        body["files"] = {k: f.digest for k, f in sent.items()}
+        version: dict[str, Any] = self.backend.call("POST", f"/datasets/{_q(name)}/versions", body)
+        return version
+
+    def get(
+        self, name: str, version: int | str = "latest", *, files: bool = False
+    ) -> dict[str, Any]:
+        params = {"files": "true"} if files else None
+        found: dict[str, Any] = self.backend.call(
+            "GET", f"/datasets/{_q(name)}/versions/{version}", params=params
+        )
+        return found
+
+    def download(self, name: str, version: int | str, dest: str | Path) -> Path:
+        """Write a version's files under ``dest`` (their digests are checked)."""
+        from modelyard.store.artifacts.blobs import hash_file
+        from modelyard.store.artifacts.paths import resolve_under
+
+        found = self.get(name, version, files=True)
+        root = Path(dest)
+        root.mkdir(parents=True, exist_ok=True)
+        for f in found["files"]:
+            target = resolve_under(root, f["path"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
+                for chunk in self.backend.download(f"/blobs/{f['digest']}"):
+                    out.write(chunk)
+            if hash_file(target).digest != f["digest"]:
+                raise InvalidInput(f"{f['path']} changed in transit")
+        return root
+
+    def log_use(
+        self, run_id: str, name: str, version: int, direction: str = "input", context: str = ""
+    ) -> dict[str, Any]:
+        body = {"name": name, "version": version, "direction": direction, "context": context}
+        use: dict[str, Any] = self.backend.call("POST", f"/runs/{run_id}/datasets", body)
+        return use
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> DatasetRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _collect(data: Any, tmp: Path, profile: bool) -> tuple[dict[str, Path], Any, str]:
+    """(files to upload, the table to profile or None, a description of the source)."""
+    if isinstance(data, str | Path):
+        path = Path(data).expanduser()
+        if path.is_file():
+            table = prof.to_table(path) if profile and path.suffix.lower() in prof.TABULAR else None
+            return {path.name: path}, table, str(path.resolve())
+        if path.is_dir():
+            files = {
+                p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*")) if p.is_file()
+            }
+            if not files:
+                raise InvalidInput(f"folder {path} holds no files")
+            return files, _folder_table(files, profile), str(path.resolve())
+        raise InvalidInput(f"{path} does not exist")
+    import pyarrow.parquet as pq
+
+    table = prof.to_table(data)
+    target = tmp / "data.parquet"
+    pq.write_table(table, target)
+    return {"data.parquet": target}, table if profile else None, type(data).__module__.split(".")[0]
+
+
+def _folder_table(files: dict[str, Path], profile: bool) -> Any:
+    """One table over a folder of Parquet files (a partitioned dataset), when it is one."""
+    paths = list(files.values())
+    if not profile or not all(p.suffix.lower() == ".parquet" for p in paths):
+        return None
+    if sum(p.stat().st_size for p in paths) > MAX_PROFILE_BYTES:
+        return None
+    import pyarrow.dataset as ds
+
+    return ds.dataset([str(p) for p in paths], format="parquet").to_table()
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")

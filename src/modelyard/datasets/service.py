@@ -1,0 +1,123 @@
+"""The datasets domain: immutable versions named by their content, and run lineage."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from modelyard.datasets.entities import Dataset, DatasetUse, DatasetVersion, Direction
+from modelyard.errors import InvalidInput, NotFound
+from modelyard.store.artifacts.area import ArtifactArea
+from modelyard.store.artifacts.blobs import clean_digest
+from modelyard.store.artifacts.paths import clean_relative
+from modelyard.store.artifacts.repository import ArtifactRepository
+from modelyard.store.metadata import datasets_repo
+from modelyard.store.metadata.artifact_index_repo import FileRow
+from modelyard.store.metadata.database import Database
+from modelyard.store.metadata.sql import now_ms
+from modelyard.tracking import validation as v
+
+MAX_PROFILE_BYTES = 8 << 20
+
+
+def content_digest(files: dict[str, str]) -> str:
+    """sha256 over the sorted ``path\\tdigest`` lines: the same files, the same digest."""
+    lines = "".join(f"{path}\t{digest}\n" for path, digest in sorted(files.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+class DatasetsService:
+    def __init__(self, db: Database, artifacts: ArtifactRepository) -> None:
+        self.db = db
+        self.artifacts = artifacts
+
+    def register(
+        self,
+        name: str,
+        files: dict[str, str],
+        *,
+        source: str = "",
+        num_rows: int | None = None,
+        schema: list[dict[str, Any]] | None = None,
+        profile: dict[str, Any] | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        user: str = "anonymous",
+    ) -> tuple[DatasetVersion, bool]:
+        """A new version from uploaded blobs (``{path: sha256}``); the same content registered
+        again returns the existing version (second value False)."""
+        clean_name = v.clean_name(name, "dataset name")
+        clean = {clean_relative(p): clean_digest(d) for p, d in files.items()}
+        if not clean:
+            raise InvalidInput("a dataset version needs at least one file", field="files")
+        if num_rows is not None and (not isinstance(num_rows, int) or num_rows < 0):
+            raise InvalidInput("num_rows must be a non-negative integer", field="num_rows")
+        if len(orjson.dumps(profile or {})) + len(orjson.dumps(schema or [])) > MAX_PROFILE_BYTES:
+            raise InvalidInput(f"schema and profile may take at most {MAX_PROFILE_BYTES} bytes")
+        rows = []
+        for path, digest in clean.items():
+            size = self.artifacts.content.size(digest)
+            if size is None:
+                raise NotFound(f"blob sha256:{digest} ({path}) is not uploaded", digest=digest)
+            rows.append(FileRow(path, digest, size))
+        version = DatasetVersion(
+            name=clean_name,
+            version=0,
+            digest=content_digest(clean),
+            source=str(source)[:2000],
+            num_rows=num_rows,
+            num_files=len(rows),
+            size_bytes=sum(r.size for r in rows),
+            schema=schema or [],
+            profile=profile or {},
+            description=description,
+            tags=v.clean_pairs(tags, "tag"),
+            user=user,
+            created_at=now_ms(),
+        )
+        return self.db.write(lambda c: datasets_repo.create_version(c, version, rows))
+
+    def all(self) -> list[Dataset]:
+        with self.db.read() as conn:
+            return datasets_repo.list_datasets(conn)
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        with self.db.read() as conn:
+            return datasets_repo.versions(conn, name)
+
+    def get_version(self, name: str, version: int | None = None) -> DatasetVersion:
+        """A version, or the newest one."""
+        with self.db.read() as conn:
+            if version is None:
+                return datasets_repo.latest_version(conn, name)
+            return datasets_repo.get_version(conn, name, version)
+
+    def files(self, name: str, version: int) -> ArtifactArea:
+        with self.db.read() as conn:
+            datasets_repo.get_version(conn, name, version)
+            return ArtifactArea(self.artifacts, datasets_repo.prefix_of(conn, name, version))
+
+    def log_use(
+        self,
+        run_id: str,
+        name: str,
+        version: int,
+        direction: Direction | str = Direction.INPUT,
+        context: str = "",
+    ) -> DatasetUse:
+        """Record that a run read (input) or wrote (output) a dataset version."""
+        try:
+            way = Direction(direction)
+        except ValueError:
+            raise InvalidInput("direction must be input or output", field="direction") from None
+        use = DatasetUse(v.clean_run_id(run_id), name, int(version), way, str(context)[:250])
+        self.db.write(lambda c: datasets_repo.link_run(c, use))
+        return use
+
+    def uses(
+        self, *, run_ids: list[str] | None = None, name: str | None = None
+    ) -> list[DatasetUse]:
+        with self.db.read() as conn:
+            return datasets_repo.uses(conn, run_ids=run_ids, name=name)

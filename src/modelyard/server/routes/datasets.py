@@ -1,0 +1,110 @@
+"""/api/v1/datasets: immutable dataset versions (files, schema, profile) and run lineage."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.datasets.entities import DatasetUse, DatasetVersion
+from modelyard.datasets.service import DatasetsService
+from modelyard.server.deps import datasets
+from modelyard.server.identity import Identity, identify
+from modelyard.server.responses import JSONOut
+from modelyard.server.schemas import DatasetUseIn, DatasetVersionIn
+
+router = APIRouter(tags=["datasets"])
+
+
+def use_json(use: DatasetUse) -> dict[str, Any]:
+    return {**asdict(use), "direction": use.direction.value}
+
+
+@router.get("/datasets")
+async def list_datasets(svc: DatasetsService = Depends(datasets)) -> JSONOut:
+    return JSONOut([asdict(d) for d in await run_in_threadpool(svc.all)])
+
+
+@router.post("/datasets/{name}/versions")
+async def register(
+    name: str,
+    body: DatasetVersionIn,
+    svc: DatasetsService = Depends(datasets),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """A new version from uploaded blobs; 200 with the existing version for the same content."""
+
+    def job() -> tuple[DatasetVersion, bool]:
+        return svc.register(
+            name,
+            body.files,
+            source=body.source,
+            num_rows=body.num_rows,
+            schema=body.schema_,
+            profile=body.profile,
+            description=body.description,
+            tags=body.tags,
+            user=who.name,
+        )
+
+    version, created = await run_in_threadpool(job)
+    return JSONOut({**asdict(version), "created": created}, status_code=201 if created else 200)
+
+
+@router.get("/datasets/{name}/versions")
+async def versions(name: str, svc: DatasetsService = Depends(datasets)) -> JSONOut:
+    return JSONOut([asdict(v) for v in await run_in_threadpool(svc.versions, name)])
+
+
+@router.get("/datasets/{name}/versions/{version}")
+async def get_version(
+    name: str, version: str, files: bool = False, svc: DatasetsService = Depends(datasets)
+) -> JSONOut:
+    """A version by number, or ``latest``; ``files`` adds its file list."""
+
+    def job() -> dict[str, Any]:
+        number = None if version == "latest" else _number(version)
+        found = svc.get_version(name, number)
+        out = asdict(found)
+        if files:
+            out["files"] = [
+                {"path": f.key, "digest": f.digest, "size": f.size}
+                for f in svc.files(name, found.version).files()
+            ]
+        return out
+
+    return JSONOut(await run_in_threadpool(job))
+
+
+@router.get("/datasets/{name}/runs")
+async def runs_of(name: str, svc: DatasetsService = Depends(datasets)) -> JSONOut:
+    """Which runs read or wrote which versions of this dataset."""
+    return JSONOut([use_json(u) for u in await run_in_threadpool(lambda: svc.uses(name=name))])
+
+
+@router.post("/runs/{run_id}/datasets", status_code=201)
+async def log_use(
+    run_id: str, body: DatasetUseIn, svc: DatasetsService = Depends(datasets)
+) -> JSONOut:
+    """Record that the run read (input) or wrote (output) a dataset version."""
+    use = await run_in_threadpool(
+        svc.log_use, run_id, body.name, body.version, body.direction, body.context
+    )
+    return JSONOut(use_json(use), status_code=201)
+
+
+@router.get("/runs/{run_id}/datasets")
+async def uses_of_run(run_id: str, svc: DatasetsService = Depends(datasets)) -> JSONOut:
+    return JSONOut(
+        [use_json(u) for u in await run_in_threadpool(lambda: svc.uses(run_ids=[run_id]))]
+    )
+
+
+def _number(raw: str) -> int:
+    from modelyard.errors import InvalidInput
+
+    if not raw.isdigit():
+        raise InvalidInput(f"version {raw!r} is not a number or 'latest'", field="version")
+    return int(raw)
