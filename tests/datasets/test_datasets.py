@@ -87,7 +87,7 @@ def test_folders_move_only_changed_content(
     sent: list[int] = []
     real = HttpBackend.upload
 
-    def count(self: HttpBackend, path: str, stream, **kw):  # type: ignore[no-untyped-def]
+    def count(self: HttpBackend, path: str, stream, **kw):
         if path == "/blobs/pack":
             data = stream.read()
             sent.append(len(data))
