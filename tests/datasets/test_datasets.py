@@ -19,6 +19,8 @@ from modelyard.server.app import ServerSettings
 from modelyard.testing.server import live_server
 from modelyard.tracking.client import HttpBackend
 
+pytestmark = pytest.mark.usefixtures("fresh_sdk")
+
 
 @pytest.fixture
 def server(store_uri: str, tmp_path: Path, modelyard_home: Path) -> Iterator[str]:

@@ -17,6 +17,8 @@ from modelyard.registry.client import ModelRegistry
 from modelyard.server.app import ServerSettings
 from modelyard.testing.server import live_server
 
+pytestmark = pytest.mark.usefixtures("fresh_sdk")
+
 
 @pytest.fixture
 def server(store_uri: str, tmp_path: Path, modelyard_home: Path) -> Iterator[str]:

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-
-import modelyard as my
-from modelyard.tracking import fluent
 
 
 @pytest.fixture(autouse=True)
-def _fresh_sdk(modelyard_home: Path) -> Iterator[None]:
-    fluent._stack.clear()
-    fluent._clients.clear()
-    fluent._experiment = None
-    yield
-    for client, batcher in list(fluent._clients.values()):
-        batcher.close()
-        client.close()
-    fluent._clients.clear()
-    fluent._stack.clear()
-    my.set_tracking_uri(None)
+def _fresh(fresh_sdk: None) -> None:
+    """Applies the shared ``fresh_sdk`` fixture to every test in this folder."""

@@ -8,13 +8,12 @@ from typing import Any
 import orjson
 
 from modelyard.datasets.entities import Dataset, DatasetUse, DatasetVersion, Direction
-from modelyard.errors import InvalidInput, NotFound
+from modelyard.errors import InvalidInput
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.store.artifacts.blobs import clean_digest
 from modelyard.store.artifacts.paths import clean_relative
 from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.store.metadata import datasets_repo
-from modelyard.store.metadata.artifact_index_repo import FileRow
 from modelyard.store.metadata.database import Database
 from modelyard.store.metadata.sql import now_ms
 from modelyard.tracking import validation as v
@@ -56,12 +55,7 @@ class DatasetsService:
             raise InvalidInput("num_rows must be a non-negative integer", field="num_rows")
         if len(orjson.dumps(profile or {})) + len(orjson.dumps(schema or [])) > MAX_PROFILE_BYTES:
             raise InvalidInput(f"schema and profile may take at most {MAX_PROFILE_BYTES} bytes")
-        rows = []
-        for path, digest in clean.items():
-            size = self.artifacts.content.size(digest)
-            if size is None:
-                raise NotFound(f"blob sha256:{digest} ({path}) is not uploaded", digest=digest)
-            rows.append(FileRow(path, digest, size))
+        rows = self.artifacts.stored(list(clean.items()))
         version = DatasetVersion(
             name=clean_name,
             version=0,

@@ -29,7 +29,6 @@ from modelyard.store.metadata import (
     run_search,
     runs_repo,
 )
-from modelyard.store.metadata.artifact_index_repo import FileRow
 from modelyard.store.metadata.database import Database
 from modelyard.store.metadata.sql import now_ms
 from modelyard.tracking import memory_search
@@ -494,12 +493,7 @@ class RegistryService:
                 f"the files sent do not match the digests in {mf.MANIFEST}",
                 extra=sorted(set(named) ^ set(manifest.files))[:20],
             )
-        rows = []
-        for path, digest in clean.items():
-            size = self.artifacts.content.size(digest)
-            if size is None:
-                raise NotFound(f"blob sha256:{digest} ({path}) is not uploaded", digest=digest)
-            rows.append(FileRow(path, digest, size))
+        rows = self.artifacts.stored(list(clean.items()))
         clean_tags = v.clean_pairs(tags, "tag")
         model_name = v.clean_name(name, "model name")
 

@@ -42,14 +42,19 @@ class ArtifactRepository:
 
     def link(self, entries: Sequence[tuple[str, str]]) -> list[FileRow]:
         """Point keys at blobs already stored (``(key, digest)`` pairs); NotFound names a missing one."""
+        rows = self.stored(entries)
+        self.db.write(lambda c: index.put(c, rows, now_ms()))
+        return rows
+
+    def stored(self, entries: Sequence[tuple[str, str]]) -> list[FileRow]:
+        """``(name, digest)`` pairs as rows with sizes; NotFound names a blob not uploaded."""
         rows = []
-        for key, digest in entries:
+        for name, digest in entries:
             d = clean_digest(digest)
             size = self.content.size(d)
             if size is None:
-                raise NotFound(f"blob sha256:{d} is not stored; upload it first", digest=d)
-            rows.append(FileRow(key, d, size))
-        self.db.write(lambda c: index.put(c, rows, now_ms()))
+                raise NotFound(f"blob sha256:{d} ({name}) is not uploaded", digest=d)
+            rows.append(FileRow(name, d, size))
         return rows
 
     def copy(self, src: str, dst: str) -> int:
