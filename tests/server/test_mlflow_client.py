@@ -6,6 +6,7 @@ API shows the same objects: one store, not a parallel one.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterator
@@ -432,3 +433,31 @@ def test_history_bulk_interval_for_charts(client: MlflowClient, server_url: str)
     )
     assert r.status_code == 400
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_dataset_inputs_become_modelyard_lineage(client: MlflowClient, own: httpx.Client) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
+    dataset = mlflow.data.from_pandas(df, source="s3://bucket/train.csv", name="train", targets="y")
+    mlflow.set_experiment("datasets")
+    with mlflow.start_run() as run:
+        mlflow.log_input(dataset, context="training")
+        mlflow.log_input(dataset, context="training")  # the same dataset again: one version
+    got = client.get_run(run.info.run_id).inputs.dataset_inputs
+    assert len(got) == 1
+    assert (got[0].dataset.name, got[0].dataset.digest) == ("train", dataset.digest)
+    sent = dataset._to_mlflow_entity()
+    assert got[0].dataset.source_type == sent.source_type
+    assert json.loads(got[0].dataset.schema) == json.loads(sent.schema)
+    assert [(t.key, t.value) for t in got[0].tags] == [("mlflow.data.context", "training")]
+    found = client.search_runs([run.info.experiment_id])[0]
+    assert found.inputs.dataset_inputs[0].dataset.name == "train"
+    # modelyard's own API shows the same lineage
+    uses = own.get(f"/runs/{run.info.run_id}/datasets").json()
+    assert [(u["name"], u["direction"], u["context"]) for u in uses] == [
+        ("train", "input", "training")
+    ]
+    version = own.get("/datasets/train/versions/latest").json()
+    assert version["source"] == dataset.source.to_json()
+    assert version["num_files"] == 0

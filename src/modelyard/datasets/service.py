@@ -73,6 +73,49 @@ class DatasetsService:
         )
         return self.db.write(lambda c: datasets_repo.create_version(c, version, rows))
 
+    def register_reference(
+        self,
+        name: str,
+        reference: str,
+        *,
+        source: str,
+        source_type: str = "",
+        schema: Any = None,
+        profile: Any = None,
+        user: str = "anonymous",
+    ) -> DatasetVersion:
+        """A version that only describes data kept elsewhere (an MLflow dataset: its digest,
+        source and schema); the same reference is the same version."""
+        if not isinstance(reference, str) or not reference or len(reference) > 256:
+            raise InvalidInput("a dataset digest must be 1 to 256 characters", field="digest")
+        digest = hashlib.sha256(f"reference\t{source_type}\t{reference}".encode()).hexdigest()
+        version = DatasetVersion(
+            name=v.clean_name(name, "dataset name"),
+            version=0,
+            digest=digest,
+            source=str(source)[:2000],
+            num_rows=None,
+            num_files=0,
+            size_bytes=0,
+            schema=schema if isinstance(schema, list) else [],
+            profile=profile if isinstance(profile, dict) else {},
+            description="",
+            tags={"reference.digest": reference, "reference.source_type": str(source_type)[:250]},
+            user=user,
+            created_at=now_ms(),
+        )
+        if (
+            len(orjson.dumps(version.schema)) + len(orjson.dumps(version.profile))
+            > MAX_PROFILE_BYTES
+        ):
+            raise InvalidInput(f"schema and profile may take at most {MAX_PROFILE_BYTES} bytes")
+        return self.db.write(lambda c: datasets_repo.create_version(c, version, []))[0]
+
+    def inputs(self, run_ids: list[str]) -> dict[str, list[tuple[DatasetUse, DatasetVersion]]]:
+        """The dataset versions each run read (for run views)."""
+        with self.db.read() as conn:
+            return datasets_repo.inputs(conn, run_ids)
+
     def all(self) -> list[Dataset]:
         with self.db.read() as conn:
             return datasets_repo.list_datasets(conn)

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from modelyard.server.mlflow import artifacts, experiments, logged_models, registry, runs
+from modelyard.server.mlflow import (
+    artifacts,
+    datasets,
+    experiments,
+    logged_models,
+    registry,
+    runs,
+)
 from modelyard.server.responses import JSONOut
 
 
@@ -15,6 +22,7 @@ def _tracking_router() -> APIRouter:
     router = APIRouter()
     router.include_router(experiments.router)
     router.include_router(runs.router)
+    router.include_router(datasets.router)
     router.include_router(logged_models.router)
     router.include_router(registry.router)
     return router

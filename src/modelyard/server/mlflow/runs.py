@@ -11,10 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.datasets.service import DatasetsService
 from modelyard.errors import InvalidInput
-from modelyard.server.deps import tracking
+from modelyard.server.deps import datasets, tracking
 from modelyard.server.identity import Identity, identify
 from modelyard.server.mlflow import wire
+from modelyard.server.mlflow.datasets import dataset_inputs
 from modelyard.server.mlflow.experiments import view_type
 from modelyard.server.responses import JSONOut
 from modelyard.tracking import batches
@@ -103,10 +105,15 @@ async def create(
 
 
 @router.get("/runs/get")
-async def get(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+async def get(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    data: DatasetsService = Depends(datasets),
+) -> JSONOut:
     m = await wire.fields(request)
     run = await run_in_threadpool(svc.get_run, _run_id(m))
-    return JSONOut({"run": wire.run_json(run)})
+    inputs = await run_in_threadpool(data.inputs, [run.id])
+    return JSONOut({"run": wire.run_json(run, dataset_inputs(inputs.get(run.id, [])))})
 
 
 @router.post("/runs/update")
@@ -277,7 +284,11 @@ async def get_history_bulk_interval(
 
 
 @router.post("/runs/search")
-async def search(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+async def search(
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    data: DatasetsService = Depends(datasets),
+) -> JSONOut:
     m = await wire.fields(request)
     max_results = wire.integer(m, "max_results", 1000)
     assert max_results is not None
@@ -297,7 +308,10 @@ async def search(request: Request, svc: TrackingService = Depends(tracking)) -> 
         wire.text(m, "page_token"),
         view_type(m, "run_view_type"),
     )
-    out: dict[str, Any] = {"runs": [wire.run_json(r) for r in page.runs]}
+    inputs = await run_in_threadpool(data.inputs, [r.id for r in page.runs])
+    out: dict[str, Any] = {
+        "runs": [wire.run_json(r, dataset_inputs(inputs.get(r.id, []))) for r in page.runs]
+    }
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return JSONOut(out)

@@ -190,7 +190,7 @@ def run_info_json(run: Run) -> dict[str, Any]:
     return info
 
 
-def run_json(run: Run) -> dict[str, Any]:
+def run_json(run: Run, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     tags = {**run.tags, RUN_NAME_TAG: run.name}
     if run.parent_id is not None:
         tags[PARENT_TAG] = run.parent_id
@@ -202,7 +202,7 @@ def run_json(run: Run) -> dict[str, Any]:
     return {
         "info": run_info_json(run),
         "data": {"metrics": metrics, "params": pairs(run.params), "tags": pairs(tags)},
-        "inputs": {},
+        "inputs": inputs or {},
         "outputs": {},
     }
 

@@ -199,3 +199,30 @@ def uses(
         DatasetUse(r.run_id, r.name, int(r.version), Direction(r.direction), r.context, r.digest)
         for r in conn.execute(query)
     ]
+
+
+def inputs(
+    conn: Connection, run_ids: list[str]
+) -> dict[str, list[tuple[DatasetUse, DatasetVersion]]]:
+    """The versions each run read, with their metadata (one query for a page of runs)."""
+    out: dict[str, list[tuple[DatasetUse, DatasetVersion]]] = {}
+    if not run_ids:
+        return out
+    query = (
+        select(run_datasets.c.run_id, run_datasets.c.context, datasets.c.name, dataset_versions)
+        .join(datasets, datasets.c.id == run_datasets.c.dataset_id)
+        .join(
+            dataset_versions,
+            (dataset_versions.c.dataset_id == run_datasets.c.dataset_id)
+            & (dataset_versions.c.version == run_datasets.c.version),
+        )
+        .where(run_datasets.c.run_id.in_(run_ids), run_datasets.c.direction == "input")
+        .order_by(run_datasets.c.run_id, datasets.c.name, run_datasets.c.version)
+    )
+    for row in conn.execute(query):
+        version = _to_version(row, row.name)
+        use = DatasetUse(
+            row.run_id, row.name, version.version, Direction.INPUT, row.context, version.digest
+        )
+        out.setdefault(row.run_id, []).append((use, version))
+    return out

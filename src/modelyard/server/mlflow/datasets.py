@@ -1,0 +1,87 @@
+"""MLflow dataset inputs (``runs/log-inputs``) onto modelyard's datasets and run lineage.
+
+An MLflow dataset only describes data kept elsewhere (name, digest, source, schema, profile),
+so it becomes a reference version of the modelyard dataset with that name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.datasets.entities import DatasetUse, DatasetVersion
+from modelyard.datasets.service import DatasetsService
+from modelyard.errors import InvalidInput
+from modelyard.server.deps import datasets
+from modelyard.server.identity import Identity, identify
+from modelyard.server.mlflow import wire
+from modelyard.server.responses import JSONOut
+
+router = APIRouter()
+CONTEXT_TAG = "mlflow.data.context"
+
+
+def _json_text(value: Any, default: Any) -> Any:
+    """MLflow sends schema and profile as JSON strings."""
+    if not value:
+        return default
+    try:
+        return orjson.loads(value) if isinstance(value, str) else value
+    except orjson.JSONDecodeError:
+        return {"text": str(value)[:10_000]}
+
+
+@router.post("/runs/log-inputs")
+async def log_inputs(
+    request: Request,
+    svc: DatasetsService = Depends(datasets),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    m = await wire.fields(request)
+    run_id = str(wire.required(m, "run_id"))
+    entries = m.get("datasets") or []
+    if not isinstance(entries, list):
+        raise InvalidInput("datasets must be a list", field="datasets")
+
+    def job() -> None:
+        for entry in entries:
+            ds = entry.get("dataset") if isinstance(entry, dict) else None
+            if not isinstance(ds, dict):
+                raise InvalidInput("each input needs a dataset", field="datasets")
+            tags = {t.get("key"): t.get("value") for t in entry.get("tags") or []}
+            schema = _json_text(ds.get("schema"), {})
+            version = svc.register_reference(
+                str(wire.required(ds, "name")),
+                str(wire.required(ds, "digest")),
+                source=str(ds.get("source") or ""),
+                source_type=str(ds.get("source_type") or ""),
+                schema=[schema] if isinstance(schema, dict) and schema else schema,
+                profile=_json_text(ds.get("profile"), {}),
+                user=who.name,
+            )
+            context = str(tags.get(CONTEXT_TAG) or "")
+            svc.log_use(run_id, version.name, version.version, "input", context)
+
+    await run_in_threadpool(job)
+    return JSONOut({})
+
+
+def dataset_inputs(pairs: list[tuple[DatasetUse, DatasetVersion]]) -> dict[str, Any]:
+    """A run's ``inputs`` in MLflow's shape."""
+    out = []
+    for use, version in pairs:
+        schema: Any = version.schema[0] if len(version.schema) == 1 else version.schema
+        dataset = {
+            "name": version.name,
+            "digest": version.tags.get("reference.digest", version.digest[:8]),
+            "source_type": version.tags.get("reference.source_type", "modelyard"),
+            "source": version.source,
+            "schema": orjson.dumps(schema).decode() if schema else "",
+            "profile": orjson.dumps(version.profile).decode() if version.profile else "",
+        }
+        tags = [{"key": CONTEXT_TAG, "value": use.context}] if use.context else []
+        out.append({"dataset": dataset, "tags": tags})
+    return {"dataset_inputs": out} if out else {}
