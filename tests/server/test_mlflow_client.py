@@ -444,15 +444,18 @@ def test_dataset_inputs_become_modelyard_lineage(client: MlflowClient, own: http
     with mlflow.start_run() as run:
         mlflow.log_input(dataset, context="training")
         mlflow.log_input(dataset, context="training")  # the same dataset again: one version
-    got = client.get_run(run.info.run_id).inputs.dataset_inputs
+    inputs = client.get_run(run.info.run_id).inputs
+    assert inputs is not None
+    got = inputs.dataset_inputs
     assert len(got) == 1
     assert (got[0].dataset.name, got[0].dataset.digest) == ("train", dataset.digest)
     sent = dataset._to_mlflow_entity()
     assert got[0].dataset.source_type == sent.source_type
-    assert json.loads(got[0].dataset.schema) == json.loads(sent.schema)
+    assert json.loads(str(got[0].dataset.schema)) == json.loads(str(sent.schema))
     assert [(t.key, t.value) for t in got[0].tags] == [("mlflow.data.context", "training")]
-    found = client.search_runs([run.info.experiment_id])[0]
-    assert found.inputs.dataset_inputs[0].dataset.name == "train"
+    found = client.search_runs([run.info.experiment_id])[0].inputs
+    assert found is not None
+    assert found.dataset_inputs[0].dataset.name == "train"
     # modelyard's own API shows the same lineage
     uses = own.get(f"/runs/{run.info.run_id}/datasets").json()
     assert [(u["name"], u["direction"], u["context"]) for u in uses] == [
