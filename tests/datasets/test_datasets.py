@@ -122,6 +122,11 @@ def test_runs_record_what_they_read_and_wrote(server: str) -> None:
         my.datasets.log_input("train")
         preds = my.datasets.register("predictions", df.assign(score=0.5))
         my.datasets.log_output("predictions", preds["version"], context="scoring")
+        run.log_params({"max_iter": "50"})
+        from sklearn.linear_model import LogisticRegression
+
+        clf = LogisticRegression(max_iter=50).fit(df[["age", "visits"]].fillna(0), df["churned"])
+        my.models.log(clf, "churner")
     api = httpx.Client(base_url=f"{server}/api/v1")
     try:
         uses = api.get(f"/runs/{run.id}/datasets").json()
@@ -130,6 +135,14 @@ def test_runs_record_what_they_read_and_wrote(server: str) -> None:
             ("train", train["version"], "input", "training"),
         ]
         assert [u["run_id"] for u in api.get("/datasets/train/runs").json()] == [run.id]
+        # a model version's lineage: its run, the run's params and the data it read and wrote
+        lineage = api.get("/models/churner/versions/1/lineage").json()
+        assert lineage["run"]["id"] == run.id
+        assert lineage["run"]["params"] == {"max_iter": "50"}
+        assert [(d["name"], d["direction"]) for d in lineage["datasets"]] == [
+            ("predictions", "output"),
+            ("train", "input"),
+        ]
         bad = api.post(f"/runs/{run.id}/datasets", json={"name": "train", "version": 9})
         assert (bad.status_code, bad.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
         wrong = api.post(

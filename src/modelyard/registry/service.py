@@ -23,6 +23,7 @@ from modelyard.store.artifacts.blobs import clean_digest
 from modelyard.store.artifacts.paths import clean_relative
 from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.store.metadata import (
+    datasets_repo,
     experiments_repo,
     logged_models_repo,
     registry_repo,
@@ -524,6 +525,45 @@ class RegistryService:
             return registry_repo.create_version(conn, model_name, version, files=rows)
 
         return self.db.write(job)
+
+    def lineage(self, name: str, version: int) -> dict[str, Any]:
+        """Where a version came from: its run (code commit, params, metrics) and the dataset
+        versions that run read and wrote."""
+        found = self.get_version(name, version)
+        out: dict[str, Any] = {
+            "name": found.name,
+            "version": found.version,
+            "source": found.source,
+            "package_digest": found.package_digest,
+            "run": None,
+            "datasets": [],
+        }
+        if found.run_id is None:
+            return out
+        with self.db.read() as conn:
+            run = runs_repo.get(conn, found.run_id)
+            uses = datasets_repo.uses(conn, run_ids=[run.id])
+        out["run"] = {
+            "id": run.id,
+            "name": run.name,
+            "experiment_id": run.experiment_id,
+            "status": run.status.value,
+            "git_commit": run.tags.get("my.git.commit"),
+            "git_branch": run.tags.get("my.git.branch"),
+            "params": run.params,
+            "metrics": {k: m.last for k, m in run.metrics.items()},
+        }
+        out["datasets"] = [
+            {
+                "name": u.name,
+                "version": u.version,
+                "digest": u.digest,
+                "direction": u.direction.value,
+                "context": u.context,
+            }
+            for u in uses
+        ]
+        return out
 
     def compare(self, name: str, a: int, b: int) -> dict[str, Any]:
         """What differs between two versions: params, metrics, signature, dependencies."""

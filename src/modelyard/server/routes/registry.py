@@ -148,6 +148,12 @@ async def trust(
     return JSONOut(version_json(found))
 
 
+@router.get("/{name}/versions/{version}/lineage")
+async def lineage(name: str, version: int, reg: RegistryService = Depends(registry)) -> JSONOut:
+    """Run, code commit, params, metrics and dataset versions behind this version."""
+    return JSONOut(await run_in_threadpool(reg.lineage, name, version))
+
+
 @router.get("/{name}/versions/{version}/files")
 async def version_files(
     name: str, version: int, reg: RegistryService = Depends(registry)
