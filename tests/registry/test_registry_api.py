@@ -179,3 +179,57 @@ def test_cli_moves_aliases_trusts_and_shows_history(server: str) -> None:
     history = cli("history", "cli-model").stdout
     assert "regression" in history
     assert "trusted" in history
+
+
+def test_promotion_is_proposed_reviewed_and_gated_on_metrics(server: str) -> None:
+    api = httpx.Client(base_url=f"{server}/api/v1")
+    my.set_tracking_uri(server)
+    try:
+        for accuracy in (0.90, 0.85, 0.93):
+            with my.start_run(experiment="promote", capture_code=False) as run:
+                run.log_metric("accuracy", accuracy)
+                model, _ = _fit(int(accuracy * 100))
+                my.models.log(model, "gated")
+        api.put("/models/gated/aliases/champion", json={"version": 1})
+
+        rules = ["accuracy >= champion.accuracy", "accuracy > 0.5"]
+        weak = api.post(
+            "/models/gated/versions/2/promotions",
+            json={"stage": "production", "alias": "champion", "rules": rules, "reason": "retrain"},
+        ).json()
+        assert (weak["status"], weak["stage"]) == ("open", "Production")
+        check = api.get(f"/promotions/{weak['id']}/check").json()
+        assert [(c["passed"], c["left"], c["right"]) for c in check] == [
+            (False, 0.85, 0.90),
+            (True, 0.85, 0.5),
+        ]
+        refused = api.post(f"/promotions/{weak['id']}/approve", json={"comment": "ship it"})
+        assert (refused.status_code, refused.json()["error_code"]) == (409, "GATE_FAILED")
+        assert refused.json()["details"]["rules"][0]["rule"] == "accuracy >= champion.accuracy"
+        assert api.get("/models/gated/aliases/champion").json()["version"] == 1  # unchanged
+        assert api.get("/models/gated/versions/2").json()["stage"] == "None"
+        rejected = api.post(f"/promotions/{weak['id']}/reject", json={"comment": "worse"}).json()
+        assert rejected["status"] == "rejected"
+        again = api.post(f"/promotions/{weak['id']}/approve", json={})
+        assert again.json()["error_code"] == "INVALID_STATE"
+
+        strong = api.post(
+            "/models/gated/versions/3/promotions",
+            json={"stage": "production", "alias": "champion", "rules": rules},
+        ).json()
+        api.post(f"/promotions/{strong['id']}/comments", json={"text": "eval looks good"})
+        done = api.post(f"/promotions/{strong['id']}/approve", json={"comment": "ok"}).json()
+        assert done["status"] == "approved"
+        assert [r["verdict"] for r in done["reviews"]] == ["comment", "approve"]
+        assert all(g["passed"] for g in done["gates"])
+        assert api.get("/models/gated/aliases/champion").json()["version"] == 3
+        assert api.get("/models/gated/versions/3").json()["stage"] == "Production"
+        actions = [e["action"] for e in api.get("/models/gated/history").json()]
+        assert actions[-3:] == ["promotion_approved", "stage_changed", "alias_set"]
+        bad_rule = api.post(
+            "/models/gated/versions/3/promotions", json={"stage": "staging", "rules": ["acc >>> 1"]}
+        )
+        assert bad_rule.status_code == 400
+    finally:
+        api.close()
+        my.set_tracking_uri(None)

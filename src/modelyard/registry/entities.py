@@ -92,3 +92,31 @@ class RegistryEvent:
     detail: dict[str, object]
     user: str
     at: int
+
+
+@dataclass(slots=True)
+class Review:
+    user: str
+    verdict: str  # comment | approve | reject
+    text: str
+    at: int
+
+
+@dataclass(slots=True)
+class Promotion:
+    """A proposal to move a version to a stage (and an alias), and its review."""
+
+    id: int
+    name: str
+    version: int
+    stage: Stage
+    alias: str | None
+    rules: list[str]
+    status: str  # open | approved | rejected
+    proposed_by: str
+    reason: str
+    created_at: int
+    decided_by: str | None = None
+    decided_at: int | None = None
+    gates: list[dict[str, object]] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)

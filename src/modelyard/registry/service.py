@@ -419,7 +419,7 @@ class RegistryService:
     def set_alias(
         self, name: str, alias: str, version: int, user: str = "anonymous", reason: str = ""
     ) -> None:
-        clean = _alias(alias)
+        clean = clean_alias(alias)
         self.db.write(lambda c: registry_repo.set_alias(c, name, clean, version, user, reason))
 
     def delete_alias(
@@ -629,7 +629,7 @@ def _model_id(value: str) -> str:
     return value
 
 
-def _alias(value: str) -> str:
+def clean_alias(value: str) -> str:
     alias = v.clean_name(value, "alias", MAX_ALIAS)
     if RESERVED_ALIAS.match(alias):
         raise InvalidInput(f"alias {alias!r} is reserved (latest and v<number> name versions)")

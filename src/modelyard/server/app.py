@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from modelyard import __version__, config
 from modelyard.datasets.service import DatasetsService
+from modelyard.registry.promotions import PromotionService
 from modelyard.registry.service import RegistryService
 from modelyard.server import errors, mlflow
 from modelyard.server.identity import identify
@@ -23,6 +24,7 @@ from modelyard.server.routes import (
     datasets,
     experiments,
     health,
+    promotions,
     registry,
     runs,
 )
@@ -74,6 +76,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     )
     app.state.tracking = service
     app.state.registry = RegistryService(stores.db, stores.artifacts)
+    app.state.promotions = PromotionService(app.state.registry)
     app.state.artifacts = stores.artifacts
     app.state.datasets = DatasetsService(stores.db, stores.artifacts)
     app.state.settings = settings
@@ -86,6 +89,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     api.include_router(blobs.router)
     api.include_router(datasets.router)
     api.include_router(registry.router)
+    api.include_router(promotions.router)
     app.include_router(api)
     app.include_router(health.router)
     mlflow.mount(app)

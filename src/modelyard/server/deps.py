@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from modelyard.datasets.service import DatasetsService
+from modelyard.registry.promotions import PromotionService
 from modelyard.registry.service import RegistryService
 from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.tracking.service import TrackingService
@@ -27,4 +28,9 @@ def artifacts(request: Request) -> ArtifactRepository:
 
 def datasets(request: Request) -> DatasetsService:
     service: DatasetsService = request.app.state.datasets
+    return service
+
+
+def promotions(request: Request) -> PromotionService:
+    service: PromotionService = request.app.state.promotions
     return service

@@ -214,3 +214,18 @@ class DatasetUseIn(_In):
     version: int
     direction: Literal["input", "output"] = "input"
     context: str = ""
+
+
+class PromotionIn(_In):
+    stage: str
+    rules: list[str] = Field(default_factory=list, description="e.g. accuracy >= champion.accuracy")
+    alias: str | None = None
+    reason: str = ""
+
+
+class CommentIn(_In):
+    text: str
+
+
+class DecisionIn(_In):
+    comment: str = ""

@@ -19,7 +19,7 @@ from sqlalchemy.pool import StaticPool
 from modelyard.errors import ModelyardError, SchemaOutdated, StoreUnavailable
 
 T = TypeVar("T")
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 _NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 

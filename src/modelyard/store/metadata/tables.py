@@ -276,3 +276,33 @@ run_datasets = Table(
     Column("direction", String(8), primary_key=True),  # input | output
     Column("context", String(250), nullable=False, default=""),  # training, evaluation, ...
 )
+
+# Promotion workflow: a version proposed for a stage, reviewed, optionally gated by metric rules.
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_name", String(500), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("alias", String(255), nullable=True),  # moved to the version on approval
+    Column("rules_doc", Text, nullable=False, default="[]"),
+    Column("status", String(16), nullable=False),  # open | approved | rejected
+    Column("proposed_by", String(250), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("decided_by", String(250), nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("gates_doc", Text, nullable=False, default="[]"),  # rule results at the decision
+)
+
+promotion_comments = Table(
+    "promotion_comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("promotion_id", Integer, ForeignKey("promotions.id"), nullable=False, index=True),
+    Column("user", String(250), nullable=False),
+    Column("verdict", String(16), nullable=False),  # comment | approve | reject
+    Column("text", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
+)
