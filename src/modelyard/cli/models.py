@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -78,3 +79,18 @@ def trust(
     with registry(uri) as reg:
         found = reg.trust(name, version, reason)
     console.print(f"trusted {name} version {version} (package sha256:{found['package_digest']})")
+
+
+@app.command("export")
+def export(
+    uri: str = typer.Argument(..., help="models:/NAME@ALIAS or models:/NAME/N"),
+    out: Path = typer.Option(..., "--out", "-o", help="A new folder for the bundle."),
+    tracking_uri: str | None = TrackingUri,
+) -> None:
+    """Write a bundle (model, loader, server, requirements, Dockerfile) that runs without modelyard."""
+    with registry(tracking_uri) as reg:
+        folder = reg.export(uri, out)
+    console.print(f"bundle written to {folder}")
+    console.print(
+        f"  cd {folder} && pip install -r requirements.txt && python -m serve --port 8080"
+    )

@@ -71,17 +71,8 @@ class ModelRegistry:
         A registered version loads a code-carrying format only if its digest was trusted on the
         server; ``trusted=True`` is for ``runs:/`` files you vouch for yourself.
         """
-        if m := _MODEL_URI.match(uri):
-            name, alias, number = m["name"], m["alias"], m["version"]
-            ref = f"aliases/{_q(alias)}" if alias else f"aliases/v{number}"
-            version = self.backend.call(
-                "GET", f"/models/{_q(name)}/{ref}", params={"files": "true"}
-            )
-            if not version.get("package_digest"):
-                raise InvalidInput(
-                    f"{uri} is not a modelyard package (registered from {version['source']})"
-                )
-            folder = self._fetch(version["package_digest"], version["files"])
+        if _MODEL_URI.match(uri):
+            folder, version = self.fetch(uri)
             return package.load(folder, trusted=bool(version["trusted"]))
         if m := _RUN_URI.match(uri):
             with tempfile.TemporaryDirectory(prefix="modelyard-run-model-") as tmp:
@@ -89,6 +80,28 @@ class ModelRegistry:
                 self._download_run_folder(m["run"], m["path"].strip("/"), folder)
                 return package.load(folder, trusted=trusted)
         raise InvalidInput(f"{uri!r} is not models:/NAME@ALIAS, models:/NAME/N or runs:/RUN/path")
+
+    def fetch(self, uri: str) -> tuple[Path, dict[str, Any]]:
+        """The local (cached, digest-checked) folder of a registered version, and the version."""
+        m = _MODEL_URI.match(uri)
+        if m is None:
+            raise InvalidInput(f"{uri!r} is not models:/NAME@ALIAS or models:/NAME/N")
+        name, alias, number = m["name"], m["alias"], m["version"]
+        ref = f"aliases/{_q(alias)}" if alias else f"aliases/v{number}"
+        version = self.backend.call("GET", f"/models/{_q(name)}/{ref}", params={"files": "true"})
+        if not version.get("package_digest"):
+            raise InvalidInput(
+                f"{uri} is not a modelyard package (registered from {version['source']})"
+            )
+        return self._fetch(version["package_digest"], version["files"]), version
+
+    def export(self, uri: str, out: str | Path) -> Path:
+        """A self-contained serving bundle of a registered version (see packaging/export.py)."""
+        from modelyard.packaging.export import export
+
+        folder, version = self.fetch(uri)
+        trusted = version["package_digest"] if version["trusted"] else None
+        return export(folder, Path(out), trusted_digest=trusted)
 
     def _fetch(self, digest: str, files: list[dict[str, Any]]) -> Path:
         cache = config.home_dir() / "models" / digest
