@@ -14,7 +14,7 @@ from urllib.parse import quote
 from modelyard.datasets import profile as prof
 from modelyard.errors import InvalidInput
 from modelyard.tracking.client import api_backend
-from modelyard.tracking.transfer import Uploader
+from modelyard.tracking.transfer import Uploader, walk
 
 MAX_PROFILE_BYTES = 2 << 30  # folders of tables larger than this are not profiled
 
@@ -104,9 +104,7 @@ def _collect(data: Any, tmp: Path, profile: bool) -> tuple[dict[str, Path], Any,
             table = prof.to_table(path) if profile and path.suffix.lower() in prof.TABULAR else None
             return {path.name: path}, table, str(path.resolve())
         if path.is_dir():
-            files = {
-                p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*")) if p.is_file()
-            }
+            files = walk(path)
             if not files:
                 raise InvalidInput(f"folder {path} holds no files")
             return files, _folder_table(files, profile), str(path.resolve())

@@ -151,11 +151,9 @@ class ActiveRun:
         """Upload every file under a folder, keeping its layout."""
         root = Path(local_dir)
         self._batcher.flush()
-        files = {
-            f"{artifact_path}/{p.relative_to(root).as_posix()}".lstrip("/"): p
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
-        }
+        from modelyard.tracking.transfer import walk
+
+        files = {f"{artifact_path}/{rel}".lstrip("/"): p for rel, p in walk(root).items()}
         self._client.log_artifacts(self.id, files)
 
     def log_text(self, text: str, artifact_path: str) -> None:

@@ -41,6 +41,18 @@ class LocalFile:
     size: int
 
 
+def walk(root: Path) -> dict[str, Path]:
+    """Every file under ``root`` by its relative POSIX path, sorted (os.walk: fast on 100k)."""
+    out: dict[str, str] = {}
+    base = str(root)
+    for dirpath, _dirs, names in os.walk(base):
+        rel = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        for name in names:
+            out[prefix + name] = os.path.join(dirpath, name)
+    return {k: Path(out[k]) for k in sorted(out)}
+
+
 class HashCache:
     """path -> (size, mtime_ns, inode, digest), in a small SQLite file; safe across threads."""
 
@@ -85,29 +97,33 @@ def hash_files(
     own = cache is None
     cache = cache or HashCache()
     try:
-        absolute = [p.resolve() for p in paths]
+        absolute = [Path(os.path.abspath(p)) for p in paths]
         known = cache.lookup(absolute)
-
-        def one(path: Path) -> tuple[LocalFile, tuple[str, int, int, int, str] | None]:
+        out: list[LocalFile | None] = [None] * len(absolute)
+        todo: list[tuple[int, Path, os.stat_result]] = []
+        for i, path in enumerate(absolute):  # unchanged files: one stat, no read
             st = path.stat()
             hit = known.get(path)
             if hit is not None and hit[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
-                return LocalFile(path, hit[3], st.st_size), None
-            blob = hash_file(path)
-            row = (str(path), st.st_size, st.st_mtime_ns, st.st_ino, blob.digest)
-            return LocalFile(path, blob.digest, blob.size), row
+                out[i] = LocalFile(path, hit[3], st.st_size)
+            else:
+                todo.append((i, path, st))
 
-        out: list[LocalFile] = []
+        def one(item: tuple[int, Path, os.stat_result]) -> tuple[int, LocalFile]:
+            i, path, _st = item
+            blob = hash_file(path)
+            return i, LocalFile(path, blob.digest, blob.size)
+
         fresh: list[tuple[str, int, int, int, str]] = []
         with ThreadPoolExecutor(WORKERS) as pool:
-            for i, (local, row) in enumerate(pool.map(one, absolute, chunksize=64)):
-                out.append(local)
-                if row is not None:
-                    fresh.append(row)
-                if progress is not None and i % 256 == 0:
-                    progress(i)
+            for n, (i, local) in enumerate(pool.map(one, todo, chunksize=64)):
+                out[i] = local
+                st = todo[n][2]
+                fresh.append((str(local.path), st.st_size, st.st_mtime_ns, st.st_ino, local.digest))
+                if progress is not None and n % 256 == 0:
+                    progress(len(absolute) - len(todo) + n)
         cache.store(fresh)
-        return out
+        return [f for f in out if f is not None]
     finally:
         if own:
             cache.close()

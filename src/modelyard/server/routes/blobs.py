@@ -61,10 +61,11 @@ async def put_pack(request: Request, repo: ArtifactRepository = Depends(artifact
             stored = []
             for name, reader in tar_members(spool, Caps()):
                 try:
-                    blob = repo.content.put(reader, clean_digest(name))
+                    blob = repo.content.put(reader, clean_digest(name), durable=False)
                 except DigestMismatch as exc:
                     raise DigestMismatch(f"pack member {name}: {exc.message}") from None
                 stored.append({"digest": blob.digest, "size": blob.size})
+            repo.objects.flush()  # durable before the client names them
             return stored
 
         stored = await run_in_threadpool(unpack)

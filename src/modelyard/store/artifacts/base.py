@@ -49,6 +49,9 @@ class ObjectStore(ABC):
     def delete(self, key: str) -> None:
         """Delete ``key`` (no error when it is already gone)."""
 
+    def flush(self) -> None:  # noqa: B027 (most backends have nothing to flush)
+        """Make objects put with ``durable=False`` durable (local disks: one sync)."""
+
     @abstractmethod
     def scan(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``."""

@@ -54,8 +54,11 @@ class ContentStore:
     def __init__(self, objects: ObjectStore) -> None:
         self.objects = objects
 
-    def put(self, stream: BinaryIO, expected: str | None = None) -> Blob:
-        """Store a stream; with ``expected``, a digest mismatch is refused and nothing is kept."""
+    def put(self, stream: BinaryIO, expected: str | None = None, *, durable: bool = True) -> Blob:
+        """Store a stream; with ``expected``, a digest mismatch is refused and nothing is kept.
+
+        ``durable=False`` skips the per-file fsync: call ``objects.flush()`` after a batch.
+        """
         fd, tmp = tempfile.mkstemp(dir=self.objects.staging, prefix="put-")
         path = Path(tmp)
         try:
@@ -66,8 +69,9 @@ class ContentStore:
                     h.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    out.flush()
+                    os.fsync(out.fileno())
             return self.adopt(path, Blob(h.hexdigest(), size), expected)
         finally:
             path.unlink(missing_ok=True)

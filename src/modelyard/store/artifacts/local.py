@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -12,6 +13,7 @@ from modelyard.store.artifacts.base import ObjectInfo, ObjectStore
 from modelyard.store.artifacts.paths import resolve_under
 
 STAGING = ".staging"
+_BLOB = re.compile(r"^blobs/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}$")
 
 
 class LocalObjectStore(ObjectStore):
@@ -25,27 +27,37 @@ class LocalObjectStore(ObjectStore):
         self.staging = self.root / STAGING
         self.staging.mkdir(exist_ok=True)
 
+    def _path(self, key: str) -> Path:
+        """Blob keys are made here and strictly shaped: no need to resolve links for them."""
+        if _BLOB.match(key):
+            return self.root / key
+        return resolve_under(self.root, key)
+
     def stat(self, key: str) -> ObjectInfo | None:
         try:
-            st = resolve_under(self.root, key).stat()
+            st = self._path(key).stat()
         except FileNotFoundError:
             return None
         return ObjectInfo(key, st.st_size, st.st_mtime)
 
     def put_file(self, key: str, path: Path) -> None:
-        target = resolve_under(self.root, key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        resolve_under(self.root, str(target.relative_to(self.root)))  # parents may be links
+        target = self._path(key)
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            resolve_under(self.root, str(target.relative_to(self.root)))  # parents may be links
         os.replace(path, target)
 
+    def flush(self) -> None:
+        os.sync()  # one flush for many small files written without their own fsync
+
     def open(self, key: str) -> BinaryIO:
-        target = resolve_under(self.root, key)
+        target = self._path(key)
         if not target.is_file():
             raise NotFound(f"object {key!r} does not exist", path=key)
         return target.open("rb")
 
     def delete(self, key: str) -> None:
-        resolve_under(self.root, key).unlink(missing_ok=True)
+        self._path(key).unlink(missing_ok=True)
 
     def scan(self, prefix: str) -> Iterator[ObjectInfo]:
         folder, _, stem = prefix.rpartition("/")
