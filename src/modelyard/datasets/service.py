@@ -55,11 +55,16 @@ class DatasetsService:
             raise InvalidInput("num_rows must be a non-negative integer", field="num_rows")
         if len(orjson.dumps(profile or {})) + len(orjson.dumps(schema or [])) > MAX_PROFILE_BYTES:
             raise InvalidInput(f"schema and profile may take at most {MAX_PROFILE_BYTES} bytes")
+        digest = content_digest(clean)
+        with self.db.read() as conn:
+            existing = datasets_repo.by_digest(conn, clean_name, digest)
+        if existing is not None:  # the same content again: nothing to check or write
+            return existing, False
         rows = self.artifacts.stored(list(clean.items()))
         version = DatasetVersion(
             name=clean_name,
             version=0,
-            digest=content_digest(clean),
+            digest=digest,
             source=str(source)[:2000],
             num_rows=num_rows,
             num_files=len(rows),

@@ -28,7 +28,7 @@ class ObjectInfo:
 
 
 class ObjectStore(ABC):
-    """Immutable objects under keys such as ``blobs/sha256/ab/cd/<digest>``."""
+    """Immutable objects under keys such as ``blobs/sha256/ab/<digest>``."""
 
     uri: str
     staging: Path  # a local folder for uploads in progress (same filesystem as a local root)

@@ -34,7 +34,7 @@ def clean_digest(digest: str) -> str:
 
 
 def blob_key(digest: str) -> str:
-    return f"{BLOBS}{digest[:2]}/{digest[2:4]}/{digest}"
+    return f"{BLOBS}{digest[:2]}/{digest}"  # one level of 256 folders (as git does)
 
 
 def hash_file(path: Path) -> Blob:

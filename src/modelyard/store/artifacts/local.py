@@ -13,7 +13,7 @@ from modelyard.store.artifacts.base import ObjectInfo, ObjectStore
 from modelyard.store.artifacts.paths import resolve_under
 
 STAGING = ".staging"
-_BLOB = re.compile(r"^blobs/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}$")
+_BLOB = re.compile(r"^blobs/sha256/[0-9a-f]{2}/[0-9a-f]{64}$")
 
 
 class LocalObjectStore(ObjectStore):
@@ -24,6 +24,7 @@ class LocalObjectStore(ObjectStore):
         raw = uri[len("file://") :] if uri.startswith("file://") else uri
         self.root = Path(raw).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._root_text = str(self.root) + os.sep
         self.staging = self.root / STAGING
         self.staging.mkdir(exist_ok=True)
 
@@ -35,7 +36,7 @@ class LocalObjectStore(ObjectStore):
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:
-            st = self._path(key).stat()
+            st = os.stat(self._root_text + key if _BLOB.match(key) else self._path(key))
         except FileNotFoundError:
             return None
         return ObjectInfo(key, st.st_size, st.st_mtime)
