@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import db, experiments, importing, maintenance, models, runs, server
+from modelyard.cli import (
+    datasets,
+    db,
+    experiments,
+    importing,
+    maintenance,
+    models,
+    runs,
+    server,
+)
 
 app = typer.Typer(
     name="modelyard",
@@ -16,6 +25,7 @@ app.command("server")(server.serve)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(datasets.app, name="datasets")
 app.add_typer(db.app, name="db")
 app.add_typer(importing.app, name="import")
 app.command("sync")(maintenance.sync)
