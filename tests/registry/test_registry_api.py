@@ -233,3 +233,34 @@ def test_promotion_is_proposed_reviewed_and_gated_on_metrics(server: str) -> Non
     finally:
         api.close()
         my.set_tracking_uri(None)
+
+
+def test_models_and_datasets_round_trip_on_s3(
+    s3_artifacts_uri: str, tmp_path: Path, modelyard_home: Path
+) -> None:
+    """The whole path with artifacts in a bucket of a real S3-protocol server."""
+    import boto3
+
+    settings = ServerSettings(f"sqlite:///{tmp_path / 's.db'}", s3_artifacts_uri)
+    with live_server(settings) as url, ModelRegistry(url) as reg:
+        model, x = _fit(3)
+        reg.log(model, "on-s3", input_example=x[:2], aliases=["champion"])
+        assert np.array_equal(reg.load("models:/on-s3@champion").predict(x), model.predict(x))
+        from modelyard.datasets.client import DatasetRegistry
+
+        with DatasetRegistry(url) as data:
+            version = data.register("s3-data", _table())
+        assert version["num_rows"] == 3
+    bucket, prefix = s3_artifacts_uri[len("s3://") :].split("/", 1)
+    keys = [
+        o["Key"]
+        for o in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    ]
+    assert keys
+    assert all(k.startswith(f"{prefix}/blobs/sha256/") for k in keys)
+
+
+def _table() -> Any:
+    import pyarrow as pa
+
+    return pa.table({"a": [1, 2, 3], "b": ["x", "y", "x"]})

@@ -27,6 +27,7 @@ class DatasetVersion:
     tags: dict[str, str]
     user: str
     created_at: int
+    deleted_at: int | None = None  # its files were released (lineage and profile stay)
 
 
 @dataclass(slots=True)

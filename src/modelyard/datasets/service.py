@@ -58,8 +58,8 @@ class DatasetsService:
         digest = content_digest(clean)
         with self.db.read() as conn:
             existing = datasets_repo.by_digest(conn, clean_name, digest)
-        if existing is not None:  # the same content again: nothing to check or write
-            return existing, False
+        if existing is not None and existing.deleted_at is None:
+            return existing, False  # the same content again: nothing to check or write
         rows = self.artifacts.stored(list(clean.items()))
         version = DatasetVersion(
             name=clean_name,
@@ -120,6 +120,11 @@ class DatasetsService:
         """The dataset versions each run read (for run views)."""
         with self.db.read() as conn:
             return datasets_repo.inputs(conn, run_ids)
+
+    def delete_version(self, name: str, version: int) -> DatasetVersion:
+        """Release the version's files (removed by `modelyard gc` after the grace); its
+        metadata and lineage stay, and registering the same content brings it back."""
+        return self.db.write(lambda c: datasets_repo.delete_version(c, name, version))
 
     def all(self) -> list[Dataset]:
         with self.db.read() as conn:

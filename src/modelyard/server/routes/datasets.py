@@ -78,6 +78,14 @@ async def get_version(
     return JSONOut(await run_in_threadpool(job))
 
 
+@router.delete("/datasets/{name}/versions/{version}")
+async def delete_version(
+    name: str, version: int, svc: DatasetsService = Depends(datasets)
+) -> JSONOut:
+    """Release the version's files; `modelyard gc` removes them after the grace."""
+    return JSONOut(asdict(await run_in_threadpool(svc.delete_version, name, version)))
+
+
 @router.get("/datasets/{name}/runs")
 async def runs_of(name: str, svc: DatasetsService = Depends(datasets)) -> JSONOut:
     """Which runs read or wrote which versions of this dataset."""

@@ -55,6 +55,7 @@ def _to_version(row: Row[Any], name: str) -> DatasetVersion:
         tags=orjson.loads(m["tags_doc"]),
         user=m["user"],
         created_at=int(m["created_at"]),
+        deleted_at=None if m["deleted_at"] is None else int(m["deleted_at"]),
     )
 
 
@@ -72,11 +73,25 @@ def create_version(
     version: DatasetVersion,
     files: list[artifact_index_repo.FileRow],
 ) -> tuple[DatasetVersion, bool]:
-    """Insert the next version, or return the one with the same digest (False: not new)."""
+    """Insert the next version, or return the one with the same digest (False: not new).
+
+    Content of a deleted version registered again brings that version back with its files.
+    """
     existing = by_digest(conn, version.name, version.digest)
-    if existing is not None:
+    if existing is not None and existing.deleted_at is None:
         return existing, False
     row = ensure(conn, version.name, version.user)
+    if existing is not None:
+        conn.execute(
+            dataset_versions.update()
+            .where(
+                dataset_versions.c.dataset_id == row.id,
+                dataset_versions.c.version == existing.version,
+            )
+            .values(deleted_at=None)
+        )
+        _put_files(conn, f"datasets/{row.id}/{existing.version}", files, version.created_at)
+        return get_version(conn, version.name, existing.version), True
     number = int(row.next_version)
     conn.execute(datasets.update().where(datasets.c.id == row.id).values(next_version=number + 1))
     conn.execute(
@@ -96,10 +111,32 @@ def create_version(
             created_at=version.created_at,
         )
     )
-    prefix = f"datasets/{row.id}/{number}"
-    rows = [artifact_index_repo.FileRow(f"{prefix}/{f.key}", f.digest, f.size) for f in files]
-    artifact_index_repo.put(conn, rows, version.created_at)
+    _put_files(conn, f"datasets/{row.id}/{number}", files, version.created_at)
     return get_version(conn, version.name, number), True
+
+
+def _put_files(
+    conn: Connection, prefix: str, files: list[artifact_index_repo.FileRow], now: int
+) -> None:
+    rows = [artifact_index_repo.FileRow(f"{prefix}/{f.key}", f.digest, f.size) for f in files]
+    artifact_index_repo.put(conn, rows, now)
+
+
+def delete_version(conn: Connection, name: str, version: int) -> DatasetVersion:
+    """Release a version's files (gone at the next gc after the grace); lineage stays."""
+    found = get_version(conn, name, version)
+    if found.deleted_at is None:
+        now = now_ms()
+        conn.execute(
+            dataset_versions.update()
+            .where(
+                dataset_versions.c.dataset_id == _row(conn, name).id,
+                dataset_versions.c.version == version,
+            )
+            .values(deleted_at=now)
+        )
+        artifact_index_repo.delete_under(conn, prefix_of(conn, name, version), now)
+    return get_version(conn, name, version)
 
 
 def get_version(conn: Connection, name: str, version: int) -> DatasetVersion:

@@ -258,6 +258,7 @@ dataset_versions = Table(
     Column("tags_doc", Text, nullable=False, default="{}"),
     Column("user", String(250), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),  # files released; metadata kept for lineage
 )
 Index(
     "ix_dataset_versions_digest",

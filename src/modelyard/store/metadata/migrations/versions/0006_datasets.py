@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("tags_doc", sa.Text(), nullable=False),
         sa.Column("user", sa.String(length=250), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("deleted_at", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["dataset_id"], ["datasets.id"], name=op.f("fk_dataset_versions_dataset_id_datasets")
         ),
