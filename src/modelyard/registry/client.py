@@ -107,7 +107,8 @@ class ModelRegistry:
         cache = config.home_dir() / "models" / digest
         if (cache / mf.MANIFEST).is_file():
             return cache
-        tmp = Path(tempfile.mkdtemp(dir=cache.parent.parent if cache.parent.exists() else None))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".download-"))
         try:
             for f in files:
                 target = tmp / f["path"]
@@ -119,11 +120,12 @@ class ModelRegistry:
             if manifest.digest != digest:
                 raise DigestMismatch(f"downloaded manifest is not package sha256:{digest}")
             mf.verify(tmp, manifest)
-            cache.parent.mkdir(parents=True, exist_ok=True)
             try:
-                tmp.rename(cache)
-            except OSError:  # another process cached it first
-                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.rename(cache)  # same folder: atomic
+            except OSError:
+                if not (cache / mf.MANIFEST).is_file():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # another process cached it first
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
