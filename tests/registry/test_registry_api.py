@@ -179,6 +179,17 @@ def test_cli_moves_aliases_trusts_and_shows_history(server: str) -> None:
     history = cli("history", "cli-model").stdout
     assert "regression" in history
     assert "trusted" in history
+    # promotions from the command line; the Scorer's run has no metrics, so a rule fails
+    gated = cli("propose", "cli-model", "2", "production", "--rule", "accuracy > 0.5")
+    assert "promotion 1: cli-model v2 -> Production (open)" in gated.stdout
+    refused = cli("approve", "1")
+    assert refused.returncode == 1
+    assert "GATE_FAILED" in refused.stderr
+    cli("propose", "cli-model", "2", "staging", "--alias", "challenger")
+    assert "approved: cli-model v2 -> Staging" in cli("approve", "2", "--comment", "ok").stdout
+    listed = cli("list").stdout
+    assert "cli-model" in listed
+    assert "challenger=v2" in listed
 
 
 def test_promotion_is_proposed_reviewed_and_gated_on_metrics(server: str) -> None:

@@ -94,3 +94,55 @@ def export(
     console.print(
         f"  cd {folder} && pip install -r requirements.txt && python -m serve --port 8080"
     )
+
+
+@app.command("list")
+def list_models(uri: str | None = TrackingUri) -> None:
+    """Registered models with their aliases and newest version per stage."""
+    with registry(uri) as reg:
+        models = reg.models()
+    table = Table("model", "aliases", "stages", "updated")
+    for m in models:
+        aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(m["aliases"].items()))
+        stages = ", ".join(f"{s}=v{v['version']}" for s, v in m["latest"].items() if s != "None")
+        table.add_row(m["name"], aliases, stages, when(m["updated_at"]))
+    console.print(table)
+
+
+@app.command("propose")
+def propose(
+    name: str,
+    version: int,
+    stage: str,
+    rule: list[str] = typer.Option([], "--rule", help="e.g. 'accuracy >= champion.accuracy'"),
+    alias: str | None = typer.Option(None, "--alias", help="Move this alias on approval."),
+    reason: str = typer.Option("", "--reason"),
+    uri: str | None = TrackingUri,
+) -> None:
+    """Propose VERSION of NAME for STAGE; approval checks the rules."""
+    with registry(uri) as reg:
+        p = reg.propose(name, version, stage, rules=rule, alias=alias, reason=reason)
+    console.print(f"promotion {p['id']}: {name} v{version} -> {p['stage']} (open)")
+
+
+@app.command("approve")
+def approve(
+    promotion_id: int,
+    comment: str = typer.Option("", "--comment"),
+    uri: str | None = TrackingUri,
+) -> None:
+    """Approve a promotion: its rules must hold, then stage and alias change."""
+    with registry(uri) as reg:
+        p = reg.decide(promotion_id, True, comment)
+    console.print(f"promotion {promotion_id} approved: {p['name']} v{p['version']} -> {p['stage']}")
+
+
+@app.command("reject")
+def reject(
+    promotion_id: int,
+    comment: str = typer.Option("", "--comment"),
+    uri: str | None = TrackingUri,
+) -> None:
+    with registry(uri) as reg:
+        reg.decide(promotion_id, False, comment)
+    console.print(f"promotion {promotion_id} rejected")

@@ -166,6 +166,40 @@ class ModelRegistry:
         )
         return found
 
+    def propose(
+        self,
+        name: str,
+        version: int,
+        stage: str,
+        *,
+        rules: list[str] | None = None,
+        alias: str | None = None,
+        reason: str = "",
+    ) -> dict[str, Any]:
+        """Propose a version for a stage (and an alias), gated by metric rules on approval."""
+        body = {"stage": stage, "rules": rules or [], "alias": alias, "reason": reason}
+        found: dict[str, Any] = self.backend.call(
+            "POST", f"/models/{_q(name)}/versions/{version}/promotions", body
+        )
+        return found
+
+    def decide(self, promotion_id: int, approve: bool, comment: str = "") -> dict[str, Any]:
+        verb = "approve" if approve else "reject"
+        found: dict[str, Any] = self.backend.call(
+            "POST", f"/promotions/{promotion_id}/{verb}", {"comment": comment}
+        )
+        return found
+
+    def promotions(self, name: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.backend.call("GET", f"/models/{_q(name)}/promotions")
+        return found
+
+    def models(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.backend.call(
+            "GET", "/models", params={"max_results": 1000}
+        )["models"]
+        return found
+
     def history(self, name: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = self.backend.call("GET", f"/models/{_q(name)}/history")
         return events
