@@ -21,20 +21,20 @@ TrackingUri = typer.Option(
 
 
 @contextmanager
+def reported() -> Iterator[None]:
+    """Modelyard errors inside become one red line and exit code 1."""
+    try:
+        yield
+    except ModelyardError as exc:
+        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@contextmanager
 def client(uri: str | None) -> Iterator[Client]:
-    """A Client; modelyard errors become one red line and exit code 1."""
-    try:
-        c = Client(uri)
-    except ModelyardError as exc:
-        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
-        raise typer.Exit(1) from exc
-    try:
+    """A Client whose errors are reported (one red line, exit code 1)."""
+    with reported(), Client(uri) as c:
         yield c
-    except ModelyardError as exc:
-        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
-        raise typer.Exit(1) from exc
-    finally:
-        c.close()
 
 
 def when(ms: int | None) -> str:

@@ -9,9 +9,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from modelyard.cli.common import TrackingUri, console, err_console, when
+from modelyard.cli.common import TrackingUri, console, reported, when
 from modelyard.datasets.client import DatasetRegistry
-from modelyard.errors import ModelyardError
 
 app = typer.Typer(
     help="Versioned datasets: register, list versions, show profiles.", no_args_is_help=True
@@ -20,12 +19,8 @@ app = typer.Typer(
 
 @contextmanager
 def datasets(uri: str | None) -> Iterator[DatasetRegistry]:
-    try:
-        with DatasetRegistry(uri) as reg:
-            yield reg
-    except ModelyardError as exc:
-        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
-        raise typer.Exit(1) from exc
+    with reported(), DatasetRegistry(uri) as reg:
+        yield reg
 
 
 @app.command("register")

@@ -9,8 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from modelyard.cli.common import TrackingUri, console, err_console, when
-from modelyard.errors import ModelyardError
+from modelyard.cli.common import TrackingUri, console, reported, when
 from modelyard.registry.client import ModelRegistry
 
 app = typer.Typer(
@@ -20,12 +19,8 @@ app = typer.Typer(
 
 @contextmanager
 def registry(uri: str | None) -> Iterator[ModelRegistry]:
-    try:
-        with ModelRegistry(uri) as reg:
-            yield reg
-    except ModelyardError as exc:
-        err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
-        raise typer.Exit(1) from exc
+    with reported(), ModelRegistry(uri) as reg:
+        yield reg
 
 
 @app.command("history")
