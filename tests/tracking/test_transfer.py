@@ -109,3 +109,31 @@ def test_blob_routes_refuse_bad_input(server_url: str) -> None:
     assert (junk.status_code, junk.json()["error_code"]) == (400, "UNSAFE_ARCHIVE")
     assert httpx.get(f"{api}/uploads/{'a' * 32}").status_code == 404
     assert httpx.get(f"{api}/uploads/..").status_code in (400, 404)
+
+
+def test_a_big_file_logged_twice_is_sent_once(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(transfer.PACK_MEMBER_MAX + 1))
+    sent: list[str] = []
+    real_upload = HttpBackend.upload
+
+    def counting(self: HttpBackend, path: str, stream, **kw):
+        sent.append(path)
+        return real_upload(self, path, stream, **kw)
+
+    monkeypatch.setattr(HttpBackend, "upload", counting)
+    my.set_tracking_uri(server_url)
+    runs = []
+    for _ in range(2):
+        with my.start_run(experiment="dedup", capture_code=False) as run:
+            run.log_artifact(weights, "model/weights.bin")
+            runs.append(run.id)
+    assert [p for p in sent if p.startswith("/blobs/")] == [
+        f"/blobs/{hashlib.sha256(weights.read_bytes()).hexdigest()}"
+    ]
+    with my.Client(server_url) as client:
+        for rid in runs:
+            out = client.download_artifact(rid, "model/weights.bin", tmp_path / rid)
+            assert out.read_bytes() == weights.read_bytes()

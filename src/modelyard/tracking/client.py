@@ -403,7 +403,7 @@ class HttpClient(Client):
     ) -> int:
         local = Path(local_path)
         target = artifact_path or local.name
-        if local.stat().st_size > transfer.MULTIPART_BYTES:  # resumable, in parts
+        if local.stat().st_size > transfer.PACK_MEMBER_MAX:  # sent only if new; big ones in parts
             self.log_artifacts(run_id, {target: local})
             return local.stat().st_size
         with local.open("rb") as handle:
