@@ -99,8 +99,16 @@ class ContentStore:
         return None if info is None else info.size
 
     def missing(self, digests: Iterable[str]) -> list[str]:
-        """The digests among ``digests`` that are not stored yet."""
-        return [d for d in dict.fromkeys(clean_digest(x) for x in digests) if self.size(d) is None]
+        """The digests among ``digests`` that are not stored yet (looked up in parallel: on S3
+        each lookup is a request)."""
+        unique = list(dict.fromkeys(clean_digest(x) for x in digests))
+        if len(unique) < 64:
+            return [d for d in unique if self.size(d) is None]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(16) as pool:
+            sizes = list(pool.map(self.size, unique, chunksize=256))
+        return [d for d, size in zip(unique, sizes, strict=True) if size is None]
 
     def delete(self, digest: str) -> None:
         self.objects.delete(blob_key(clean_digest(digest)))
