@@ -22,14 +22,14 @@ def run_demo(tracking_uri: str, console: Any) -> None:
     from modelyard.errors import NotFound
 
     my.set_tracking_uri(tracking_uri)
-    client = my.Client(tracking_uri)
-    try:
-        exp = client.get_experiment_by_name(DEMO_EXPERIMENT)
-        if client.search_runs([exp.id], max_results=1).runs:
-            console.print("demo runs already present; skipping the demo")
-            return
-    except NotFound:
-        pass
+    with my.Client(tracking_uri) as client:
+        try:
+            exp = client.get_experiment_by_name(DEMO_EXPERIMENT)
+            if client.search_runs([exp.id], max_results=1).runs:
+                console.print("demo runs already present; skipping the demo")
+                return
+        except NotFound:
+            pass
     x, y = make_classification(
         n_samples=3000, n_features=20, n_informative=8, n_classes=3, random_state=7
     )
@@ -41,11 +41,19 @@ def run_demo(tracking_uri: str, console: Any) -> None:
         for alpha in (1e-4, 1e-3, 1e-2)
     ]
     console.print(f"demo: training {len(sweep)} models into experiment {DEMO_EXPERIMENT!r}")
+    import pyarrow as pa
+
+    columns = {f"f{j}": x_train[:, j] for j in range(x_train.shape[1])}
+    train = my.datasets.register(
+        "demo-train", pa.table({**columns, "label": y_train}), description="the training split"
+    )
+    scored: list[tuple[float, dict[str, Any]]] = []
     with my.start_run("sweep", experiment=DEMO_EXPERIMENT, log_system_metrics=False) as parent:
         parent.set_notes("A sweep of SGD classifiers; each child run is one configuration.")
         for i, cfg in enumerate(sweep):
             name = f"sgd-{cfg['loss']}-{cfg['alpha']:g}"
             with my.start_run(name, nested=True, params={**cfg, "epochs": 30}) as run:
+                my.datasets.log_input("demo-train", train["version"])
                 model = SGDClassifier(random_state=i, **cfg)
                 for epoch in range(30):
                     model.partial_fit(x_train, y_train, classes=classes)
@@ -62,5 +70,28 @@ def run_demo(tracking_uri: str, console: Any) -> None:
                     path = Path(tmp) / "confusion_matrix.json"
                     path.write_text(json.dumps({"labels": classes.tolist(), "matrix": matrix}))
                     run.log_artifact(path, "eval/confusion_matrix.json")
+                version = my.models.log(model, "demo-classifier", input_example=x_test[:3])
+                scored.append((metrics["accuracy"], version))
             console.print(f"  {name}: accuracy {metrics['accuracy']:.3f}")
     my.flush()
+    _promote(my, scored, console)
+
+
+def _promote(my: Any, scored: list[tuple[float, dict[str, Any]]], console: Any) -> None:
+    """The best version becomes champion; the runner-up is proposed, gated on accuracy."""
+    from modelyard.registry.client import ModelRegistry
+
+    ranked = sorted(scored, key=lambda pair: -pair[0])
+    best, runner_up = ranked[0][1]["version"], ranked[1][1]["version"]
+    with ModelRegistry(my.get_tracking_uri()) as registry:
+        registry.set_alias("demo-classifier", "champion", best, reason="best accuracy of the sweep")
+        registry.set_alias("demo-classifier", "challenger", runner_up, reason="runner-up")
+        registry.propose(
+            "demo-classifier",
+            runner_up,
+            "production",
+            rules=["accuracy >= champion.accuracy"],
+            alias="champion",
+            reason="could the runner-up replace the champion?",
+        )
+    console.print(f"demo: demo-classifier@champion is version {best}; version {runner_up} proposed")

@@ -161,3 +161,16 @@ def test_end_does_not_wait_for_an_unreachable_server(modelyard_home: Path) -> No
     assert time.monotonic() - start < 1.0
     my.flush()
     assert journal.entries(uri=uri), "the ended run was not journaled"
+
+
+def test_child_runs_live_in_their_parents_experiment(uri: str) -> None:
+    my.set_tracking_uri(uri)
+    with (
+        my.start_run("parent", experiment="family", capture_code=False) as parent,
+        my.start_run("child", nested=True, capture_code=False) as child,
+    ):
+        pass
+    with my.Client(uri) as client:
+        parent_run, child_run = client.get_run(parent.id), client.get_run(child.id)
+    assert child_run.experiment_id == parent_run.experiment_id
+    assert child_run.parent_id == parent.id

@@ -77,6 +77,7 @@ class ActiveRun:
         self._steps: dict[str, int] = {}
         self._sampler: Any = None
         self._ended = False
+        self.experiment: str | int | None = None  # as given at start (children inherit it)
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.id} name={self.name!r}>"
@@ -239,6 +240,7 @@ def start_run(
         batcher.flush()  # the run may still be in this process's buffer
         existing = client.get_run(run_id)
         run = ActiveRun(existing.id, client, batcher, existing.name)
+        run.experiment = existing.experiment_id
         run._params = dict(existing.params)
         run._steps = {k: m.step for k, m in existing.metrics.items()}
         batcher.update(run.id, {"status": "RUNNING"})
@@ -246,7 +248,12 @@ def start_run(
         import uuid
 
         new_id = uuid.uuid4().hex
-        target = experiment if experiment is not None else _experiment
+        if experiment is not None:
+            target: str | int | None = experiment
+        elif nested and _stack and parent == _stack[-1].id:
+            target = _stack[-1].experiment  # a child run lives where its parent does
+        else:
+            target = _experiment
         spec: dict[str, Any] = {
             "name": clean_name(name, "run name") if name is not None else None,
             "parent_id": parent,
@@ -259,6 +266,7 @@ def start_run(
             spec["experiment_name"] = unicodedata.normalize("NFC", target or "Default")
         batcher.create(new_id, spec)
         run = ActiveRun(new_id, client, batcher, spec["name"])
+        run.experiment = target
         run.set_tags(capture.environment_tags())
         if capture_code:
             threading.Thread(target=_capture_code, args=(run,), daemon=True).start()
