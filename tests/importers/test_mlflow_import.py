@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from modelyard.registry.service import RegistryService
+from modelyard.server.background import free_port
 from modelyard.store.stores import open_stores
-from modelyard.testing.postgres import free_port
 from modelyard.tracking.service import TrackingService
 
 mlflow = pytest.importorskip("mlflow")

@@ -14,7 +14,7 @@ import pytest
 
 from modelyard.errors import NotTrusted
 from modelyard.registry.client import ModelRegistry
-from modelyard.testing.postgres import free_port
+from modelyard.server.background import free_port
 
 
 class Tripler:

@@ -275,3 +275,23 @@ def _table() -> Any:
     import pyarrow as pa
 
     return pa.table({"a": [1, 2, 3], "b": ["x", "y", "x"]})
+
+
+def test_embedded_store_serves_the_same_api_and_closes_it(
+    tmp_path: Path, modelyard_home: Path
+) -> None:
+    import threading
+
+    def writers() -> int:
+        return sum(t.name == "modelyard-sqlite-writer" for t in threading.enumerate())
+
+    before = writers()
+    uri = f"sqlite:///{tmp_path / 'embedded.db'}"
+    model, x = _fit(5)
+    with ModelRegistry(uri) as reg:
+        reg.log(model, "local", aliases=["champion"])
+        assert writers() == before + 1  # the in-process app holds the store open
+    assert writers() == before  # closing the client closed the store
+    with ModelRegistry(uri) as reg:
+        assert np.array_equal(reg.load("models:/local@champion").predict(x), model.predict(x))
+    assert writers() == before

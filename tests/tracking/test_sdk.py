@@ -13,7 +13,7 @@ import pytest
 import modelyard as my
 from modelyard.errors import InvalidState, ParamConflict
 from modelyard.server.app import ServerSettings
-from modelyard.testing.postgres import free_port
+from modelyard.server.background import free_port
 from modelyard.testing.server import live_server
 from modelyard.tracking import journal
 

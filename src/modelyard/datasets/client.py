@@ -9,20 +9,16 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from modelyard.datasets import profile as prof
 from modelyard.errors import InvalidInput
-from modelyard.tracking.client import api_backend
+from modelyard.tracking.client import ApiClient, quote_part
 from modelyard.tracking.transfer import Uploader, walk
 
 MAX_PROFILE_BYTES = 2 << 30  # folders of tables larger than this are not profiled
 
 
-class DatasetRegistry:
-    def __init__(self, uri: str | None = None) -> None:
-        self.backend = api_backend(uri)
-
+class DatasetRegistry(ApiClient):
     def register(
         self,
         name: str,
@@ -49,7 +45,9 @@ class DatasetRegistry:
                 )
             sent = Uploader(self.backend).upload(files)
         body["files"] = {k: f.digest for k, f in sent.items()}
-        version: dict[str, Any] = self.backend.call("POST", f"/datasets/{_q(name)}/versions", body)
+        version: dict[str, Any] = self.backend.call(
+            "POST", f"/datasets/{quote_part(name)}/versions", body
+        )
         return version
 
     def get(
@@ -57,7 +55,7 @@ class DatasetRegistry:
     ) -> dict[str, Any]:
         params = {"files": "true"} if files else None
         found: dict[str, Any] = self.backend.call(
-            "GET", f"/datasets/{_q(name)}/versions/{version}", params=params
+            "GET", f"/datasets/{quote_part(name)}/versions/{version}", params=params
         )
         return found
 
@@ -85,15 +83,6 @@ class DatasetRegistry:
         body = {"name": name, "version": version, "direction": direction, "context": context}
         use: dict[str, Any] = self.backend.call("POST", f"/runs/{run_id}/datasets", body)
         return use
-
-    def close(self) -> None:
-        self.backend.close()
-
-    def __enter__(self) -> DatasetRegistry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _collect(data: Any, tmp: Path, profile: bool) -> tuple[dict[str, Path], Any, str]:
@@ -127,7 +116,3 @@ def _folder_table(files: dict[str, Path], profile: bool) -> Any:
     import pyarrow.dataset as ds
 
     return ds.dataset([str(p) for p in paths], format="parquet").to_table()
-
-
-def _q(part: str) -> str:
-    return quote(part, safe="")

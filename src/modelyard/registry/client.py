@@ -11,23 +11,19 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from modelyard import config
 from modelyard.errors import DigestMismatch, InvalidInput
 from modelyard.packaging import manifest as mf
 from modelyard.packaging import package
-from modelyard.tracking.client import api_backend
+from modelyard.tracking.client import ApiClient, quote_part
 from modelyard.tracking.transfer import Uploader
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^@/]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
 _RUN_URI = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})/(?P<path>.+)$")
 
 
-class ModelRegistry:
-    def __init__(self, uri: str | None = None) -> None:
-        self.backend = api_backend(uri)
-
+class ModelRegistry(ApiClient):
     def log(
         self,
         model: Any,
@@ -59,7 +55,9 @@ class ModelRegistry:
             "description": description,
             "tags": tags or {},
         }
-        version: dict[str, Any] = self.backend.call("POST", f"/models/{_q(name)}/versions", body)
+        version: dict[str, Any] = self.backend.call(
+            "POST", f"/models/{quote_part(name)}/versions", body
+        )
         for alias in aliases:
             self.set_alias(name, alias, int(version["version"]))
             version.setdefault("aliases", []).append(alias)
@@ -87,8 +85,10 @@ class ModelRegistry:
         if m is None:
             raise InvalidInput(f"{uri!r} is not models:/NAME@ALIAS or models:/NAME/N")
         name, alias, number = m["name"], m["alias"], m["version"]
-        ref = f"aliases/{_q(alias)}" if alias else f"aliases/v{number}"
-        version = self.backend.call("GET", f"/models/{_q(name)}/{ref}", params={"files": "true"})
+        ref = f"aliases/{quote_part(alias)}" if alias else f"aliases/v{number}"
+        version = self.backend.call(
+            "GET", f"/models/{quote_part(name)}/{ref}", params={"files": "true"}
+        )
         if not version.get("package_digest"):
             raise InvalidInput(
                 f"{uri} is not a modelyard package (registered from {version['source']})"
@@ -146,23 +146,25 @@ class ModelRegistry:
     def get(
         self, name: str, version: int | None = None, alias: str | None = None
     ) -> dict[str, Any]:
-        ref = f"aliases/{_q(alias)}" if alias else f"versions/{version}"
-        found: dict[str, Any] = self.backend.call("GET", f"/models/{_q(name)}/{ref}")
+        ref = f"aliases/{quote_part(alias)}" if alias else f"versions/{version}"
+        found: dict[str, Any] = self.backend.call("GET", f"/models/{quote_part(name)}/{ref}")
         return found
 
     def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> None:
         body = {"version": version, "reason": reason}
-        self.backend.call("PUT", f"/models/{_q(name)}/aliases/{_q(alias)}", body)
+        self.backend.call("PUT", f"/models/{quote_part(name)}/aliases/{quote_part(alias)}", body)
 
     def rollback(self, name: str, alias: str, reason: str = "") -> dict[str, Any]:
         found: dict[str, Any] = self.backend.call(
-            "POST", f"/models/{_q(name)}/aliases/{_q(alias)}/rollback", {"reason": reason}
+            "POST",
+            f"/models/{quote_part(name)}/aliases/{quote_part(alias)}/rollback",
+            {"reason": reason},
         )
         return found
 
     def trust(self, name: str, version: int, reason: str) -> dict[str, Any]:
         found: dict[str, Any] = self.backend.call(
-            "POST", f"/models/{_q(name)}/versions/{version}/trust", {"reason": reason}
+            "POST", f"/models/{quote_part(name)}/versions/{version}/trust", {"reason": reason}
         )
         return found
 
@@ -179,7 +181,7 @@ class ModelRegistry:
         """Propose a version for a stage (and an alias), gated by metric rules on approval."""
         body = {"stage": stage, "rules": rules or [], "alias": alias, "reason": reason}
         found: dict[str, Any] = self.backend.call(
-            "POST", f"/models/{_q(name)}/versions/{version}/promotions", body
+            "POST", f"/models/{quote_part(name)}/versions/{version}/promotions", body
         )
         return found
 
@@ -191,7 +193,9 @@ class ModelRegistry:
         return found
 
     def promotions(self, name: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.backend.call("GET", f"/models/{_q(name)}/promotions")
+        found: list[dict[str, Any]] = self.backend.call(
+            "GET", f"/models/{quote_part(name)}/promotions"
+        )
         return found
 
     def models(self) -> list[dict[str, Any]]:
@@ -201,18 +205,7 @@ class ModelRegistry:
         return found
 
     def history(self, name: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self.backend.call("GET", f"/models/{_q(name)}/history")
+        events: list[dict[str, Any]] = self.backend.call(
+            "GET", f"/models/{quote_part(name)}/history"
+        )
         return events
-
-    def close(self) -> None:
-        self.backend.close()
-
-    def __enter__(self) -> ModelRegistry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _q(part: str) -> str:
-    return quote(part, safe="")

@@ -8,7 +8,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, Self, TypeVar
 
 import orjson
 
@@ -107,6 +107,7 @@ class HttpBackend:
         transport = httpx.HTTPTransport(
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         )
+        self.on_close: Callable[[], object] | None = None  # stops an in-process server
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout if timeout is not None else config.HTTP_TIMEOUT.get(),
@@ -164,23 +165,51 @@ class HttpBackend:
 
     def close(self) -> None:
         self.http.close()
+        if self.on_close is not None:
+            self.on_close()
 
 
 def api_backend(uri: str | None) -> HttpBackend:
-    """HTTP to a server; an embedded store is served by the same app, in process."""
+    """HTTP to a server; an embedded store gets the same server in a background thread."""
     resolved = resolve_uri(uri)
     if resolved.startswith(("http://", "https://")):
         return HttpBackend(resolved)
-    from starlette.testclient import TestClient
+    from contextlib import ExitStack
 
-    from modelyard.server.app import ServerSettings, create_app
+    from modelyard.server.app import ServerSettings
+    from modelyard.server.background import serve_in_background
     from modelyard.store.metadata.database import normalize_url
     from modelyard.tracking.local_client import artifacts_beside
 
     url = normalize_url(resolved)
-    backend = HttpBackend("http://modelyard.local")
-    backend.http = TestClient(create_app(ServerSettings(url, artifacts_beside(url))))
+    stack = ExitStack()
+    base = stack.enter_context(serve_in_background(ServerSettings(url, artifacts_beside(url))))
+    backend = HttpBackend(base)
+    backend.on_close = stack.close  # stops the server, whose shut-down closes the stores
     return backend
+
+
+class ApiClient:
+    """Base of the SDK clients that speak modelyard's REST API (to a server or in process)."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        self.backend = api_backend(uri)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def quote_part(part: str) -> str:
+    """One path segment of a URL (a model or dataset name may hold any character)."""
+    from urllib.parse import quote
+
+    return quote(part, safe="")
 
 
 def _chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:

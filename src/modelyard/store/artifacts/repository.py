@@ -131,8 +131,12 @@ def _stale_uploads(staging: Path, cutoff: float, *, dry_run: bool) -> int:
         if entry.stat().st_mtime >= cutoff:
             continue
         count += 1
-        if not dry_run:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink(missing_ok=True)
+        if dry_run:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
     return count
 
 
