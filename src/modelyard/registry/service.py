@@ -409,6 +409,13 @@ class RegistryService:
         items.sort(key=lambda x: (x.name, -x.version))
         return _search(items, VERSIONS, filter, order_by, max_results, page_token)
 
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of one model, newest first (NotFound for an unknown model)."""
+        with self.db.read() as conn:
+            registry_repo.get_model(conn, name)
+            found = registry_repo.list_versions(conn, name)
+        return sorted(found, key=lambda v: -v.version)
+
     def latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
         """The newest version in each stage (only the given stages, when given)."""
         wanted = {parse_stage(s) for s in stages}

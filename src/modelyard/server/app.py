@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from importlib import resources
 
 from fastapi import APIRouter, Depends, FastAPI
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from modelyard import __version__, config
 from modelyard.datasets.service import DatasetsService
@@ -86,6 +88,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     api.include_router(experiments.router)
     api.include_router(runs.router)
     api.include_router(artifacts.router)
+    api.include_router(artifacts.previews)
     api.include_router(blobs.router)
     api.include_router(datasets.router)
     api.include_router(registry.router)
@@ -99,10 +102,28 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     return app
 
 
+class SinglePageApp(StaticFiles):
+    """The built UI: files as they are, hashed assets cached for good, and index.html for
+    every other page path (the app routes on the client; /api stays a JSON 404)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404 or path.split("/", 1)[0] in ("api", "ajax-api"):
+                raise
+            response = await super().get_response("index.html", scope)
+        if path.startswith("assets/"):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def _mount_ui(app: FastAPI) -> None:
     ui = resources.files("modelyard.server") / "ui"
     if ui.is_dir() and (ui / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=str(ui), html=True), name="ui")
+        app.mount("/", SinglePageApp(directory=str(ui), html=True), name="ui")
         return
 
     @app.get("/", include_in_schema=False)

@@ -133,6 +133,32 @@ class MetricHistoryOut(BaseModel):
     total: int = Field(description="points stored before windowing and downsampling")
 
 
+class HistoriesIn(_In):
+    """Metric series of many runs at once (for charts): at most 10,000 series."""
+
+    run_ids: list[str] = Field(min_length=1, max_length=1000)
+    keys: list[str] = Field(min_length=1, max_length=100)
+    max_points: int | None = Field(None, ge=3, le=1_000_000, description="downsample to this")
+    method: Literal["minmax", "lttb"] = "minmax"
+    x_min: float | None = Field(None, description="first step of the window")
+    x_max: float | None = Field(None, description="last step of the window")
+
+
+class SeriesOut(MetricHistoryOut):
+    run_id: str
+
+
+class HistoriesOut(BaseModel):
+    series: list[SeriesOut]
+
+
+class TablePreviewOut(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]]
+    total_rows: int | None = Field(description="null when counting would read the whole file")
+    truncated: bool
+
+
 class ArtifactOut(BaseModel):
     path: str
     is_dir: bool

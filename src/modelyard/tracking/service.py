@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -276,11 +276,32 @@ class TrackingService:
         rid, k = v.clean_run_id(run_id), v.clean_key(key)
         with self.db.read() as conn:
             series = metrics_repo.history(conn, rid, k)
-        total = len(series)
-        series = window(series, x_min, x_max)
-        if max_points is not None:
-            series = downsample(series, max_points, method)
-        return series, total
+        return _shaped(series, max_points, method, x_min, x_max), len(series)
+
+    def metric_histories(
+        self,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        *,
+        max_points: int | None = None,
+        method: Method = "minmax",
+        x_min: float | None = None,
+        x_max: float | None = None,
+    ) -> list[tuple[str, MetricPoints, int]]:
+        """Like :meth:`metric_history` for every run and key in one read; series that
+        were never logged are left out."""
+        rids = [v.clean_run_id(r) for r in run_ids]
+        ks = [v.clean_key(k) for k in keys]
+        out = []
+        with self.db.read() as conn:
+            for rid in rids:
+                for k in ks:
+                    series = metrics_repo.history(conn, rid, k)
+                    if not len(series):
+                        continue
+                    shaped = _shaped(series, max_points, method, x_min, x_max)
+                    out.append((rid, shaped, len(series)))
+        return out
 
     # -- artifacts
     def run_artifacts(self, run_id: str) -> ArtifactArea:
@@ -335,3 +356,15 @@ class TrackingService:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _shaped(
+    series: MetricPoints,
+    max_points: int | None,
+    method: Method,
+    x_min: float | None,
+    x_max: float | None,
+) -> MetricPoints:
+    """The points in the step window, downsampled to ``max_points`` when given."""
+    series = window(series, x_min, x_max)
+    return series if max_points is None else downsample(series, max_points, method)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import mimetypes
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from modelyard.server.deps import tracking
 from modelyard.server.responses import JSONOut, iterate_file, spool_body
-from modelyard.server.schemas import ArtifactLinkIn, ArtifactOut
+from modelyard.server.schemas import ArtifactLinkIn, ArtifactOut, TablePreviewOut
+from modelyard.tracking.previews import MAX_ROWS, preview_table
 from modelyard.tracking.service import TrackingService
 
 router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
 CHUNK = 1 << 20
+# A logged HTML report may run its scripts, but in an opaque origin: never as this server.
+SANDBOXED = {
+    "Content-Security-Policy": "sandbox allow-scripts allow-popups",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @router.get("", responses={200: {"model": list[ArtifactOut]}})
@@ -55,6 +61,22 @@ async def upload_artifact(
 def download_artifact(
     run_id: str, path: str, svc: TrackingService = Depends(tracking)
 ) -> StreamingResponse:
+    """The file's bytes; HTML and SVG run sandboxed (no access to this origin)."""
     handle = svc.open_artifact(run_id, path)
     media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return StreamingResponse(iterate_file(handle), media_type=media)
+    return StreamingResponse(iterate_file(handle), media_type=media, headers=SANDBOXED)
+
+
+previews = APIRouter(prefix="/runs/{run_id}/previews", tags=["artifacts"])
+
+
+@previews.get("/table/{path:path}", responses={200: {"model": TablePreviewOut}})
+def table_preview(
+    run_id: str,
+    path: str,
+    limit: int = Query(200, ge=1, le=MAX_ROWS),
+    svc: TrackingService = Depends(tracking),
+) -> JSONOut:
+    """The first rows of a CSV, TSV, Parquet, JSON-lines or Feather artifact, as JSON."""
+    with svc.open_artifact(run_id, path) as handle:
+        return JSONOut(preview_table(handle, path, limit).to_json())

@@ -45,6 +45,13 @@ async def get_model(name: str, reg: RegistryService = Depends(registry)) -> JSON
     return JSONOut(model_json(await run_in_threadpool(reg.get_model, name)))
 
 
+@router.get("/{name}/versions")
+async def list_versions(name: str, reg: RegistryService = Depends(registry)) -> JSONOut:
+    """Every version of the model, newest first."""
+    found = await run_in_threadpool(reg.versions, name)
+    return JSONOut({"versions": [version_json(v) for v in found]})
+
+
 @router.get("/{name}/versions/{version}")
 async def get_version(name: str, version: int, reg: RegistryService = Depends(registry)) -> JSONOut:
     return JSONOut(version_json(await run_in_threadpool(reg.get_version, name, version)))

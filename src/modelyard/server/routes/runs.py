@@ -18,6 +18,8 @@ from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import (
     GcIn,
     GcOut,
+    HistoriesIn,
+    HistoriesOut,
     IngestIn,
     IngestOut,
     MetricHistoryOut,
@@ -178,6 +180,22 @@ def metric_history(
         run_id, key, max_points=max_points, method=method, x_min=x_min, x_max=x_max
     )
     return JSONOut(series_json(series, total))
+
+
+@router.post("/metrics/history", responses={200: {"model": HistoriesOut}})
+def metric_histories(body: HistoriesIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    """Many runs' series in one answer; a run without a key has no entry for it."""
+    found = svc.metric_histories(
+        body.run_ids,
+        body.keys,
+        max_points=body.max_points,
+        method=body.method,
+        x_min=body.x_min,
+        x_max=body.x_max,
+    )
+    return JSONOut(
+        {"series": [{"run_id": rid, **series_json(s, total)} for rid, s, total in found]}
+    )
 
 
 @router.post("/gc", responses={200: {"model": GcOut}})

@@ -312,8 +312,12 @@ def set_card(conn: Connection, name: str, card: str, user: str) -> None:
     record(conn, name, "card_updated", user)
 
 
-def list_versions(conn: Connection) -> list[ModelVersion]:
-    rows = list(conn.execute(select(registered_models)))
+def list_versions(conn: Connection, name: str | None = None) -> list[ModelVersion]:
+    """Every version (of one model when ``name`` is given), oldest first per model."""
+    query = select(registered_models)
+    if name is not None:
+        query = query.where(registered_models.c.name == name)
+    rows = list(conn.execute(query))
     return [v for vs in _versions(conn, rows).values() for v in vs]
 
 

@@ -1,0 +1,290 @@
+/** Typed client of modelyard's public REST API (the same one the SDK uses). */
+
+export type Status = "RUNNING" | "FINISHED" | "FAILED" | "KILLED";
+
+export interface Experiment {
+  id: number;
+  name: string;
+  description: string;
+  lifecycle: "active" | "deleted";
+  created_at: number;
+  updated_at: number;
+  tags: Record<string, string>;
+}
+
+export interface MetricSummary {
+  last: number | string;
+  step: number;
+  timestamp: number;
+  min: number | string;
+  max: number | string;
+  count: number;
+}
+
+export interface Run {
+  id: string;
+  experiment_id: number;
+  name: string;
+  status: Status;
+  start_time: number;
+  end_time: number | null;
+  parent_id: string | null;
+  user: string;
+  notes: string;
+  lifecycle: "active" | "deleted";
+  params: Record<string, string>;
+  tags: Record<string, string>;
+  metrics: Record<string, MetricSummary>;
+}
+
+export interface RunPage {
+  runs: Run[];
+  next_page_token: string | null;
+}
+
+export interface Series {
+  run_id: string;
+  key: string;
+  steps: number[];
+  values: (number | string)[];
+  timestamps: number[];
+  total: number;
+}
+
+export interface Artifact {
+  path: string;
+  is_dir: boolean;
+  size: number | null;
+}
+
+export interface TablePreview {
+  columns: string[];
+  rows: unknown[][];
+  total_rows: number | null;
+  truncated: boolean;
+}
+
+export interface DatasetSummary {
+  name: string;
+  description: string;
+  user: string;
+  created_at: number;
+  versions: number;
+}
+
+export interface ColumnProfile {
+  type: string;
+  count: number;
+  missing: number;
+  kind: "numeric" | "categorical" | string;
+  min?: number;
+  max?: number;
+  mean?: number;
+  std?: number;
+  quantiles?: Record<string, number>;
+  histogram?: { edges: number[]; counts: number[] };
+  distinct?: number;
+  top?: { value: string; count: number }[] | Record<string, number>;
+}
+
+export interface DatasetVersion {
+  name: string;
+  version: number;
+  digest: string;
+  source: string;
+  num_rows: number | null;
+  num_files: number;
+  size_bytes: number;
+  schema: { name: string; type: string; nullable: boolean }[];
+  profile: Record<string, ColumnProfile>;
+  description: string;
+  tags: Record<string, string>;
+  user: string;
+  created_at: number;
+  deleted_at: number | null;
+}
+
+export interface DatasetUse {
+  run_id: string;
+  name: string;
+  version: number;
+  direction: "input" | "output";
+  context: string;
+  digest: string;
+}
+
+export interface ModelVersion {
+  name: string;
+  version: number;
+  source: string;
+  run_id: string | null;
+  description: string;
+  stage: string;
+  user: string;
+  created_at: number;
+  updated_at: number;
+  tags: Record<string, string>;
+  aliases: string[];
+  package_digest: string | null;
+  package: {
+    flavor: string;
+    safe: boolean;
+    signature?: unknown;
+    dependencies?: Record<string, string>;
+    python_version?: string;
+  } | null;
+  trusted: boolean;
+}
+
+export interface RegisteredModel {
+  name: string;
+  description: string;
+  user: string;
+  created_at: number;
+  updated_at: number;
+  tags: Record<string, string>;
+  aliases: Record<string, number>;
+  card: string;
+  latest: Record<string, ModelVersion>;
+}
+
+export interface HistoryEntry {
+  model: string;
+  version: number | null;
+  action: string;
+  detail: Record<string, unknown>;
+  user: string;
+  at: number;
+}
+
+export interface Lineage {
+  name: string;
+  version: number;
+  source: string;
+  package_digest: string | null;
+  run: {
+    id: string;
+    name: string;
+    experiment_id: number;
+    status: Status;
+    git_commit: string | null;
+    git_branch: string | null;
+    params: Record<string, string>;
+    metrics: Record<string, number>;
+  } | null;
+  datasets: { name: string; version: number; digest: string; direction: string; context: string }[];
+}
+
+export interface Gate {
+  rule: string;
+  passed: boolean;
+  left: number | null;
+  right: number | null;
+  note: string;
+}
+
+export interface Promotion {
+  id: number;
+  name: string;
+  version: number;
+  stage: string | null;
+  alias: string | null;
+  rules: string[];
+  status: "open" | "approved" | "rejected";
+  proposed_by: string;
+  reason: string;
+  created_at: number;
+  decided_by: string | null;
+  decided_at: number | null;
+  gates: Gate[];
+  reviews: { user: string; verdict: "comment" | "approve" | "reject"; text: string; at: number }[];
+}
+
+export interface VersionDiff {
+  a: number;
+  b: number;
+  params: Record<string, [string | null, string | null]>;
+  metrics: Record<string, [number | null, number | null]>;
+  signature: Record<string, unknown>;
+  dependencies: Record<string, [string | null, string | null]>;
+  flavor: [string, string];
+}
+
+/** An error answered by the server: a stable code, a message, and details. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const BASE = "/api/v1";
+
+async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = { method, signal, headers: {} };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { "content-type": "application/json" };
+  }
+  const resp = await fetch(BASE + path, init);
+  if (!resp.ok) {
+    let payload: { error_code?: string; message?: string; details?: Record<string, unknown> } = {};
+    try {
+      payload = await resp.json();
+    } catch {
+      /* not JSON: keep the status text */
+    }
+    throw new ApiError(resp.status, payload.error_code ?? "HTTP_" + resp.status, payload.message ?? resp.statusText, payload.details ?? {});
+  }
+  if (resp.status === 204) return undefined as T;
+  return (await resp.json()) as T;
+}
+
+/** Percent-encode each segment of a slash-separated path. */
+export function encodePath(path: string): string {
+  return path.split("/").map(encodeURIComponent).join("/");
+}
+
+const q = encodeURIComponent;
+
+export interface SearchQuery {
+  experiment_ids?: number[];
+  filter?: string;
+  order_by?: string[];
+  max_results?: number;
+  page_token?: string | null;
+}
+
+export const api = {
+  experiments: () => request<Experiment[]>("GET", "/experiments"),
+  searchRuns: (query: SearchQuery, signal?: AbortSignal) => request<RunPage>("POST", "/runs/search", query, signal),
+  run: (id: string) => request<Run>("GET", `/runs/${q(id)}`),
+  updateRun: (id: string, patch: { notes?: string; name?: string }) => request<Run>("PATCH", `/runs/${q(id)}`, patch),
+  histories: (
+    body: { run_ids: string[]; keys: string[]; max_points?: number; x_min?: number | null; x_max?: number | null },
+    signal?: AbortSignal,
+  ) => request<{ series: Series[] }>("POST", "/metrics/history", body, signal),
+  artifacts: (runId: string, path = "") => request<Artifact[]>("GET", `/runs/${q(runId)}/artifacts?path=${q(path)}`),
+  artifactUrl: (runId: string, path: string) => `${BASE}/runs/${q(runId)}/artifacts/${encodePath(path)}`,
+  artifactTable: (runId: string, path: string, limit = 500) =>
+    request<TablePreview>("GET", `/runs/${q(runId)}/previews/table/${encodePath(path)}?limit=${limit}`),
+  runDatasets: (runId: string) => request<DatasetUse[]>("GET", `/runs/${q(runId)}/datasets`),
+  datasets: () => request<DatasetSummary[]>("GET", "/datasets"),
+  datasetVersions: (name: string) => request<DatasetVersion[]>("GET", `/datasets/${q(name)}/versions`),
+  datasetRuns: (name: string) => request<DatasetUse[]>("GET", `/datasets/${q(name)}/runs`),
+  models: () => request<{ models: RegisteredModel[] }>("GET", "/models"),
+  model: (name: string) => request<RegisteredModel>("GET", `/models/${q(name)}`),
+  modelVersions: (name: string) => request<{ versions: ModelVersion[] }>("GET", `/models/${q(name)}/versions`),
+  modelHistory: (name: string) => request<HistoryEntry[]>("GET", `/models/${q(name)}/history`),
+  lineage: (name: string, version: number) => request<Lineage>("GET", `/models/${q(name)}/versions/${version}/lineage`),
+  compareVersions: (name: string, a: number, b: number) => request<VersionDiff>("GET", `/models/${q(name)}/compare?a=${a}&b=${b}`),
+  promotions: (name: string) => request<Promotion[]>("GET", `/models/${q(name)}/promotions`),
+  checkPromotion: (id: number) => request<Gate[]>("GET", `/promotions/${id}/check`),
+  comment: (id: number, body: string) => request<Promotion>("POST", `/promotions/${id}/comments`, { text: body }),
+  decide: (id: number, verdict: "approve" | "reject", reason: string) =>
+    request<Promotion>("POST", `/promotions/${id}/${verdict}`, { comment: reason }),
+};

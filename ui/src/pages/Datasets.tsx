@@ -1,0 +1,120 @@
+/** Datasets: every name, its versions, and each version's schema, profile and the runs that used it. */
+import { api, type ColumnProfile } from "../lib/api";
+import { bytes, num, time } from "../lib/format";
+import { href, useQueryParam } from "../lib/route";
+import { useAsync } from "../lib/useAsync";
+import { Link } from "../components/Link";
+
+export function DatasetsPage() {
+  const list = useAsync(() => api.datasets(), []);
+  return (
+    <section className="main">
+      <h1>Datasets</h1>
+      {list.error && <p className="error">{list.error.message}</p>}
+      <table className="list" data-testid="datasets">
+        <thead><tr><th>name</th><th>versions</th><th>registered by</th><th>created</th></tr></thead>
+        <tbody>
+          {(list.data ?? []).map((d) => (
+            <tr key={d.name}>
+              <td><Link to={`/datasets/${encodeURIComponent(d.name)}`}>{d.name}</Link></td>
+              <td>{d.versions}</td><td>{d.user}</td><td>{time(d.created_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {list.data?.length === 0 && <p className="muted">No datasets yet: <code>my.datasets.register("name", df)</code>.</p>}
+    </section>
+  );
+}
+
+export function DatasetPage({ name }: { name: string }) {
+  const versions = useAsync(() => api.datasetVersions(name), [name]);
+  const uses = useAsync(() => api.datasetRuns(name), [name]);
+  const [v, setV] = useQueryParam("v");
+  if (versions.error) return <p className="error" role="alert">{versions.error.message}</p>;
+  const all = versions.data ?? [];
+  const current = all.find((x) => String(x.version) === v) ?? all[all.length - 1];
+  if (!current) return <p className="muted">Loading…</p>;
+  const used = (uses.data ?? []).filter((u) => u.version === current.version);
+  return (
+    <section className="main">
+      <header className="page-head">
+        <h1>{name}</h1>
+        <select value={current.version} onChange={(e) => setV(e.target.value, true)} data-testid="dataset-version">
+          {all.map((x) => <option key={x.version} value={x.version}>v{x.version}{x.deleted_at ? " (deleted)" : ""}</option>)}
+        </select>
+      </header>
+      <dl className="facts">
+        <dt>digest</dt><dd><code>{current.digest.slice(0, 16)}…</code></dd>
+        <dt>rows</dt><dd>{current.num_rows?.toLocaleString("en-US") ?? "?"}</dd>
+        <dt>files</dt><dd>{current.num_files} ({bytes(current.size_bytes)})</dd>
+        <dt>source</dt><dd>{current.source}</dd>
+        <dt>registered</dt><dd>{time(current.created_at)} by {current.user}</dd>
+        {current.deleted_at && (<><dt>deleted</dt><dd>{time(current.deleted_at)} (files released; lineage kept)</dd></>)}
+      </dl>
+      {used.length > 0 && (
+        <>
+          <h2>Used by</h2>
+          <ul>{used.map((u) => <li key={u.run_id + u.direction}><Link to={`/runs/${u.run_id}`}>{u.run_id.slice(0, 12)}</Link> {u.direction === "input" ? "read it" : "wrote it"} {u.context && `(${u.context})`}</li>)}</ul>
+        </>
+      )}
+      <h2>Profile</h2>
+      <div className="profiles" data-testid="profile">
+        {current.schema.map((col) => (
+          <ProfileCard key={col.name} name={col.name} type={col.type} profile={current.profile[col.name]} rows={current.num_rows} />
+        ))}
+      </div>
+      <p className="muted small"><Link to={href("/datasets")}>all datasets</Link></p>
+    </section>
+  );
+}
+
+function ProfileCard({ name, type, profile, rows }: { name: string; type: string; profile: ColumnProfile | undefined; rows: number | null }) {
+  return (
+    <div className="profile-card" data-testid={"profile-" + name}>
+      <div className="profile-head"><b>{name}</b> <span className="muted">{type}</span></div>
+      {profile ? (
+        <>
+          {profile.histogram && <Histogram counts={profile.histogram.counts} edges={profile.histogram.edges} />}
+          {profile.top && <TopValues top={profile.top} total={profile.count} />}
+          <dl className="stats">
+            <dt>missing</dt><dd>{profile.missing} {rows ? `(${num((100 * profile.missing) / rows, 3)}%)` : ""}</dd>
+            {profile.mean !== undefined && (<><dt>mean</dt><dd>{num(profile.mean)}</dd><dt>std</dt><dd>{num(profile.std)}</dd></>)}
+            {profile.min !== undefined && (<><dt>min</dt><dd>{num(profile.min)}</dd><dt>max</dt><dd>{num(profile.max)}</dd></>)}
+            {profile.quantiles?.["0.5"] !== undefined && (<><dt>median</dt><dd>{num(profile.quantiles["0.5"])}</dd></>)}
+            {profile.distinct !== undefined && (<><dt>distinct</dt><dd>{profile.distinct}</dd></>)}
+          </dl>
+        </>
+      ) : <p className="muted">Not profiled.</p>}
+    </div>
+  );
+}
+
+export function Histogram({ counts, edges }: { counts: number[]; edges: number[] }) {
+  const max = Math.max(1, ...counts);
+  const W = 220;
+  const H = 60;
+  const w = W / counts.length;
+  return (
+    <svg width={W} height={H} className="histogram" role="img" aria-label="histogram">
+      {counts.map((c, i) => (
+        <rect key={i} x={i * w + 0.5} width={Math.max(1, w - 1)} y={H - (H * c) / max} height={(H * c) / max}>
+          <title>{`${num(edges[i])} – ${num(edges[i + 1])}: ${c}`}</title>
+        </rect>
+      ))}
+    </svg>
+  );
+}
+
+function TopValues({ top, total }: { top: ColumnProfile["top"]; total: number }) {
+  const entries: [string, number][] = Array.isArray(top) ? top.map((t) => [t.value, t.count]) : Object.entries(top ?? {});
+  return (
+    <table className="top-values">
+      <tbody>
+        {entries.slice(0, 5).map(([value, count]) => (
+          <tr key={value}><td>{value}</td><td><span className="bar" style={{ width: `${(100 * count) / Math.max(1, total)}%` }} /></td><td>{count}</td></tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

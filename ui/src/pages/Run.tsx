@@ -1,0 +1,158 @@
+/** One run: overview, params, metric charts, system metrics, notes and artifacts. */
+import { useMemo } from "react";
+import { api, type Artifact, type Run } from "../lib/api";
+import { duration, num, time, toNumber } from "../lib/format";
+import { href, navigate, useQueryParam } from "../lib/route";
+import { useAsync } from "../lib/useAsync";
+import { EditableMarkdown } from "../components/Markdown";
+import { MetricCharts } from "../components/MetricCharts";
+import { Preview } from "../components/Previews";
+import { Link } from "../components/Link";
+import { bytes } from "../lib/format";
+
+const TABS = ["overview", "charts", "system", "artifacts"] as const;
+
+export function RunPage({ runId }: { runId: string }) {
+  const run = useAsync(() => api.run(runId), [runId]);
+  const [tab, setTab] = useQueryParam("tab", "overview");
+  if (run.error) return <p className="error" role="alert">{run.error.message}</p>;
+  if (!run.data) return <p className="muted">Loading…</p>;
+  const r = run.data;
+  return (
+    <section className="main run-page">
+      <header className="page-head">
+        <h1>{r.name || r.id}</h1>
+        <span className={"status " + r.status.toLowerCase()}>{r.status.toLowerCase()}</span>
+        <Link to={`/experiments/${r.experiment_id}`}>experiment {r.experiment_id}</Link>
+        <Link to={href("/compare", { runs: r.id })}>compare…</Link>
+      </header>
+      <nav className="tabs" role="tablist">
+        {TABS.map((t) => (
+          <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "active" : ""} onClick={() => setTab(t, true)}>
+            {t}
+          </button>
+        ))}
+      </nav>
+      {tab === "overview" && <Overview run={r} onChange={run.reload} />}
+      {tab === "charts" && <MetricCharts runs={[r]} keys={Object.keys(r.metrics).filter((k) => !k.startsWith("system/"))} />}
+      {tab === "system" && <MetricCharts runs={[r]} keys={Object.keys(r.metrics).filter((k) => k.startsWith("system/"))} empty="No system metrics were logged for this run." />}
+      {tab === "artifacts" && <Artifacts runId={r.id} />}
+    </section>
+  );
+}
+
+function Overview({ run, onChange }: { run: Run; onChange: () => void }) {
+  const datasets = useAsync(() => api.runDatasets(run.id), [run.id]);
+  const env = Object.entries(run.tags).filter(([k]) => k.startsWith("my.") || k.startsWith("mlflow."));
+  const tags = Object.entries(run.tags).filter(([k]) => !k.startsWith("my.") && !k.startsWith("mlflow."));
+  const commit = run.tags["my.git.commit"] ?? run.tags["mlflow.source.git.commit"];
+  return (
+    <div className="grid-2">
+      <div>
+        <h2>Overview</h2>
+        <dl className="facts" data-testid="overview">
+          <dt>id</dt><dd><code>{run.id}</code></dd>
+          <dt>status</dt><dd>{run.status.toLowerCase()}</dd>
+          <dt>started</dt><dd>{time(run.start_time)}</dd>
+          <dt>duration</dt><dd>{duration((run.end_time ?? Date.now()) - run.start_time)}{run.end_time ? "" : " (running)"}</dd>
+          <dt>who</dt><dd>{run.user}</dd>
+          {commit && (<><dt>commit</dt><dd><code>{commit.slice(0, 12)}</code> {run.tags["my.git.branch"] ?? ""}{run.tags["my.git.dirty"] === "true" ? " (uncommitted changes)" : ""}</dd></>)}
+          {run.parent_id && (<><dt>parent</dt><dd><Link to={`/runs/${run.parent_id}`}>{run.parent_id.slice(0, 12)}</Link></dd></>)}
+          {env.map(([k, v]) => (<FactRow key={k} k={k.replace(/^my\./, "")} v={v} />))}
+        </dl>
+        <h2>Notes</h2>
+        <EditableMarkdown
+          text={run.notes}
+          placeholder="No notes yet."
+          testId="notes"
+          onSave={async (notes) => { await api.updateRun(run.id, { notes }); onChange(); }}
+        />
+        {datasets.data && datasets.data.length > 0 && (
+          <>
+            <h2>Datasets</h2>
+            <ul>
+              {datasets.data.map((d) => (
+                <li key={d.direction + d.name + d.version}>
+                  {d.direction === "input" ? "read" : "wrote"}{" "}
+                  <Link to={href(`/datasets/${encodeURIComponent(d.name)}`, { v: d.version })}>{d.name} v{d.version}</Link>
+                  {d.context && <span className="muted"> ({d.context})</span>}
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+      </div>
+      <div>
+        <h2>Params</h2>
+        <KeyValues data-testid="params" entries={Object.entries(run.params)} />
+        <h2>Metrics</h2>
+        <table className="kv" data-testid="metrics">
+          <thead><tr><th>key</th><th>last</th><th>min</th><th>max</th><th>step</th></tr></thead>
+          <tbody>
+            {Object.entries(run.metrics).map(([k, m]) => (
+              <tr key={k}><td>{k}</td><td>{num(toNumber(m.last))}</td><td>{num(toNumber(m.min))}</td><td>{num(toNumber(m.max))}</td><td>{m.step}</td></tr>
+            ))}
+          </tbody>
+        </table>
+        {tags.length > 0 && (<><h2>Tags</h2><KeyValues entries={tags} /></>)}
+      </div>
+    </div>
+  );
+}
+
+function FactRow({ k, v }: { k: string; v: string }) {
+  return (<><dt>{k}</dt><dd>{v}</dd></>);
+}
+
+function KeyValues({ entries, ...rest }: { entries: [string, string][]; "data-testid"?: string }) {
+  if (!entries.length) return <p className="muted">None.</p>;
+  return (
+    <table className="kv" {...rest}>
+      <tbody>{entries.map(([k, v]) => <tr key={k}><td>{k}</td><td>{v}</td></tr>)}</tbody>
+    </table>
+  );
+}
+
+function Artifacts({ runId }: { runId: string }) {
+  const [path] = useQueryParam("path");
+  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+  const [dir, setDir] = useQueryParam("dir");
+  const current = dir || folder;
+  const listing = useAsync(() => api.artifacts(runId, current), [runId, current]);
+  const selected = useMemo(() => listing.data?.find((a) => a.path === path), [listing.data, path]);
+  const parts = current ? current.split("/") : [];
+  return (
+    <div className="artifacts" data-testid="artifacts">
+      <div className="tree">
+        <div className="crumbs">
+          <a href="#" onClick={(e) => { e.preventDefault(); setDir(""); }}>root</a>
+          {parts.map((p, i) => (
+            <span key={i}> / <a href="#" onClick={(e) => { e.preventDefault(); setDir(parts.slice(0, i + 1).join("/")); }}>{p}</a></span>
+          ))}
+        </div>
+        {listing.error && <p className="error">{listing.error.message}</p>}
+        <ul>
+          {(listing.data ?? []).map((a: Artifact) => (
+            <li key={a.path} className={a.path === path ? "active" : ""}>
+              <a
+                href="#"
+                onClick={(e) => {
+                  e.preventDefault();
+                  if (a.is_dir) setDir(a.path, true);
+                  else navigate(href(window.location.pathname, { tab: "artifacts", dir: current, path: a.path }), true);
+                }}
+              >
+                {a.is_dir ? "📁 " : "📄 "}{a.path.slice(current ? current.length + 1 : 0)}
+              </a>
+              {!a.is_dir && <span className="muted"> {bytes(a.size)}</span>}
+            </li>
+          ))}
+          {listing.data && listing.data.length === 0 && <li className="muted">No artifacts.</li>}
+        </ul>
+      </div>
+      <div className="viewer">
+        {path && !path.endsWith("/") ? <Preview runId={runId} path={path} size={selected?.size ?? null} /> : <p className="muted">Pick a file to preview it.</p>}
+      </div>
+    </div>
+  );
+}
