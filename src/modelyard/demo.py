@@ -67,14 +67,37 @@ def run_demo(tracking_uri: str, console: Any) -> None:
                     run.log_metrics(metrics, step=epoch)
                 matrix = confusion_matrix(y_test, model.predict(x_test)).tolist()
                 with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp) / "confusion_matrix.json"
-                    path.write_text(json.dumps({"labels": classes.tolist(), "matrix": matrix}))
-                    run.log_artifact(path, "eval/confusion_matrix.json")
+                    folder = Path(tmp)
+                    (folder / "confusion_matrix.json").write_text(
+                        json.dumps({"labels": classes.tolist(), "matrix": matrix})
+                    )
+                    _write_predictions(folder / "predictions.csv", y_test, model.predict(x_test))
+                    _write_report(folder / "report.html", name, metrics)
+                    run.log_artifacts(folder, "eval")
                 version = my.models.log(model, "demo-classifier", input_example=x_test[:3])
                 scored.append((metrics["accuracy"], version))
             console.print(f"  {name}: accuracy {metrics['accuracy']:.3f}")
     my.flush()
     _promote(my, scored, console)
+
+
+def _write_predictions(path: Path, truth: Any, predicted: Any) -> None:
+    """The test split's labels beside the model's, as CSV (previewed as a table in the UI)."""
+    lines = ["row,label,predicted,correct"]
+    lines += [
+        f"{i},{t},{p},{int(t == p)}" for i, (t, p) in enumerate(zip(truth, predicted, strict=True))
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_report(path: Path, name: str, metrics: dict[str, float]) -> None:
+    """A small HTML evaluation report (shown sandboxed in the UI)."""
+    rows = "".join(f"<tr><td>{k}</td><td>{v:.4f}</td></tr>" for k, v in metrics.items())
+    path.write_text(
+        f"<!doctype html><html><body style='font-family:sans-serif'><h2>Evaluation of {name}</h2>"
+        f"<table border='1' cellpadding='4'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+        "</body></html>"
+    )
 
 
 def _promote(my: Any, scored: list[tuple[float, dict[str, Any]]], console: Any) -> None:

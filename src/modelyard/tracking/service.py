@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, NotFound
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.store.artifacts.base import ArtifactInfo
 from modelyard.store.artifacts.blobs import Blob
@@ -296,8 +296,9 @@ class TrackingService:
         with self.db.read() as conn:
             for rid in rids:
                 for k in ks:
-                    series = metrics_repo.history(conn, rid, k)
-                    if not len(series):
+                    try:
+                        series = metrics_repo.history(conn, rid, k)
+                    except NotFound:
                         continue
                     shaped = _shaped(series, max_points, method, x_min, x_max)
                     out.append((rid, shaped, len(series)))

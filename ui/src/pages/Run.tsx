@@ -119,7 +119,7 @@ function Artifacts({ runId }: { runId: string }) {
   const [dir, setDir] = useQueryParam("dir");
   const current = dir || folder;
   const listing = useAsync(() => api.artifacts(runId, current), [runId, current]);
-  const selected = useMemo(() => listing.data?.find((a) => a.path === path), [listing.data, path]);
+  const selected = useMemo(() => listing.data?.find((a) => (current ? `${current}/${a.path}` : a.path) === path), [listing.data, path, current]);
   const parts = current ? current.split("/") : [];
   return (
     <div className="artifacts" data-testid="artifacts">
@@ -132,21 +132,25 @@ function Artifacts({ runId }: { runId: string }) {
         </div>
         {listing.error && <p className="error">{listing.error.message}</p>}
         <ul>
-          {(listing.data ?? []).map((a: Artifact) => (
-            <li key={a.path} className={a.path === path ? "active" : ""}>
-              <a
-                href="#"
-                onClick={(e) => {
-                  e.preventDefault();
-                  if (a.is_dir) setDir(a.path, true);
-                  else navigate(href(window.location.pathname, { tab: "artifacts", dir: current, path: a.path }), true);
-                }}
-              >
-                {a.is_dir ? "📁 " : "📄 "}{a.path.slice(current ? current.length + 1 : 0)}
-              </a>
-              {!a.is_dir && <span className="muted"> {bytes(a.size)}</span>}
-            </li>
-          ))}
+          {(listing.data ?? []).map((a: Artifact) => {
+            const full = current ? `${current}/${a.path}` : a.path; // listings name entries relative to the folder
+            return (
+              <li key={full} className={full === path ? "active" : ""}>
+                <a
+                  href="#"
+                  data-testid={"artifact-" + full}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    if (a.is_dir) setDir(full, true);
+                    else navigate(href(window.location.pathname, { tab: "artifacts", dir: current, path: full }), true);
+                  }}
+                >
+                  <span className="muted">{a.is_dir ? "▸ " : "· "}</span>{a.path}{a.is_dir ? "/" : ""}
+                </a>
+                {!a.is_dir && <span className="muted"> {bytes(a.size)}</span>}
+              </li>
+            );
+          })}
           {listing.data && listing.data.length === 0 && <li className="muted">No artifacts.</li>}
         </ul>
       </div>
