@@ -64,7 +64,9 @@ def test_bulk_history_downsamples_windows_and_skips_missing(http: httpx.Client) 
         ({"run_ids": ["a"], "keys": ["loss"], "max_points": 2}, "max_points"),
     ],
 )
-def test_bulk_history_rejects_bad_requests(http: httpx.Client, body: dict[str, object], field: str) -> None:
+def test_bulk_history_rejects_bad_requests(
+    http: httpx.Client, body: dict[str, object], field: str
+) -> None:
     r = http.post("/metrics/history", json=body)
     assert r.status_code == 400
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"

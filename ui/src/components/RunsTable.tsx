@@ -77,10 +77,11 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
     ],
     [ids, group],
   );
+  const grouping = useMemo(() => (group ? [group] : []), [group]);
   const table = useReactTable({
     data: runs,
     columns: defs,
-    state: { grouping: group ? [group] : [], expanded },
+    state: { grouping, expanded },
     onExpandedChange: setExpanded,
     getRowId: (run) => run.id,
     getCoreRowModel: getCoreRowModel(),

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { apply, complete, field, keysOf } from "./complete";
+import { cellValue, defaultColumns, orderBy, parseColumn, sortField } from "./columns";
+import { bytes, duration, num, toNumber } from "./format";
+import { href, joinList, match, splitList } from "./route";
+import { align, smooth, xValues } from "./series";
+import type { Run } from "./api";
+
+const keys = { params: ["lr", "optimizer"], metrics: ["acc", "val/loss", "my metric"], tags: ["team"] };
+
+describe("completion of the search grammar", () => {
+  it("offers fields for a prefix, quoting keys with spaces", () => {
+    const c = complete("metrics.", 8, keys);
+    expect(c.items.map((i) => i.label)).toEqual(["metrics.acc", "metrics.val/loss", "metrics.`my metric`"]);
+    expect(c.from).toBe(0);
+  });
+  it("offers operators after a field and keywords after a comparison", () => {
+    expect(complete("params.lr ", 10, keys).items.map((i) => i.label)).toContain(">=");
+    const after = complete("params.lr = '0.1' ", 18, keys).items.map((i) => i.label);
+    expect(after).toContain("AND");
+    expect(after).toContain("metrics.acc");
+  });
+  it("matches case-insensitively inside parentheses and applies the choice", () => {
+    const text = "(METRICS.A";
+    const c = complete(text, text.length, keys);
+    expect(c.items[0].label).toBe("metrics.acc");
+    expect(apply(text, c, c.items[0])).toEqual({ text: "(metrics.acc ", cursor: 13 });
+  });
+  it("does not offer a keyword right after AND", () => {
+    const labels = complete("metrics.acc > 1 AND ", 20, keys).items.map((i) => i.label);
+    expect(labels).not.toContain("AND");
+  });
+  it("collects keys from runs", () => {
+    const runs = [{ params: { b: "1" }, metrics: { z: 1 }, tags: {} }, { params: { a: "2" }, metrics: {}, tags: { t: "x" } }];
+    expect(keysOf(runs)).toEqual({ params: ["a", "b"], metrics: ["z"], tags: ["t"] });
+    expect(field("tags", "a b")).toBe("tags.`a b`");
+  });
+});
+
+const run: Run = {
+  id: "r1", experiment_id: 1, name: "first", status: "FINISHED", start_time: 1000, end_time: 4000, parent_id: null,
+  user: "ana", notes: "", lifecycle: "active", params: { lr: "0.1" }, tags: { team: "x" },
+  metrics: { acc: { last: 0.5, step: 3, timestamp: 1, min: 0.1, max: 0.6, count: 4 }, bad: { last: "NaN", step: 0, timestamp: 0, min: "NaN", max: "NaN", count: 1 } },
+};
+
+describe("runs table columns", () => {
+  it("maps column ids to grammar fields and order_by clauses", () => {
+    expect(parseColumn("m:val/loss")).toEqual({ kind: "m", key: "val/loss" });
+    expect(parseColumn("start_time")).toEqual({ kind: "a", key: "start_time" });
+    expect(sortField("duration")).toBeNull();
+    expect(orderBy("-m:my metric")).toEqual(["metrics.`my metric` DESC"]);
+    expect(orderBy("p:lr")).toEqual(["params.lr ASC"]);
+    expect(orderBy("")).toEqual([]);
+  });
+  it("reads cell values", () => {
+    expect(cellValue(run, "m:acc")).toBe(0.5);
+    expect(Number.isNaN(cellValue(run, "m:bad") as number)).toBe(true);
+    expect(cellValue(run, "p:lr")).toBe("0.1");
+    expect(cellValue(run, "p:missing")).toBeNull();
+    expect(cellValue(run, "duration")).toBe(3000);
+  });
+  it("picks default columns without system metrics", () => {
+    expect(defaultColumns({ params: ["lr"], metrics: ["system/cpu", "acc"], tags: [] })).toEqual(["m:acc", "p:lr"]);
+  });
+});
+
+describe("formatting", () => {
+  it("formats numbers, durations, sizes", () => {
+    expect(num(0.123456)).toBe("0.1235");
+    expect(num(1234567)).toBe("1,234,567");
+    expect(num(0.00001234)).toBe("1.234e-5");
+    expect(num("NaN")).toBe("NaN");
+    expect(duration(1500)).toBe("1.5 s");
+    expect(duration(3_600_000 * 3 + 60_000)).toBe("3 h 1 min");
+    expect(bytes(2048)).toBe("2.0 KiB");
+    expect(toNumber("-Infinity")).toBe(-Infinity);
+  });
+});
+
+describe("URL state", () => {
+  it("builds and matches paths", () => {
+    expect(href("/compare", { runs: "a,b", x: "", y: null })).toBe("/compare?runs=a%2Cb");
+    expect(match("/models/:name/versions/:v", "/models/a%20b/versions/3")).toEqual({ name: "a b", v: "3" });
+    expect(match("/models/:name", "/models/a/versions/3")).toBeNull();
+  });
+  it("round-trips lists with commas", () => {
+    const items = ["m:a,b", "p:x%y", "t:z"];
+    expect(splitList(joinList(items))).toEqual(items);
+    expect(splitList("")).toEqual([]);
+  });
+});
+
+describe("series", () => {
+  it("smooths with a debiased moving average and skips NaN", () => {
+    expect(smooth([1, 1, 1], 0.9)).toEqual([1, 1, 1]);
+    const s = smooth([0, 10, NaN, 10], 0.5);
+    expect(s[0]).toBe(0);
+    expect(s[1]).toBeCloseTo(20 / 3);
+    expect(Number.isNaN(s[2])).toBe(true);
+    expect(smooth([3, 4], 0)).toEqual([3, 4]);
+  });
+  it("aligns series with different steps on one grid", () => {
+    const [x, a, b] = align([{ x: [0, 2], y: [1, 3] }, { x: [1, 2], y: [5, NaN] }]);
+    expect(x).toEqual([0, 1, 2]);
+    expect(a).toEqual([1, null, 3]);
+    expect(b).toEqual([null, 5, null]);
+  });
+  it("computes relative and wall time axes", () => {
+    expect(xValues("relative", [0, 1], [5000, 7000])).toEqual([0, 2]);
+    expect(xValues("wall", [0], [5000])).toEqual([5]);
+    expect(xValues("step", [4, 8], [0, 0])).toEqual([4, 8]);
+  });
+});
