@@ -54,6 +54,7 @@ def test_bulk_history_downsamples_windows_and_skips_missing(http: httpx.Client) 
     window = {**body, "keys": ["acc"], "x_min": 1000, "x_max": 1099, "max_points": None}
     (full, _) = http.post("/metrics/history", json=window).json()["series"]
     assert full["steps"] == list(range(1000, 1100))  # every point of the window
+    assert (full["total"], full["in_window"]) == (5000, 100)
 
 
 @pytest.mark.parametrize(

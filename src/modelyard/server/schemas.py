@@ -146,6 +146,7 @@ class HistoriesIn(_In):
 
 class SeriesOut(MetricHistoryOut):
     run_id: str
+    in_window: int = Field(description="points in the step window before downsampling")
 
 
 class HistoriesOut(BaseModel):

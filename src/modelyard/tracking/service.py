@@ -276,7 +276,7 @@ class TrackingService:
         rid, k = v.clean_run_id(run_id), v.clean_key(key)
         with self.db.read() as conn:
             series = metrics_repo.history(conn, rid, k)
-        return _shaped(series, max_points, method, x_min, x_max), len(series)
+        return _shaped(series, max_points, method, x_min, x_max)[0], len(series)
 
     def metric_histories(
         self,
@@ -287,7 +287,7 @@ class TrackingService:
         method: Method = "minmax",
         x_min: float | None = None,
         x_max: float | None = None,
-    ) -> list[tuple[str, MetricPoints, int]]:
+    ) -> list[ShapedSeries]:
         """Like :meth:`metric_history` for every run and key in one read; series that
         were never logged are left out."""
         rids = [v.clean_run_id(r) for r in run_ids]
@@ -300,8 +300,8 @@ class TrackingService:
                         series = metrics_repo.history(conn, rid, k)
                     except NotFound:
                         continue
-                    shaped = _shaped(series, max_points, method, x_min, x_max)
-                    out.append((rid, shaped, len(series)))
+                    shaped, in_window = _shaped(series, max_points, method, x_min, x_max)
+                    out.append(ShapedSeries(rid, shaped, len(series), in_window))
         return out
 
     # -- artifacts
@@ -359,13 +359,25 @@ class TrackingService:
         self.db.close()
 
 
+@dataclass(frozen=True)
+class ShapedSeries:
+    """One run's series for a chart: the points to draw, all stored, and those in the window."""
+
+    run_id: str
+    points: MetricPoints
+    total: int
+    in_window: int
+
+
 def _shaped(
     series: MetricPoints,
     max_points: int | None,
     method: Method,
     x_min: float | None,
     x_max: float | None,
-) -> MetricPoints:
-    """The points in the step window, downsampled to ``max_points`` when given."""
+) -> tuple[MetricPoints, int]:
+    """The points in the step window (downsampled to ``max_points`` when given), and how
+    many points the window holds."""
     series = window(series, x_min, x_max)
-    return series if max_points is None else downsample(series, max_points, method)
+    shaped = series if max_points is None else downsample(series, max_points, method)
+    return shaped, len(series)

@@ -92,6 +92,7 @@ export function MetricChart({ metric, runs }: { metric: string; runs: Run[] }) {
       data: align(lines) as uPlot.AlignedData,
       labels: series.map((s) => names.get(s.run_id) ?? s.run_id),
       total: series.reduce((n, s) => n + s.total, 0),
+      inWindow: series.reduce((n, s) => n + (s.in_window ?? s.total), 0),
       shown: series.reduce((n, s) => n + s.steps.length, 0),
     };
   }, [history.data, axis, smoothing, names]);
@@ -112,7 +113,8 @@ export function MetricChart({ metric, runs }: { metric: string; runs: Run[] }) {
           />
           <div className="muted small">
             {chart.shown.toLocaleString("en-US")} of {chart.total.toLocaleString("en-US")} points drawn
-            {chart.shown < chart.total ? " (downsampled by the server; zoom for detail)" : ""}
+            {chart.inWindow < chart.total ? `; the zoomed window holds ${chart.inWindow.toLocaleString("en-US")}` : ""}
+            {chart.shown < chart.inWindow ? " (downsampled by the server; zoom for detail)" : ""}
           </div>
         </>
       )}

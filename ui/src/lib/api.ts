@@ -49,6 +49,7 @@ export interface Series {
   values: (number | string)[];
   timestamps: number[];
   total: number;
+  in_window?: number;
 }
 
 export interface Artifact {

@@ -193,9 +193,11 @@ def metric_histories(body: HistoriesIn, svc: TrackingService = Depends(tracking)
         x_min=body.x_min,
         x_max=body.x_max,
     )
-    return JSONOut(
-        {"series": [{"run_id": rid, **series_json(s, total)} for rid, s, total in found]}
-    )
+    series = [
+        {"run_id": f.run_id, **series_json(f.points, f.total), "in_window": f.in_window}
+        for f in found
+    ]
+    return JSONOut({"series": series})
 
 
 @router.post("/gc", responses={200: {"model": GcOut}})
