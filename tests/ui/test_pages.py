@@ -164,3 +164,21 @@ def test_theme_and_keyboard_navigation(page: Any, filled: Filled) -> None:
     expect(page.get_by_test_id("runs-table")).to_be_visible()
     page.locator("body").press("/")
     expect(page.get_by_test_id("filter")).to_be_focused()
+
+
+def test_run_page_follows_a_running_run(page: Any, filled: Filled) -> None:
+    with filled.api() as api:
+        rid = api.post(
+            "/runs", json={"experiment_id": filled.experiment_id, "name": "live-run"}
+        ).json()["id"]
+        api.post(f"/runs/{rid}/log", json={"metrics": [{"key": "loss", "values": [1.0]}]})
+        page.goto(f"{filled.url}/runs/{rid}?tab=charts")
+        chart = page.get_by_test_id("chart-loss")
+        expect(chart).to_contain_text("1 of 1 points drawn")
+        api.post(
+            f"/runs/{rid}/log",
+            json={"metrics": [{"key": "loss", "values": [0.5, 0.25], "steps": [1, 2]}]},
+        )
+        expect(chart).to_contain_text("3 of 3 points drawn", timeout=15_000)
+        api.patch(f"/runs/{rid}", json={"status": "FINISHED"})
+        expect(page.locator(".page-head .status")).to_have_text("finished", timeout=15_000)

@@ -74,10 +74,12 @@ export function MetricChart({ metric, runs }: { metric: string; runs: Run[] }) {
   const [zoom, setZoom] = useQueryParam("zoom");
   const [box, visible] = useVisible();
   const ids = useMemo(() => runs.filter((r) => metric in r.metrics).map((r) => r.id), [runs, metric]);
+  // refetch when a run logs a new point of this metric (live runs)
+  const lastSteps = runs.map((r) => `${r.metrics[metric]?.step ?? ""}:${r.metrics[metric]?.count ?? ""}`).join(",");
   const [lo, hi] = zoom && axis === "step" ? zoom.split(",").map(Number) : [null, null];
   const history = useAsync(
     (signal) => (visible && ids.length ? api.histories({ run_ids: ids, keys: [metric], max_points: MAX_POINTS, x_min: lo, x_max: hi }, signal) : Promise.resolve({ series: [] as Series[] })),
-    [visible, ids.join(","), metric, lo, hi],
+    [visible, ids.join(","), metric, lo, hi, lastSteps],
   );
   const names = useMemo(() => new Map(runs.map((r) => [r.id, r.name || r.id.slice(0, 8)])), [runs]);
   const chart = useMemo(() => {

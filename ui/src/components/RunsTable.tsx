@@ -165,23 +165,18 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
                 </div>
               );
             }
-            const run = row.original;
-            const isSel = selected.has(run.id);
             return (
-              <div
+              <RunRow
                 key={row.id}
-                className={`tr ${isSel ? "selected" : ""} ${item.index === focus ? "focused" : ""}`}
-                style={style}
-                data-run={run.id}
-                onClick={() => setFocus(item.index)}
-              >
-                <div className="td check">
-                  <input type="checkbox" aria-label={"select " + run.name} checked={isSel} onChange={() => onSelect([run.id], !isSel)} />
-                </div>
-                {ids.map((id) => (
-                  <div key={id} className={"td " + parseColumn(id).kind} style={{ width: width(id) }}>{render(run, id)}</div>
-                ))}
-              </div>
+                run={row.original}
+                ids={ids}
+                width={total}
+                top={item.start}
+                selected={selected.has(row.id)}
+                focused={item.index === focus}
+                onFocus={() => setFocus(item.index)}
+                onSelect={onSelect}
+              />
             );
           })}
         </div>
@@ -189,6 +184,42 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
     </div>
   );
 });
+
+/** One run's cells; memoised, so scrolling only moves rows and renders the ones coming into view. */
+const RowCells = memo(function RowCells({ run, ids }: { run: Run; ids: string[] }) {
+  return (
+    <>
+      {ids.map((id) => (
+        <div key={id} className={"td " + parseColumn(id).kind} style={{ width: width(id) }}>{render(run, id)}</div>
+      ))}
+    </>
+  );
+});
+
+const RunRow = memo(function RunRow({ run, ids, width: total, top, selected, focused, onFocus, onSelect }: {
+  run: Run;
+  ids: string[];
+  width: number;
+  top: number;
+  selected: boolean;
+  focused: boolean;
+  onFocus: () => void;
+  onSelect: (ids: string[], on: boolean) => void;
+}) {
+  return (
+    <div
+      className={`tr ${selected ? "selected" : ""} ${focused ? "focused" : ""}`}
+      style={{ transform: `translateY(${top}px)`, width: total }}
+      data-run={run.id}
+      onClick={onFocus}
+    >
+      <div className="td check">
+        <input type="checkbox" aria-label={"select " + run.name} checked={selected} onChange={() => onSelect([run.id], !selected)} />
+      </div>
+      <RowCells run={run} ids={ids} />
+    </div>
+  );
+}, (a, b) => a.run === b.run && a.ids === b.ids && a.top === b.top && a.selected === b.selected && a.focused === b.focused && a.width === b.width);
 
 export function compareHref(ids: string[]): string {
   return href("/compare", { runs: ids.join(",") });

@@ -1,5 +1,5 @@
 /** One run: overview, params, metric charts, system metrics, notes and artifacts. */
-import { useMemo } from "react";
+import { useEffect, useMemo } from "react";
 import { api, type Artifact, type Run } from "../lib/api";
 import { duration, num, time, toNumber } from "../lib/format";
 import { href, navigate, useQueryParam } from "../lib/route";
@@ -15,6 +15,13 @@ const TABS = ["overview", "charts", "system", "artifacts"] as const;
 export function RunPage({ runId }: { runId: string }) {
   const run = useAsync(() => api.run(runId), [runId]);
   const [tab, setTab] = useQueryParam("tab", "overview");
+  const running = run.data?.status === "RUNNING";
+  const reload = run.reload;
+  useEffect(() => {
+    if (!running) return;
+    const timer = setInterval(reload, 3000); // live: status, metrics and charts follow the run
+    return () => clearInterval(timer);
+  }, [running, reload]);
   if (run.error) return <p className="error" role="alert">{run.error.message}</p>;
   if (!run.data) return <p className="muted">Loading…</p>;
   const r = run.data;

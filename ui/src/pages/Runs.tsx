@@ -124,7 +124,7 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
   const live = liveParam === "1";
   const { runs, done, error } = useRuns(experimentId, filter, sort, live);
   const keys = useMemo(() => keysOf(runs.length > 2000 ? runs.slice(0, 2000) : runs), [runs]);
-  const columns = cols === "-" ? [] : cols ? splitList(cols) : defaultColumns(keys);
+  const columns = useMemo(() => (cols === "-" ? [] : cols ? splitList(cols) : defaultColumns(keys)), [cols, keys]);
   const selected = useMemo(() => new Set(splitList(sel)), [sel]);
   const onSelect = useCallback(
     (ids: string[], on: boolean) => {

@@ -1,0 +1,193 @@
+"""The web UI in headless Chromium: 10,000 runs (20 params, 10 metrics each) and a chart of
+100 runs x 100,000 points, against `modelyard server`; MLflow's UI on the same runs.
+
+    python benchmarks/ui.py                 # both (MLflow in benchmarks/.peer-venv)
+    python benchmarks/ui.py --no-peer       # modelyard only
+
+Needs the built UI (scripts/run or `cd ui && npm run build`) and Debian's chromium.
+Results go to benchmarks/results/ui.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import ensure_peer, free_port, wait_up  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# performance.now() when the first row of the runs table is in the page
+FIRST_ROW = """
+window.__firstRow = null;
+new MutationObserver((_, obs) => {
+  if (document.querySelector(%s)) { window.__firstRow = performance.now(); obs.disconnect(); }
+}).observe(document, {subtree: true, childList: true});
+"""
+
+
+def fill_modelyard(url: str, runs: int, chart_runs: int, chart_points: int) -> list[str]:
+    """The runs experiment, then the chart experiment; returns the chart runs' ids."""
+    rng = random.Random(7)
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=600) as api:
+        for start in range(0, runs, 250):
+            batches = []
+            for i in range(start, min(runs, start + 250)):
+                batches.append({
+                    "run_id": f"{i:032x}",
+                    "create": {"experiment_name": "ui-bench", "name": f"run-{i:05d}", "start_time": 1_700_000_000_000 + i},
+                    "params": {f"p{j:02d}": str(rng.choice([0.001, 0.01, 0.1, 1, 10])) for j in range(20)},
+                    "metrics": [{"key": f"m{k}", "values": [rng.random() for _ in range(10)]} for k in range(10)],
+                    "update": {"status": "FINISHED", "end_time": 1_700_000_100_000 + i},
+                })
+            assert api.post("/ingest", json={"batches": batches}).status_code == 200
+        ids = []
+        for r in range(chart_runs):
+            rid = f"c{r:031x}"
+            values = [math.exp(-s / 20_000) * (1 + 0.1 * math.sin(s / 50 + r)) + 0.01 * rng.random() for s in range(chart_points)]
+            batch = {
+                "run_id": rid,
+                "create": {"experiment_name": "ui-chart", "name": f"curve-{r:03d}"},
+                "metrics": [{"key": "loss", "values": values}],
+                "update": {"status": "FINISHED"},
+            }
+            assert api.post("/ingest", json={"batches": [batch]}).status_code == 200
+            ids.append(rid)
+        exp = api.get("/experiments/by-name/ui-bench").json()["id"]
+    return [str(exp), *ids]
+
+
+def measure_modelyard(browser: Any, url: str, experiment: str, chart_ids: list[str], runs: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.add_init_script(FIRST_ROW % json.dumps(".tr[data-run]"))
+    page.goto(f"{url}/experiments/{experiment}")
+    page.wait_for_function("window.__firstRow !== null", timeout=60_000)
+    out["table_first_rows_ms"] = page.evaluate("window.__firstRow")
+    page.wait_for_function(f"document.querySelector('[data-testid=run-count]').textContent.startsWith('{runs:,} runs') && !document.querySelector('[data-testid=run-count]').textContent.includes('loading')", timeout=120_000)
+    out["table_all_rows_loaded_ms"] = page.evaluate("performance.now()")
+    frames = page.evaluate("""() => new Promise(done => {
+      const el = document.querySelector('[data-testid=runs-scroll]');
+      const deltas = []; let last = performance.now(); let n = 0;
+      function step(t) { deltas.push(t - last); last = t; el.scrollTop += 150; if (++n < 400) requestAnimationFrame(step); else done(deltas.slice(1)); }
+      requestAnimationFrame(step);
+    })""")
+    frames.sort()
+    out["scroll_frames"] = len(frames)
+    out["scroll_frame_p50_ms"] = frames[len(frames) // 2]
+    out["scroll_frame_p95_ms"] = frames[int(len(frames) * 0.95)]
+    out["scroll_dropped_frames"] = sum(1 for d in frames if d > 25)
+    out["jump_to_end_ms"] = page.evaluate("""() => new Promise(done => {
+      const el = document.querySelector('[data-testid=runs-scroll]'); const t0 = performance.now();
+      el.scrollTop = el.scrollHeight;
+      requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0)));
+    })""")
+    page.close()
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{url}/compare?runs={','.join(chart_ids)}&metrics=loss")
+    page.wait_for_selector("[data-testid=chart-loss] [data-ready=true]", timeout=120_000)
+    out["chart_first_paint_ms"] = page.evaluate("new Promise(r => requestAnimationFrame(() => r(performance.now())))")
+    out["chart_points_drawn"] = int(page.get_attribute("[data-testid=chart-loss] [data-ready=true]", "data-points") or 0)
+    timing = page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('/metrics/history')).map(e => [e.duration, e.transferSize])")
+    if timing:
+        out["chart_history_request_ms"], out["chart_history_bytes"] = timing[0]
+    page.close()
+    return out
+
+
+MLFLOW_FILL = r'''
+import random, sys, time
+from mlflow.entities import Metric, Param, RunStatus
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+store = SqlAlchemyStore(sys.argv[1], sys.argv[2])
+runs = int(sys.argv[3])
+rng = random.Random(7)
+exp = store.create_experiment("ui-bench")
+for i in range(runs):
+    run = store.create_run(exp, "bench", 1_700_000_000_000 + i, [], f"run-{i:05d}")
+    params = [Param(f"p{j:02d}", str(rng.choice([0.001, 0.01, 0.1, 1, 10]))) for j in range(20)]
+    metrics = [Metric(f"m{k}", rng.random(), 1_700_000_000_000 + s, s) for k in range(10) for s in range(10)]
+    store.log_batch(run.info.run_id, metrics, params, [])
+    store.update_run_info(run.info.run_id, RunStatus.FINISHED, 1_700_000_100_000 + i, None)
+print(exp)
+'''
+
+
+def measure_mlflow(browser: Any, python: str, tmp: Path, runs: int) -> dict[str, float]:
+    store = tmp / "mlflow"
+    store.mkdir()
+    db = f"sqlite:///{store}/mlflow.db"
+    start = time.perf_counter()
+    exp = subprocess.run([python, "-c", MLFLOW_FILL, db, str(store / "artifacts"), str(runs)], check=True, capture_output=True, text=True).stdout.split()[-1]
+    fill_s = time.perf_counter() - start
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    mlflow_bin = str(Path(python).parent / "mlflow")
+    proc = subprocess.Popen([mlflow_bin, "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", db, "--artifacts-destination", str(store / "artifacts")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out: dict[str, float] = {"fill_s": fill_s}
+    try:
+        wait_up(url, "/health", proc)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        newest = f"run-{runs - 1:05d}"
+        page.add_init_script(FIRST_ROW.replace("document.querySelector(%s)", f"document.body && document.body.innerText.includes({json.dumps(newest)})"))
+        page.goto(f"{url}/#/experiments/{exp}")
+        page.wait_for_function("window.__firstRow !== null", timeout=120_000, polling=50)
+        out["table_first_rows_ms"] = page.evaluate("window.__firstRow")
+        out["rows_in_page"] = page.evaluate("document.body.innerText.split('run-').length - 1")
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--chart-runs", type=int, default=100)
+    parser.add_argument("--chart-points", type=int, default=100_000)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("MODELYARD_CHROMIUM") or shutil.which("chromium")
+    results: dict[str, Any] = {"runs": args.runs, "chart": f"{args.chart_runs} runs x {args.chart_points:,} points"}
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "MODELYARD_HOME": str(Path(tmp) / "my"), "MODELYARD_SYSTEM_METRICS_INTERVAL": "0"}
+        proc = subprocess.Popen([sys.executable, "-m", "modelyard.cli", "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_up(url, "/health", proc)
+            start = time.perf_counter()
+            experiment, *chart_ids = fill_modelyard(url, args.runs, args.chart_runs, args.chart_points)
+            results["modelyard_fill_s"] = time.perf_counter() - start
+            results["modelyard"] = measure_modelyard(browser, url, experiment, chart_ids, args.runs)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        if not args.no_peer:
+            results["mlflow"] = measure_mlflow(browser, ensure_peer(), Path(tmp), args.runs)
+        browser.close()
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "ui.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
