@@ -154,6 +154,11 @@ def test_single_page_app_routes(server_url: str) -> None:
             assert r.headers["cache-control"] == "no-cache"
         asset = next(p for p in r.text.split('"') if p.startswith("/assets/"))
         assert "immutable" in http.get(asset).headers["cache-control"]
+        for method in ("PUT", "POST", "DELETE"):
+            wrong = http.request(method, "/api/v1/blobs/..%2F..%2Fetc")
+            assert wrong.status_code == 404
+            assert wrong.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+        assert http.put("/api/v1/runs/search").json()["error_code"] == "METHOD_NOT_ALLOWED"
         missing = http.get("/api/v1/nope")
         assert missing.status_code == 404
         assert "root" not in missing.text

@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -39,6 +40,9 @@ _NO_UI = """<!doctype html><html><head><meta charset="utf-8"><title>modelyard</t
 <p>The REST API is up: <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>).</p>
 <p>The web UI is not built in this install. Build it with <code>cd ui && npm ci && npm run build</code>.</p>
 </body></html>"""
+
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,21 @@ class SinglePageApp(StaticFiles):
 
 
 def _mount_ui(app: FastAPI) -> None:
+    def no_endpoint(request: Request) -> Response:
+        """An API path no route took: 405 when a route has it for other methods, else 404 (as
+        JSON, never the UI's page)."""
+        partial = any(
+            route.matches(request.scope)[0] == Match.PARTIAL for route in app.router.routes
+        )
+        if partial:
+            raise HTTPException(405, f"{request.method} is not allowed on {request.url.path}")
+        raise HTTPException(404, f"no endpoint at {request.url.path}")
+
+    for prefix in ("/api", "/ajax-api"):
+        app.add_api_route(
+            prefix + "/{rest:path}", no_endpoint, methods=ALL_METHODS, include_in_schema=False
+        )
+
     ui = resources.files("modelyard.server") / "ui"
     if ui.is_dir() and (ui / "index.html").is_file():
         app.mount("/", SinglePageApp(directory=str(ui), html=True), name="ui")

@@ -29,7 +29,7 @@ export interface RunsTableProps {
 
 function width(id: string): number {
   if (id === "name") return 240;
-  if (id === "start_time") return 150;
+  if (id === "start_time") return 170;
   if (id === "status") return 90;
   return 110;
 }
@@ -159,9 +159,10 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
                     {row.getIsExpanded() ? "▾" : "▸"} {columnLabel(group)} = <b>{String(row.groupingValue)}</b>{" "}
                     <span className="muted">({row.subRows.length} runs)</span>
                   </div>
-                  {columns.filter((c) => parseColumn(c).kind === "m").slice(0, 3).map((c) => (
-                    <div key={c} className="td muted">mean {columnLabel(c)} {num(mean(row.subRows, c))}</div>
-                  ))}
+                  {columns.filter((c) => parseColumn(c).kind === "m").slice(0, 3).map((c) => {
+                    const m = mean(row.subRows, c);
+                    return m === null ? null : <div key={c} className="td muted">mean {columnLabel(c)} {num(m)}</div>;
+                  })}
                 </div>
               );
             }
