@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ensure_peer, free_port, wait_up  # noqa: E402
+from run import ensure_peer, free_port, wait_up
 
 HERE = Path(__file__).resolve().parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -46,18 +46,33 @@ def fill_modelyard(url: str, runs: int, chart_runs: int, chart_points: int) -> l
         for start in range(0, runs, 250):
             batches = []
             for i in range(start, min(runs, start + 250)):
-                batches.append({
-                    "run_id": f"{i:032x}",
-                    "create": {"experiment_name": "ui-bench", "name": f"run-{i:05d}", "start_time": 1_700_000_000_000 + i},
-                    "params": {f"p{j:02d}": str(rng.choice([0.001, 0.01, 0.1, 1, 10])) for j in range(20)},
-                    "metrics": [{"key": f"m{k}", "values": [rng.random() for _ in range(10)]} for k in range(10)],
-                    "update": {"status": "FINISHED", "end_time": 1_700_000_100_000 + i},
-                })
+                batches.append(
+                    {
+                        "run_id": f"{i:032x}",
+                        "create": {
+                            "experiment_name": "ui-bench",
+                            "name": f"run-{i:05d}",
+                            "start_time": 1_700_000_000_000 + i,
+                        },
+                        "params": {
+                            f"p{j:02d}": str(rng.choice([0.001, 0.01, 0.1, 1, 10]))
+                            for j in range(20)
+                        },
+                        "metrics": [
+                            {"key": f"m{k}", "values": [rng.random() for _ in range(10)]}
+                            for k in range(10)
+                        ],
+                        "update": {"status": "FINISHED", "end_time": 1_700_000_100_000 + i},
+                    }
+                )
             assert api.post("/ingest", json={"batches": batches}).status_code == 200
         ids = []
         for r in range(chart_runs):
             rid = f"c{r:031x}"
-            values = [math.exp(-s / 20_000) * (1 + 0.1 * math.sin(s / 50 + r)) + 0.01 * rng.random() for s in range(chart_points)]
+            values = [
+                math.exp(-s / 20_000) * (1 + 0.1 * math.sin(s / 50 + r)) + 0.01 * rng.random()
+                for s in range(chart_points)
+            ]
             batch = {
                 "run_id": rid,
                 "create": {"experiment_name": "ui-chart", "name": f"curve-{r:03d}"},
@@ -70,14 +85,19 @@ def fill_modelyard(url: str, runs: int, chart_runs: int, chart_points: int) -> l
     return [str(exp), *ids]
 
 
-def measure_modelyard(browser: Any, url: str, experiment: str, chart_ids: list[str], runs: int) -> dict[str, float]:
+def measure_modelyard(
+    browser: Any, url: str, experiment: str, chart_ids: list[str], runs: int
+) -> dict[str, float]:
     out: dict[str, float] = {}
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.add_init_script(FIRST_ROW % json.dumps(".tr[data-run]"))
     page.goto(f"{url}/experiments/{experiment}")
     page.wait_for_function("window.__firstRow !== null", timeout=60_000)
     out["table_first_rows_ms"] = page.evaluate("window.__firstRow")
-    page.wait_for_function(f"document.querySelector('[data-testid=run-count]').textContent.startsWith('{runs:,} runs') && !document.querySelector('[data-testid=run-count]').textContent.includes('loading')", timeout=120_000)
+    page.wait_for_function(
+        f"document.querySelector('[data-testid=run-count]').textContent.startsWith('{runs:,} runs') && !document.querySelector('[data-testid=run-count]').textContent.includes('loading')",
+        timeout=120_000,
+    )
     out["table_all_rows_loaded_ms"] = page.evaluate("performance.now()")
     frames = page.evaluate("""() => new Promise(done => {
       const el = document.querySelector('[data-testid=runs-scroll]');
@@ -100,16 +120,22 @@ def measure_modelyard(browser: Any, url: str, experiment: str, chart_ids: list[s
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"{url}/compare?runs={','.join(chart_ids)}&metrics=loss")
     page.wait_for_selector("[data-testid=chart-loss] [data-ready=true]", timeout=120_000)
-    out["chart_first_paint_ms"] = page.evaluate("new Promise(r => requestAnimationFrame(() => r(performance.now())))")
-    out["chart_points_drawn"] = int(page.get_attribute("[data-testid=chart-loss] [data-ready=true]", "data-points") or 0)
-    timing = page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('/metrics/history')).map(e => [e.duration, e.transferSize])")
+    out["chart_first_paint_ms"] = page.evaluate(
+        "new Promise(r => requestAnimationFrame(() => r(performance.now())))"
+    )
+    out["chart_points_drawn"] = int(
+        page.get_attribute("[data-testid=chart-loss] [data-ready=true]", "data-points") or 0
+    )
+    timing = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/metrics/history')).map(e => [e.duration, e.transferSize])"
+    )
     if timing:
         out["chart_history_request_ms"], out["chart_history_bytes"] = timing[0]
     page.close()
     return out
 
 
-MLFLOW_FILL = r'''
+MLFLOW_FILL = r"""
 import random, sys, time
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
@@ -124,7 +150,7 @@ for i in range(runs):
     store.log_batch(run.info.run_id, metrics, params, [])
     store.update_run_info(run.info.run_id, RunStatus.FINISHED, 1_700_000_100_000 + i, None)
 print(exp)
-'''
+"""
 
 
 def measure_mlflow(browser: Any, python: str, tmp: Path, runs: int) -> dict[str, float]:
@@ -132,18 +158,43 @@ def measure_mlflow(browser: Any, python: str, tmp: Path, runs: int) -> dict[str,
     store.mkdir()
     db = f"sqlite:///{store}/mlflow.db"
     start = time.perf_counter()
-    exp = subprocess.run([python, "-c", MLFLOW_FILL, db, str(store / "artifacts"), str(runs)], check=True, capture_output=True, text=True).stdout.split()[-1]
+    exp = subprocess.run(
+        [python, "-c", MLFLOW_FILL, db, str(store / "artifacts"), str(runs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
     fill_s = time.perf_counter() - start
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     mlflow_bin = str(Path(python).parent / "mlflow")
-    proc = subprocess.Popen([mlflow_bin, "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", db, "--artifacts-destination", str(store / "artifacts")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            mlflow_bin,
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            db,
+            "--artifacts-destination",
+            str(store / "artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     out: dict[str, float] = {"fill_s": fill_s}
     try:
         wait_up(url, "/health", proc)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         newest = f"run-{runs - 1:05d}"
-        page.add_init_script(FIRST_ROW.replace("document.querySelector(%s)", f"document.body && document.body.innerText.includes({json.dumps(newest)})"))
+        page.add_init_script(
+            FIRST_ROW.replace(
+                "document.querySelector(%s)",
+                f"document.body && document.body.innerText.includes({json.dumps(newest)})",
+            )
+        )
         page.goto(f"{url}/#/experiments/{exp}")
         page.wait_for_function("window.__firstRow !== null", timeout=120_000, polling=50)
         out["table_first_rows_ms"] = page.evaluate("window.__firstRow")
@@ -165,17 +216,31 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("MODELYARD_CHROMIUM") or shutil.which("chromium")
-    results: dict[str, Any] = {"runs": args.runs, "chart": f"{args.chart_runs} runs x {args.chart_points:,} points"}
+    results: dict[str, Any] = {
+        "runs": args.runs,
+        "chart": f"{args.chart_runs} runs x {args.chart_points:,} points",
+    }
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "MODELYARD_HOME": str(Path(tmp) / "my"), "MODELYARD_SYSTEM_METRICS_INTERVAL": "0"}
-        proc = subprocess.Popen([sys.executable, "-m", "modelyard.cli", "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "MODELYARD_HOME": str(Path(tmp) / "my"),
+            "MODELYARD_SYSTEM_METRICS_INTERVAL": "0",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modelyard.cli", "server", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_up(url, "/health", proc)
             start = time.perf_counter()
-            experiment, *chart_ids = fill_modelyard(url, args.runs, args.chart_runs, args.chart_points)
+            experiment, *chart_ids = fill_modelyard(
+                url, args.runs, args.chart_runs, args.chart_points
+            )
             results["modelyard_fill_s"] = time.perf_counter() - start
             results["modelyard"] = measure_modelyard(browser, url, experiment, chart_ids, args.runs)
         finally:

@@ -121,9 +121,9 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
 
   const allSelected = runs.length > 0 && runs.every((r) => selected.has(r.id));
   return (
-    <div className="runs-table" data-testid="runs-table" data-rows={runs.length}>
+    <div className="runs-table" data-testid="runs-table" data-rows={runs.length} role="table" aria-rowcount={rows.length + 1}>
       <div className="scroll" ref={scroller} data-testid="runs-scroll">
-        <div className="thead" style={{ width: total }}>
+        <div className="thead" style={{ width: total }} role="row">
           <div className="th check">
             <input type="checkbox" aria-label="select all" checked={allSelected} onChange={() => onSelect(runs.map((r) => r.id), !allSelected)} />
           </div>
@@ -154,7 +154,7 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
             const style = { transform: `translateY(${item.start}px)`, width: total };
             if (row.getIsGrouped()) {
               return (
-                <div key={row.id} className="tr group" style={style} data-testid="group-row" onClick={() => row.toggleExpanded()}>
+                <div key={row.id} className="tr group" style={style} data-testid="group-row" role="row" aria-expanded={row.getIsExpanded()} onClick={() => row.toggleExpanded()}>
                   <div className="td group-label">
                     {row.getIsExpanded() ? "▾" : "▸"} {columnLabel(group)} = <b>{String(row.groupingValue)}</b>{" "}
                     <span className="muted">({row.subRows.length} runs)</span>
@@ -191,7 +191,7 @@ const RowCells = memo(function RowCells({ run, ids }: { run: Run; ids: string[] 
   return (
     <>
       {ids.map((id) => (
-        <div key={id} className={"td " + parseColumn(id).kind} style={{ width: width(id) }}>{render(run, id)}</div>
+        <div key={id} className={"td " + parseColumn(id).kind} style={{ width: width(id) }} role="cell">{render(run, id)}</div>
       ))}
     </>
   );
@@ -212,6 +212,8 @@ const RunRow = memo(function RunRow({ run, ids, width: total, top, selected, foc
       className={`tr ${selected ? "selected" : ""} ${focused ? "focused" : ""}`}
       style={{ transform: `translateY(${top}px)`, width: total }}
       data-run={run.id}
+      role="row"
+      aria-selected={selected}
       onClick={onFocus}
     >
       <div className="td check">
