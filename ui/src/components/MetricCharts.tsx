@@ -8,7 +8,7 @@ import type uPlot from "uplot";
 import { api, type Run, type Series } from "../lib/api";
 import { toNumber } from "../lib/format";
 import { useQueryParam } from "../lib/route";
-import { align, smooth, xValues, type XAxis } from "../lib/series";
+import { alignBinned, smooth, xValues, type XAxis } from "../lib/series";
 import { useAsync } from "../lib/useAsync";
 import { Chart } from "./Chart";
 
@@ -91,7 +91,7 @@ export function MetricChart({ metric, runs }: { metric: string; runs: Run[] }) {
       y: smooth(s.values.map((v) => toNumber(v)), weight),
     }));
     return {
-      data: align(lines) as uPlot.AlignedData,
+      data: alignBinned(lines) as uPlot.AlignedData,
       labels: series.map((s) => names.get(s.run_id) ?? s.run_id),
       total: series.reduce((n, s) => n + s.total, 0),
       inWindow: series.reduce((n, s) => n + (s.in_window ?? s.total), 0),

@@ -3,7 +3,7 @@ import { apply, complete, field, keysOf } from "./complete";
 import { cellValue, defaultColumns, orderBy, parseColumn, sortField } from "./columns";
 import { bytes, duration, num, toNumber } from "./format";
 import { href, joinList, match, splitList } from "./route";
-import { align, smooth, xValues } from "./series";
+import { align, alignBinned, smooth, xValues } from "./series";
 import type { Run } from "./api";
 
 const keys = { params: ["lr", "optimizer"], metrics: ["acc", "val/loss", "my metric"], tags: ["team"] };
@@ -104,6 +104,15 @@ describe("series", () => {
     expect(x).toEqual([0, 1, 2]);
     expect(a).toEqual([1, null, 3]);
     expect(b).toEqual([null, 5, null]);
+  });
+  it("bins many series onto a shared grid keeping each bucket's extremes", () => {
+    const a = { x: Array.from({ length: 100 }, (_, i) => i * 2), y: Array.from({ length: 100 }, (_, i) => (i === 50 ? 99 : 1)) };
+    const b = { x: Array.from({ length: 100 }, (_, i) => i * 2 + 1), y: Array.from({ length: 100 }, () => 2) };
+    const [x, ya, yb] = alignBinned([a, b], 10);
+    expect(x).toHaveLength(20);
+    expect(Math.max(...(ya.filter((v) => v !== null) as number[]))).toBe(99); // the spike survives
+    expect(new Set(yb.filter((v) => v !== null))).toEqual(new Set([2]));
+    expect(alignBinned([{ x: [0, 1], y: [1, 2] }], 10)).toEqual(align([{ x: [0, 1], y: [1, 2] }]));
   });
   it("computes relative and wall time axes", () => {
     expect(xValues("relative", [0, 1], [5000, 7000])).toEqual([0, 2]);

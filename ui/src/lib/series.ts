@@ -58,3 +58,42 @@ export function color(i: number, dark = false): string {
   const hue = (i * 137.508 + 210) % 360;
   return `hsl(${hue.toFixed(1)} 70% ${dark ? 62 : 45}%)`;
 }
+
+/**
+ * Like `align`, but when the series' x values barely overlap (each run downsampled on its own,
+ * so 100 runs could give 100,000 distinct x), put them on a shared grid of `bins` buckets with
+ * two slots each: the bucket's lowest and highest value, so spikes stay visible.
+ */
+export function alignBinned(series: { x: number[]; y: number[] }[], bins = 2000): [number[], ...(number | null)[][]] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  let total = 0;
+  for (const s of series) {
+    total += s.x.length;
+    for (const x of s.x) {
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+  }
+  if (total <= 4 * bins || !(hi > lo)) return align(series);
+  const width = (hi - lo) / bins;
+  const grid = new Array<number>(2 * bins);
+  for (let b = 0; b < bins; b++) {
+    grid[2 * b] = lo + (b + 0.25) * width;
+    grid[2 * b + 1] = lo + (b + 0.75) * width;
+  }
+  const ys = series.map((s) => {
+    const y = new Array<number | null>(2 * bins).fill(null);
+    for (let i = 0; i < s.x.length; i++) {
+      const v = s.y[i];
+      if (!Number.isFinite(v)) continue;
+      const b = Math.min(bins - 1, Math.floor((s.x[i] - lo) / width));
+      const low = y[2 * b];
+      const high = y[2 * b + 1];
+      if (low === null || v < low) y[2 * b] = v;
+      if (high === null || v > high) y[2 * b + 1] = v;
+    }
+    return y;
+  });
+  return [grid, ...ys];
+}
