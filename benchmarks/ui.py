@@ -85,6 +85,27 @@ def fill_modelyard(url: str, runs: int, chart_runs: int, chart_points: int) -> l
     return [str(exp), *ids]
 
 
+def scroll(page: Any, selector: str, name: str, frames: int = 400) -> dict[str, float]:
+    """Scroll 150 px per animation frame; frame times and frames over 25 ms (dropped)."""
+    deltas = page.evaluate(
+        """([sel, n]) => new Promise(done => {
+      const el = document.querySelector(sel);
+      const deltas = []; let last = performance.now(); let i = 0;
+      function step(t) { deltas.push(t - last); last = t; el.scrollTop += 150;
+        if (++i < n) requestAnimationFrame(step); else done(deltas.slice(1)); }
+      requestAnimationFrame(step);
+    })""",
+        [selector, frames],
+    )
+    deltas.sort()
+    return {
+        f"{name}_frames": len(deltas),
+        f"{name}_frame_p50_ms": deltas[len(deltas) // 2],
+        f"{name}_frame_p95_ms": deltas[int(len(deltas) * 0.95)],
+        f"{name}_dropped_frames": sum(1 for d in deltas if d > 25),
+    }
+
+
 def measure_modelyard(
     browser: Any, url: str, experiment: str, chart_ids: list[str], runs: int
 ) -> dict[str, float]:
@@ -99,22 +120,21 @@ def measure_modelyard(
         timeout=120_000,
     )
     out["table_all_rows_loaded_ms"] = page.evaluate("performance.now()")
-    frames = page.evaluate("""() => new Promise(done => {
-      const el = document.querySelector('[data-testid=runs-scroll]');
-      const deltas = []; let last = performance.now(); let n = 0;
-      function step(t) { deltas.push(t - last); last = t; el.scrollTop += 150; if (++n < 400) requestAnimationFrame(step); else done(deltas.slice(1)); }
-      requestAnimationFrame(step);
-    })""")
-    frames.sort()
-    out["scroll_frames"] = len(frames)
-    out["scroll_frame_p50_ms"] = frames[len(frames) // 2]
-    out["scroll_frame_p95_ms"] = frames[int(len(frames) * 0.95)]
-    out["scroll_dropped_frames"] = sum(1 for d in frames if d > 25)
+    out.update(scroll(page, "[data-testid=runs-scroll]", "scroll"))
     out["jump_to_end_ms"] = page.evaluate("""() => new Promise(done => {
       const el = document.querySelector('[data-testid=runs-scroll]'); const t0 = performance.now();
       el.scrollTop = el.scrollHeight;
       requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0)));
     })""")
+    # the floor of this browser and machine: the same scroll over static HTML rows, no script
+    rows = "".join(
+        "<div style='height:30px;display:flex'>"
+        + "".join(f"<div style='width:110px'>{i}.{j}</div>" for j in range(35))
+        + "</div>"
+        for i in range(3000)
+    )
+    page.set_content(f"<div id=s style='height:800px;overflow:auto'>{rows}</div>")
+    out.update(scroll(page, "#s", "static_html_scroll"))
     page.close()
 
     page = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -135,31 +155,19 @@ def measure_modelyard(
     return out
 
 
-MLFLOW_FILL = r"""
-import random, sys, time
-from mlflow.entities import Metric, Param, RunStatus
-from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-store = SqlAlchemyStore(sys.argv[1], sys.argv[2])
-runs = int(sys.argv[3])
-rng = random.Random(7)
-exp = store.create_experiment("ui-bench")
-for i in range(runs):
-    run = store.create_run(exp, "bench", 1_700_000_000_000 + i, [], f"run-{i:05d}")
-    params = [Param(f"p{j:02d}", str(rng.choice([0.001, 0.01, 0.1, 1, 10]))) for j in range(20)]
-    metrics = [Metric(f"m{k}", rng.random(), 1_700_000_000_000 + s, s) for k in range(10) for s in range(10)]
-    store.log_batch(run.info.run_id, metrics, params, [])
-    store.update_run_info(run.info.run_id, RunStatus.FINISHED, 1_700_000_100_000 + i, None)
-print(exp)
-"""
-
-
 def measure_mlflow(browser: Any, python: str, tmp: Path, runs: int) -> dict[str, float]:
     store = tmp / "mlflow"
     store.mkdir()
     db = f"sqlite:///{store}/mlflow.db"
     start = time.perf_counter()
+    fill = [
+        python,
+        str(HERE / "mlflow_fill.py"),
+        str(store / "mlflow.db"),
+        str(store / "artifacts"),
+    ]
     exp = subprocess.run(
-        [python, "-c", MLFLOW_FILL, db, str(store / "artifacts"), str(runs)],
+        [*fill, str(runs)],
         check=True,
         capture_output=True,
         text=True,
@@ -195,7 +203,7 @@ def measure_mlflow(browser: Any, python: str, tmp: Path, runs: int) -> dict[str,
                 f"document.body && document.body.innerText.includes({json.dumps(newest)})",
             )
         )
-        page.goto(f"{url}/#/experiments/{exp}")
+        page.goto(f"{url}/#/experiments/{exp}/runs")
         page.wait_for_function("window.__firstRow !== null", timeout=120_000, polling=50)
         out["table_first_rows_ms"] = page.evaluate("window.__firstRow")
         out["rows_in_page"] = page.evaluate("document.body.innerText.split('run-').length - 1")
