@@ -145,6 +145,14 @@ def test_model_pages_versions_lineage_timeline_reviews(page: Any, filled: Filled
     expect(card.get_by_role("alert")).to_contain_text("accuracy")  # GATE_FAILED, nothing changed
     page.get_by_role("tab", name="compare").click()
     expect(page.get_by_test_id("version-diff")).to_be_visible()
+    page.get_by_role("tab", name="card").click()
+    card_box = page.get_by_test_id("card")
+    card_box.get_by_role("button", name="Edit").click()
+    card_box.get_by_label("Markdown text").fill("## Intended use\n\nDemo only.")
+    card_box.get_by_role("button", name="Save").click()
+    expect(card_box.locator("h2")).to_have_text("Intended use")
+    with filled.api() as api:
+        assert api.get("/models/demo-classifier").json()["card"].startswith("## Intended use")
 
 
 def test_theme_and_keyboard_navigation(page: Any, filled: Filled) -> None:

@@ -283,6 +283,7 @@ export const api = {
   modelHistory: (name: string) => request<HistoryEntry[]>("GET", `/models/${q(name)}/history`),
   lineage: (name: string, version: number) => request<Lineage>("GET", `/models/${q(name)}/versions/${version}/lineage`),
   compareVersions: (name: string, a: number, b: number) => request<VersionDiff>("GET", `/models/${q(name)}/compare?a=${a}&b=${b}`),
+  setCard: (name: string, card: string) => request<RegisteredModel>("PUT", `/models/${q(name)}/card`, { card }),
   promotions: (name: string) => request<Promotion[]>("GET", `/models/${q(name)}/promotions`),
   checkPromotion: (id: number) => request<Gate[]>("GET", `/promotions/${id}/check`),
   comment: (id: number, body: string) => request<Promotion>("POST", `/promotions/${id}/comments`, { text: body }),

@@ -63,8 +63,7 @@ export function ModelPage({ name }: { name: string }) {
       {tab === "compare" && <CompareVersions name={name} versions={all} />}
       {tab === "card" && (
         <EditableMarkdown text={model.data.card} placeholder="No model card yet." testId="card" onSave={async (card) => {
-          const resp = await fetch(`/api/v1/models/${q(name)}/card`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ card }) });
-          if (!resp.ok) throw new Error((await resp.json()).message ?? resp.statusText);
+          await api.setCard(name, card);
           model.reload();
         }} />
       )}
