@@ -103,6 +103,8 @@ def test_columns_group_by_and_keyboard_selection(page: Any, filled: Filled) -> N
     groups = page.get_by_test_id("group-row")
     expect(groups).to_have_count(3)  # adam, sgd, and "(none)" for the run without params
     expect(groups.filter(has_text="adam")).to_contain_text("12 runs")
+    page.get_by_test_id("group-by").select_option("status")
+    expect(groups.filter(has_text="RUNNING")).to_contain_text("1 runs")
     page.get_by_test_id("group-by").select_option("")
     # keyboard: j moves, x selects, c compares
     page.locator("body").press("j")

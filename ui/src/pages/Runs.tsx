@@ -160,7 +160,14 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
           Group by{" "}
           <select value={group} onChange={(e) => setGroup(e.target.value)} data-testid="group-by">
             <option value="">(none)</option>
-            {keys.params.map((k) => <option key={k} value={`p:${k}`}>{k}</option>)}
+            <optgroup label="params">
+              {keys.params.map((k) => <option key={k} value={`p:${k}`}>{k}</option>)}
+            </optgroup>
+            <optgroup label="tags">
+              {keys.tags.filter((k) => !k.startsWith("my.")).map((k) => <option key={k} value={`t:${k}`}>{k}</option>)}
+            </optgroup>
+            <option value="status">status</option>
+            <option value="user">user</option>
           </select>
         </label>
         <label title="poll for new and running runs">
