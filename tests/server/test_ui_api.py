@@ -118,13 +118,20 @@ def test_table_preview_errors(http: httpx.Client) -> None:
     assert http.get(f"/runs/{rid}/previews/table/x.csv", params={"limit": 0}).status_code == 400
 
 
-def test_html_artifacts_are_sandboxed(http: httpx.Client) -> None:
+def test_html_artifacts_are_sandboxed(http: httpx.Client, server_url: str) -> None:
     rid = logged_run(http, 1)
     put(http, rid, "report.html", b"<script>fetch('/api/v1/runs/search')</script>")
     r = http.get(f"/runs/{rid}/artifacts/report.html")
     assert r.headers["content-type"].startswith("text/html")
     assert "sandbox" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
+    # the same file through the MLflow proxied-artifact route is sandboxed too
+    exp_id = http.get(f"/runs/{rid}").json()["experiment_id"]
+    proxied = httpx.get(
+        f"{server_url}/api/2.0/mlflow-artifacts/artifacts/{exp_id}/{rid}/artifacts/report.html"
+    )
+    assert proxied.status_code == 200
+    assert "sandbox" in proxied.headers["content-security-policy"]
 
 
 def test_model_versions_list(http: httpx.Client, server_url: str, modelyard_home: Path) -> None:

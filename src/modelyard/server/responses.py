@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import mimetypes
 import tempfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 SPOOL_BYTES = 8 << 20
 CHUNK = 1 << 20
+# A logged file is served with its type, but a document (an HTML report, an SVG) runs in an
+# opaque origin: its scripts may run, never as this server.
+SANDBOXED = {
+    "Content-Security-Policy": "sandbox allow-scripts allow-popups",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class JSONOut(Response):
@@ -34,3 +41,9 @@ def iterate_file(handle: BinaryIO) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(CHUNK):
             yield chunk
+
+
+def file_response(handle: BinaryIO, name: str) -> StreamingResponse:
+    """A stored file streamed with the type its name implies, sandboxed (see SANDBOXED)."""
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return StreamingResponse(iterate_file(handle), media_type=media, headers=SANDBOXED)

@@ -7,7 +7,6 @@ their artifacts in modelyard's store, through the same safe-path function.
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from starlette.responses import StreamingResponse
 from modelyard.errors import InvalidInput, InvalidState, NotFound
 from modelyard.registry.service import RegistryService
 from modelyard.server.deps import registry, tracking
-from modelyard.server.responses import JSONOut, iterate_file, spool_body
+from modelyard.server.responses import JSONOut, file_response, spool_body
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.tracking.service import TrackingService
 from modelyard.tracking.validation import RUN_ID
@@ -134,12 +133,7 @@ async def download(
     where = await run_in_threadpool(locate, svc, reg, path, allow_root=False)
     assert where is not None
     handle = await run_in_threadpool(where.area.open, where.path)
-    name = where.path.rsplit("/", 1)[-1]
-    return StreamingResponse(
-        iterate_file(handle),
-        media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
+    return file_response(handle, where.path)
 
 
 @router.delete("/{path:path}")

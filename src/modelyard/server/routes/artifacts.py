@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import mimetypes
-
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from modelyard.server.deps import tracking
-from modelyard.server.responses import JSONOut, iterate_file, spool_body
+from modelyard.server.responses import JSONOut, file_response, spool_body
 from modelyard.server.schemas import ArtifactLinkIn, ArtifactOut, TablePreviewOut
 from modelyard.tracking.previews import MAX_ROWS, preview_table
 from modelyard.tracking.service import TrackingService
 
 router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
-CHUNK = 1 << 20
-# A logged HTML report may run its scripts, but in an opaque origin: never as this server.
-SANDBOXED = {
-    "Content-Security-Policy": "sandbox allow-scripts allow-popups",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 @router.get("", responses={200: {"model": list[ArtifactOut]}})
@@ -62,9 +54,7 @@ def download_artifact(
     run_id: str, path: str, svc: TrackingService = Depends(tracking)
 ) -> StreamingResponse:
     """The file's bytes; HTML and SVG run sandboxed (no access to this origin)."""
-    handle = svc.open_artifact(run_id, path)
-    media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return StreamingResponse(iterate_file(handle), media_type=media, headers=SANDBOXED)
+    return file_response(svc.open_artifact(run_id, path), path)
 
 
 previews = APIRouter(prefix="/runs/{run_id}/previews", tags=["artifacts"])
