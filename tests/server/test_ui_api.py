@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pyarrow as pa
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
@@ -97,6 +98,15 @@ def test_table_previews_of_csv_tsv_parquet(http: httpx.Client) -> None:
         ["\u00e9t\u00e9", 1.5],
         ["nan", None],
     ]  # pyarrow reads NaN in a number column as null
+    feather_buf = io.BytesIO()
+    feather.write_feather(pa.table({"n": list(range(100))}), feather_buf, chunksize=30)
+    put(http, rid, "t.feather", feather_buf.getvalue())
+    put(http, rid, "t.jsonl", b"".join(b'{"n": %d}\n' % i for i in range(50)))
+    fea = http.get(f"/runs/{rid}/previews/table/t.feather", params={"limit": 40}).json()
+    assert fea["rows"][-1] == [39]
+    assert fea["truncated"]
+    jsl = http.get(f"/runs/{rid}/previews/table/t.jsonl", params={"limit": 50}).json()
+    assert (len(jsl["rows"]), jsl["total_rows"], jsl["truncated"]) == (50, 50, False)
     par = http.get(f"/runs/{rid}/previews/table/t.parquet", params={"limit": 20}).json()
     assert par["total_rows"] == 50
     assert par["truncated"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import math
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO, cast
@@ -77,8 +80,8 @@ def _feather(stream: BinaryIO, limit: int) -> TablePreview:
     import pyarrow.ipc as ipc
 
     reader = ipc.open_file(stream)
-    table = reader.read_all()
-    return _preview(table.slice(0, limit), table.num_rows, table.num_rows > limit)
+    batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+    return _first_rows(batches, reader.schema, limit)
 
 
 def _streamed(stream: BinaryIO, suffix: str, limit: int) -> TablePreview:
@@ -86,20 +89,25 @@ def _streamed(stream: BinaryIO, suffix: str, limit: int) -> TablePreview:
     import pyarrow.json as pj
 
     if suffix in (".jsonl", ".ndjson"):
-        table = pj.read_json(stream)  # pyarrow has no streaming JSON reader
-        return _preview(table.slice(0, limit), table.num_rows, table.num_rows > limit)
+        # pyarrow has no streaming JSON reader: parse only the lines the preview shows
+        lines = list(itertools.islice(stream, limit + 1))
+        table = pj.read_json(io.BytesIO(b"".join(lines[:limit])))
+        more = len(lines) > limit
+        return _preview(table, None if more else table.num_rows, more)
     parse = csv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
     reader = csv.open_csv(stream, parse_options=parse)
-    batches, rows = [], 0
-    for batch in reader:
-        batches.append(batch)
+    return _first_rows(reader, reader.schema, limit)
+
+
+def _first_rows(batches: Iterable[Any], schema: Any, limit: int) -> TablePreview:
+    """Read record batches until more than ``limit`` rows; the total only when all were read."""
+    taken, rows = [], 0
+    for batch in batches:
+        taken.append(batch)
         rows += batch.num_rows
         if rows > limit:
-            break
-    else:
-        table = _from_batches(batches, reader.schema)
-        return _preview(table, table.num_rows, False)
-    return _preview(_from_batches(batches, reader.schema).slice(0, limit), None, True)
+            return _preview(_from_batches(taken, schema).slice(0, limit), None, True)
+    return _preview(_from_batches(taken, schema), rows, False)
 
 
 def _from_batches(batches: list[Any], schema: Any) -> Any:
