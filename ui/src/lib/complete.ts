@@ -28,6 +28,11 @@ export function field(prefix: "params" | "metrics" | "tags", key: string): strin
   return /^[\w./-]+$/.test(key) ? `${prefix}.${key}` : `${prefix}.\`${key}\``;
 }
 
+/** A filter matching these runs: `run_id IN ('a', 'b')` (run ids are hex, so need no escaping). */
+export function runIdsIn(ids: string[]): string {
+  return `run_id IN (${ids.map((id) => `'${id}'`).join(", ")})`;
+}
+
 function isField(token: string): boolean {
   return /^(params|param|p|metrics|metric|m|tags|tag|t|attributes|attribute|attr|run)\.|^(min|max|last)\(/i.test(token) ||
     ATTRIBUTES.includes(token.toLowerCase());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apply, complete, field, keysOf } from "./complete";
+import { apply, complete, field, keysOf, runIdsIn } from "./complete";
 import { cellValue, defaultColumns, orderBy, parseColumn, sortField } from "./columns";
 import { bytes, duration, num, toNumber } from "./format";
 import { href, joinList, match, splitList } from "./route";
@@ -34,6 +34,7 @@ describe("completion of the search grammar", () => {
     const runs = [{ params: { b: "1" }, metrics: { z: 1 }, tags: {} }, { params: { a: "2" }, metrics: {}, tags: { t: "x" } }];
     expect(keysOf(runs)).toEqual({ params: ["a", "b"], metrics: ["z"], tags: ["t"] });
     expect(field("tags", "a b")).toBe("tags.`a b`");
+    expect(runIdsIn(["ab", "cd"])).toBe("run_id IN ('ab', 'cd')");
   });
 });
 

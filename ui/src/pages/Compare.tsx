@@ -1,7 +1,7 @@
 /** Compare runs: overlaid metric charts, parallel coordinates, param-vs-metric scatter, diff table. */
 import { useMemo } from "react";
 import { api, type Run } from "../lib/api";
-import { field, keysOf } from "../lib/complete";
+import { keysOf, runIdsIn } from "../lib/complete";
 import { num, toNumber } from "../lib/format";
 import { joinList, splitList, useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
@@ -14,8 +14,7 @@ const TABS = ["charts", "parallel", "scatter", "diff"] as const;
 async function loadRuns(ids: string[]): Promise<Run[]> {
   const out: Run[] = [];
   for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500).map((id) => `'${id}'`).join(", ");
-    const page = await api.searchRuns({ filter: `run_id IN (${chunk})`, max_results: 1000 });
+    const page = await api.searchRuns({ filter: runIdsIn(ids.slice(i, i + 500)), max_results: 1000 });
     out.push(...page.runs);
   }
   const order = new Map(ids.map((id, i) => [id, i]));
@@ -142,7 +141,6 @@ function Diff({ runs, params, metrics }: { runs: Run[]; params: string[]; metric
         </table>
       </div>
       {shown.length === 0 && <p className="muted">These runs have the same params and metrics.</p>}
-      <p className="muted small">Filter these runs in the table with <code>{`run_id IN (${runs.slice(0, 3).map((r) => `'${r.id}'`).join(", ")}${runs.length > 3 ? ", …" : ""})`}</code>; sort by <code>{field("metrics", metrics[0] ?? "acc")}</code>.</p>
     </div>
   );
 }

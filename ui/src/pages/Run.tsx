@@ -162,7 +162,13 @@ function Artifacts({ runId }: { runId: string }) {
         </ul>
       </div>
       <div className="viewer">
-        {path && !path.endsWith("/") ? <Preview runId={runId} path={path} size={selected?.size ?? null} /> : <p className="muted">Pick a file to preview it.</p>}
+        {!path ? (
+          <p className="muted">Pick a file to preview it.</p>
+        ) : selected && !selected.is_dir ? (
+          <Preview runId={runId} path={path} size={selected.size} />
+        ) : (
+          <p className="muted">{listing.data ? `No file ${path} in this run.` : "Loading…"}</p>
+        )}
       </div>
     </div>
   );

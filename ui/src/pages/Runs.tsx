@@ -1,7 +1,7 @@
 /** Experiments and their runs: filter, sort, columns, group, select and compare; live while runs run. */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api, type Experiment, type Run } from "../lib/api";
-import { keysOf } from "../lib/complete";
+import { keysOf, runIdsIn } from "../lib/complete";
 import { defaultColumns, orderBy } from "../lib/columns";
 import { href, joinList, navigate, splitList, useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
@@ -55,8 +55,8 @@ function useRuns(experimentId: number, filter: string, sort: string, live: boole
     const delay = running.length ? 2000 : 10000;
     const timer = setTimeout(async () => {
       const latest = runsRef.current.reduce((t, r) => Math.max(t, r.start_time), 0);
-      const ids = running.slice(0, 500).map((r) => `'${r.id}'`).join(", ");
-      const changed = `start_time > ${latest}` + (ids ? ` OR run_id IN (${ids})` : "");
+      const ids = running.slice(0, 500).map((r) => r.id);
+      const changed = `start_time > ${latest}` + (ids.length ? ` OR ${runIdsIn(ids)}` : "");
       const where = filter ? `(${filter}) AND (${changed})` : changed;
       try {
         const page = await api.searchRuns({ experiment_ids: [experimentId], filter: where, order_by: orderBy(sort), max_results: 1000 });
@@ -98,7 +98,7 @@ function Experiments({ experiments, current }: { experiments: Experiment[]; curr
 export function RunsPage({ experimentId }: { experimentId: number | null }) {
   const experiments = useAsync(() => api.experiments(), []);
   const list = experiments.data ?? [];
-  // Without an id in the URL, open the newest experiment that is not the empty default.
+  // Without an id in the URL, open the newest experiment.
   const fallback = list.length ? [...list].sort((a, b) => b.created_at - a.created_at)[0].id : null;
   const current = experimentId ?? fallback;
   useEffect(() => {
