@@ -100,6 +100,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health.router)
     mlflow.mount(app)
+    _api_not_found(app)
     _mount_ui(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
@@ -108,13 +109,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
 class SinglePageApp(StaticFiles):
     """The built UI: files as they are, hashed assets cached for good, and index.html for
-    every other page path (the app routes on the client; /api stays a JSON 404)."""
+    every other page path (the app routes on the client). /api never reaches it."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         try:
             response = await super().get_response(path, scope)
         except HTTPException as exc:
-            if exc.status_code != 404 or path.split("/", 1)[0] in ("api", "ajax-api"):
+            if exc.status_code != 404:
                 raise
             response = await super().get_response("index.html", scope)
         if path.startswith("assets/"):
@@ -124,10 +125,11 @@ class SinglePageApp(StaticFiles):
         return response
 
 
-def _mount_ui(app: FastAPI) -> None:
+def _api_not_found(app: FastAPI) -> None:
+    """API paths no route takes: JSON errors, never the UI's page."""
+
     def no_endpoint(request: Request) -> Response:
-        """An API path no route took: 405 when a route has it for other methods, else 404 (as
-        JSON, never the UI's page)."""
+        """405 when a route has the path for other methods, else 404."""
         partial = any(
             route.matches(request.scope)[0] == Match.PARTIAL for route in app.router.routes
         )
@@ -140,6 +142,8 @@ def _mount_ui(app: FastAPI) -> None:
             prefix + "/{rest:path}", no_endpoint, methods=ALL_METHODS, include_in_schema=False
         )
 
+
+def _mount_ui(app: FastAPI) -> None:
     ui = resources.files("modelyard.server") / "ui"
     if ui.is_dir() and (ui / "index.html").is_file():
         app.mount("/", SinglePageApp(directory=str(ui), html=True), name="ui")

@@ -29,7 +29,6 @@ function gridStroke() {
 
 export function Chart({ title, data, labels, xLabel, timeAxis = false, log = false, height = 260, onZoom, testId }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
-  const plot = useRef<uPlot | null>(null);
   const zoomRef = useRef(onZoom);
   zoomRef.current = onZoom;
 
@@ -71,7 +70,6 @@ export function Chart({ title, data, labels, xLabel, timeAxis = false, log = fal
       },
     };
     const u = new uPlot(opts, data, el);
-    plot.current = u;
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height }));
     resize.observe(el);
     el.dataset.points = String(data.slice(1).reduce((n, ys) => n + (ys as unknown[]).filter((y) => y !== null).length, 0));
@@ -79,7 +77,6 @@ export function Chart({ title, data, labels, xLabel, timeAxis = false, log = fal
     return () => {
       resize.disconnect();
       u.destroy();
-      plot.current = null;
     };
   }, [data, labels, title, xLabel, timeAxis, log, height]);
 
