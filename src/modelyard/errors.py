@@ -8,8 +8,11 @@ Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP `
     │   ├── BadFilter                 INVALID_FILTER            400
     │   ├── PathNotAllowed            PATH_NOT_ALLOWED          400
     │   ├── DigestMismatch            DIGEST_MISMATCH           400
-    │   └── UnsafeArchive             UNSAFE_ARCHIVE            400
+    │   ├── UnsafeArchive             UNSAFE_ARCHIVE            400
+    │   ├── HostNotAllowed            HOST_NOT_ALLOWED          400
+    │   └── UnsupportedMediaType      UNSUPPORTED_MEDIA_TYPE    415
     ├── NotTrusted                    NOT_TRUSTED               403
+    ├── CrossSiteRequest              CROSS_SITE_REQUEST        403
     ├── NotFound                      RESOURCE_DOES_NOT_EXIST   404
     ├── AlreadyExists                 RESOURCE_ALREADY_EXISTS   409
     ├── Conflict                      CONFLICT                  409
@@ -17,6 +20,7 @@ Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP `
     │   ├── InvalidState              INVALID_STATE             409
     │   └── GateFailed                GATE_FAILED               409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
+    ├── StorageFull                   STORAGE_FULL              507
     ├── StoreUnavailable              STORE_UNAVAILABLE         503
     │   └── SchemaOutdated            SCHEMA_OUTDATED           503
     └── ServerUnreachable             SERVER_UNREACHABLE        503  (client side only)
@@ -83,6 +87,26 @@ class UnsafeArchive(InvalidInput):
     code = "UNSAFE_ARCHIVE"
 
 
+class HostNotAllowed(InvalidInput):
+    """The request's Host header is not one this server answers to (DNS rebinding guard)."""
+
+    code = "HOST_NOT_ALLOWED"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A write sent a body that is not JSON to a route that takes only JSON."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
+class CrossSiteRequest(ModelyardError):
+    """A write from another web origin (its ``Origin`` is not this server's): refused."""
+
+    code = "CROSS_SITE_REQUEST"
+    status = 403
+
+
 class NotTrusted(ModelyardError):
     """A model in a format that can run code on load, and nobody marked its digest trusted."""
 
@@ -134,6 +158,13 @@ class PayloadTooLarge(ModelyardError):
 
     code = "PAYLOAD_TOO_LARGE"
     status = 413
+
+
+class StorageFull(ModelyardError):
+    """The artifact store cannot take more bytes (disk full, quota, read-only folder)."""
+
+    code = "STORAGE_FULL"
+    status = 507
 
 
 class StoreUnavailable(ModelyardError):
