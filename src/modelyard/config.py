@@ -76,6 +76,12 @@ EXIT_FLUSH_TIMEOUT = Setting(
     60.0,
     "Seconds the SDK spends flushing at exit before journaling what is left.",
 )
+CAPTURE_GIT_DIFF = Setting(
+    "MODELYARD_CAPTURE_GIT_DIFF",
+    False,
+    "Upload `git diff HEAD` (uncommitted changes) with each run as code/diff.patch; off by "
+    "default since the diff may hold secrets. Commit, branch and dirty flag are always tagged.",
+)
 
 ALL_SETTINGS: tuple[Setting[object], ...] = (
     HOME,
@@ -91,6 +97,7 @@ ALL_SETTINGS: tuple[Setting[object], ...] = (
     SYSTEM_METRICS_INTERVAL,
     HTTP_TIMEOUT,
     EXIT_FLUSH_TIMEOUT,
+    CAPTURE_GIT_DIFF,
 )  # type: ignore[assignment]
 
 

@@ -9,6 +9,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from modelyard import config
+
 MAX_DIFF_BYTES = 1 << 20
 
 
@@ -22,8 +24,14 @@ def _git(*args: str, cwd: Path) -> str | None:
     return out.stdout
 
 
-def code_tags(entry_point: str | None = None) -> tuple[dict[str, str], str | None]:
-    """Tags for the git commit, branch, dirty flag and entry point; and the dirty diff."""
+def code_tags(
+    entry_point: str | None = None, git_diff: bool | None = None
+) -> tuple[dict[str, str], str | None]:
+    """Tags for the git commit, branch, dirty flag and entry point; and the diff if asked.
+
+    The diff (``git diff HEAD``: uncommitted changes, which may hold secrets) is returned only
+    with ``git_diff=True``, or MODELYARD_CAPTURE_GIT_DIFF when ``git_diff`` is None.
+    """
     script = entry_point or (sys.argv[0] if sys.argv and sys.argv[0] else "")
     tags = {"my.entry_point": script or "<interactive>"}
     cwd = Path(script).resolve().parent if script and Path(script).exists() else Path.cwd()
@@ -34,8 +42,11 @@ def code_tags(entry_point: str | None = None) -> tuple[dict[str, str], str | Non
     branch = _git("rev-parse", "--abbrev-ref", "HEAD", cwd=cwd)
     if branch:
         tags["my.git.branch"] = branch.strip()
+    changed = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+    tags["my.git.dirty"] = "true" if changed and changed.strip() else "false"
+    if not (config.CAPTURE_GIT_DIFF.get() if git_diff is None else git_diff):
+        return tags, None
     diff = _git("diff", "HEAD", cwd=cwd) or ""
-    tags["my.git.dirty"] = "true" if diff.strip() else "false"
     return tags, (diff[:MAX_DIFF_BYTES] if diff.strip() else None)
 
 

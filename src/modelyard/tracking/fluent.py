@@ -222,11 +222,13 @@ def start_run(
     params: dict[str, object] | None = None,
     log_system_metrics: bool | None = None,
     capture_code: bool = True,
+    git_diff: bool | None = None,
 ) -> ActiveRun:
     """Start (or, with ``run_id``, resume) a run. Returns at once: creation is batched too.
 
-    ``capture_code`` records, in the background, the git commit, branch and dirty diff and the
-    installed packages (``environment/requirements.txt``).
+    ``capture_code`` records, in the background, the git commit, branch and dirty flag and the
+    installed packages (``environment/requirements.txt``). ``git_diff=True`` also uploads the
+    uncommitted changes (``code/diff.patch``); default MODELYARD_CAPTURE_GIT_DIFF, off.
     """
     client, batcher = _connection()
     with _lock:
@@ -269,7 +271,7 @@ def start_run(
         run.experiment = target
         run.set_tags(capture.environment_tags())
         if capture_code:
-            threading.Thread(target=_capture_code, args=(run,), daemon=True).start()
+            threading.Thread(target=_capture_code, args=(run, git_diff), daemon=True).start()
     if tags:
         run.set_tags(tags)
     if params:
@@ -294,10 +296,10 @@ def _user() -> str:
         return "unknown"
 
 
-def _capture_code(run: ActiveRun) -> None:
-    """Git commit, branch and dirty diff, and the installed packages (in a background thread)."""
+def _capture_code(run: ActiveRun, git_diff: bool | None = None) -> None:
+    """Git commit, branch, dirty flag (and diff if asked), packages (in a background thread)."""
     try:
-        tags, diff = capture.code_tags()
+        tags, diff = capture.code_tags(git_diff=git_diff)
         run.set_tags(tags)
         if diff is not None:
             run.log_text(diff, "code/diff.patch")
