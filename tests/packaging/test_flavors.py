@@ -21,6 +21,15 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sklearn() -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = _data()
+    return make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
+
+
+def _forest() -> Any:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -29,6 +38,35 @@ def _sklearn() -> Any:
     return make_pipeline(
         StandardScaler(), RandomForestClassifier(n_estimators=5, random_state=0)
     ).fit(x, y)
+
+
+def _boosting() -> Any:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    x, _ = _data()
+    return GradientBoostingRegressor(n_estimators=5, random_state=0).fit(x, x[:, 1])
+
+
+def _shifted() -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    x, y = _data()
+    return make_pipeline(Shift(), LogisticRegression()).fit(x, y)
+
+
+class Shift:
+    """A transformer of our own: skops stores its type name, which no default list trusts."""
+
+    def fit(self, x: Any, y: Any = None) -> Shift:
+        self.mean_ = np.asarray(x).mean(axis=0)
+        return self
+
+    def transform(self, x: Any) -> Any:
+        return np.asarray(x) - self.mean_
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {}
 
 
 def _xgboost() -> Any:
@@ -81,13 +119,43 @@ def test_safe_flavors_round_trip(tmp_path: Path, make: Any, flavor: str, file: s
     )
 
 
-def test_pytorch_exports_a_program_not_a_pickle(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("make", "types"),
+    [(_forest, ["sklearn.tree._tree.Tree"]), (_boosting, ["sklearn.tree._tree.Tree"]),
+     (_shifted, [f"{__name__}.Shift"])],
+    ids=["random-forest", "gradient-boosting", "custom-type"],
+)  # fmt: skip
+def test_skops_types_outside_its_default_list_need_trust(
+    tmp_path: Path, make: Any, types: list[str]
+) -> None:
+    import skops.io as sio
+
+    if types[0].startswith("sklearn.tree") and not sio.get_untrusted_types(data=sio.dumps(make())):
+        pytest.skip("this skops trusts scikit-learn's tree storage by default")
+    model = make()
+    saved = package.save(model, tmp_path / "m")
+    assert (saved.model_file, saved.safe) == ("model.skops", False)
+    assert saved.flavor_options["untrusted_types"] == types  # skops' own list, no prefixes
+    with pytest.raises(NotTrusted, match=types[0].replace(".", r"\.")) as info:
+        package.load(tmp_path / "m")
+    assert info.value.details["digest"] == saved.digest
+    x, _ = _data()
+    loaded = package.load(tmp_path / "m", trusted_digest=saved.digest)
+    assert np.array_equal(loaded.predict(x), model.predict(x))
+    with pytest.raises(NotTrusted):
+        package.load(tmp_path / "m", trusted_digest="0" * 64)  # trust names one digest
+
+
+def test_pytorch_programs_need_trust(tmp_path: Path) -> None:
+    """torch.export.load unpickles the archive's weights: a .pt2 carries code."""
     torch = pytest.importorskip("torch")
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     x, _ = _data()
     saved = package.save(net, tmp_path / "m", input_example=x[:3])
-    assert (saved.flavor, saved.model_file, saved.safe) == ("pytorch", "model.pt2", True)
-    loaded = package.load(tmp_path / "m")
+    assert (saved.flavor, saved.model_file, saved.safe) == ("pytorch", "model.pt2", False)
+    with pytest.raises(NotTrusted):
+        package.load(tmp_path / "m")
+    loaded = package.load(tmp_path / "m", trusted=True)
     with torch.no_grad():
         expected = net(torch.as_tensor(x)).numpy()
     assert np.allclose(loaded.predict(x), expected, atol=1e-6)  # any batch size

@@ -6,7 +6,7 @@
       serve.py          `python -m serve [--host H] [--port P]`: POST /invocations, GET /health
       requirements.txt  the model's dependencies, pinned as recorded
       Dockerfile
-      trusted           the package digest, only when a code-carrying model was trusted
+      trusted           the package digest, only when a model that needs trust was trusted
 
 Runs in a fresh virtualenv after ``pip install -r requirements.txt``; modelyard not needed.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import InvalidInput
 from . import manifest as mf
+from . import package
 
 SERVE = '''"""Serve the bundled model: POST /invocations, GET /health (Python standard library only)."""
 
@@ -26,6 +27,7 @@ import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from _modelyard.errors import ModelyardError
 from _modelyard.packaging import manifest, package
 
 HERE = Path(__file__).resolve().parent
@@ -33,10 +35,11 @@ MAX_BODY = 64 << 20
 
 
 def load():
-    digest = manifest.read(HERE / "model").digest
+    """The model, only if the package passes the same checks as in modelyard (trust included)."""
     trusted_file = HERE / "trusted"
-    trusted = trusted_file.is_file() and trusted_file.read_text().strip() == digest
-    return package.load(HERE / "model", trusted=trusted), digest
+    trusted = trusted_file.read_text().strip() if trusted_file.is_file() else None
+    model = package.load(HERE / "model", trusted_digest=trusted)
+    return model, manifest.read(HERE / "model").digest
 
 
 def as_rows(body):
@@ -93,7 +96,10 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
-    model, digest = load()
+    try:
+        model, digest = load()
+    except ModelyardError as exc:
+        raise SystemExit(f"refused to load the model: {exc.code}: {exc.message}") from None
     server = ThreadingHTTPServer((args.host, args.port), make_handler(model, digest))
     print(f"serving package sha256:{digest} on http://{args.host}:{args.port}", flush=True)
     server.serve_forever()
@@ -114,20 +120,24 @@ CMD ["python", "-m", "serve", "--host", "0.0.0.0", "--port", "8080"]
 
 
 def export(model_folder: Path, out: Path, *, trusted_digest: str | None = None) -> Path:
-    """Write a bundle for the package in ``model_folder`` into the new folder ``out``."""
-    manifest = mf.read(model_folder)
-    mf.verify(model_folder, manifest)
+    """Write a bundle for the package in ``model_folder`` into the new folder ``out``.
+
+    Everything is checked before anything is written: the manifest (dependency names and
+    versions, Python version, paths), the files' digests, and trust (a package that needs it
+    is exported only with ``trusted_digest`` equal to its digest).
+    """
     if out.exists() and any(out.iterdir()):
         raise InvalidInput(f"{out} is not empty")
-    if not manifest.safe and trusted_digest != manifest.digest:
-        from ..errors import NotTrusted
-
-        raise NotTrusted(
-            f"package sha256:{manifest.digest} runs code on load and is not trusted",
-            digest=manifest.digest,
-        )
+    admitted = package.admit(model_folder, trusted_digest=trusted_digest)
+    manifest = admitted.manifest
+    requirements = sorted(f"{dist}=={ver}" for dist, ver in manifest.dependencies.items())
+    python = ".".join(manifest.python_version.split(".")[:2])
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(model_folder, out / "model")
+    for rel in [mf.MANIFEST, *manifest.files]:  # the package's own files, nothing else
+        target = out / "model" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = model_folder / mf.MANIFEST if rel == mf.MANIFEST else mf.inside(model_folder, rel)
+        shutil.copyfile(source, target)
     here = Path(__file__).resolve().parent
     vendored = out / "_modelyard"
     (vendored / "packaging").mkdir(parents=True)
@@ -137,10 +147,8 @@ def export(model_folder: Path, out: Path, *, trusted_digest: str | None = None) 
         if source.name != "export.py":
             shutil.copy2(source, vendored / "packaging" / source.name)
     (out / "serve.py").write_text(SERVE)
-    requirements = sorted(f"{dist}=={ver}" for dist, ver in manifest.dependencies.items())
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
-    python = ".".join(manifest.python_version.split(".")[:2])
     (out / "Dockerfile").write_text(DOCKERFILE.format(python=python))
-    if not manifest.safe:
+    if admitted.needs_trust:
         (out / "trusted").write_text(manifest.digest + "\n")
     return out

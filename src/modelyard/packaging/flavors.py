@@ -1,13 +1,15 @@
 """One class per model library: how to save without code where possible, and how to load.
 
-The loader picks a flavor from this fixed table by the manifest's ``flavor`` name; a model can
-never add a flavor or widen what is trusted.
+The loader picks a flavor from this fixed table by the manifest's ``flavor`` name, and each
+flavor declares the file formats it reads and whether loading each can run code. Whether a
+package needs trust comes from this table and the files present, never from the manifest: a
+model can never add a flavor, add a format or widen what is trusted.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from ..errors import InvalidInput, NotTrusted
@@ -26,16 +28,40 @@ def installed(*dists: str) -> dict[str, str]:
 class Flavor:
     name: ClassVar[str]
     dependencies: ClassVar[tuple[str, ...]] = ("numpy",)
+    formats: ClassVar[dict[str, bool]]  # file suffix -> whether loading that format runs code
 
     def handles(self, model: Any) -> bool:
         raise NotImplementedError
 
-    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> tuple[str, bool]:
-        """Write the model into ``folder``; returns (main file, whether the format is safe)."""
+    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> str:
+        """Write the model into ``folder``; returns its main file (one of ``formats``)."""
         raise NotImplementedError
 
     def load(self, folder: Path, file: str, options: dict[str, Any], trusted: bool) -> Any:
+        """Called only after the package was checked; code-carrying formats only when trusted."""
         raise NotImplementedError
+
+    def carries_code(self, file: str) -> bool:
+        """Whether loading ``file`` can run code, by its suffix; a format not in the table is
+        refused."""
+        suffix = PurePosixPath(file).suffix
+        if suffix not in self.formats:
+            raise InvalidInput(
+                f"{self.name} models are files ending in {sorted(self.formats)}, not {file!r}",
+                field="model_file",
+            )
+        return self.formats[suffix]
+
+    def untrusted(self, folder: Path, file: str) -> list[str]:
+        """What in a code-free file still needs trust (e.g. skops types); read, never loaded."""
+        return []
+
+
+def _refuse(flavor: str, file: str) -> NotTrusted:
+    return NotTrusted(
+        f"this {flavor} model is saved in a format that runs code when loaded ({file}); "
+        "trust its package first (`modelyard models trust NAME VERSION --reason ...`)"
+    )
 
 
 def _module(model: Any) -> str:
@@ -43,10 +69,16 @@ def _module(model: Any) -> str:
 
 
 class Sklearn(Flavor):
-    """skops (no pickle) by default; ``serialization="pickle"`` needs trust to load."""
+    """skops (no pickle) by default; ``serialization="pickle"`` (joblib) needs trust to load.
+
+    A skops file carries no code, but the types it rebuilds must be in skops' own default
+    trusted list; any other type (a custom class, and in recent skops scikit-learn's tree
+    storage, whose node indices are not bounds-checked) needs trust too.
+    """
 
     name = "sklearn"
     dependencies = ("scikit-learn", "skops", "numpy", "scipy")
+    formats: ClassVar[dict[str, bool]] = {".skops": False, ".joblib": True, ".pkl": True}
 
     def handles(self, model: Any) -> bool:
         return (
@@ -55,42 +87,44 @@ class Sklearn(Flavor):
             or hasattr(model, "__sklearn_tags__")
         )
 
-    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> tuple[str, bool]:
+    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> str:
         if options.get("serialization") == "pickle":
             import joblib
 
             joblib.dump(model, folder / "model.joblib")
-            return "model.joblib", False
+            return "model.joblib"
         import skops.io as sio
 
         sio.dump(model, folder / "model.skops")
-        custom = _outside_libraries(sio.get_untrusted_types(file=folder / "model.skops"))
-        options["custom_types"] = custom  # loading these needs trust
-        return "model.skops", not custom
+        options["untrusted_types"] = self.untrusted(folder, "model.skops")  # a record only
+        return "model.skops"
+
+    def untrusted(self, folder: Path, file: str) -> list[str]:
+        """Types outside skops' default trusted list (skops reads the file's schema only)."""
+        if self.carries_code(file):
+            return []
+        import skops.io as sio
+
+        return sorted(sio.get_untrusted_types(file=folder / file))
 
     def load(self, folder: Path, file: str, options: dict[str, Any], trusted: bool) -> Any:
         path = folder / file
-        if file.endswith(".joblib"):
+        if self.carries_code(file):
+            if not trusted:
+                raise _refuse(self.name, file)
             import joblib
 
-            return joblib.load(path)  # reached only when trusted (the loader checks)
+            return joblib.load(path)
         import skops.io as sio
 
-        found = sio.get_untrusted_types(file=path)
-        custom = _outside_libraries(found)
-        if custom and not trusted:
+        found = self.untrusted(folder, file)
+        if found and not trusted:
             raise NotTrusted(
-                f"the model uses types outside the known libraries: {custom}", types=custom
+                f"the model holds types skops does not trust by default: {found}; trust its "
+                "package first (`modelyard models trust NAME VERSION --reason ...`)",
+                types=found,
             )
         return sio.load(path, trusted=found or None)
-
-
-# Types from these installed libraries may be rebuilt by skops: the list is ours, not the model's.
-LIBRARY_TYPES = ("sklearn.", "numpy.", "scipy.")
-
-
-def _outside_libraries(types: list[str]) -> list[str]:
-    return [t for t in types if not t.startswith(LIBRARY_TYPES)]
 
 
 class XGBoost(Flavor):
@@ -98,18 +132,19 @@ class XGBoost(Flavor):
 
     name = "xgboost"
     dependencies = ("xgboost", "numpy", "scikit-learn")
+    formats: ClassVar[dict[str, bool]] = {".ubj": False, ".json": False}
     _CLASSES = ("XGBClassifier", "XGBRegressor", "XGBRanker", "Booster")
 
     def handles(self, model: Any) -> bool:
         return _module(model) == "xgboost"
 
-    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> tuple[str, bool]:
+    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> str:
         cls = type(model).__name__
         if cls not in self._CLASSES:
             raise InvalidInput(f"xgboost model class {cls} is not one of {self._CLASSES}")
         options["class"] = cls
         model.save_model(folder / "model.ubj")
-        return "model.ubj", True
+        return "model.ubj"
 
     def load(self, folder: Path, file: str, options: dict[str, Any], trusted: bool) -> Any:
         import xgboost
@@ -127,17 +162,18 @@ class LightGBM(Flavor):
 
     name = "lightgbm"
     dependencies = ("lightgbm", "numpy")
+    formats: ClassVar[dict[str, bool]] = {".txt": False}
 
     def handles(self, model: Any) -> bool:
         return _module(model) == "lightgbm"
 
-    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> tuple[str, bool]:
+    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> str:
         booster = getattr(model, "booster_", model)
         booster.save_model(str(folder / "model.txt"))
         classes = getattr(model, "classes_", None)
         if classes is not None:
             options["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
-        return "model.txt", True
+        return "model.txt"
 
     def load(self, folder: Path, file: str, options: dict[str, Any], trusted: bool) -> Any:
         import lightgbm
@@ -166,15 +202,20 @@ class _Classified:
 
 
 class PyTorch(Flavor):
-    """``torch.export`` programs (.pt2): graph and weights, no Python code, no pickle."""
+    """``torch.export`` programs (.pt2): graph and weights, no Python source.
+
+    ``torch.export.load`` unpickles the weights and constants in the archive (torch's own docs:
+    never load one from an untrusted source), so a .pt2 needs trust like any pickle.
+    """
 
     name = "pytorch"
     dependencies = ("torch", "numpy")
+    formats: ClassVar[dict[str, bool]] = {".pt2": True}
 
     def handles(self, model: Any) -> bool:
         return _module(model) == "torch"
 
-    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> tuple[str, bool]:
+    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> str:
         import torch
 
         example = options.pop("example", None)
@@ -184,9 +225,11 @@ class PyTorch(Flavor):
         batch = torch.export.Dim("batch")
         program = torch.export.export(model.eval(), (x,), dynamic_shapes=({0: batch},))
         torch.export.save(program, folder / "model.pt2")
-        return "model.pt2", True
+        return "model.pt2"
 
     def load(self, folder: Path, file: str, options: dict[str, Any], trusted: bool) -> Any:
+        if self.carries_code(file) and not trusted:
+            raise _refuse(self.name, file)
         import torch
 
         return _Tensors(torch.export.load(folder / file).module())
@@ -210,13 +253,14 @@ class _Tensors:
 class Onnx(Flavor):
     name = "onnx"
     dependencies = ("onnxruntime", "numpy")
+    formats: ClassVar[dict[str, bool]] = {".onnx": False}
 
     def handles(self, model: Any) -> bool:
         return type(model).__name__ == "ModelProto"
 
-    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> tuple[str, bool]:
+    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> str:
         (folder / "model.onnx").write_bytes(model.SerializeToString())
-        return "model.onnx", True
+        return "model.onnx"
 
     def load(self, folder: Path, file: str, options: dict[str, Any], trusted: bool) -> Any:
         import onnxruntime
@@ -244,20 +288,23 @@ class Python(Flavor):
 
     name = "python"
     dependencies = ("cloudpickle", "numpy")
+    formats: ClassVar[dict[str, bool]] = {".cloudpickle": True}  # every format here is code
 
     def handles(self, model: Any) -> bool:
         return callable(getattr(model, "predict", None))
 
-    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> tuple[str, bool]:
+    def save(self, model: Any, folder: Path, options: dict[str, Any]) -> str:
         import cloudpickle
 
         (folder / "model.cloudpickle").write_bytes(cloudpickle.dumps(model))
-        return "model.cloudpickle", False
+        return "model.cloudpickle"
 
     def load(self, folder: Path, file: str, options: dict[str, Any], trusted: bool) -> Any:
+        if not trusted:
+            raise _refuse(self.name, file)
         import pickle
 
-        return pickle.loads((folder / file).read_bytes())  # reached only when trusted
+        return pickle.loads((folder / file).read_bytes())
 
 
 FLAVORS: dict[str, Flavor] = {
@@ -265,13 +312,21 @@ FLAVORS: dict[str, Flavor] = {
 }
 
 
+def named(name: str) -> Flavor:
+    """The flavor of this name from the fixed table; any other name is refused."""
+    flavor = FLAVORS.get(name) if isinstance(name, str) else None
+    if flavor is None:
+        raise InvalidInput(
+            f"flavor {name!r} is not one of {sorted(FLAVORS)}: nothing loads it", field="flavor"
+        )
+    return flavor
+
+
 def for_model(model: Any, name: str | None = None) -> Flavor:
     """The flavor named, or the first that recognises the model (library wrappers before
     scikit-learn, whose estimator API they share; python last)."""
     if name is not None:
-        if name not in FLAVORS:
-            raise InvalidInput(f"flavor {name!r} is not one of {sorted(FLAVORS)}")
-        return FLAVORS[name]
+        return named(name)
     for flavor in FLAVORS.values():
         if flavor.handles(model):
             return flavor

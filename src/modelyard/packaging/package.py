@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..errors import NotTrusted
+from ..errors import InvalidInput, NotTrusted
 from . import manifest as mf
 from . import signature
-from .flavors import FLAVORS, for_model, installed
+from .flavors import Flavor, for_model, installed, named
 
 
 def save(
@@ -28,7 +28,8 @@ def save(
         options["serialization"] = serialization
     if input_example is not None and chosen.name == "pytorch":
         options["example"] = input_example
-    model_file, safe = chosen.save(model, folder, options)
+    model_file = chosen.save(model, folder, options)
+    safe = not chosen.carries_code(model_file) and not chosen.untrusted(folder, model_file)
     manifest = mf.Manifest(
         flavor=chosen.name,
         model_file=model_file,
@@ -48,22 +49,55 @@ def save(
     return mf.seal(folder, manifest)
 
 
-def load(folder: Path, *, trusted: bool = False) -> Any:
-    """Load a model folder: files must match the manifest; unsafe formats need ``trusted``.
+class Admitted(NamedTuple):
+    manifest: mf.Manifest
+    flavor: Flavor
+    trusted: bool  # the caller trusts this package
+    needs_trust: bool  # loading it runs code or rebuilds types not trusted by default
 
-    ``trusted`` comes from the caller (a recorded trust decision for this package digest),
-    never from the folder itself.
+
+def admit(folder: Path, *, trusted: bool = False, trusted_digest: str | None = None) -> Admitted:
+    """Check a package before anything in it is loaded; NotTrusted if it needs trust it lacks.
+
+    Whether it needs trust comes from the flavor table, the model file's format and (for
+    code-free formats such as skops) the types the file holds; never from the manifest's
+    ``safe``. ``trusted`` (or ``trusted_digest`` equal to the package digest) comes from the
+    caller, never from the folder itself.
     """
     manifest = mf.read(folder)
+    allowed = trusted or (trusted_digest is not None and trusted_digest == manifest.digest)
+    code_runs = "is saved in a format that runs code when loaded"
+    try:
+        code = mf.check(manifest)  # paths, flavor table and format: nothing opened yet
+    except InvalidInput as exc:
+        if exc.details.get("field") == "safe" and not allowed:  # claims safe, carries code
+            raise _not_trusted(manifest, code_runs) from exc
+        raise
+    if code and not allowed:
+        raise _not_trusted(manifest, code_runs)
+    flavor = named(manifest.flavor)
     mf.verify(folder, manifest)
-    if not manifest.safe and not trusted:
-        raise NotTrusted(
-            f"this {manifest.flavor} model is saved in a format that runs code when loaded "
-            f"({manifest.model_file}); mark package sha256:{manifest.digest} trusted first "
-            "(`modelyard models trust NAME VERSION --reason ...`)",
-            digest=manifest.digest,
-        )
-    flavor = FLAVORS.get(manifest.flavor)
-    if flavor is None:
-        raise NotTrusted(f"unknown flavor {manifest.flavor!r}: nothing loads it")
-    return flavor.load(folder, manifest.model_file, manifest.flavor_options, trusted)
+    found = flavor.untrusted(folder, manifest.model_file)  # reads, never loads, the checked file
+    if found and not allowed:
+        raise _not_trusted(manifest, f"holds types that are not trusted by default ({found})")
+    return Admitted(manifest, flavor, allowed, code or bool(found))
+
+
+def load(folder: Path, *, trusted: bool = False, trusted_digest: str | None = None) -> Any:
+    """Load a model folder: files must match the manifest; unsafe formats need trust.
+
+    ``trusted`` vouches for whatever is in the folder (a ``runs:/`` model you logged);
+    ``trusted_digest`` trusts only the package with that digest (a registry trust decision).
+    """
+    ok = admit(folder, trusted=trusted, trusted_digest=trusted_digest)
+    return ok.flavor.load(folder, ok.manifest.model_file, ok.manifest.flavor_options, ok.trusted)
+
+
+def _not_trusted(manifest: mf.Manifest, why: str) -> NotTrusted:
+    claim = " (its manifest's claim to be safe does not count)" if manifest.safe else ""
+    return NotTrusted(
+        f"this {manifest.flavor} model ({manifest.model_file}) {why}{claim}; mark package "
+        f"sha256:{manifest.digest} trusted first (`modelyard models trust NAME VERSION "
+        "--reason ...`)",
+        digest=manifest.digest,
+    )

@@ -1,7 +1,10 @@
 """The registry SDK over the REST API: log a model as a package, load one by URI, trust, aliases.
 
 Loading downloads a version's files once into ``MODELYARD_HOME/models/<package digest>`` (the
-digest is checked), so later loads of the same version read the local copy.
+digest is checked), so later loads of the same version read the local copy. Nothing a server
+sends is believed: every path and digest is checked as the server checks its own (the artifact
+store's ``resolve_under`` and ``clean_digest``) before a byte is written, and only the files the
+digest-checked manifest names are written.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from modelyard import config
-from modelyard.errors import DigestMismatch, InvalidInput
+from modelyard.errors import DigestMismatch, InvalidInput, PathNotAllowed
 from modelyard.packaging import manifest as mf
 from modelyard.packaging import package
+from modelyard.store.artifacts.blobs import clean_digest, hash_file
+from modelyard.store.artifacts.paths import clean_relative, resolve_under
 from modelyard.tracking.client import ApiClient, quote_part
 from modelyard.tracking.transfer import Uploader
 
@@ -66,16 +72,18 @@ class ModelRegistry(ApiClient):
     def load(self, uri: str, *, trusted: bool = False) -> Any:
         """``models:/NAME@ALIAS``, ``models:/NAME/3`` or ``runs:/RUN/path``.
 
-        A registered version loads a code-carrying format only if its digest was trusted on the
-        server; ``trusted=True`` is for ``runs:/`` files you vouch for yourself.
+        A registered version loads a format that needs trust only if its digest was trusted on
+        the server; ``trusted=True`` is for ``runs:/`` files you vouch for yourself.
         """
         if _MODEL_URI.match(uri):
             folder, version = self.fetch(uri)
-            return package.load(folder, trusted=bool(version["trusted"]))
+            digest = version["package_digest"] if version.get("trusted") is True else None
+            return package.load(folder, trusted_digest=digest)
         if m := _RUN_URI.match(uri):
+            path = clean_relative(m["path"])
             with tempfile.TemporaryDirectory(prefix="modelyard-run-model-") as tmp:
                 folder = Path(tmp)
-                self._download_run_folder(m["run"], m["path"].strip("/"), folder)
+                self._download_run_folder(m["run"], path, folder)
                 return package.load(folder, trusted=trusted)
         raise InvalidInput(f"{uri!r} is not models:/NAME@ALIAS, models:/NAME/N or runs:/RUN/path")
 
@@ -100,25 +108,40 @@ class ModelRegistry(ApiClient):
         from modelyard.packaging.export import export
 
         folder, version = self.fetch(uri)
-        trusted = version["package_digest"] if version["trusted"] else None
+        trusted = version["package_digest"] if version.get("trusted") is True else None
         return export(folder, Path(out), trusted_digest=trusted)
 
     def _fetch(self, digest: str, files: list[dict[str, Any]]) -> Path:
-        cache = config.home_dir() / "models" / digest
+        """The package ``digest`` in the local cache, downloaded if absent.
+
+        The manifest comes first: it must hash to ``digest`` and pass the packaging checks;
+        then exactly the files it names are written, each checked against its digest.
+        """
+        expected = clean_digest(digest)
+        cache = config.home_dir() / "models" / expected
         if (cache / mf.MANIFEST).is_file():
+            if mf.read(cache).digest != expected:
+                raise DigestMismatch(
+                    f"the cached package in {cache} is not sha256:{expected}; delete that folder"
+                )
             return cache
+        listed = _listed(files)
+        if mf.MANIFEST not in listed:
+            raise InvalidInput(f"the server sent no {mf.MANIFEST} for package sha256:{expected}")
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".download-"))
         try:
-            for f in files:
-                target = tmp / f["path"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("wb") as out:
-                    for chunk in self.backend.download(f"/blobs/{f['digest']}"):
-                        out.write(chunk)
+            self._download(f"/blobs/{listed[mf.MANIFEST]}", tmp, mf.MANIFEST, listed[mf.MANIFEST])
             manifest = mf.read(tmp)
-            if manifest.digest != digest:
-                raise DigestMismatch(f"downloaded manifest is not package sha256:{digest}")
+            if manifest.digest != expected:
+                raise DigestMismatch(f"downloaded manifest is not package sha256:{expected}")
+            mf.check(manifest)
+            if {p: d for p, d in listed.items() if p != mf.MANIFEST} != manifest.files:
+                raise DigestMismatch(
+                    f"the server's file list does not match package sha256:{expected}"
+                )
+            for rel, blob in manifest.files.items():
+                self._download(f"/blobs/{blob}", tmp, rel, blob)
             mf.verify(tmp, manifest)
             try:
                 tmp.rename(cache)  # same folder: atomic
@@ -131,17 +154,35 @@ class ModelRegistry(ApiClient):
             raise
         return cache
 
-    def _download_run_folder(self, run_id: str, path: str, dest: Path) -> None:
-        for entry in self.backend.call("GET", f"/runs/{run_id}/artifacts", params={"path": path}):
-            rel = f"{path}/{entry['path']}"
-            target = dest / entry["path"]
-            if entry["is_dir"]:
-                self._download_run_folder(run_id, rel, target)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as out:
-                for chunk in self.backend.download(f"/runs/{run_id}/artifacts/{rel}"):
-                    out.write(chunk)
+    def _download_run_folder(self, run_id: str, path: str, root: Path, sub: str = "") -> None:
+        """The files of a run's artifact folder ``path`` under ``root`` (names checked first)."""
+        where = f"{path}/{sub}".rstrip("/")
+        listing = self.backend.call("GET", f"/runs/{run_id}/artifacts", params={"path": where})
+        if not isinstance(listing, list):
+            raise InvalidInput(f"the server's listing of {where!r} is not a list")
+        for entry in listing:
+            name = entry.get("path") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or "/" in name or clean_relative(name) != name:
+                raise PathNotAllowed(
+                    f"the server named a file {name!r} in {where!r}: not a plain file name",
+                    path=str(name)[:200],
+                )
+            rel = f"{sub}/{name}".lstrip("/")
+            if entry.get("is_dir") is True:
+                self._download_run_folder(run_id, path, root, rel)
+            else:
+                self._download(f"/runs/{run_id}/artifacts/{quote(f'{path}/{rel}')}", root, rel)
+
+    def _download(self, url: str, root: Path, rel: str, digest: str | None = None) -> None:
+        """Write ``url`` to ``rel`` under ``root``; with ``digest``, the bytes must match it."""
+        target = resolve_under(root, rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            for chunk in self.backend.download(url):
+                out.write(chunk)
+        if digest is not None and hash_file(target).digest != digest:
+            target.unlink()
+            raise DigestMismatch(f"{rel} does not match its digest sha256:{digest}", path=rel)
 
     def get(
         self, name: str, version: int | None = None, alias: str | None = None
@@ -209,3 +250,16 @@ class ModelRegistry(ApiClient):
             "GET", f"/models/{quote_part(name)}/history"
         )
         return events
+
+
+def _listed(files: Any) -> dict[str, str]:
+    """A server's file list as ``{path: digest}``, every path and digest checked."""
+    if not isinstance(files, list):
+        raise InvalidInput("the server's file list is not a list")
+    out: dict[str, str] = {}
+    for f in files:
+        path = f.get("path") if isinstance(f, dict) else None
+        if not isinstance(path, str) or clean_relative(path) != path:
+            raise PathNotAllowed(f"the server named a package file {path!r}", path=str(path)[:200])
+        out[path] = clean_digest(f.get("digest"))
+    return out

@@ -481,8 +481,9 @@ class RegistryService:
     ) -> ModelVersion:
         """A new version from uploaded blobs (``{path: sha256}``) that form a modelyard package.
 
-        The manifest is read from the stored ``modelyard.json`` and must name exactly these
-        files with these digests; the model is created on first use.
+        The manifest is read from the stored ``modelyard.json``, must pass the packaging checks
+        (the loader runs the same) and must name exactly these files with these digests; the
+        model is created on first use. A refused package writes nothing.
         """
         from modelyard.packaging import manifest as mf
 
@@ -495,6 +496,7 @@ class RegistryService:
             manifest = mf.Manifest.from_json(orjson.loads(raw))
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"{mf.MANIFEST} is not valid JSON: {exc}") from exc
+        mf.check(manifest)  # flavor, formats and the safe claim, paths, dependencies, Python
         named = {p: d for p, d in clean.items() if p != mf.MANIFEST}
         if named != manifest.files:
             raise InvalidInput(
