@@ -22,26 +22,33 @@ def serve(
         None, "--artifacts", envvar="MODELYARD_ARTIFACTS_URI", help="Artifact root URI or folder."
     ),
     demo: bool = typer.Option(False, "--demo", help="Fill the store with demo runs on start."),
+    allowed_hosts: str = typer.Option(
+        None,
+        "--allowed-hosts",
+        envvar="MODELYARD_ALLOWED_HOSTS",
+        help="Comma-separated Host names to answer besides loopback and --host ('*': any).",
+    ),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
     """Run the REST API and web UI."""
     import uvicorn
 
     from modelyard.server.app import ServerSettings, create_app
+    from modelyard.server.guard import allowed_hosts as hosts_for
+    from modelyard.server.listener import uvicorn_config
 
     settings = ServerSettings(
         store_uri=store or config.default_store_uri(),
         artifacts_uri=artifacts or config.default_artifacts_uri(),
         max_body_bytes=config.MAX_BODY_MB.get() << 20,
+        allowed_hosts=hosts_for(host, (allowed_hosts or "").split(",")),
     )
     try:
         app = create_app(settings)
     except ModelyardError as exc:
         err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
         raise typer.Exit(1) from exc
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
-    )
+    server = uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level))
     url = f"http://{host}:{port}"
 
     def announce() -> None:
@@ -51,6 +58,11 @@ def serve(
             time.sleep(0.02)
         console.print(f"modelyard is serving {settings.store_uri}")
         console.print(f"  artifacts: {settings.artifacts_uri}")
+        if settings.allowed_hosts == ("*",):
+            err_console.print(
+                "[yellow]warning:[/yellow] answering any Host name; name yours with "
+                "--allowed-hosts to guard browsers on this network against DNS rebinding"
+            )
         if demo:
             from modelyard.demo import run_demo
 

@@ -19,8 +19,12 @@ from modelyard.datasets.service import DatasetsService
 from modelyard.registry.promotions import PromotionService
 from modelyard.registry.service import RegistryService
 from modelyard.server import errors, mlflow
+from modelyard.server.guard import (
+    LOOPBACK_HOSTS,
+    RequestGuard,
+    allowed_hosts,
+)
 from modelyard.server.identity import identify
-from modelyard.server.limits import BodyLimit
 from modelyard.server.routes import (
     artifacts,
     blobs,
@@ -50,6 +54,7 @@ class ServerSettings:
     store_uri: str
     artifacts_uri: str
     max_body_bytes: int = 64 << 20
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # Host names it answers to; "*": any
 
 
 def default_settings() -> ServerSettings:
@@ -57,6 +62,7 @@ def default_settings() -> ServerSettings:
         store_uri=config.STORE_URI.get() or config.default_store_uri(),
         artifacts_uri=config.ARTIFACTS_URI.get() or config.default_artifacts_uri(),
         max_body_bytes=config.MAX_BODY_MB.get() << 20,
+        allowed_hosts=allowed_hosts("127.0.0.1", config.ALLOWED_HOSTS.get().split(",")),
     )
 
 
@@ -102,7 +108,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     mlflow.mount(app)
     _api_not_found(app)
     _mount_ui(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        hosts=settings.allowed_hosts,
+        max_body_bytes=settings.max_body_bytes,
+    )
 
     return app
 

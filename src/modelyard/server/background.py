@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from modelyard.server.app import ServerSettings, create_app
+from modelyard.server.listener import uvicorn_config
 
 
 def free_port() -> int:
@@ -25,7 +26,7 @@ def serve_in_background(settings: ServerSettings) -> Iterator[str]:
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn_config(app, "127.0.0.1", port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, name="modelyard-embedded-server", daemon=True)
     thread.start()

@@ -17,6 +17,7 @@ from starlette.responses import StreamingResponse
 from modelyard.errors import InvalidInput, InvalidState, NotFound
 from modelyard.registry.service import RegistryService
 from modelyard.server.deps import registry, tracking
+from modelyard.server.guard import BINARY_UPLOAD
 from modelyard.server.responses import JSONOut, file_response, spool_body
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.tracking.service import TrackingService
@@ -109,7 +110,7 @@ async def list_artifacts(
     return JSONOut({"files": files} if files else {})
 
 
-@router.put("/{path:path}")
+@router.put("/{path:path}", openapi_extra=BINARY_UPLOAD)
 async def upload(
     path: str,
     request: Request,

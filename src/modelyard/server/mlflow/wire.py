@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import orjson
 from fastapi import Request
 
 from modelyard.errors import (
@@ -27,6 +26,7 @@ from modelyard.registry.entities import (
     ModelVersion,
     RegisteredModel,
 )
+from modelyard.server.guard import parsed_json
 from modelyard.tracking.entities import Experiment, MetricPoints, Run, json_float
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/3.0/mlflow")
@@ -57,21 +57,23 @@ def error_body(exc: ModelyardError) -> tuple[int, dict[str, Any]]:
 
 
 async def fields(request: Request) -> dict[str, Any]:
-    """The request message: the query string (GET) merged with a JSON body (any method)."""
-    out: dict[str, Any] = {}
-    for key in request.query_params:
-        values = request.query_params.getlist(key)
-        out[key] = values if len(values) > 1 else values[0]
-    raw = await request.body()
-    if raw.strip():
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise MalformedRequest("request body must be a JSON object")
-        out.update(body)
-    return out
+    """The request message: the query string of a GET, the JSON body of any other method.
+
+    Query arguments are never merged into a write (a link or a form could carry them); the
+    guard has already parsed and bounded the body (see server/guard.py).
+    """
+    if request.method in ("GET", "HEAD"):
+        out: dict[str, Any] = {}
+        for key in request.query_params:
+            values = request.query_params.getlist(key)
+            out[key] = values if len(values) > 1 else values[0]
+        return out
+    body = parsed_json(request.scope)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise MalformedRequest("request body must be a JSON object")
+    return body
 
 
 def required(message: dict[str, Any], name: str) -> Any:

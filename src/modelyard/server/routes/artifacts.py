@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from modelyard.server.deps import tracking
+from modelyard.server.guard import BINARY_UPLOAD
 from modelyard.server.responses import JSONOut, file_response, spool_body
 from modelyard.server.schemas import ArtifactLinkIn, ArtifactOut, TablePreviewOut
 from modelyard.tracking.previews import MAX_ROWS, preview_table
@@ -35,7 +36,7 @@ def link_artifacts(
     return JSONOut({"linked": svc.link_artifacts(run_id, body.files)})
 
 
-@router.put("/{path:path}", status_code=201)
+@router.put("/{path:path}", status_code=201, openapi_extra=BINARY_UPLOAD)
 async def upload_artifact(
     run_id: str,
     path: str,

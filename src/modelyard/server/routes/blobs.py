@@ -14,6 +14,7 @@ from starlette.responses import StreamingResponse
 
 from modelyard.errors import DigestMismatch
 from modelyard.server.deps import artifacts
+from modelyard.server.guard import BINARY_UPLOAD
 from modelyard.server.responses import JSONOut, iterate_file, spool_body
 from modelyard.server.schemas import BlobsMissingIn, UploadCompleteIn
 from modelyard.store.artifacts.archives import Caps, tar_members
@@ -41,7 +42,7 @@ def get_blob(digest: str, repo: ArtifactRepository = Depends(artifacts)) -> Stre
     )
 
 
-@router.put("/blobs/{digest}", status_code=201)
+@router.put("/blobs/{digest}", status_code=201, openapi_extra=BINARY_UPLOAD)
 async def put_blob(
     digest: str, request: Request, repo: ArtifactRepository = Depends(artifacts)
 ) -> JSONOut:
@@ -52,7 +53,7 @@ async def put_blob(
     return JSONOut({"digest": blob.digest, "size": blob.size}, status_code=201)
 
 
-@router.post("/blobs/pack", status_code=201)
+@router.post("/blobs/pack", status_code=201, openapi_extra=BINARY_UPLOAD)
 async def put_pack(request: Request, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
     """Many small blobs in one tar stream, each member named by its sha256 digest."""
     with await spool_body(request) as spool:
@@ -90,7 +91,7 @@ def upload_status(upload_id: str, repo: ArtifactRepository = Depends(artifacts))
     )
 
 
-@router.put("/uploads/{upload_id}/{number}")
+@router.put("/uploads/{upload_id}/{number}", openapi_extra=BINARY_UPLOAD)
 async def put_part(
     upload_id: str, number: int, request: Request, repo: ArtifactRepository = Depends(artifacts)
 ) -> JSONOut:

@@ -7,12 +7,12 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 import numpy as np
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.errors import MalformedRequest
 from modelyard.server.deps import tracking
+from modelyard.server.guard import parsed_json
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import (
@@ -38,15 +38,9 @@ router = APIRouter(tags=["runs"])
 _ONE: dict[int | str, dict[str, Any]] = {200: {"model": RunOut}}
 
 
-def _json_body(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
-
-
-def _ingest(svc: TrackingService, raw: bytes, user: str, run_id: str | None) -> dict[str, int]:
-    payload = _json_body(raw)
+def _ingest(svc: TrackingService, payload: Any, user: str, run_id: str | None) -> dict[str, int]:
+    if payload is None:
+        raise MalformedRequest("the request needs a JSON body")
     now = int(time.time() * 1000)
     if run_id is None:
         parsed = batches.parse_batches(payload, now)
@@ -74,8 +68,8 @@ async def ingest(
     svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
     """Write batches to many runs in one request: all of them or none (the SDK's path)."""
-    raw = await request.body()
-    return JSONOut(await run_in_threadpool(_ingest, svc, raw, identity.name, None))
+    body = parsed_json(request.scope)
+    return JSONOut(await run_in_threadpool(_ingest, svc, body, identity.name, None))
 
 
 @router.post(
@@ -95,8 +89,8 @@ async def log_batch(
     svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
     """Write params, tags and metric points to one run, atomically."""
-    raw = await request.body()
-    return JSONOut(await run_in_threadpool(_ingest, svc, raw, identity.name, run_id))
+    body = parsed_json(request.scope)
+    return JSONOut(await run_in_threadpool(_ingest, svc, body, identity.name, run_id))
 
 
 @router.post("/runs", responses=_ONE, status_code=201)

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from modelyard.errors import DigestMismatch, InvalidInput
 from modelyard.store.artifacts.base import ObjectInfo, ObjectStore
+from modelyard.store.artifacts.disk import writing
 
 CHUNK = 1 << 20
 BLOBS = "blobs/sha256/"
@@ -57,14 +58,16 @@ class ContentStore:
     def put(self, stream: BinaryIO, expected: str | None = None, *, durable: bool = True) -> Blob:
         """Store a stream; with ``expected``, a digest mismatch is refused and nothing is kept.
 
-        ``durable=False`` skips the per-file fsync: call ``objects.flush()`` after a batch.
+        ``durable=False`` skips the per-file fsync: call ``objects.flush()`` after a batch. A
+        full or read-only disk raises StorageFull; the staged file is removed whatever happens.
         """
-        fd, tmp = tempfile.mkstemp(dir=self.objects.staging, prefix="put-")
+        with writing("a new blob"):
+            fd, tmp = tempfile.mkstemp(dir=self.objects.staging, prefix="put-")
         path = Path(tmp)
         try:
             h = hashlib.sha256()
             size = 0
-            with os.fdopen(fd, "wb") as out:
+            with writing("a new blob"), os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
                     h.update(chunk)
                     out.write(chunk)

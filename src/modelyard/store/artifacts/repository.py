@@ -123,17 +123,22 @@ class ArtifactRepository:
 
 
 def _stale_uploads(staging: Path, cutoff: float, *, dry_run: bool) -> int:
-    """Staged files and upload sessions untouched since ``cutoff``."""
+    """Staged files and upload sessions untouched since ``cutoff`` (links are not followed)."""
     import shutil
+    import stat
 
     count = 0
     for entry in staging.iterdir() if staging.exists() else []:
-        if entry.stat().st_mtime >= cutoff:
+        try:
+            st = entry.lstat()
+        except FileNotFoundError:
+            continue  # finished meanwhile
+        if st.st_mtime >= cutoff:
             continue
         count += 1
         if dry_run:
             continue
-        if entry.is_dir():
+        if stat.S_ISDIR(st.st_mode):
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, BinaryIO, cast
 from modelyard import config
 from modelyard.errors import InvalidInput, NotFound, StoreUnavailable
 from modelyard.store.artifacts.base import ObjectInfo, ObjectStore
+from modelyard.store.artifacts.disk import private_folder
 from modelyard.store.artifacts.paths import clean_relative
 
 MULTIPART_BYTES = 64 << 20  # boto3 switches to a parallel multipart upload above this
@@ -35,8 +37,11 @@ class S3ObjectStore(ObjectStore):
             multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES
         )
         staging = config.STAGING_DIR.get()
-        self.staging = Path(staging) if staging else Path(tempfile.gettempdir()) / "modelyard"
-        self.staging.mkdir(parents=True, exist_ok=True)
+        if staging:
+            self.staging = private_folder(Path(staging))
+        else:  # a shared place: a folder of this user's own, closed to others
+            shared = Path(tempfile.gettempdir()) / f"modelyard-{os.geteuid()}"
+            self.staging = private_folder(shared, owner_only=True)
 
     def _key(self, key: str) -> str:
         rel = clean_relative(key)

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import BinaryIO
 
 from modelyard.errors import InvalidInput, NotFound, PayloadTooLarge
 from modelyard.store.artifacts.blobs import CHUNK, Blob, ContentStore
+from modelyard.store.artifacts.disk import open_regular, writing
 
 MAX_PARTS = 10_000
 MAX_PART_BYTES = 5 << 30
@@ -40,13 +42,23 @@ class Uploads:
         if not isinstance(upload_id, str) or not _ID.match(upload_id):
             raise InvalidInput(f"{upload_id!r} is not an upload id", field="upload_id")
         folder = self.staging / f"upload-{upload_id}"
-        if not folder.is_dir():
+        try:
+            is_folder = stat.S_ISDIR(folder.lstat().st_mode)  # a planted link is no session
+        except FileNotFoundError:
+            is_folder = False
+        if not is_folder:
             raise NotFound(f"upload {upload_id} does not exist (finished, aborted or expired)")
         return folder
 
+    @staticmethod
+    def _parts(folder: Path) -> list[Path]:
+        """The part files of a session, in order; anything but a regular file is not a part."""
+        return sorted(p for p in folder.glob("[0-9]" * 5) if stat.S_ISREG(p.lstat().st_mode))
+
     def create(self) -> str:
         upload_id = secrets.token_hex(16)
-        (self.staging / f"upload-{upload_id}").mkdir()
+        with writing("an upload session"):
+            (self.staging / f"upload-{upload_id}").mkdir()
         return upload_id
 
     def put_part(self, upload_id: str, number: int, stream: BinaryIO) -> Part:
@@ -54,29 +66,31 @@ class Uploads:
         folder = self._folder(upload_id)
         if not 1 <= number <= MAX_PARTS:
             raise InvalidInput(f"part number must be 1..{MAX_PARTS}", field="number")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+        with writing(f"part {number} of upload {upload_id}"):
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
         h, size = hashlib.sha256(), 0
         try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > MAX_PART_BYTES:
-                        raise PayloadTooLarge(f"a part may hold at most {MAX_PART_BYTES} bytes")
-                    h.update(chunk)
-                    out.write(chunk)
-            os.replace(tmp, folder / f"{number:05d}")
+            with writing(f"part {number} of upload {upload_id}"):
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := stream.read(CHUNK):
+                        size += len(chunk)
+                        if size > MAX_PART_BYTES:
+                            raise PayloadTooLarge(f"a part may hold at most {MAX_PART_BYTES} bytes")
+                        h.update(chunk)
+                        out.write(chunk)
+                os.replace(tmp, folder / f"{number:05d}")
+                os.utime(folder)  # a session in use is not stale
         finally:
             Path(tmp).unlink(missing_ok=True)
-        os.utime(folder)  # a session in use is not stale
         return Part(number, size, h.hexdigest())
 
     def parts(self, upload_id: str) -> list[Part]:
         """The parts received so far (their sha256 lets a client check before it skips one)."""
         folder = self._folder(upload_id)
         out = []
-        for path in sorted(folder.glob("[0-9]" * 5)):
+        for path in self._parts(folder):
             h = hashlib.sha256()
-            with path.open("rb") as f:
+            with open_regular(path) as f:
                 while chunk := f.read(CHUNK):
                     h.update(chunk)
             out.append(Part(int(path.name), path.stat().st_size, h.hexdigest()))
@@ -85,19 +99,20 @@ class Uploads:
     def complete(self, upload_id: str, expected: str | None = None) -> Blob:
         """Join the parts in order into one blob; gaps in the numbering are refused."""
         folder = self._folder(upload_id)
-        parts = sorted(folder.glob("[0-9]" * 5))
+        parts = self._parts(folder)
         numbers = [int(p.name) for p in parts]
         if not numbers or numbers != list(range(1, len(numbers) + 1)):
             raise InvalidInput(
                 f"upload {upload_id} has parts {numbers[:20]}; need 1..N with no gap"
             )
-        fd, tmp = tempfile.mkstemp(dir=self.staging, prefix="joined-")
+        with writing(f"upload {upload_id}"):
+            fd, tmp = tempfile.mkstemp(dir=self.staging, prefix="joined-")
         joined = Path(tmp)
         h, size = hashlib.sha256(), 0
         try:
-            with os.fdopen(fd, "wb") as out:
+            with writing(f"upload {upload_id}"), os.fdopen(fd, "wb") as out:
                 for part in parts:
-                    with part.open("rb") as f:
+                    with open_regular(part) as f:
                         while chunk := f.read(CHUNK):
                             h.update(chunk)
                             out.write(chunk)
