@@ -24,6 +24,20 @@ from modelyard.store.artifacts.uploads import Uploads
 
 router = APIRouter(tags=["blobs"])
 
+# A pack carries many small blobs: the SDK sends at most 20,000 files of at most 4 MiB each and
+# 64 MiB in all (tracking/transfer.py). Anything far beyond is refused while it is read.
+PACK_MAX_MEMBERS = 50_000
+PACK_MAX_MEMBER_BYTES = 64 << 20
+PACK_MAX_BYTES = 256 << 20  # of the tar stream, headers included
+
+
+def pack_caps() -> Caps:
+    return Caps(
+        max_members=PACK_MAX_MEMBERS,
+        max_bytes=PACK_MAX_BYTES,
+        max_member_bytes=PACK_MAX_MEMBER_BYTES,
+    )
+
 
 @router.post("/blobs/missing")
 def missing(body: BlobsMissingIn, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
@@ -55,12 +69,13 @@ async def put_blob(
 
 @router.post("/blobs/pack", status_code=201, openapi_extra=BINARY_UPLOAD)
 async def put_pack(request: Request, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
-    """Many small blobs in one tar stream, each member named by its sha256 digest."""
+    """Many small blobs in one tar stream (plain, gzip, bz2 or xz), each member named by its
+    sha256 digest; a stream past the pack caps or expanding like a bomb is UNSAFE_ARCHIVE."""
     with await spool_body(request) as spool:
 
         def unpack() -> list[dict[str, Any]]:
             stored = []
-            for name, reader in tar_members(spool, Caps()):
+            for name, reader in tar_members(spool, pack_caps()):
                 try:
                     blob = repo.content.put(reader, clean_digest(name), durable=False)
                 except DigestMismatch as exc:
