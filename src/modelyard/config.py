@@ -57,6 +57,25 @@ MAX_PARAM_BYTES = Setting(
     65536,
     "Largest param or tag value, in UTF-8 bytes (at least 1024).",
 )
+ALLOWED_HOSTS = Setting(
+    "MODELYARD_ALLOWED_HOSTS",
+    "",
+    "Comma-separated Host names `modelyard server` answers to besides loopback and --host "
+    "(`*`: any); guards against DNS rebinding.",
+)
+HEADER_TIMEOUT = Setting(
+    "MODELYARD_HEADER_TIMEOUT",
+    10.0,
+    "Seconds a client may take to send a request's headers before the server hangs up.",
+)
+KEEP_ALIVE_TIMEOUT = Setting(
+    "MODELYARD_KEEP_ALIVE_TIMEOUT", 5.0, "Seconds an idle keep-alive connection stays open."
+)
+MAX_CONNECTIONS = Setting(
+    "MODELYARD_MAX_CONNECTIONS",
+    1000,
+    "Open connections (and requests in progress) past which the server answers 503.",
+)
 FLUSH_INTERVAL = Setting(
     "MODELYARD_FLUSH_INTERVAL", 1.0, "Seconds between background flushes of the SDK buffer."
 )
@@ -92,6 +111,10 @@ ALL_SETTINGS: tuple[Setting[object], ...] = (
     UPLOAD_GRACE_HOURS,
     MAX_BODY_MB,
     MAX_PARAM_BYTES,
+    ALLOWED_HOSTS,
+    HEADER_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    MAX_CONNECTIONS,
     FLUSH_INTERVAL,
     BUFFER_POINTS,
     SYSTEM_METRICS_INTERVAL,
