@@ -103,9 +103,14 @@ class Sklearn(Flavor):
         """Types outside skops' default trusted list (skops reads the file's schema only)."""
         if self.carries_code(file):
             return []
+        import zipfile
+
         import skops.io as sio
 
-        return sorted(sio.get_untrusted_types(file=folder / file))
+        try:
+            return sorted(sio.get_untrusted_types(file=folder / file))
+        except zipfile.BadZipFile as exc:  # e.g. a pickle under a .skops name: never unpickled
+            raise InvalidInput(f"{file} is not a skops file: {exc}", field="model_file") from exc
 
     def load(self, folder: Path, file: str, options: dict[str, Any], trusted: bool) -> Any:
         path = folder / file
