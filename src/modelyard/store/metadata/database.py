@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import StaticPool
 
-from modelyard.errors import ModelyardError, SchemaOutdated, StoreUnavailable
+from modelyard.errors import InvalidInput, ModelyardError, SchemaOutdated, StoreUnavailable
 
 T = TypeVar("T")
 HEAD_REVISION = "0007"
@@ -133,24 +133,39 @@ class _Writer:
             for _, future in jobs:
                 if id(future) in failed:
                     continue
-                future.set_exception(exc if isinstance(exc, ModelyardError) else _translate(exc))
+                future.set_exception(_translate(exc))
             for future, _, err in outcomes:
                 if err is not None:
-                    future.set_exception(err)
+                    future.set_exception(_translate(err))
             return
         for future, result, err in outcomes:
             if err is None:
                 future.set_result(result)
             else:
-                future.set_exception(err)
+                future.set_exception(_translate(err))
+
+
+_VALUE_ERRORS = (OverflowError, UnicodeError)  # an int past 64 bits, a lone surrogate
 
 
 def _translate(exc: BaseException) -> BaseException:
+    """The store's failures as modelyard errors: unreachable is 503; a value the database
+    cannot hold (past 64 bits, out of a numeric range, not encodable) is the caller's 400."""
+    if isinstance(exc, ModelyardError):
+        return exc
+    err: ModelyardError | None = None
     if isinstance(exc, OperationalError):
         err = StoreUnavailable(f"metadata store error: {exc.orig}")
-        err.__cause__ = exc
-        return err
-    return exc
+    elif isinstance(exc, DataError) or (
+        isinstance(exc, StatementError) and isinstance(exc.orig, _VALUE_ERRORS)
+    ):
+        err = InvalidInput(f"a value is out of range or not storable: {exc.orig}")
+    elif isinstance(exc, _VALUE_ERRORS):
+        err = InvalidInput(f"a value is out of range or not storable: {exc}")
+    if err is None:
+        return exc
+    err.__cause__ = exc
+    return err
 
 
 class Database:
@@ -177,8 +192,11 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except OperationalError as exc:
-            raise StoreUnavailable(f"metadata store error: {exc.orig}") from exc
+        except (SQLAlchemyError, *_VALUE_ERRORS) as exc:
+            translated = _translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
 
     def write(self, job: Callable[[Connection], T]) -> T:
         """Run ``job`` in a transaction; it commits when the job returns, rolls back if it raises."""
@@ -187,8 +205,11 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 return job(conn)
-        except OperationalError as exc:
-            raise StoreUnavailable(f"metadata store error: {exc.orig}") from exc
+        except (SQLAlchemyError, *_VALUE_ERRORS) as exc:
+            translated = _translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
 
     def ping(self) -> None:
         with self.read() as conn:
