@@ -8,6 +8,7 @@ at a small size): any reader that unpacks them to the end gets every byte.
 from __future__ import annotations
 
 import bz2
+import lzma
 import struct
 import tarfile
 import zlib
@@ -133,3 +134,10 @@ def zip_zeros(size: int, name: str = "zeros.bin") -> bytes:
     """A deflated zip member of ``size`` zero bytes (a multiple of 8 MiB)."""
     data, crc, length = deflate_zeros(b"", size)
     return zip_of(name, data, crc, length)
+
+
+def xz_tar(size: int, name: str = DIGEST_NAME) -> bytes:
+    """A tar holding ``name``: ``size`` zero bytes (a multiple of 1 MiB), as xz streams one after
+    another (as ``xz`` itself reads them)."""
+    mib = lzma.compress(bytes(1 << 20), preset=0)
+    return lzma.compress(tar_header(name, size)) + mib * (size >> 20) + lzma.compress(bytes(1024))
