@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from modelyard.cli.common import TrackingUri, client, console
-from modelyard.errors import ModelyardError
+from modelyard.cli.common import TrackingUri, client, console, err_console
 from modelyard.tracking import journal
+from modelyard.tracking.batcher import Delivery, deliver
 
 
 def sync(
@@ -16,27 +18,88 @@ def sync(
     all_uris: bool = typer.Option(
         False, "--all", help="Send every journal file here, whatever URI it was meant for."
     ),
+    rejected: bool = typer.Option(
+        False,
+        "--rejected",
+        help="Show the batches the server refused, with its reasons, and send them again.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be sent."),
 ) -> None:
-    """Upload batches the SDK journaled while the server was unreachable (safe to repeat)."""
+    """Send the batches the SDK journaled when the server did not take them (safe to repeat).
+
+    Exit code 0 when everything was sent; 1 when something is still journaled (the server did
+    not take it: sync again later) or was refused (set aside: see `modelyard sync --rejected`).
+    """
+    folder = journal.rejected_dir() if rejected else None
     with client(uri) as c:
-        pending = journal.entries(uri=None if all_uris else c.uri)
+        pending = journal.entries(folder, uri=None if all_uris else c.uri)
+        if rejected or dry_run:
+            _show(pending, "set aside" if rejected else "journaled")
         if not pending:
-            console.print(f"nothing to sync for {c.uri}")
+            console.print(f"nothing {'set aside' if rejected else 'to sync'} for {c.uri}")
+        if dry_run or not pending:
+            if not rejected:
+                _mention_rejected(all_uris, c.uri)
             return
-        sent = failed = 0
+        done = Delivery()
         with Progress(console=console) as progress:
             task = progress.add_task("syncing", total=len(pending))
             for entry in pending:
-                try:
-                    journal.replay(c.ingest, entry)
-                    sent += 1
-                except ModelyardError as exc:
-                    failed += 1
-                    console.print(f"[red]{entry.path.name}: {exc.code}: {exc.message}[/red]")
+                out = deliver(c.ingest, entry.batches)
+                done.sent += out.sent
+                done.points += out.points
+                for group, why in out.set_aside:
+                    journal.set_aside(c.uri, group, why)
+                    done.set_aside.append((group, why))
+                    console.print(f"[red]refused[/red] {_runs(group)}: {why}")
+                if out.left:
+                    journal.rewrite(entry, out.left)
+                    done.left, done.why = out.left, out.why
+                    break  # the server is failing: keep the order, try again later
+                journal.remove(entry)
                 progress.advance(task)
-    console.print(f"synced {sent} journal file(s) to {c.uri}; {failed} failed")
-    if failed:
+    console.print(f"sent {done.sent} batch(es) ({done.points} metric points) to {c.uri}")
+    if done.left:
+        err_console.print(
+            f"[red]{len(done.left)} batch(es) ({journal.points(done.left)} metric points) "
+            f"not sent[/red] ({done.why}); they stay journaled: run `modelyard sync` again later"
+        )
+    if done.set_aside:
+        err_console.print(
+            f"[red]{sum(len(g) for g, _ in done.set_aside)} batch(es) refused[/red] and set "
+            "aside: `modelyard sync --rejected` shows why"
+        )
+    if not rejected:
+        _mention_rejected(all_uris, c.uri)
+    if done.left or done.set_aside:
         raise typer.Exit(1)
+
+
+def _runs(batches: list[dict[str, Any]]) -> str:
+    return "run " + ", ".join(sorted({str(b.get("run_id")) for b in batches}))
+
+
+def _show(pending: list[journal.JournalEntry], what: str) -> None:
+    table = Table("file", "runs", "batches", "points", "reason", title=what)
+    for entry in pending:
+        reason = entry.reason
+        table.add_row(
+            entry.path.name,
+            _runs(entry.batches)[4:],
+            str(len(entry.batches)),
+            str(entry.points),
+            "" if reason is None else str(reason),
+        )
+    console.print(table)
+
+
+def _mention_rejected(all_uris: bool, uri: str) -> None:
+    refused = journal.entries(journal.rejected_dir(), uri=None if all_uris else uri)
+    if refused:
+        err_console.print(
+            f"{sum(len(e.batches) for e in refused)} batch(es) refused by the server are set "
+            "aside: `modelyard sync --rejected` shows why and sends them again"
+        )
 
 
 def gc(

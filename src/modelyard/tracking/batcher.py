@@ -1,25 +1,184 @@
 """The SDK's background batcher: log calls append to memory, a thread sends batches.
 
 Log calls never wait for the network. When the buffer holds ``max_points`` points, log calls
-wait for the flusher (back-pressure). A batch the server cannot take is retried, then written to
-the journal; nothing buffered is dropped.
+wait for the flusher (back-pressure). Nothing buffered is dropped:
+
+* a request the server did not take for a reason that may pass (unreachable, 401, 403, 429,
+  5xx) is retried a few times, then journaled; while the server keeps failing, later batches
+  go straight to the journal (backing off, and never sooner than a Retry-After), and the
+  journal is sent first when a send succeeds again, or by ``modelyard sync``;
+* a request too large for the server (413) is halved until each part fits;
+* a batch the server refused for what it carries (400/422 with a validation code, 404, 409)
+  is set aside with the reason in ``journal/rejected/`` (``modelyard sync --rejected``).
+
+At exit one line on stderr says what is still journaled or was set aside.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from modelyard.errors import ModelyardError, ServerUnreachable
+from modelyard.errors import ModelyardError
 from modelyard.tracking import journal
-from modelyard.tracking.client import Client, register_buffer
+from modelyard.tracking.client import Client, Refusal, refusal, register_buffer
 
 log = logging.getLogger("modelyard.sdk")
-RETRY_DELAYS = (0.2, 1.0, 3.0)
+RETRY_DELAYS = (0.2, 1.0, 3.0)  # in-line retries of one request before it is journaled
+MAX_INLINE_WAIT = 5.0  # a longer Retry-After journals at once and sends after it
+MAX_BACKOFF = 60.0  # the longest pause between attempts while the server keeps failing
+
+Batch = dict[str, Any]
+Send = Callable[[list[Batch]], object]
+
+
+@dataclass
+class Delivery:
+    """What sending some batches did: sent, set aside (with why), or left for later."""
+
+    sent: int = 0
+    points: int = 0
+    set_aside: list[tuple[list[Batch], Refusal]] = field(default_factory=list)
+    left: list[Batch] = field(default_factory=list)  # in order; send them before anything newer
+    why: Refusal | None = None  # why ``left`` is not empty
+
+
+def deliver(
+    send: Send,
+    batches: list[Batch],
+    delays: tuple[float, ...] | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Delivery:
+    """Send ``batches`` in order: retry, halve what is too large, set aside what is refused.
+
+    Once a request fails for a reason that may pass, it and every later batch are ``left``.
+    """
+    out = Delivery()
+    _deliver(send, batches, RETRY_DELAYS if delays is None else delays, sleep, out)
+    return out
+
+
+def _deliver(
+    send: Send,
+    batches: list[Batch],
+    delays: tuple[float, ...],
+    sleep: Callable[[float], object],
+    out: Delivery,
+) -> None:
+    if out.left:  # something earlier waits: keep the order
+        out.left.extend(batches)
+        return
+    why = _attempt(send, batches, delays, sleep)
+    if why is None:
+        out.sent += len(batches)
+        out.points += journal.points(batches)
+        return
+    if why.action == "retry":
+        out.left.extend(batches)
+        out.why = why
+        return
+    if len(batches) > 1:  # find the refused or oversized batch; the others go through
+        parts = [batches[: len(batches) // 2], batches[len(batches) // 2 :]]
+        if why.action == "set_aside":
+            parts = [[b] for b in batches]
+        for part in parts:
+            _deliver(send, part, delays, sleep, out)
+        return
+    halves = halve(batches[0]) if why.action == "split" else None
+    if halves is None:
+        out.set_aside.append((batches, why))
+        return
+    for half in halves:
+        _deliver(send, [half], delays, sleep, out)
+
+
+def _attempt(
+    send: Send, batches: list[Batch], delays: tuple[float, ...], sleep: Callable[[float], object]
+) -> Refusal | None:
+    """One request with a few in-line retries; None once it is stored."""
+    for attempt in range(len(delays) + 1):
+        try:
+            send(batches)
+        except ModelyardError as exc:
+            why = refusal(exc)
+        else:
+            return None
+        if why.action != "retry" or attempt == len(delays):
+            return why
+        pause = max(delays[attempt], why.retry_after or 0.0)
+        if pause > MAX_INLINE_WAIT:
+            return why
+        sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _items(batch: Batch) -> int:
+    return (
+        ("create" in batch)
+        + len(batch.get("params") or ())
+        + len(batch.get("tags") or ())
+        + journal.points([batch])
+        + ("update" in batch)
+    )
+
+
+def _part_id(batch_id: str | None, half: int) -> str | None:
+    """A stable id for one half of a batch, so a resent half is applied once."""
+    if batch_id is None:
+        return None
+    return hashlib.sha256(f"{batch_id}/{half}".encode()).hexdigest()[:32]
+
+
+def halve(batch: Batch) -> tuple[Batch, Batch] | None:
+    """Two batches with half of the items each, in order; None for a single item.
+
+    Items are the creation (always first), params, tags, metric points and the update (always
+    last, since it may end the run).
+    """
+    total = _items(batch)
+    if total < 2:
+        return None
+    first: Batch = {"run_id": batch.get("run_id"), "batch_id": _part_id(batch.get("batch_id"), 0)}
+    second: Batch = {"run_id": batch.get("run_id"), "batch_id": _part_id(batch.get("batch_id"), 1)}
+    room = total // 2
+    if "create" in batch:
+        first["create"] = batch["create"]
+        room -= 1
+    for section in ("params", "tags"):
+        pairs = list((batch.get(section) or {}).items())
+        take = max(0, min(room, len(pairs)))
+        if take:
+            first[section] = dict(pairs[:take])
+        if take < len(pairs):
+            second[section] = dict(pairs[take:])
+        room -= take
+    for series in batch.get("metrics") or ():
+        n = journal.points([{"metrics": [series]}])
+        take = max(0, min(room, n))
+        if take:
+            first.setdefault("metrics", []).append(_slice(series, 0, take))
+        if take < n:
+            second.setdefault("metrics", []).append(_slice(series, take, n))
+        room -= take
+    if "update" in batch:
+        second["update"] = batch["update"]
+    return first, second
+
+
+def _slice(series: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+    out = dict(series)
+    for name in ("steps", "values", "timestamps"):
+        if series.get(name) is not None:
+            out[name] = series[name][start:stop]
+    return out
 
 
 @dataclass
@@ -58,7 +217,14 @@ class Batcher:
         self._inflight: list[dict[str, Any]] = []
         self._points = 0
         self._closed = False
-        self._offline_since: float | None = None
+        # while the server fails: no request before _retry_at; what comes meanwhile is journaled
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self._why: Refusal | None = None
+        self._journaled: dict[
+            Path, tuple[int, int]
+        ] = {}  # files this process wrote: batches, points
+        self._set_aside = [0, 0]  # batches, points
         self._thread = threading.Thread(target=self._loop, name="modelyard-batcher", daemon=True)
         self._thread.start()
         register_buffer(self)
@@ -134,10 +300,10 @@ class Batcher:
         return batches
 
     def flush(self) -> None:
-        """Send everything buffered now; returns when it is stored or journaled."""
+        """Send everything buffered now; returns when it is stored, journaled or set aside."""
         with self._send_lock:
             batches = self._take()
-            if batches:
+            if batches or self._journaled:
                 self._inflight = batches
                 try:
                     self._deliver(batches)
@@ -145,46 +311,75 @@ class Batcher:
                     self._inflight = []
 
     def _deliver(self, batches: list[dict[str, Any]]) -> None:
-        if self._offline_since is not None and time.monotonic() - self._offline_since < 5.0:
-            self._journal(batches, "server still unreachable")
+        if time.monotonic() < self._retry_at or not self._send_journal():
+            self._journal(batches)
             return
-        for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
-            if delay:
-                time.sleep(delay)
-            try:
-                self.client.ingest(batches)
-            except ServerUnreachable as exc:
-                if attempt == len(RETRY_DELAYS):
-                    self._offline_since = time.monotonic()
-                    self._journal(batches, str(exc))
-                    return
-                continue
-            except ModelyardError as exc:
-                self._reject(batches, exc)
-                return
-            if self._offline_since is not None:
-                self._offline_since = None
-                self._replay_journal()
-            return
+        if batches:
+            self._journal(self._send(batches).left)
 
-    def _reject(self, batches: list[dict[str, Any]], exc: ModelyardError) -> None:
-        """The server refused the request: find the bad batch, keep the good ones."""
-        if len(batches) > 1:
-            for batch in batches:
-                self._deliver([batch])
-            return
-        journal.write(self.client.uri, batches, journal_rejected_dir())
+    def _send(self, batches: list[Batch]) -> Delivery:
+        out = deliver(self.client.ingest, batches)
+        for group, why in out.set_aside:
+            self._put_aside(group, why)
+        if out.left:
+            self._failing(out.why)
+        else:
+            self._backoff, self._why = 0.0, None
+        return out
 
-    def _journal(self, batches: list[dict[str, Any]], why: str) -> None:
-        path = journal.write(self.client.uri, batches)
-        log.warning("modelyard: %s; %d batch(es) journaled in %s", why, len(batches), path)
+    def _send_journal(self) -> bool:
+        """Send what this process journaled (oldest first); False when the server still fails."""
+        if not self._journaled:
+            return True
+        for entry in journal.entries(uri=self.uri):
+            out = self._send(entry.batches)
+            if out.left:
+                if len(out.left) < len(entry.batches):
+                    journal.rewrite(entry, out.left)
+                    self._journaled[entry.path] = (len(out.left), journal.points(out.left))
+                return False
+            journal.remove(entry)
+            self._journaled.pop(entry.path, None)
+        sent = sum(b for b, _ in self._journaled.values())
+        self._journaled.clear()
+        if sent:
+            log.warning("modelyard: %s is back; journaled batches sent", self.uri)
+        return True
 
-    def _replay_journal(self) -> None:
-        for entry in journal.entries(uri=self.client.uri):
-            try:
-                journal.replay(self.client.ingest, entry)
-            except ModelyardError:
-                return
+    def _failing(self, why: Refusal | None) -> None:
+        """The server did not take a request: back off (at least its Retry-After)."""
+        first = self._why is None
+        self._why = why
+        self._backoff = min(MAX_BACKOFF, max(1.0, self._backoff * 2))
+        pause = max(self._backoff, (why.retry_after if why else None) or 0.0)
+        self._retry_at = time.monotonic() + pause
+        if first:
+            log.warning(
+                "modelyard: %s did not take a request (%s); batches are journaled in %s and sent "
+                "when it answers again, or by `modelyard sync`",
+                self.uri,
+                why,
+                journal_dir(),
+            )
+
+    def _journal(self, batches: list[dict[str, Any]]) -> None:
+        if batches:
+            path = journal.write(self.uri, batches)
+            self._journaled[path] = (len(batches), journal.points(batches))
+
+    def _put_aside(self, batches: list[Batch], why: Refusal) -> None:
+        path = journal.set_aside(self.uri, batches, why)
+        self._set_aside[0] += len(batches)
+        self._set_aside[1] += journal.points(batches)
+        log.warning(
+            "modelyard: %s refused %d batch(es) of run %s (%s); set aside in %s: "
+            "`modelyard sync --rejected` shows them and sends them again",
+            self.uri,
+            len(batches),
+            ", ".join(sorted({str(b.get("run_id")) for b in batches})),
+            why,
+            path,
+        )
 
     def _loop(self) -> None:
         while not self._closed:
@@ -199,23 +394,45 @@ class Batcher:
         """Flush and stop. After ``timeout`` seconds, journal what is still unsent instead.
 
         Batches being sent are journaled too: their batch ids make a later replay harmless.
+        One line on stderr then says what is journaled or set aside, and how to send it.
         """
+        if self._why is not None and self._why.retry_after is None:
+            self._retry_at = 0.0  # one more try before exit, unless the server asked to wait
         flusher = threading.Thread(target=self.flush, name="modelyard-exit-flush", daemon=True)
         flusher.start()
         flusher.join(timeout)
         if flusher.is_alive():
-            left = self._inflight + self._take()
-            if left:
-                self._journal(left, f"exit flush did not finish in {timeout:g} s")
+            self._journal(self._inflight + self._take())
+            if self._why is None:
+                self._why = Refusal(0, "TIMEOUT", f"exit flush did not finish in {timeout:g} s")
         self._closed = True
         self._wake.set()
         with self._lock:
             self._space.notify_all()
+        self._report()
+
+    def _report(self) -> None:
+        """One line on stderr for what did not reach the server."""
+        left = [n for path, n in list(self._journaled.items()) if path.exists()]
+        if left:
+            sys.stderr.write(
+                f"modelyard: {sum(p for _, p in left)} metric point(s) in "
+                f"{sum(b for b, _ in left)} batch(es) could not be sent to {self.uri} "
+                f"({self._why}); they are journaled in {journal_dir()}: run `modelyard sync` "
+                "to send them\n"
+            )
+        batches, points = self._set_aside
+        if batches:
+            sys.stderr.write(
+                f"modelyard: {batches} batch(es) ({points} metric point(s)) were refused by "
+                f"{self.uri} and set aside in {journal.rejected_dir()}: "
+                "`modelyard sync --rejected` shows why and sends them again\n"
+            )
+        self._journaled.clear()
+        self._set_aside = [0, 0]
 
 
-def journal_rejected_dir() -> Any:
+def journal_dir() -> Path:
     from modelyard import config
 
-    path = config.journal_dir() / "rejected"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return config.journal_dir()

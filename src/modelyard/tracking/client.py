@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import socket
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, Self, TypeVar
+from typing import Any, BinaryIO, Literal, Protocol, Self, TypeVar
 
 import orjson
 
 from modelyard import config
-from modelyard.errors import ModelyardError, ServerUnreachable, error_from_json
+from modelyard.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    MalformedRequest,
+    ModelyardError,
+    NotFound,
+    ParamConflict,
+    PathNotAllowed,
+    ServerUnreachable,
+    error_from_json,
+)
 from modelyard.tracking import transfer
 from modelyard.tracking.entities import (
     Experiment,
@@ -65,6 +78,77 @@ def resolve_uri(uri: str | None = None) -> str:
 
 def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
+
+
+# Codes by which a server refuses what a request carries: the same batch can never succeed.
+_REFUSED_CODES: dict[int, frozenset[str]] = {
+    400: frozenset({InvalidInput.code, MalformedRequest.code, PathNotAllowed.code}),
+    422: frozenset({InvalidInput.code, MalformedRequest.code, PathNotAllowed.code}),
+    404: frozenset({NotFound.code}),
+    409: frozenset({Conflict.code, ParamConflict.code, InvalidState.code}),
+}
+MAX_RETRY_AFTER = 300.0  # seconds; a longer Retry-After counts as this
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request was not taken: HTTP status (0: no answer), error code, message."""
+
+    status: int
+    error_code: str
+    message: str
+    retry_after: float | None = None  # seconds the server asked for (Retry-After)
+
+    @property
+    def action(self) -> Literal["set_aside", "split", "retry"]:
+        """``set_aside``: the content is refused; ``split``: too large; ``retry``: all else."""
+        if self.status == 413:
+            return "split"
+        if self.error_code in _REFUSED_CODES.get(self.status, ()):
+            return "set_aside"
+        return "retry"  # unreachable, 401, 403, 408, 429, 5xx, or an answer not from modelyard
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "error_code": self.error_code, "message": self.message}
+
+    def __str__(self) -> str:
+        where = f"HTTP {self.status} " if self.status else ""
+        return f"{where}{self.error_code}: {self.message}"
+
+
+def refusal(exc: ModelyardError) -> Refusal:
+    """What a failed call says about its request, from the server's answer when there was one."""
+    import httpx
+
+    status, retry_after = exc.status, None
+    if isinstance(exc, ServerUnreachable):
+        status = 0
+    cause = exc.__cause__
+    if isinstance(cause, httpx.HTTPStatusError):  # chained by HttpBackend: the real answer
+        status = cause.response.status_code
+        retry_after = _retry_after(cause.response.headers.get("retry-after"))
+    return Refusal(status, exc.code, exc.message, retry_after)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date), capped; None if absent."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _run_from_json(d: dict[str, Any]) -> Run:
@@ -122,17 +206,24 @@ class HttpBackend:
         return self._check(response, path)
 
     def _check(self, response: Any, path: str) -> Any:
-        if response.status_code >= 500 and response.status_code != 503:
-            raise ServerUnreachable(
-                f"server error {response.status_code} from {self.http.base_url}{path}"
-            )
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"message": response.text[:500]}
-            raise error_from_json(response.status_code, body)
-        return response
+        """The response, or the error it carries, chained from httpx's (status, headers)."""
+        status = response.status_code
+        if status < 400:
+            return response
+        cause = self._httpx.HTTPStatusError(
+            f"HTTP {status}", request=response.request, response=response
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "error_code" not in body:
+            if status >= 500:  # not modelyard's answer: a proxy, a crash, an overloaded host
+                raise ServerUnreachable(
+                    f"server error {status} from {self.http.base_url}{path}"
+                ) from cause
+            body = {"message": response.text[:500] or f"HTTP {status}"}
+        raise error_from_json(status, body) from cause
 
     def call(
         self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None

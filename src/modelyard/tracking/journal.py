@@ -1,11 +1,16 @@
-"""Batches the SDK could not deliver, kept on disk until `modelyard sync` (or the SDK) sends them."""
+"""Batches the SDK could not deliver, kept on disk until they are sent.
+
+``journal/`` holds batches the server did not take for a reason that may pass (unreachable,
+busy, failing, full): the SDK sends them when the server is back, and ``modelyard sync`` does.
+``journal/rejected/`` holds batches the server refused for what they carry, each file with the
+reason: ``modelyard sync --rejected`` shows them and sends them again.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,7 @@ from typing import Any
 import orjson
 
 from modelyard import config
+from modelyard.tracking.client import Refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,22 +26,72 @@ class JournalEntry:
     path: Path
     uri: str
     batches: list[dict[str, Any]]
+    reason: Refusal | None = None  # set for a batch the server refused (journal/rejected/)
+
+    @property
+    def points(self) -> int:
+        return points(self.batches)
 
 
-def write(uri: str, batches: list[dict[str, Any]], folder: Path | None = None) -> Path:
-    """Persist batches atomically (temp file, fsync, rename)."""
-    folder = folder or config.journal_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-    tmp = folder / f".{name}.tmp"
-    data = orjson.dumps({"uri": uri, "batches": batches}, option=orjson.OPT_SERIALIZE_NUMPY)
+def points(batches: list[dict[str, Any]]) -> int:
+    """Metric points in wire-format batches."""
+    return sum(_length(m.get("values")) for b in batches for m in b.get("metrics") or ())
+
+
+def _length(values: Any) -> int:
+    return 0 if values is None else len(values)  # a list, or a numpy array in memory
+
+
+def rejected_dir() -> Path:
+    """Where batches the server refused are set aside, each with the reason."""
+    return config.journal_dir() / "rejected"
+
+
+def _dump(path: Path, record: dict[str, Any]) -> None:
+    """Write atomically: temp file, fsync, rename."""
+    tmp = path.parent / f".{path.name}.tmp"
+    data = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
     with tmp.open("wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    final = folder / name
-    os.replace(tmp, final)
-    return final
+    os.replace(tmp, path)
+
+
+def write(uri: str, batches: list[dict[str, Any]], folder: Path | None = None) -> Path:
+    """Persist batches for a later send; files sort in the order they were written."""
+    folder = folder or config.journal_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+    _dump(path, {"uri": uri, "batches": batches})
+    return path
+
+
+def set_aside(
+    uri: str, batches: list[dict[str, Any]], reason: Refusal, folder: Path | None = None
+) -> Path:
+    """Keep batches the server refused, with its status, error code and message."""
+    folder = folder or rejected_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+    _dump(path, {"uri": uri, "batches": batches, "reason": reason.to_json()})
+    return path
+
+
+def rewrite(entry: JournalEntry, batches: list[dict[str, Any]]) -> None:
+    """Keep only ``batches`` in the entry's file (the others were sent or set aside)."""
+    record: dict[str, Any] = {"uri": entry.uri, "batches": batches}
+    if entry.reason is not None:
+        record["reason"] = entry.reason.to_json()
+    _dump(entry.path, record)
+
+
+def _reason(raw: Any) -> Refusal | None:
+    if not isinstance(raw, dict):
+        return None
+    return Refusal(
+        int(raw.get("status") or 0), str(raw.get("error_code", "")), str(raw.get("message", ""))
+    )
 
 
 def entries(folder: Path | None = None, uri: str | None = None) -> list[JournalEntry]:
@@ -47,17 +103,19 @@ def entries(folder: Path | None = None, uri: str | None = None) -> list[JournalE
             data = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
             continue
+        if not isinstance(data, dict) or not isinstance(data.get("batches"), list):
+            continue
         if uri is None or data.get("uri") == uri:
-            out.append(JournalEntry(path, data.get("uri", ""), data.get("batches", [])))
+            out.append(
+                JournalEntry(
+                    path, str(data.get("uri", "")), data["batches"], _reason(data.get("reason"))
+                )
+            )
     return out
 
 
-def replay(
-    send: Callable[[list[dict[str, Any]]], object],
-    entry: JournalEntry,
-) -> None:
-    """Send one journal file and delete it; batch ids make a second send harmless."""
-    send(entry.batches)
+def remove(entry: JournalEntry) -> None:
+    """Delete an entry's file (gone already is fine: another sync sent it)."""
     try:
         entry.path.unlink()
     except FileNotFoundError:
