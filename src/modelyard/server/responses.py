@@ -11,6 +11,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from modelyard.store.artifacts.disk import writing
+
 SPOOL_BYTES = 8 << 20
 CHUNK = 1 << 20
 # A logged file is served with its type, but a document (an HTML report, an SVG) runs in an
@@ -29,10 +31,17 @@ class JSONOut(Response):
 
 
 async def spool_body(request: Request) -> BinaryIO:
-    """The request body in a temporary file (memory up to 8 MiB, then disk); caller closes."""
+    """The request body in a temporary file (memory up to 8 MiB, then disk); caller closes.
+
+    A full or read-only temporary folder is StorageFull (507), as in the artifact store."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-    async for chunk in request.stream():
-        spool.write(chunk)
+    try:
+        with writing("the request body"):
+            async for chunk in request.stream():
+                spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return cast(BinaryIO, spool)
 
