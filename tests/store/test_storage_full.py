@@ -111,8 +111,8 @@ def test_uploads_to_a_store_that_cannot_take_them_answer_507(tmp_path: Path, way
             joined = http.post(f"/api/v1/uploads/{upload_id}/complete", json={}, headers=JSON)
             assert joined.status_code == 507, joined.text
             assert len(http.get(f"/api/v1/uploads/{upload_id}").json()["parts"]) == 2
-            session = f".staging/upload-{upload_id}"
-            assert files_under(server.sees(root)) == [f"{session}/00001", f"{session}/00002"]
+            kept = f".staging/upload-{upload_id}"
+            assert files_under(server.sees(root)) == [f"{kept}/00001", f"{kept}/00002"]
             assert http.delete(f"/api/v1/uploads/{upload_id}").status_code == 200
 
             small = b"this fits"  # the partial files are gone, so what fits is taken
