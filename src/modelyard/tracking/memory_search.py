@@ -2,15 +2,16 @@
 
 Stores hold tens to thousands of these, so filtering listed rows beats building SQL. A missing
 tag equals nothing: ``tags.k != 'v'`` keeps items without ``k`` (MLflow clients rely on it).
+Patterns (regex, LIKE) match through RE2, as on SQLite, in time linear in the value.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from modelyard.errors import BadFilter
+from modelyard.tracking import search_regex
 from modelyard.tracking.search import (
     And,
     Compare,
@@ -43,11 +44,6 @@ class Searchable:
         return expr, parse_order_by(list(order_by or []), self.attributes)
 
 
-def _like(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile(f"^{body}$", flags | re.DOTALL)
-
-
 def _compare(actual: Any, op: str, wanted: Value | tuple[Value, ...] | None) -> bool:
     if op == "IS NULL":
         return actual is None
@@ -58,10 +54,9 @@ def _compare(actual: Any, op: str, wanted: Value | tuple[Value, ...] | None) -> 
         return any(_compare(actual, "=", w) for w in wanted)
     if op in ("LIKE", "ILIKE", "REGEXP"):
         assert isinstance(wanted, str)
-        if op == "REGEXP":
-            return re.search(wanted, str(actual)) is not None
-        flags = re.IGNORECASE if op == "ILIKE" else 0
-        return _like(wanted, flags).match(str(actual)) is not None
+        if op == "REGEXP":  # RE2 and LIKE through RE2: linear in the value, whatever the pattern
+            return search_regex.search(wanted, str(actual))
+        return search_regex.like(wanted, str(actual), ignore_case=op == "ILIKE")
     if isinstance(actual, int) and not isinstance(wanted, int | float):
         try:
             wanted = float(str(wanted))

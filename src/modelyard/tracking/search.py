@@ -17,6 +17,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 from modelyard.errors import BadFilter
+from modelyard.tracking import search_regex
+
+# Bounds on what one search may ask (docs/search.md, "Limits"): checked while parsing, before any
+# recursion could run deep and before any SQL is built, so an oversized filter costs milliseconds.
+MAX_FILTER_LENGTH = 50_000  # characters in a filter (a UI filter of 500 run ids is about 18,000)
+MAX_FILTER_TERMS = 100  # comparisons (field op value) in a filter
+MAX_FILTER_DEPTH = 32  # parentheses and NOTs nested inside one another
+MAX_IN_VALUES = 1_000  # values in all of a filter's IN lists together
+MAX_PATTERN_LENGTH = 1_000  # characters in one LIKE, ILIKE or regex pattern
+MAX_ORDER_BY_KEYS = 10  # order-by clauses
+MAX_ORDER_BY_LENGTH = 1_000  # characters in one order-by clause
 
 FieldKind = Literal["param", "metric", "tag", "attribute"]
 Aggregate = Literal["last", "min", "max"]
@@ -95,10 +106,12 @@ class OrderKey:
     descending: bool
 
 
+# No alternative can match the same text two ways, so a failed match backtracks in linear time
+# (``\d+\.?\d*`` was quadratic: 8,000 digits and a letter took 5 s).
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+  | (?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
   | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
   | (?P<backtick>`[^`]*`)
   | (?P<op><=|>=|!=|<>|==|!~|[=<>~])
@@ -131,12 +144,17 @@ def _tokenize(text: str) -> list[_Tok]:
     return tokens
 
 
+# In a quoted string a backslash escapes a quote or a backslash, and a doubled quote is one quote;
+# any other backslash stays, so a regex reads as written: '^v\d+' is the pattern ^v\d+.
+_STRING_ESCAPES = {q: re.compile(r"\\([\\'\"])|" + q + q) for q in "'\""}
+
+
 def _unquote(tok: _Tok) -> str:
     body = tok.text[1:-1]
     q = tok.text[0]
     if q == "`":
         return body
-    return re.sub(r"\\(.)", r"\1", body.replace(q + q, q))
+    return _STRING_ESCAPES[q].sub(lambda m: m.group(1) or q, body)
 
 
 class _Parser:
@@ -151,6 +169,9 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0  # parentheses and NOTs open around the current token
+        self.terms = 0
+        self.in_values = 0
 
     # -- helpers
     def peek(self) -> _Tok | None:
@@ -182,6 +203,17 @@ class _Parser:
             return True
         return False
 
+    def enter(self, tok: _Tok) -> None:
+        """One more level of nesting, refused past MAX_FILTER_DEPTH (long before Python's stack)."""
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:
+            raise BadFilter(
+                f"the filter nests parentheses and NOTs more than {MAX_FILTER_DEPTH} deep "
+                f"(position {tok.pos})",
+                position=tok.pos,
+                limit=MAX_FILTER_DEPTH,
+            )
+
     def punct(self, p: str) -> bool:
         tok = self.peek()
         if tok is not None and tok.kind == "punct" and tok.text == p:
@@ -209,22 +241,33 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def neg(self) -> Expr:
-        if self.keyword("not"):
-            return Not(self.neg())
-        if self.punct("("):
+        tok = self.peek()
+        if tok is not None and self.keyword("not"):
+            self.enter(tok)
+            negated = Not(self.neg())
+            self.depth -= 1
+            return negated
+        if tok is not None and self.punct("("):
+            self.enter(tok)
             inner = self.expr()
             if not self.punct(")"):
                 raise self.fail("')'")
+            self.depth -= 1
             return inner
         return self.comparison()
 
-    def field(self) -> Field:
+    def field(self, *, in_aggregate: bool = False) -> Field:
         tok = self.next("a field such as metrics.acc, params.lr, tags.team or status")
         if tok.kind != "word" or tok.text.lower() in KEYWORDS:
             raise self.fail("a field such as metrics.acc, params.lr, tags.team or status", tok)
         word = tok.text
         if word.lower() in AGGREGATES and self.punct("("):
-            inner = self.field()
+            if in_aggregate:
+                raise BadFilter(
+                    f"{word}() does not nest inside another aggregate (position {tok.pos})",
+                    position=tok.pos,
+                )
+            inner = self.field(in_aggregate=True)
             if inner.kind != "metric":
                 raise BadFilter(
                     f"{word}() applies to metrics only (position {tok.pos})", position=tok.pos
@@ -259,13 +302,21 @@ class _Parser:
         tok = self.next("a value (a number or a quoted string)")
         if tok.kind == "number":
             number = float(tok.text)
-            return int(number) if number.is_integer() and "." not in tok.text else number
+            whole = number.is_integer() and "." not in tok.text and abs(number) < 2**63
+            return int(number) if whole else number  # beyond 64 bits no database takes an int
         if tok.kind == "string":
             return _unquote(tok)
         raise self.fail("a value (a number or a quoted string)", tok)
 
     def comparison(self) -> Expr:
         start = self.peek()
+        self.terms += 1
+        if start is not None and self.terms > MAX_FILTER_TERMS:
+            raise BadFilter(
+                f"the filter has more than {MAX_FILTER_TERMS} comparisons (position {start.pos})",
+                position=start.pos,
+                limit=MAX_FILTER_TERMS,
+            )
         field = self.field()
         negate = self.keyword("not")
         tok = self.peek()
@@ -278,6 +329,14 @@ class _Parser:
             values = [self.value()]
             while self.punct(","):
                 values.append(self.value())
+            self.in_values += len(values)
+            if self.in_values > MAX_IN_VALUES:
+                raise BadFilter(
+                    f"the filter's IN lists hold more than {MAX_IN_VALUES} values "
+                    f"(position {tok.pos})",
+                    position=tok.pos,
+                    limit=MAX_IN_VALUES,
+                )
             if not self.punct(")"):
                 raise self.fail("',' or ')'")
             node = Compare(field, "IN", tuple(values))
@@ -288,8 +347,7 @@ class _Parser:
                 raise BadFilter(
                     f"{op} needs a quoted string (position {tok.pos})", position=tok.pos
                 )
-            if op == "REGEXP":
-                _check_regex(value, tok.pos)
+            _check_pattern(op, value, tok.pos)
             node = Compare(field, op, value)
         elif not negate and self.keyword("is"):
             is_not = self.keyword("not")
@@ -306,7 +364,7 @@ class _Parser:
                     raise BadFilter(
                         f"{op} needs a quoted pattern (position {tok.pos})", position=tok.pos
                     )
-                _check_regex(value, tok.pos)
+                _check_pattern("REGEXP", value, tok.pos)
                 node = Compare(field, "REGEXP", value)
                 return Not(node) if op == "!~" else node
             node = Compare(field, op, value)
@@ -316,12 +374,24 @@ class _Parser:
         return Not(node) if negate else node
 
 
-def _check_regex(pattern: str, pos: int) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
+def _check_pattern(op: str, pattern: str, pos: int) -> None:
+    """Bound a LIKE, ILIKE or regex pattern; a regex must be RE2 (the one dialect, linear time)."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
         raise BadFilter(
-            f"invalid regular expression at position {pos}: {exc}", position=pos
+            f"the {op} pattern at position {pos} is {len(pattern):,} characters long; "
+            f"the limit is {MAX_PATTERN_LENGTH:,}",
+            position=pos,
+            limit=MAX_PATTERN_LENGTH,
+        )
+    if op != "REGEXP":
+        return
+    try:
+        search_regex.check(pattern)
+    except search_regex.PatternError as exc:
+        raise BadFilter(
+            f"invalid regular expression at position {pos}: {exc}; "
+            "patterns use RE2 syntax (docs/search.md)",
+            position=pos,
         ) from exc
 
 
@@ -348,6 +418,12 @@ def parse_filter(
     """
     if text is None or not text.strip():
         return None
+    if len(text) > MAX_FILTER_LENGTH:
+        raise BadFilter(
+            f"the filter is {len(text):,} characters long; the limit is {MAX_FILTER_LENGTH:,}",
+            position=MAX_FILTER_LENGTH,
+            limit=MAX_FILTER_LENGTH,
+        )
     return _Parser(text, attributes, numeric).parse()
 
 
@@ -358,9 +434,26 @@ def parse_order_by(
     if not clauses:
         return []
     if isinstance(clauses, str):
+        if len(clauses) > MAX_ORDER_BY_KEYS * (MAX_ORDER_BY_LENGTH + 1):
+            raise BadFilter(
+                f"order_by is {len(clauses):,} characters long; the limit is "
+                f"{MAX_ORDER_BY_KEYS} clauses of {MAX_ORDER_BY_LENGTH:,}",
+                limit=MAX_ORDER_BY_KEYS,
+            )
         clauses = [c for c in clauses.split(",") if c.strip()]
+    if len(clauses) > MAX_ORDER_BY_KEYS:
+        raise BadFilter(
+            f"order_by has {len(clauses):,} clauses; the limit is {MAX_ORDER_BY_KEYS}",
+            limit=MAX_ORDER_BY_KEYS,
+        )
     keys: list[OrderKey] = []
     for clause in clauses:
+        if len(clause) > MAX_ORDER_BY_LENGTH:
+            raise BadFilter(
+                f"an order_by clause is {len(clause):,} characters long; "
+                f"the limit is {MAX_ORDER_BY_LENGTH:,}",
+                limit=MAX_ORDER_BY_LENGTH,
+            )
         parser = _Parser(clause, attributes)
         field = parser.field()
         descending = False

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError, Stateme
 from sqlalchemy.pool import StaticPool
 
 from modelyard.errors import InvalidInput, ModelyardError, SchemaOutdated, StoreUnavailable
+from modelyard.tracking.search_regex import sqlite_regexp
 
 T = TypeVar("T")
 HEAD_REVISION = "0007"
@@ -58,6 +59,8 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
         dbapi_conn.create_function("my_number", 1, _as_number, deterministic=True)
+        # REGEXP through RE2 (linear time), replacing the backtracking `re` one SQLAlchemy set
+        dbapi_conn.create_function("regexp", 2, sqlite_regexp, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

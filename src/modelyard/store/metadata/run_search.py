@@ -1,4 +1,9 @@
-"""Compile a parsed search filter and order-by into SQL over runs, params, tags and metrics."""
+"""Compile a parsed search filter and order-by into SQL over runs, params, tags and metrics.
+
+Regexes: SQLite matches them through RE2 (the REGEXP function database.py registers), in linear
+time. PostgreSQL matches them with its own engine: each pattern is first rewritten into its
+syntax (or refused, search_regex.to_postgres), and the query runs under a statement timeout.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +28,19 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.exc import DBAPIError
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import BadFilter, InvalidInput
 from modelyard.store.metadata.tables import metric_summaries, run_params, run_tags, runs
+from modelyard.tracking import search_regex
 from modelyard.tracking.entities import ViewType
 from modelyard.tracking.search import And, Compare, Expr, Not, Or, OrderKey, Value
 
 _NUMERIC_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+# PostgreSQL: how long a run search with a regex may take before it is stopped and refused (400)
+REGEX_STATEMENT_TIMEOUT_MS = 5_000
+_QUERY_CANCELED = "57014"  # SQLSTATE of a statement stopped by statement_timeout
+_REGEX_FAILED = {"2201B", "54000", "54001"}  # invalid regex; regex too complex; stack too deep
 _AGG_COLUMN = {"last": "last_value", "min": "min_value", "max": "max_value"}
 
 
@@ -118,6 +129,52 @@ def _condition(conn: Connection, node: Compare) -> ColumnElement[bool]:
     return exists().where(base, _compare(column, op, value))
 
 
+def _postgres_patterns(expr: Expr) -> Expr:
+    """The filter with each regex in PostgreSQL's syntax; BadFilter for one outside its subset."""
+    if isinstance(expr, Compare):
+        if expr.op != "REGEXP":
+            return expr
+        assert isinstance(expr.value, str)
+        try:
+            return Compare(expr.field, expr.op, search_regex.to_postgres(expr.value))
+        except search_regex.PatternError as exc:
+            raise BadFilter(
+                f"the regular expression {expr.value!r} uses what PostgreSQL stores cannot match "
+                f"as RE2 does: {exc} (docs/search.md)"
+            ) from exc
+    if isinstance(expr, And):
+        return And(tuple(_postgres_patterns(e) for e in expr.items))
+    if isinstance(expr, Or):
+        return Or(tuple(_postgres_patterns(e) for e in expr.items))
+    if isinstance(expr, Not):
+        return Not(_postgres_patterns(expr.item))
+    raise TypeError(f"unknown filter node {expr!r}")  # pragma: no cover
+
+
+def _has_regex(expr: Expr) -> bool:
+    if isinstance(expr, Compare):
+        return expr.op == "REGEXP"
+    if isinstance(expr, Not):
+        return _has_regex(expr.item)
+    return any(_has_regex(e) for e in expr.items)
+
+
+def _refusal(exc: DBAPIError) -> BadFilter | None:
+    """A PostgreSQL error caused by the filter's regex, as the caller's 400; None for others."""
+    state = getattr(exc.orig, "sqlstate", None)
+    if state == _QUERY_CANCELED:
+        seconds = REGEX_STATEMENT_TIMEOUT_MS / 1000
+        return BadFilter(
+            f"the search was stopped after {seconds:g} s: a regular expression over this many "
+            "runs costs too much; narrow the filter (fewer experiments, an anchored or "
+            "simpler pattern) (docs/search.md)",
+            timeout_ms=REGEX_STATEMENT_TIMEOUT_MS,
+        )
+    if state in _REGEX_FAILED:
+        return BadFilter(f"PostgreSQL could not run the regular expression: {exc.orig}")
+    return None
+
+
 def compile_filter(conn: Connection, expr: Expr) -> ColumnElement[bool]:
     if isinstance(expr, Compare):
         return _condition(conn, expr)
@@ -157,6 +214,10 @@ def search(
     offset: int,
 ) -> tuple[list[str], bool]:
     """Ids of the matching runs for one page, and whether more pages follow."""
+    bounded = False
+    if expr is not None and conn.dialect.name == "postgresql" and _has_regex(expr):
+        expr = _postgres_patterns(expr)
+        bounded = True
     query: Select[Any] = select(runs.c.id)
     if experiment_ids is not None:
         query = query.where(runs.c.experiment_id.in_(experiment_ids) if experiment_ids else false())
@@ -169,5 +230,13 @@ def search(
         ordering.extend(columns)
     ordering += [runs.c.start_time.desc(), runs.c.id.asc()]
     query = query.order_by(*ordering).limit(max_results + 1).offset(offset)
-    ids = [row[0] for row in conn.execute(query)]
+    if bounded:  # SET LOCAL: for this transaction only, so the pooled connection forgets it
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(REGEX_STATEMENT_TIMEOUT_MS)}")
+    try:
+        ids = [row[0] for row in conn.execute(query)]
+    except DBAPIError as exc:
+        refusal = _refusal(exc) if bounded else None
+        if refusal is None:
+            raise
+        raise refusal from exc
     return ids[:max_results], len(ids) > max_results
