@@ -189,7 +189,12 @@ class RequestGuard:
         if upload:
             return receive  # streamed to disk; each upload route caps its own size
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if (
+            declared
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > self.max_body_bytes
+        ):
             raise PayloadTooLarge(
                 f"request body of {int(declared)} bytes exceeds the limit of {self.max_body_bytes}",
                 limit=self.max_body_bytes,

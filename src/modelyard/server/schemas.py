@@ -9,6 +9,25 @@ from pydantic import BaseModel, ConfigDict, Field
 Special = Literal["NaN", "Infinity", "-Infinity"]
 
 
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its ``$defs`` put in place of each ``$ref`` (an OpenAPI
+    document resolves ``#/$defs/...`` from its own root, where they are not)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return dict(inline(schema))
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -14,6 +14,8 @@ MAX_NAME_LENGTH = 500
 MAX_NOTES_BYTES = 1_048_576
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+MAX_INT64 = (1 << 63) - 1
 MIN_PARAM_LIMIT = 1024  # MODELYARD_MAX_PARAM_BYTES below this counts as this
 
 
@@ -28,7 +30,24 @@ def clean_name(value: object, what: str, max_length: int = MAX_NAME_LENGTH) -> s
         raise InvalidInput(f"{what} is longer than {max_length} characters", field=what)
     if _CONTROL.search(name):
         raise InvalidInput(f"{what} must not contain control characters", field=what)
+    if not name.isascii():
+        _check_visible(name, what)
     return name
+
+
+def _check_visible(name: str, what: str) -> None:
+    """Refuse lone surrogates and format characters (U+202E and the other direction marks,
+    zero-width characters, the BOM): they make two names look alike or read backwards."""
+    for ch in name:
+        kind = unicodedata.category(ch)
+        if kind == "Cs":
+            raise InvalidInput(f"{what} is not valid Unicode (a lone surrogate)", field=what)
+        if kind == "Cf":
+            raise InvalidInput(
+                f"{what} must not contain invisible or direction-changing characters "
+                f"(found U+{ord(ch):04X})",
+                field=what,
+            )
 
 
 def clean_key(value: object, what: str = "key") -> str:
@@ -61,6 +80,8 @@ def clean_value(value: object, what: str) -> str:
         )
     if "\x00" in text:
         raise InvalidInput(f"{what} must not contain NUL characters", field=what)
+    if not text.isascii() and any(unicodedata.category(c) == "Cs" for c in text):
+        raise InvalidInput(f"{what} is not valid Unicode (a lone surrogate)", field=what)
     return text
 
 
@@ -70,6 +91,13 @@ def clean_pairs(values: Mapping[str, object] | None, what: str) -> dict[str, str
         clean_key(k, f"{what} key"): clean_value(x, f"{what} {k!r}")
         for k, x in (values or {}).items()
     }
+
+
+def plain_int(value: object, what: str) -> int:
+    """An id, version or offset sent as text: ASCII digits only (not ``²`` or ``٣``), 64 bits."""
+    if not isinstance(value, str) or not _DIGITS.match(value) or int(value) > MAX_INT64:
+        raise InvalidInput(f"{what} must be a whole number below 2^63, got {value!r}", field=what)
+    return int(value)
 
 
 def clean_run_id(value: object) -> str:

@@ -21,7 +21,7 @@ from modelyard.server.guard import BINARY_UPLOAD
 from modelyard.server.responses import JSONOut, file_response, spool_body
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.tracking.service import TrackingService
-from modelyard.tracking.validation import RUN_ID
+from modelyard.tracking.validation import RUN_ID, plain_int
 
 router = APIRouter(prefix="/artifacts")
 
@@ -51,10 +51,12 @@ def locate(
     )
     parts = path.strip("/").split("/")
     if parts[0] == "versions":  # a registered version's files: read-only
-        if len(parts) < 4 or parts[3] != "artifacts" or not (parts[1] + parts[2]).isdigit():
+        if len(parts) < 4 or parts[3] != "artifacts":
             raise bad
         inner = "/".join(parts[4:])
-        area = reg.snapshot_artifacts(int(parts[1]), int(parts[2]))
+        area = reg.snapshot_artifacts(
+            plain_int(parts[1], "model id"), plain_int(parts[2], "version")
+        )
         area.key(inner, allow_empty=True)
         return Location(area, inner, read_only=True)
     if len(parts) < 3 or (parts[1] == "models" and len(parts) < 4):
@@ -66,8 +68,9 @@ def locate(
         owner, rest = parts[2], parts[3:]
     else:
         owner, rest = parts[1], parts[2:]
-    if not exp.isdigit() or rest[0] != "artifacts":
+    if rest[0] != "artifacts":
         raise bad
+    plain_int(exp, "experiment id")
     inner = "/".join(rest[1:])
     if not inner and not allow_root:
         raise InvalidInput(f"Invalid path {path!r}: it names a folder, not a file")

@@ -57,7 +57,8 @@ async def get_by_name(request: Request, svc: TrackingService = Depends(tracking)
     return JSONOut({"experiment": wire.experiment_json(exp)})
 
 
-@router.api_route("/search", methods=["GET", "POST"])
+@router.get("/search")
+@router.post("/search")
 async def search(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
     m = await wire.fields(request)
     max_results = wire.integer(m, "max_results", 1000)

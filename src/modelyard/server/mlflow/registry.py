@@ -116,7 +116,8 @@ async def search_models(request: Request, reg: RegistryService = Depends(registr
     return _page("registered_models", [wire.registered_model_json(x) for x in found], token)
 
 
-@router.api_route("/registered-models/get-latest-versions", methods=["GET", "POST"])
+@router.get("/registered-models/get-latest-versions")
+@router.post("/registered-models/get-latest-versions")
 async def latest_versions(request: Request, reg: RegistryService = Depends(registry)) -> JSONOut:
     m = await wire.fields(request)
     found = await run_in_threadpool(reg.latest_versions, _name(m), wire.strings(m, "stages"))

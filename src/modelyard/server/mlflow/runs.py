@@ -22,6 +22,7 @@ from modelyard.server.responses import JSONOut
 from modelyard.tracking import batches
 from modelyard.tracking.entities import DEFAULT_EXPERIMENT, Run
 from modelyard.tracking.service import MAX_SEARCH_RESULTS, TrackingService
+from modelyard.tracking.validation import plain_int
 
 router = APIRouter()
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
@@ -239,10 +240,7 @@ async def get_history(request: Request, svc: TrackingService = Depends(tracking)
 
     points = await run_in_threadpool(job)
     limit = wire.integer(m, "max_results")
-    token = str(m.get("page_token") or "0")
-    if not token.isdigit():
-        raise InvalidInput("page_token is not one this server issued", field="page_token")
-    offset = int(token)
+    offset = plain_int(str(m.get("page_token") or "0"), "page_token")
     out: dict[str, Any] = {}
     if limit is None:
         out["metrics"] = points

@@ -14,6 +14,7 @@ from modelyard.server.deps import datasets
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import DatasetUseIn, DatasetVersionIn
+from modelyard.tracking.validation import plain_int
 
 router = APIRouter(tags=["datasets"])
 
@@ -111,8 +112,4 @@ async def uses_of_run(run_id: str, svc: DatasetsService = Depends(datasets)) -> 
 
 
 def _number(raw: str) -> int:
-    from modelyard.errors import InvalidInput
-
-    if not raw.isdigit():
-        raise InvalidInput(f"version {raw!r} is not a number or 'latest'", field="version")
-    return int(raw)
+    return plain_int(raw, "version (a number or 'latest')")

@@ -29,6 +29,7 @@ from modelyard.server.schemas import (
     RunPageOut,
     RunUpdateIn,
     SearchIn,
+    inline_schema,
 )
 from modelyard.tracking import batches
 from modelyard.tracking.entities import MetricPoints, ViewType, json_float
@@ -58,7 +59,7 @@ def _ingest(svc: TrackingService, payload: Any, user: str, run_id: str | None) -
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": IngestIn.model_json_schema()}},
+            "content": {"application/json": {"schema": inline_schema(IngestIn)}},
         }
     },
 )
@@ -78,7 +79,7 @@ async def ingest(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": RunBatchIn.model_json_schema()}},
+            "content": {"application/json": {"schema": inline_schema(RunBatchIn)}},
         }
     },
 )
