@@ -109,3 +109,22 @@ def test_ordinary_unicode_names_still_work(http: httpx.Client) -> None:
     for name in ("modèle-churn", "模型", "نموذج", "🙂 run"):
         r = http.post("/api/v1/experiments", json={"name": name})
         assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("bound", ["1e20", "100000000000000000000", "1e400", "-1e400"])
+def test_filters_with_numbers_past_64_bits_answer(http: httpx.Client, bound: str) -> None:
+    r = http.post("/api/v1/runs", json={"experiment_name": "huge"})
+    run = r.json()["id"]
+    body = {"metrics": [{"key": "x", "values": [1e21]}]}
+    assert http.post(f"/api/v1/runs/{run}/log", json=body).status_code == 200
+    expected = [] if bound == "1e400" else [run]
+    found = http.post("/api/v1/runs/search", json={"filter": f"metrics.x > {bound}"})
+    assert found.status_code == 200, found.text
+    assert [x["id"] for x in found.json()["runs"]] == expected
+    exp = str(r.json()["experiment_id"])
+    found = http.post(
+        "/api/2.0/mlflow/runs/search",
+        json={"experiment_ids": [exp], "filter": f"metrics.x > {bound}"},
+    )
+    assert found.status_code == 200, found.text
+    assert [x["info"]["run_id"] for x in found.json().get("runs", [])] == expected
