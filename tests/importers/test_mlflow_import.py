@@ -6,18 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
 from modelyard.registry.service import RegistryService
-from modelyard.server.background import free_port
 from modelyard.store.stores import open_stores
 from modelyard.tracking.service import TrackingService
+from tests.importers.mlflow_source import ENV, running_mlflow_server
 
 mlflow = pytest.importorskip("mlflow")
 pytestmark = [
@@ -26,50 +24,15 @@ pytestmark = [
         "ignore::FutureWarning", "ignore::DeprecationWarning", "ignore::UserWarning:mlflow.*"
     ),
 ]
-ENV = {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "true",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-}
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `mlflow server` (SQLite, proxied artifacts), filled with tracking and registry data."""
     root = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    cmd = [
-        str(Path(sys.executable).parent / "mlflow"),
-        "server",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination", str(root / "artifacts"),
-        "--workers", "1",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("mlflow server did not start")
-        time.sleep(0.5)
-    os.environ.update(ENV)
-    _fill(url, root)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_mlflow_server(root) as url:
+        _fill(url, root)
+        yield url
 
 
 def _fill(url: str, root: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -24,10 +26,18 @@ def mlflow_(
     artifacts: str = typer.Option(
         None, "--artifacts", envvar="MODELYARD_ARTIFACTS_URI", help="modelyard artifact root."
     ),
+    allowed_roots: list[Path] = typer.Option(
+        [],
+        "--allow-artifacts-root",
+        help="A local folder whose files the source may name as artifacts (repeatable). "
+        "Without it, artifacts are read only through the source server's artifact API.",
+    ),
 ) -> None:
     """Copy experiments, runs, metrics, artifacts, logged and registered models from MLflow.
 
     Safe to repeat: a second import copies nothing twice, and an interrupted one resumes.
+    Artifacts the source places elsewhere (local files, other hosts, buckets) are refused and
+    reported; runs that lost some are copied again by the next import.
     """
     from modelyard.importers.mlflow import MlflowImporter
     from modelyard.registry.service import RegistryService
@@ -53,7 +63,11 @@ def mlflow_(
                     print(f"{what} {done}/{total}", flush=True)
 
             importer = MlflowImporter(
-                source, tracking, RegistryService(stores.db, stores.artifacts), progress
+                source,
+                tracking,
+                RegistryService(stores.db, stores.artifacts),
+                progress,
+                allowed_roots=allowed_roots,
             )
             report = importer.run()
     except ModelyardError as exc:
@@ -77,3 +91,11 @@ def mlflow_(
     console.print(table)
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    for refused in report.refused:
+        err_console.print(f"[red]refused:[/red] {refused}", highlight=False)
+    if report.refused:
+        err_console.print(
+            f"{len(report.refused)} artifact location(s) or path(s) were not followed; the "
+            "rest is imported. Only the source server's artifact API is read, and local "
+            "folders named with --allow-artifacts-root."
+        )

@@ -3,18 +3,33 @@
 Run ids, logged model ids and version numbers are kept, so ``runs:/``, ``models:/m-...`` and
 ``models:/name/3`` URIs keep working. Every write is a batch with an id derived from what it
 copies, so a second import copies nothing twice and an interrupted one resumes where it stopped.
+
+What the source says is data, never a place to go: artifacts are read only through the source
+server's own artifact API (``mlflow-artifacts``, on the host and port given with ``--from``),
+or from local folders the user named (``allowed_roots``); every other location (``file:``,
+another host, ``s3://``) is refused with a warning, and every path received is checked before
+anything is written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelyard.errors import InvalidInput, NotFound
+from modelyard.errors import (
+    InvalidInput,
+    ModelyardError,
+    NotFound,
+    PathNotAllowed,
+    ServerUnreachable,
+)
+from modelyard.importers.artifact_sources import ArtifactFolder, ArtifactSources, join, segment
 from modelyard.registry.entities import LoggedModelStatus
 from modelyard.registry.service import RegistryService, parse_stage
 from modelyard.tracking.batches import parse_batch
@@ -23,6 +38,7 @@ from modelyard.tracking.service import TrackingService
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 STATUSES = frozenset({"RUNNING", "FINISHED", "FAILED", "KILLED"})
+MAX_DEPTH = 64  # artifact folders nested deeper are not copied
 
 
 @dataclass
@@ -39,6 +55,7 @@ class ImportReport:
     versions: int = 0
     aliases: int = 0
     warnings: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # artifact locations or paths not followed
 
 
 def _batch_id(*parts: str) -> str:
@@ -57,6 +74,20 @@ def _pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
             return
 
 
+@contextmanager
+def _no_redirects() -> Iterator[None]:
+    """MLflow's client follows no redirect the source sends (MLFLOW_ALLOW_HTTP_REDIRECTS)."""
+    saved = os.environ.get("MLFLOW_ALLOW_HTTP_REDIRECTS")
+    os.environ["MLFLOW_ALLOW_HTTP_REDIRECTS"] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_ALLOW_HTTP_REDIRECTS", None)
+        else:
+            os.environ["MLFLOW_ALLOW_HTTP_REDIRECTS"] = saved
+
+
 class MlflowImporter:
     def __init__(
         self,
@@ -64,7 +95,13 @@ class MlflowImporter:
         tracking: TrackingService,
         registry: RegistryService,
         progress: Progress | None = None,
+        allowed_roots: Sequence[str | Path] = (),
     ) -> None:
+        """``allowed_roots``: local folders whose files runs may name as their artifacts.
+
+        Without them only the source server's artifact API is read (and, for a local file
+        store given as ``source``, that store's folder).
+        """
         try:
             from mlflow import MlflowClient
         except ImportError as exc:
@@ -79,8 +116,17 @@ class MlflowImporter:
         self.report = ImportReport()
         self._experiments: dict[str, int] = {}
         self._done_runs: set[str] = set()
+        self.allowed_roots = allowed_roots
 
     def run(self) -> ImportReport:
+        self.sources = ArtifactSources(self.source, self.allowed_roots)
+        try:
+            with _no_redirects():
+                return self._import()
+        finally:
+            self.sources.close()
+
+    def _import(self) -> ImportReport:
         from mlflow.entities import ViewType as MlflowView
 
         experiments = list(
@@ -183,14 +229,14 @@ class MlflowImporter:
                 }
             )
             self.report.metric_points += len(history)
-        self._copy_files(
-            lambda path: self.mlflow.list_artifacts(rid, path),
-            lambda path, dest: self.mlflow.download_artifacts(rid, path, dest),
-            self.tracking.run_artifacts(rid),
+        copied = self._copy_artifacts(
+            f"run {rid}", run.info.artifact_uri, self.tracking.run_artifacts(rid)
         )
         status = run.info.status if run.info.status in STATUSES else "RUNNING"  # SCHEDULED
         update = {"status": status, "end_time": run.info.end_time}
-        self._ingest({"run_id": rid, "batch_id": done, "update": update})
+        # a run whose artifacts were not all copied is not done: the next import tries again
+        batch_id = done if copied else _batch_id(rid, "status")
+        self._ingest({"run_id": rid, "batch_id": batch_id, "update": update})
         if run.info.lifecycle_stage == "deleted":
             self.tracking.delete_run(rid)
         self._done_runs.add(rid)
@@ -199,27 +245,61 @@ class MlflowImporter:
     def _ingest(self, payload: dict[str, Any]) -> None:
         self.tracking.ingest([parse_batch(payload, 0)], user="mlflow-import")
 
-    def _copy_files(
-        self,
-        listing: Callable[[str | None], list[Any]],
-        download: Callable[[str, str], str],
-        area: Any,
-        folder: str | None = None,
-    ) -> None:
+    # -- artifacts
+    def _copy_artifacts(self, what: str, uri: str, area: Any) -> bool:
+        """Copy an owner's artifacts from where the source says they are, if that may be read.
+
+        False (with a warning) when the location or some path in it was refused or failed.
+        """
+        try:
+            folder = self.sources.locate(uri)
+        except PathNotAllowed as exc:
+            self.report.refused.append(f"{what}: artifacts at {uri!r} not copied: {exc.message}")
+            return False
+        try:
+            return self._copy_tree(what, folder, area, "", 0)
+        except ServerUnreachable:
+            raise
+        except ModelyardError as exc:
+            self.report.warnings.append(f"{what}: artifacts not copied: {exc.message}")
+            return False
+
+    def _copy_tree(
+        self, what: str, source: ArtifactFolder, area: Any, folder: str, depth: int
+    ) -> bool:
         """Copy every file not already there with the same size (resumes partial copies)."""
-        have = {a.path: a.size for a in area.list(folder or "")}
-        for info in listing(folder):
-            name = info.path.rsplit("/", 1)[-1]
-            if info.is_dir:
-                self._copy_files(listing, download, area, info.path)
+        if depth > MAX_DEPTH:
+            self.report.refused.append(f"{what}: {folder!r} is nested too deep; not copied")
+            return False
+        complete = True
+        have = {a.path: a.size for a in area.list(folder)}
+        for entry in source.list(folder):
+            try:
+                name = segment(entry.name)
+            except PathNotAllowed as exc:
+                self.report.refused.append(f"{what}: {exc.message}; not copied")
+                complete = False
                 continue
-            if have.get(name) == info.file_size and info.file_size is not None:
+            rel = join(folder, name)
+            if entry.is_dir:
+                complete &= self._copy_tree(what, source, area, rel, depth + 1)
+                continue
+            if entry.size is not None and have.get(name) == entry.size:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
-                local = Path(download(info.path, tmp))
+                local = Path(tmp) / "file"
+                try:
+                    source.fetch(rel, local)
+                except ServerUnreachable:
+                    raise
+                except ModelyardError as exc:
+                    self.report.warnings.append(f"{what}: {rel!r} not copied: {exc.message}")
+                    complete = False
+                    continue
                 with local.open("rb") as handle:
-                    area.put(info.path, handle)
+                    area.put(rel, handle)
             self.report.artifact_files += 1
+        return complete
 
     # -- logged models and the registry
     def _logged_models(self, experiment_id: str) -> None:
@@ -234,8 +314,6 @@ class MlflowImporter:
         except Exception as exc:  # MLflow 2 stores have no logged models
             self.report.warnings.append(f"logged models of experiment {experiment_id}: {exc}")
             return
-        import mlflow.artifacts
-
         for model in found:
             try:
                 mine = self.registry.get_logged_model(model.model_id)
@@ -252,20 +330,11 @@ class MlflowImporter:
             if mine.status == LoggedModelStatus.READY:
                 continue
             area = self.registry.model_artifacts(model.model_id)
-            with tempfile.TemporaryDirectory() as tmp:
-                local = Path(
-                    mlflow.artifacts.download_artifacts(
-                        artifact_uri=model.artifact_location,
-                        dst_path=tmp,
-                        tracking_uri=self.source,
-                    )
-                )
-                for path in sorted(p for p in local.rglob("*") if p.is_file()):
-                    with path.open("rb") as handle:
-                        area.put(path.relative_to(local).as_posix(), handle)
-                    self.report.artifact_files += 1
-            self.registry.update_logged_model(model.model_id, status=LoggedModelStatus.READY)
-            self.report.logged_models += 1
+            if self._copy_artifacts(
+                f"logged model {model.model_id}", model.artifact_location, area
+            ):
+                self.registry.update_logged_model(model.model_id, status=LoggedModelStatus.READY)
+                self.report.logged_models += 1
 
     def _registry(self) -> None:
         models = list(
