@@ -233,6 +233,39 @@ def test_failures_that_may_pass_are_journaled_not_set_aside(
     assert _stored_points(url, run.id) == 500
 
 
+@pytest.mark.parametrize(
+    ("status", "details", "refused"),
+    [
+        (400, {"message": "clashes with the message argument"}, True),
+        (400, ["not", "an", "object"], True),
+        (503, {"message": "clashes"}, False),
+        (503, "text", False),
+    ],
+)
+def test_an_odd_error_body_loses_nothing(
+    gate: tuple[Gate, str],
+    modelyard_home: Path,
+    status: int,
+    details: object,
+    refused: bool,
+) -> None:
+    guard, url = gate
+    guard.status, guard.retry_after = status, "30"
+    guard.body = orjson.dumps(
+        {"error_code": "INVALID_PARAMETER_VALUE", "message": "no", "details": details}
+    )
+    my.set_tracking_uri(url)
+    with my.start_run("r", capture_code=False) as run:
+        for i in range(100):
+            run.log_metric("loss", float(i))
+    my.flush()
+    kept = journal.entries(journal.rejected_dir()) if refused else journal.entries(uri=url)
+    assert sum(e.points for e in kept) == 100
+    if refused:
+        assert kept[0].reason is not None
+        assert kept[0].reason.error_code == "INVALID_PARAMETER_VALUE"
+
+
 @pytest.mark.slow
 def test_a_refused_batch_is_set_aside_with_its_reason(
     tmp_path: Path, modelyard_home: Path, monkeypatch: pytest.MonkeyPatch

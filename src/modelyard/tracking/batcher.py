@@ -307,6 +307,9 @@ class Batcher:
                 self._inflight = batches
                 try:
                     self._deliver(batches)
+                except Exception:
+                    self._journal(batches)  # whatever broke, the data stays (ids dedupe)
+                    raise
                 finally:
                     self._inflight = []
 

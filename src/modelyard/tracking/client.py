@@ -223,7 +223,7 @@ class HttpBackend:
                     f"server error {status} from {self.http.base_url}{path}"
                 ) from cause
             body = {"message": response.text[:500] or f"HTTP {status}"}
-        raise error_from_json(status, body) from cause
+        raise error_from_json(status, _error_body(status, body)) from cause
 
     def call(
         self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
@@ -258,6 +258,19 @@ class HttpBackend:
         self.http.close()
         if self.on_close is not None:
             self.on_close()
+
+
+def _error_body(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """An error body as the client rebuilds it: text code and message, details only if plain."""
+    details = body.get("details")
+    plain = isinstance(details, dict) and all(
+        isinstance(k, str) and k.isidentifier() and k != "message" for k in details
+    )
+    return {
+        "error_code": str(body.get("error_code", "")),
+        "message": str(body.get("message") or f"HTTP {status}")[:2000],
+        "details": details if plain else {},
+    }
 
 
 def api_backend(uri: str | None) -> HttpBackend:
