@@ -221,6 +221,7 @@ class Batcher:
         self._retry_at = 0.0
         self._backoff = 0.0
         self._why: Refusal | None = None
+        self._delays: tuple[float, ...] | None = None  # in-line retries (None: RETRY_DELAYS)
         self._journaled: dict[
             Path, tuple[int, int]
         ] = {}  # files this process wrote: batches, points
@@ -321,7 +322,7 @@ class Batcher:
             self._journal(self._send(batches).left)
 
     def _send(self, batches: list[Batch]) -> Delivery:
-        out = deliver(self.client.ingest, batches)
+        out = deliver(self.client.ingest, batches, self._delays)
         for group, why in out.set_aside:
             self._put_aside(group, why)
         if out.left:
@@ -400,7 +401,9 @@ class Batcher:
         One line on stderr then says what is journaled or set aside, and how to send it.
         """
         if self._why is not None and self._why.retry_after is None:
-            self._retry_at = 0.0  # one more try before exit, unless the server asked to wait
+            # the server was failing: one more try before exit (unless it asked to wait), and
+            # no in-line retries, so that exit does not wait on a server that is down
+            self._retry_at, self._delays = 0.0, ()
         flusher = threading.Thread(target=self.flush, name="modelyard-exit-flush", daemon=True)
         flusher.start()
         flusher.join(timeout)
