@@ -69,7 +69,7 @@ def sync(
             f"[red]{sum(len(g) for g, _ in done.set_aside)} batch(es) refused[/red] and set "
             "aside: `modelyard sync --rejected` shows why"
         )
-    if not rejected:
+    if not rejected and not done.set_aside:
         _mention_rejected(all_uris, c.uri)
     if done.left or done.set_aside:
         raise typer.Exit(1)

@@ -335,8 +335,10 @@ class Batcher:
         """Send what this process journaled (oldest first); False when the server still fails."""
         if not self._journaled:
             return True
+        sent = 0
         for entry in journal.entries(uri=self.uri):
             out = self._send(entry.batches)
+            sent += out.sent
             if out.left:
                 if len(out.left) < len(entry.batches):
                     journal.rewrite(entry, out.left)
@@ -344,10 +346,9 @@ class Batcher:
                 return False
             journal.remove(entry)
             self._journaled.pop(entry.path, None)
-        sent = sum(b for b, _ in self._journaled.values())
         self._journaled.clear()
         if sent:
-            log.warning("modelyard: %s is back; journaled batches sent", self.uri)
+            log.warning("modelyard: %s answers again; %d journaled batch(es) sent", self.uri, sent)
         return True
 
     def _failing(self, why: Refusal | None) -> None:
