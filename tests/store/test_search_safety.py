@@ -54,7 +54,7 @@ def test_catastrophic_regex_answers_fast(svc: TrackingService) -> None:
     log_runs(svc, "e", [{"t": HOSTILE}, {"t": "a" * 40}, {"t": "b"}])
     start = time.perf_counter()
     found = names(svc, "tags.t ~ '^(a+)+$'")
-    assert time.perf_counter() - start < 2.0  # Python's re needed 7.5 s at 28 characters
+    assert time.perf_counter() - start < 5.0  # Python's re needed 7.5 s at 28 characters
     assert found == {"1"}
     assert names(svc, "tags.t !~ '^(a+)+$'") == {"0", "2"}
 
@@ -182,7 +182,7 @@ def test_experiments_and_registry_search_in_linear_time(
     models, _ = registry.search_models("name ~ '^(a+)+$' OR tags.t ~ '^(a+)+$'")
     versions, _ = registry.search_versions("name ~ '^(a+)+$'")
     liked, _ = registry.search_models("name LIKE '" + "%a" * 30 + "%b'")
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 5.0
     assert [e.name for e in experiments] == ["a" * 40]
     assert [m.name for m in models] == ["m"]
     assert versions == []
@@ -214,7 +214,7 @@ def test_postgres_regex_search_past_its_timeout_is_a_bad_filter(
     start = time.perf_counter()
     with pytest.raises(BadFilter, match=r"stopped after 0\.001 s") as err:
         pg_svc.search_runs(filter=pattern)
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 5.0
     assert err.value.details == {"timeout_ms": 1}
     # SET LOCAL: the pooled connections keep no timeout once the transaction ends
     assert len(pg_svc.search_runs(filter="tags.t LIKE '%9'").runs) == 20

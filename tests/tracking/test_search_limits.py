@@ -35,6 +35,8 @@ HOSTILE = "a" * 39 + "!"
 
 @contextmanager
 def within(seconds: float) -> Iterator[None]:
+    """A bound far above the milliseconds these take (a loaded 2-core CI machine stays under
+    it) and far below what they cost before: Python's re needs hours at 40 characters."""
     start = time.perf_counter()
     yield
     elapsed = time.perf_counter() - start
@@ -42,7 +44,7 @@ def within(seconds: float) -> Iterator[None]:
 
 
 def refused(text: str) -> BadFilter:
-    with within(1.0), pytest.raises(BadFilter) as err:
+    with within(5.0), pytest.raises(BadFilter) as err:
         parse_filter(text)
     return err.value
 
@@ -124,7 +126,7 @@ def test_an_integer_past_64_bits_is_a_float() -> None:
 
 def test_order_by_is_bounded() -> None:
     assert len(parse_order_by(["metrics.m DESC"] * MAX_ORDER_BY_KEYS)) == MAX_ORDER_BY_KEYS
-    with within(1.0):
+    with within(5.0):
         with pytest.raises(BadFilter, match="order_by has 11 clauses"):
             parse_order_by(["metrics.m"] * (MAX_ORDER_BY_KEYS + 1))
         with pytest.raises(BadFilter, match="characters long"):
@@ -174,7 +176,7 @@ class Item:
 def test_catastrophic_regex_is_linear_in_memory() -> None:
     expr = parse_filter("tags.t ~ '^(a+)+$' OR name ~ '^(a|aa)+$'")
     hostile, fine = Item(HOSTILE, {"t": HOSTILE}), Item("aaaa", {"t": "a" * 40})
-    with within(2.0):
+    with within(5.0):
         assert not matches(expr, hostile, attribute_or_tag)
         assert matches(expr, fine, attribute_or_tag)
         assert not matches(expr, Item("b" + "a" * 100_000 + "!"), attribute_or_tag)
@@ -183,7 +185,7 @@ def test_catastrophic_regex_is_linear_in_memory() -> None:
 def test_like_with_many_wildcards_is_linear_in_memory() -> None:
     # through Python's re, 4 wildcards over 200 characters took 8 s
     expr = parse_filter("name LIKE '" + "%a" * 30 + "%b'")
-    with within(2.0):
+    with within(5.0):
         assert not matches(expr, Item("a" * 5_000), attribute_or_tag)
         assert matches(expr, Item("a" * 5_000 + "b"), attribute_or_tag)
     ilike = parse_filter("name ILIKE 'A_c%' AND name NOT LIKE '%.%'")
