@@ -61,7 +61,7 @@ class DatasetRegistry(ApiClient):
 
     def download(self, name: str, version: int | str, dest: str | Path) -> Path:
         """Write a version's files under ``dest`` (their digests are checked)."""
-        from modelyard.store.artifacts.blobs import hash_file
+        from modelyard.store.artifacts.blobs import clean_digest, hash_file
         from modelyard.store.artifacts.paths import resolve_under
 
         found = self.get(name, version, files=True)
@@ -69,11 +69,12 @@ class DatasetRegistry(ApiClient):
         root.mkdir(parents=True, exist_ok=True)
         for f in found["files"]:
             target = resolve_under(root, f["path"])
+            digest = clean_digest(f["digest"])  # a server's answer, checked like an upload
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("wb") as out:
-                for chunk in self.backend.download(f"/blobs/{f['digest']}"):
+                for chunk in self.backend.download(f"/blobs/{digest}"):
                     out.write(chunk)
-            if hash_file(target).digest != f["digest"]:
+            if hash_file(target).digest != digest:
                 raise InvalidInput(f"{f['path']} changed in transit")
         return root
 
