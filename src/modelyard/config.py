@@ -95,6 +95,22 @@ EXIT_FLUSH_TIMEOUT = Setting(
     60.0,
     "Seconds the SDK spends flushing at exit before journaling what is left.",
 )
+HEARTBEAT_INTERVAL = Setting(
+    "MODELYARD_HEARTBEAT_INTERVAL",
+    30.0,
+    "Seconds between the SDK's heartbeats (the my.heartbeat tag) on the runs it is running.",
+)
+HEARTBEAT_TIMEOUT = Setting(
+    "MODELYARD_HEARTBEAT_TIMEOUT",
+    600.0,
+    "Seconds without a heartbeat after which a RUNNING run is marked KILLED (its process "
+    "vanished); 0 turns the sweep off. Runs that never had a heartbeat are never touched.",
+)
+SQLITE_SYNCHRONOUS = Setting(
+    "MODELYARD_SQLITE_SYNCHRONOUS",
+    "normal",
+    "SQLite durability: `normal` survives a killed process, `full` also a power cut (slower).",
+)
 CAPTURE_GIT_DIFF = Setting(
     "MODELYARD_CAPTURE_GIT_DIFF",
     False,
@@ -121,6 +137,9 @@ ALL_SETTINGS: tuple[Setting[object], ...] = (
     HTTP_TIMEOUT,
     EXIT_FLUSH_TIMEOUT,
     CAPTURE_GIT_DIFF,
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TIMEOUT,
+    SQLITE_SYNCHRONOUS,
 )  # type: ignore[assignment]
 
 

@@ -11,6 +11,11 @@ wait for the flusher (back-pressure). Nothing buffered is dropped:
 * a batch the server refused for what it carries (400/422 with a validation code, 404, 409)
   is set aside with the reason in ``journal/rejected/`` (``modelyard sync --rejected``).
 
+Every log call is also appended to a crash journal (``wal.py``, a memory-mapped file), so a
+process killed without warning loses nothing it logged: the next SDK start for the same URI,
+or ``modelyard sync``, sends what it had not delivered. Running runs carry a heartbeat tag
+(``heartbeat.py``) the background thread refreshes.
+
 At exit one line on stderr says what is still journaled or was set aside.
 """
 
@@ -21,14 +26,13 @@ import logging
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelyard.errors import ModelyardError
-from modelyard.tracking import journal
+from modelyard.tracking import heartbeat, journal, wal
 from modelyard.tracking.client import Client, Refusal, refusal, register_buffer
 
 log = logging.getLogger("modelyard.sdk")
@@ -181,30 +185,16 @@ def _slice(series: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
     return out
 
 
-@dataclass
-class _Pending:
-    create: dict[str, Any] | None = None
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, tuple[list[int], list[float], list[int]]] = field(default_factory=dict)
-    update: dict[str, Any] | None = None
-
-
-def _wire_values(values: list[float]) -> Any:
-    import numpy as np
-
-    arr = np.asarray(values, dtype=np.float64)
-    if np.isfinite(arr).all():
-        return arr
-    from modelyard.tracking.entities import json_float
-
-    return [json_float(v) for v in values]
-
-
 class Batcher:
     """One per tracking URI per process; thread-safe."""
 
-    def __init__(self, client: Client, flush_interval: float, max_points: int) -> None:
+    def __init__(
+        self,
+        client: Client,
+        flush_interval: float,
+        max_points: int,
+        heartbeat_interval: float = 30.0,
+    ) -> None:
         self.client = client
         self.uri = client.uri
         self.flush_interval = flush_interval
@@ -213,7 +203,11 @@ class Batcher:
         self._space = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._send_lock = threading.Lock()
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, wal.Pending] = {}
+        self._segment = wal.open_segment(journal_dir(), self.uri)
+        self._live: set[str] = set()  # runs this process runs: they get heartbeats
+        self.heartbeat_interval = heartbeat_interval
+        self._beat_at = time.monotonic() + heartbeat_interval
         self._inflight: list[dict[str, Any]] = []
         self._points = 0
         self._closed = False
@@ -231,28 +225,40 @@ class Batcher:
         register_buffer(self)
 
     # -- producers (the training loop)
-    def _run(self, run_id: str) -> _Pending:
+    def _run(self, run_id: str) -> wal.Pending:
         pending = self._pending.get(run_id)
         if pending is None:
-            pending = self._pending[run_id] = _Pending()
+            pending = self._pending[run_id] = wal.Pending()
         return pending
 
     def create(self, run_id: str, spec: dict[str, Any]) -> None:
+        beat = {heartbeat.TAG: str(int(time.time() * 1000))}
         with self._lock:
             self._run(run_id).create = spec
+            self._segment.record(wal.CREATE, [run_id, spec])
+            self._live.add(run_id)
+            self._run(run_id).tags.update(beat)
+            self._segment.record(wal.TAGS, [run_id, beat])
 
     def params(self, run_id: str, params: dict[str, str]) -> None:
         with self._lock:
             self._run(run_id).params.update(params)
+            self._segment.record(wal.PARAMS, [run_id, params])
 
     def tags(self, run_id: str, tags: dict[str, str]) -> None:
         with self._lock:
             self._run(run_id).tags.update(tags)
+            self._segment.record(wal.TAGS, [run_id, tags])
 
     def update(self, run_id: str, fields: dict[str, Any]) -> None:
         with self._lock:
             pending = self._run(run_id)
             pending.update = {**(pending.update or {}), **fields}
+            self._segment.record(wal.UPDATE, [run_id, fields])
+            if fields.get("status") == "RUNNING":
+                self._live.add(run_id)
+            elif "status" in fields:
+                self._live.discard(run_id)
 
     def metric(self, run_id: str, key: str, value: float, step: int, timestamp: int) -> None:
         with self._lock:
@@ -263,6 +269,7 @@ class Batcher:
             series[0].append(step)
             series[1].append(value)
             series[2].append(timestamp)
+            self._segment.point(run_id, key, step, value, timestamp)
             self._points += 1
             if self._points >= self.max_points:
                 self._wake.set()
@@ -271,39 +278,38 @@ class Batcher:
             elif self._points >= self.max_points // 4:
                 self._wake.set()
 
+    def beat(self) -> None:
+        """Refresh the heartbeat tag of every run this process is running."""
+        self._beat_at = time.monotonic() + self.heartbeat_interval
+        beat = {heartbeat.TAG: str(int(time.time() * 1000))}
+        with self._lock:
+            live = sorted(self._live)
+        for run_id in live:
+            self.tags(run_id, beat)
+
     def wake(self) -> None:
         """Ask the background thread to send now (does not wait)."""
         self._wake.set()
 
     # -- the sender
-    def _take(self) -> list[dict[str, Any]]:
+    def _take(self) -> tuple[list[Batch], wal.Segment, int]:
+        """What was logged since the last take, as batches, and where it ends in the journal."""
         with self._lock:
             pending, self._pending = self._pending, {}
             self._points = 0
             self._space.notify_all()
-        batches = []
-        for run_id, p in pending.items():
-            batch: dict[str, Any] = {"run_id": run_id, "batch_id": uuid.uuid4().hex}
-            if p.create is not None:
-                batch["create"] = p.create
-            if p.params:
-                batch["params"] = p.params
-            if p.tags:
-                batch["tags"] = p.tags
-            if p.metrics:
-                batch["metrics"] = [
-                    {"key": k, "steps": s, "values": _wire_values(v), "timestamps": t}
-                    for k, (s, v, t) in p.metrics.items()
-                ]
-            if p.update is not None:
-                batch["update"] = p.update
-            batches.append(batch)
-        return batches
+            segment = self._segment
+            if not pending:
+                return [], segment, segment.done
+            cut, until = segment.cut()
+            if until > wal.ROTATE_AT:
+                self._segment = wal.open_segment(journal_dir(), self.uri)
+        return wal.to_batches(segment.name, cut, pending), segment, until
 
     def flush(self) -> None:
         """Send everything buffered now; returns when it is stored, journaled or set aside."""
         with self._send_lock:
-            batches = self._take()
+            batches, segment, until = self._take()
             if batches or self._journaled:
                 self._inflight = batches
                 try:
@@ -313,6 +319,12 @@ class Batcher:
                     raise
                 finally:
                     self._inflight = []
+                    self._done(segment, until)
+
+    def _done(self, segment: wal.Segment, until: int) -> None:
+        segment.mark_done(until)
+        if segment is not self._segment and until >= segment.end:
+            segment.retire()  # rotated away and all delivered
 
     def _deliver(self, batches: list[dict[str, Any]]) -> None:
         if time.monotonic() < self._retry_at or not self._send_journal():
@@ -387,13 +399,29 @@ class Batcher:
         )
 
     def _loop(self) -> None:
+        try:
+            self._adopt()
+        except Exception:
+            log.exception("modelyard: reading the journal failed")
         while not self._closed:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
             try:
+                if time.monotonic() >= self._beat_at:
+                    self.beat()
                 self.flush()
             except Exception:  # the thread must survive anything; the journal keeps the data
                 log.exception("modelyard: background flush failed")
+
+    def _adopt(self) -> None:
+        """At start: what earlier processes journaled for this URI is sent first."""
+        with self._send_lock:
+            for entry in journal.entries(uri=self.uri):
+                batches, points = self._journaled.get(entry.path, (0, 0))
+                self._journaled[entry.path] = (batches + len(entry.batches), points + entry.points)
+        if self._journaled:
+            self._wake.set()
+        heartbeat.sweep_embedded(self.client)
 
     def close(self, timeout: float | None = None) -> None:
         """Flush and stop. After ``timeout`` seconds, journal what is still unsent instead.
@@ -409,13 +437,15 @@ class Batcher:
         flusher.start()
         flusher.join(timeout)
         if flusher.is_alive():
-            self._journal(self._inflight + self._take())
+            self._journal(self._inflight + self._take()[0])
+            self._segment.mark_done(self._segment.end)
             if self._why is None:
                 self._why = Refusal(0, "TIMEOUT", f"exit flush did not finish in {timeout:g} s")
         self._closed = True
         self._wake.set()
         with self._lock:
             self._space.notify_all()
+        self._segment.release()
         self._report()
 
     def _report(self) -> None:

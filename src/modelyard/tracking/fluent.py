@@ -21,6 +21,7 @@ from modelyard.errors import InvalidInput, InvalidState, ParamConflict
 from modelyard.tracking import capture
 from modelyard.tracking.batcher import Batcher
 from modelyard.tracking.client import Client, resolve_uri
+from modelyard.tracking.clients import client_for
 from modelyard.tracking.entities import Run
 from modelyard.tracking.validation import clean_key, clean_name, clean_value
 
@@ -53,8 +54,13 @@ def _connection() -> tuple[Client, Batcher]:
     with _lock:
         found = _clients.get(uri)
         if found is None:
-            client = Client(uri)
-            batcher = Batcher(client, config.FLUSH_INTERVAL.get(), config.BUFFER_POINTS.get())
+            client = client_for(uri)
+            batcher = Batcher(
+                client,
+                config.FLUSH_INTERVAL.get(),
+                config.BUFFER_POINTS.get(),
+                config.HEARTBEAT_INTERVAL.get(),
+            )
             found = _clients[uri] = (client, batcher)
             _install_hooks()
         return found

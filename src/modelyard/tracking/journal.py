@@ -4,6 +4,8 @@
 busy, failing, full): the SDK sends them when the server is back, and ``modelyard sync`` does.
 ``journal/rejected/`` holds batches the server refused for what they carry, each file with the
 reason: ``modelyard sync --rejected`` shows them and sends them again.
+``journal/*.wal`` are crash journals (``wal.py``): what a process that died logged and had not
+delivered is read from them as entries too, so one ``sync`` drains both.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import orjson
 
 from modelyard import config
+from modelyard.tracking import wal
 from modelyard.tracking.client import Refusal
 
 
@@ -27,6 +30,8 @@ class JournalEntry:
     uri: str
     batches: list[dict[str, Any]]
     reason: Refusal | None = None  # set for a batch the server refused (journal/rejected/)
+    until: int = 0  # in a crash journal (.wal): the done offset once these are delivered
+    last: bool = True  # in a crash journal: nothing undelivered follows in the file
 
     @property
     def points(self) -> int:
@@ -79,7 +84,12 @@ def set_aside(
 
 
 def rewrite(entry: JournalEntry, batches: list[dict[str, Any]]) -> None:
-    """Keep only ``batches`` in the entry's file (the others were sent or set aside)."""
+    """Keep only ``batches`` in the entry's file (the others were sent or set aside).
+
+    A crash journal is append-only: its entry stays whole and is sent again (ids dedupe).
+    """
+    if entry.path.suffix == ".wal":
+        return
     record: dict[str, Any] = {"uri": entry.uri, "batches": batches}
     if entry.reason is not None:
         record["reason"] = entry.reason.to_json()
@@ -95,10 +105,16 @@ def _reason(raw: Any) -> Refusal | None:
 
 
 def entries(folder: Path | None = None, uri: str | None = None) -> list[JournalEntry]:
-    """Journal files in the order they were written; only those for ``uri`` when given."""
+    """Journal files in the order they were written; only those for ``uri`` when given.
+
+    A crash journal gives one entry per batch cut it holds, once the process writing it is gone.
+    """
     folder = folder or config.journal_dir()
     out = []
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted([*folder.glob("*.json"), *folder.glob("*.wal")]):
+        if path.suffix == ".wal":
+            out.extend(_crashed(path, uri))
+            continue
         try:
             data = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
@@ -114,8 +130,26 @@ def entries(folder: Path | None = None, uri: str | None = None) -> list[JournalE
     return out
 
 
+def _crashed(path: Path, uri: str | None) -> list[JournalEntry]:
+    if wal.is_live(path):
+        return []  # its own process sends it
+    found = wal.read(path)
+    if found is None or (uri is not None and found[0] != uri):
+        return []
+    groups = found[1]
+    if not groups:
+        path.unlink(missing_ok=True)  # everything in it was delivered
+    return [
+        JournalEntry(path, found[0], g.batches, until=g.until, last=i == len(groups) - 1)
+        for i, g in enumerate(groups)
+    ]
+
+
 def remove(entry: JournalEntry) -> None:
-    """Delete an entry's file (gone already is fine: another sync sent it)."""
+    """Forget a delivered entry (gone already is fine: another sync sent it)."""
+    if entry.path.suffix == ".wal":
+        wal.mark_done(entry.path, entry.until, entry.last)
+        return
     try:
         entry.path.unlink()
     except FileNotFoundError:

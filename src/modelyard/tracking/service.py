@@ -164,7 +164,7 @@ class TrackingService:
         *,
         run_id: str | None = None,
         tags: dict[str, str] | None = None,
-        user: str = "anonymous",
+        user: str,
     ) -> Run:
         rid = v.clean_run_id(run_id) if run_id else new_run_id()
         clean_tags = v.clean_pairs(tags, "tag")
@@ -354,6 +354,25 @@ class TrackingService:
             blobs.uploads,
         )
         return report
+
+    # -- runs whose process vanished
+    def sweep_vanished_runs(
+        self, timeout: float | None = None, now: float | None = None
+    ) -> list[str]:
+        """Mark KILLED the RUNNING runs whose SDK heartbeat is older than ``timeout`` seconds
+        (default MODELYARD_HEARTBEAT_TIMEOUT; 0: do nothing); returns their ids."""
+        from modelyard import config
+        from modelyard.tracking import heartbeat
+
+        timeout = config.HEARTBEAT_TIMEOUT.get() if timeout is None else timeout
+        if timeout <= 0:
+            return []
+        cutoff = int(((time.time() if now is None else now) - timeout) * 1000)
+        with self.db.read() as conn:
+            found = runs_repo.silent_since(conn, heartbeat.TAG, cutoff)
+        if not found:
+            return []
+        return self.db.write(lambda c: runs_repo.mark_killed(c, heartbeat.TAG, found))
 
     def close(self) -> None:
         self.db.close()

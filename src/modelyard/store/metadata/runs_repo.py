@@ -431,3 +431,52 @@ def purge(conn: Connection, run_ids: list[str]) -> None:
         conn.execute(applied_batches.delete().where(applied_batches.c.run_id.in_(ids)))
         conn.execute(runs.update().where(runs.c.parent_id.in_(ids)).values(parent_id=None))
         conn.execute(runs.delete().where(runs.c.id.in_(ids)))
+
+
+def silent_since(
+    conn: Connection, tag: str, cutoff_ms: int, limit: int = 1000
+) -> list[tuple[str, int]]:
+    """RUNNING runs whose heartbeat tag is older than the cutoff, with that heartbeat (ms).
+
+    Reads the tag's index (``ix_run_tags_key``), one row per run that ever had a heartbeat,
+    and the run by its key. Heartbeats are 13-digit millisecond strings, so they compare as text.
+    """
+    stamp = str(cutoff_ms).rjust(13, "0")
+    rows = conn.execute(
+        select(run_tags.c.run_id, run_tags.c.value)
+        .join(runs, runs.c.id == run_tags.c.run_id)
+        .where(
+            run_tags.c.key == tag,
+            func.length(run_tags.c.value) == len(stamp),
+            run_tags.c.value < stamp,
+            runs.c.status == RunStatus.RUNNING.value,
+            runs.c.lifecycle == Lifecycle.ACTIVE.value,
+        )
+        .order_by(run_tags.c.run_id)
+        .limit(limit)
+    ).all()
+    return [(r.run_id, int(r.value)) for r in rows if r.value.isdigit()]
+
+
+def mark_killed(conn: Connection, tag: str, found: list[tuple[str, int]]) -> list[str]:
+    """Mark these runs KILLED, ended at their last heartbeat, if they are still RUNNING and
+    that heartbeat is still their last (a beat that came meanwhile keeps a run alive)."""
+    killed = []
+    for run_id, last_beat in found:
+        same_beat = (
+            select(run_tags.c.run_id)
+            .where(
+                run_tags.c.run_id == run_id,
+                run_tags.c.key == tag,
+                run_tags.c.value == str(last_beat).rjust(13, "0"),
+            )
+            .exists()
+        )
+        result = conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status == RunStatus.RUNNING.value, same_beat)
+            .values(status=RunStatus.KILLED.value, end_time=last_beat)
+        )
+        if result.rowcount:
+            killed.append(run_id)
+    return killed
