@@ -109,7 +109,7 @@ def test_large_files_stream_in_constant_memory(stores: Stores) -> None:
 
 
 def test_multipart_upload_resumes_and_checks_the_whole(stores: Stores) -> None:
-    uploads = Uploads(stores.artifacts.content)
+    uploads = Uploads(stores.artifacts)
     parts = [os.urandom(1000), os.urandom(1000), b"tail"]
     whole = b"".join(parts)
     upload_id = uploads.create()

@@ -162,7 +162,7 @@ def test_scan_and_gc_see_no_planted_link(stores: Stores, tmp_path: Path, secret:
 
 
 def test_a_part_planted_as_a_link_is_not_a_part(stores: Stores, secret: Path) -> None:
-    uploads = Uploads(stores.artifacts.content)
+    uploads = Uploads(stores.artifacts)
     upload_id = uploads.create()
     uploads.put_part(upload_id, 1, io.BytesIO(b"first"))
     session = stores.artifacts.objects.staging / f"upload-{upload_id}"

@@ -91,13 +91,13 @@ async def put_pack(request: Request, repo: ArtifactRepository = Depends(artifact
 @router.post("/uploads", status_code=201)
 def create_upload(repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
     """Start a resumable multipart upload."""
-    return JSONOut({"upload_id": Uploads(repo.content).create()}, status_code=201)
+    return JSONOut({"upload_id": Uploads(repo).create()}, status_code=201)
 
 
 @router.get("/uploads/{upload_id}")
 def upload_status(upload_id: str, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
     """The parts received so far, to resume after a broken connection."""
-    parts = Uploads(repo.content).parts(upload_id)
+    parts = Uploads(repo).parts(upload_id)
     return JSONOut(
         {
             "upload_id": upload_id,
@@ -110,7 +110,7 @@ def upload_status(upload_id: str, repo: ArtifactRepository = Depends(artifacts))
 async def put_part(
     upload_id: str, number: int, request: Request, repo: ArtifactRepository = Depends(artifacts)
 ) -> JSONOut:
-    uploads = Uploads(repo.content)
+    uploads = Uploads(repo)
     with await spool_body(request) as spool:
         part = await run_in_threadpool(uploads.put_part, upload_id, number, spool)
     return JSONOut({"number": part.number, "size": part.size, "sha256": part.sha256})
@@ -121,11 +121,11 @@ def complete_upload(
     upload_id: str, body: UploadCompleteIn, repo: ArtifactRepository = Depends(artifacts)
 ) -> JSONOut:
     """Join the parts into one blob (checked against ``digest`` when given)."""
-    blob = Uploads(repo.content).complete(upload_id, body.digest)
+    blob = Uploads(repo).complete(upload_id, body.digest)
     return JSONOut({"digest": blob.digest, "size": blob.size})
 
 
 @router.delete("/uploads/{upload_id}")
 def abort_upload(upload_id: str, repo: ArtifactRepository = Depends(artifacts)) -> JSONOut:
-    Uploads(repo.content).abort(upload_id)
+    Uploads(repo).abort(upload_id)
     return JSONOut({})

@@ -10,7 +10,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from modelyard.store.artifacts.multipart import Multipart
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +58,9 @@ class ObjectStore(ABC):
     @abstractmethod
     def scan(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``."""
+
+    def multipart(self) -> Multipart:
+        """Where parts of multipart uploads wait (default: files in the staging folder)."""
+        from modelyard.store.artifacts.multipart import StagedParts
+
+        return StagedParts(self)

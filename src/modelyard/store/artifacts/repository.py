@@ -12,7 +12,9 @@ from modelyard import config
 from modelyard.errors import NotFound
 from modelyard.store.artifacts.base import ArtifactInfo, ObjectStore
 from modelyard.store.artifacts.blobs import Blob, ContentStore, clean_digest
+from modelyard.store.artifacts.uploads import Uploads
 from modelyard.store.metadata import artifact_index_repo as index
+from modelyard.store.metadata import uploads_repo
 from modelyard.store.metadata.artifact_index_repo import FileRow
 from modelyard.store.metadata.database import Database
 from modelyard.store.metadata.sql import now_ms
@@ -113,7 +115,10 @@ class ArtifactRepository:
             doomed = sorted(candidates - index.referenced(conn, candidates))
         report = BlobGcReport(doomed, sum(stored[d].size for d in doomed))
         stale = time.time() - config.UPLOAD_GRACE_HOURS.get() * 3600
-        report.uploads = _stale_uploads(self.objects.staging, stale, dry_run=dry_run)
+        report.uploads = Uploads(self).expire(stale, dry_run=dry_run)
+        with self.db.read() as conn:
+            sessions = {f"upload-{i}" for i in uploads_repo.ids(conn)}
+        report.uploads += _stale_uploads(self.objects.staging, stale, sessions, dry_run=dry_run)
         if dry_run:
             return report
         for digest in doomed:
@@ -122,13 +127,16 @@ class ArtifactRepository:
         return report
 
 
-def _stale_uploads(staging: Path, cutoff: float, *, dry_run: bool) -> int:
-    """Staged files and upload sessions untouched since ``cutoff`` (links are not followed)."""
+def _stale_uploads(staging: Path, cutoff: float, sessions: set[str], *, dry_run: bool) -> int:
+    """Staged files untouched since ``cutoff``, but the folders of live ``sessions`` (links
+    are not followed)."""
     import shutil
     import stat
 
     count = 0
     for entry in staging.iterdir() if staging.exists() else []:
+        if entry.name in sessions:
+            continue
         try:
             st = entry.lstat()
         except FileNotFoundError:

@@ -10,13 +10,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from modelyard import config
 from modelyard.errors import InvalidInput, NotFound, StoreUnavailable
 from modelyard.store.artifacts.base import ObjectInfo, ObjectStore
 from modelyard.store.artifacts.disk import private_folder
 from modelyard.store.artifacts.paths import clean_relative
+
+if TYPE_CHECKING:
+    from modelyard.store.artifacts.multipart import Multipart
 
 MULTIPART_BYTES = 64 << 20  # boto3 switches to a parallel multipart upload above this
 
@@ -32,7 +35,7 @@ class S3ObjectStore(ObjectStore):
         if not self.bucket:
             raise InvalidInput(f"S3 artifact URI {uri!r} names no bucket")
         self.prefix = clean_relative(prefix, allow_empty=True)
-        self._s3: Any = boto3.client("s3")
+        self.client: Any = boto3.client("s3")
         self._transfer = TransferConfig(
             multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES
         )
@@ -43,7 +46,7 @@ class S3ObjectStore(ObjectStore):
             shared = Path(tempfile.gettempdir()) / f"modelyard-{os.geteuid()}"
             self.staging = private_folder(shared, owner_only=True)
 
-    def _key(self, key: str) -> str:
+    def full_key(self, key: str) -> str:
         rel = clean_relative(key)
         return f"{self.prefix}/{rel}" if self.prefix else rel
 
@@ -51,18 +54,20 @@ class S3ObjectStore(ObjectStore):
         from botocore.exceptions import ClientError
 
         try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=self._key(key))
+            head = self.client.head_object(Bucket=self.bucket, Key=self.full_key(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
                 return None
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return ObjectInfo(key, int(head["ContentLength"]), head["LastModified"].timestamp())
 
     def put_file(self, key: str, path: Path) -> None:
         try:
-            self._s3.upload_file(str(path), self.bucket, self._key(key), Config=self._transfer)
+            self.client.upload_file(
+                str(path), self.bucket, self.full_key(key), Config=self._transfer
+            )
         except Exception as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         finally:
             path.unlink(missing_ok=True)
 
@@ -70,25 +75,46 @@ class S3ObjectStore(ObjectStore):
         from botocore.exceptions import ClientError
 
         try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))["Body"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
                 raise NotFound(f"object {key!r} does not exist", path=key) from exc
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return cast(BinaryIO, body)
 
     def delete(self, key: str) -> None:
-        self._s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+        self.client.delete_object(Bucket=self.bucket, Key=self.full_key(key))
+
+    def multipart(self) -> Multipart:
+        from modelyard.store.artifacts.s3_multipart import S3Parts
+
+        return S3Parts(self)
+
+    def copy(self, src: str, dst: str) -> None:
+        """A copy inside the bucket (S3 copies; the bytes do not pass through here)."""
+        source = {"Bucket": self.bucket, "Key": self.full_key(src)}
+        try:
+            self.client.copy(source, self.bucket, self.full_key(dst), Config=self._transfer)
+        except Exception as exc:
+            raise unavailable(exc) from exc
 
     def scan(self, prefix: str) -> Iterator[ObjectInfo]:
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
-        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=full
+        )
         for page in pages:
             for obj in page.get("Contents", []):
                 modified = obj["LastModified"].timestamp()
                 yield ObjectInfo(obj["Key"][strip:], int(obj["Size"]), modified)
 
 
-def _unavailable(exc: Exception) -> StoreUnavailable:
+def error_code(exc: Exception) -> str:
+    """The S3 error code of a botocore ClientError ("" for other errors)."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def unavailable(exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"artifact store error: {exc}")

@@ -1,8 +1,11 @@
-"""Resumable multipart uploads: parts land in a staging folder, ``complete`` makes one blob.
+"""Resumable multipart uploads: parts arrive in any order, on any replica; ``complete`` makes
+one content-addressed blob.
 
-A session is a folder ``upload-<id>`` in the object store's staging area, so a client that lost
-its connection asks which parts arrived and sends only the others. Sessions untouched for
-MODELYARD_UPLOAD_GRACE_HOURS are removed by `modelyard gc`.
+The session (id, parts with their size and sha256, times) is a row of the metadata store, so
+a client that lost its connection asks any server which parts arrived and sends only the
+others. The bytes wait in the object store's ``multipart()``: files in the local staging folder,
+or S3's own multipart upload. Sessions untouched for MODELYARD_UPLOAD_GRACE_HOURS are removed
+(and S3 uploads aborted) by `modelyard gc`.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ import hashlib
 import os
 import re
 import secrets
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from modelyard.errors import InvalidInput, NotFound, PayloadTooLarge
-from modelyard.store.artifacts.blobs import CHUNK, Blob, ContentStore
-from modelyard.store.artifacts.disk import open_regular, writing
+from modelyard.errors import DigestMismatch, InvalidInput, NotFound, PayloadTooLarge
+from modelyard.store.artifacts.blobs import CHUNK, Blob, blob_key, clean_digest
+from modelyard.store.artifacts.disk import writing
+from modelyard.store.metadata import uploads_repo as repo
+from modelyard.store.metadata.sql import now_ms
+
+if TYPE_CHECKING:
+    from modelyard.store.artifacts.repository import ArtifactRepository
 
 MAX_PARTS = 10_000
 MAX_PART_BYTES = 5 << 30
@@ -34,96 +41,101 @@ class Part:
 
 
 class Uploads:
-    def __init__(self, content: ContentStore) -> None:
-        self.content = content
-        self.staging = content.objects.staging
+    def __init__(self, artifacts: ArtifactRepository) -> None:
+        self.db = artifacts.db
+        self.content = artifacts.content
+        self.objects = artifacts.objects
+        self.multipart = artifacts.objects.multipart()
 
-    def _folder(self, upload_id: str) -> Path:
+    def _session(self, upload_id: str) -> repo.Session:
         if not isinstance(upload_id, str) or not _ID.match(upload_id):
             raise InvalidInput(f"{upload_id!r} is not an upload id", field="upload_id")
-        folder = self.staging / f"upload-{upload_id}"
-        try:
-            is_folder = stat.S_ISDIR(folder.lstat().st_mode)  # a planted link is no session
-        except FileNotFoundError:
-            is_folder = False
-        if not is_folder:
+        with self.db.read() as conn:
+            session = repo.get(conn, upload_id)
+        if session is None:
             raise NotFound(f"upload {upload_id} does not exist (finished, aborted or expired)")
-        return folder
-
-    @staticmethod
-    def _parts(folder: Path) -> list[Path]:
-        """The part files of a session, in order; anything but a regular file is not a part."""
-        return sorted(p for p in folder.glob("[0-9]" * 5) if stat.S_ISREG(p.lstat().st_mode))
+        return session
 
     def create(self) -> str:
         upload_id = secrets.token_hex(16)
-        with writing("an upload session"):
-            (self.staging / f"upload-{upload_id}").mkdir()
+        native = self.multipart.start(upload_id)
+        try:
+            self.db.write(lambda c: repo.create(c, upload_id, native, now_ms()))
+        except BaseException:
+            self.multipart.abort(upload_id, native)
+            raise
         return upload_id
 
     def put_part(self, upload_id: str, number: int, stream: BinaryIO) -> Part:
         """Store part ``number`` (1-based); sending a part again replaces it."""
-        folder = self._folder(upload_id)
+        session = self._session(upload_id)
         if not 1 <= number <= MAX_PARTS:
             raise InvalidInput(f"part number must be 1..{MAX_PARTS}", field="number")
-        with writing(f"part {number} of upload {upload_id}"):
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+        what = f"part {number} of upload {upload_id}"
+        with writing(what):
+            fd, tmp = tempfile.mkstemp(dir=self.objects.staging, prefix="part-")
         h, size = hashlib.sha256(), 0
         try:
-            with writing(f"part {number} of upload {upload_id}"):
-                with os.fdopen(fd, "wb") as out:
-                    while chunk := stream.read(CHUNK):
-                        size += len(chunk)
-                        if size > MAX_PART_BYTES:
-                            raise PayloadTooLarge(f"a part may hold at most {MAX_PART_BYTES} bytes")
-                        h.update(chunk)
-                        out.write(chunk)
-                os.replace(tmp, folder / f"{number:05d}")
-                os.utime(folder)  # a session in use is not stale
+            with writing(what), os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > MAX_PART_BYTES:
+                        raise PayloadTooLarge(f"a part may hold at most {MAX_PART_BYTES} bytes")
+                    h.update(chunk)
+                    out.write(chunk)
+            tag = self.multipart.put(upload_id, session.native_id, number, Path(tmp))
         finally:
             Path(tmp).unlink(missing_ok=True)
-        return Part(number, size, h.hexdigest())
+        row = repo.PartRow(number, size, h.hexdigest(), tag)
+        if not self.db.write(lambda c: repo.put_part(c, upload_id, row, now_ms())):
+            raise NotFound(f"upload {upload_id} ended while part {number} arrived")
+        return Part(number, size, row.sha256)
 
     def parts(self, upload_id: str) -> list[Part]:
         """The parts received so far (their sha256 lets a client check before it skips one)."""
-        folder = self._folder(upload_id)
-        out = []
-        for path in self._parts(folder):
-            h = hashlib.sha256()
-            with open_regular(path) as f:
-                while chunk := f.read(CHUNK):
-                    h.update(chunk)
-            out.append(Part(int(path.name), path.stat().st_size, h.hexdigest()))
-        return out
+        self._session(upload_id)
+        with self.db.read() as conn:
+            rows = repo.parts(conn, upload_id)
+        return [Part(r.number, r.size, r.sha256) for r in rows]
 
     def complete(self, upload_id: str, expected: str | None = None) -> Blob:
-        """Join the parts in order into one blob; gaps in the numbering are refused."""
-        folder = self._folder(upload_id)
-        parts = self._parts(folder)
-        numbers = [int(p.name) for p in parts]
+        """Join the parts in order into one blob; gaps in the numbering are refused.
+
+        A digest mismatch keeps the session, so a corrected ``complete`` can follow.
+        """
+        session = self._session(upload_id)
+        with self.db.read() as conn:
+            rows = repo.parts(conn, upload_id)
+        numbers = [r.number for r in rows]
         if not numbers or numbers != list(range(1, len(numbers) + 1)):
             raise InvalidInput(
                 f"upload {upload_id} has parts {numbers[:20]}; need 1..N with no gap"
             )
-        with writing(f"upload {upload_id}"):
-            fd, tmp = tempfile.mkstemp(dir=self.staging, prefix="joined-")
-        joined = Path(tmp)
-        h, size = hashlib.sha256(), 0
-        try:
-            with writing(f"upload {upload_id}"), os.fdopen(fd, "wb") as out:
-                for part in parts:
-                    with open_regular(part) as f:
-                        while chunk := f.read(CHUNK):
-                            h.update(chunk)
-                            out.write(chunk)
-                            size += len(chunk)
-            blob = self.content.adopt(joined, Blob(h.hexdigest(), size), expected)
-        finally:
-            joined.unlink(missing_ok=True)
-        self.abort(upload_id)
-        return blob
+        whole = self.multipart.join(
+            upload_id, session.native_id, [(r.number, r.size, r.etag) for r in rows]
+        )
+        if expected is not None and clean_digest(expected) != whole.digest:
+            raise DigestMismatch(
+                f"content digest is {whole.digest}, the client said {clean_digest(expected)}"
+            )
+        if self.content.size(whole.digest) is None:  # stored once: the same bytes may be there
+            self.multipart.keep(upload_id, blob_key(whole.digest))
+        self._end(session)
+        return whole
 
     def abort(self, upload_id: str) -> None:
-        import shutil
+        self._end(self._session(upload_id))
 
-        shutil.rmtree(self._folder(upload_id), ignore_errors=True)
+    def _end(self, session: repo.Session) -> None:
+        self.db.write(lambda c: repo.remove(c, session.id))
+        self.multipart.abort(session.id, session.native_id)
+
+    def expire(self, cutoff: float, *, dry_run: bool) -> int:
+        """End sessions untouched since ``cutoff`` (seconds since the epoch); how many."""
+        with self.db.read() as conn:
+            stale = repo.stale(conn, int(cutoff * 1000))
+            known = repo.ids(conn)
+        if not dry_run:
+            for session in stale:
+                self._end(session)
+        return len(stale) + self.multipart.sweep(cutoff, known, dry_run=dry_run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import queue
 import re
 import threading
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +22,7 @@ from modelyard.errors import InvalidInput, ModelyardError, SchemaOutdated, Store
 from modelyard.tracking.search_regex import sqlite_regexp
 
 T = TypeVar("T")
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 _NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
@@ -39,10 +41,23 @@ def _as_number(value: str | None) -> float | None:
     return float(value)
 
 
+def _synchronous() -> str:
+    """MODELYARD_SQLITE_SYNCHRONOUS as a pragma value (normal or full)."""
+    from modelyard import config
+
+    value = config.SQLITE_SYNCHRONOUS.get().strip().upper()
+    if value not in {"NORMAL", "FULL"}:
+        raise InvalidInput(
+            f"{config.SQLITE_SYNCHRONOUS.env} must be normal or full, not {value.lower()!r}"
+        )
+    return value
+
+
 def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    synchronous = _synchronous()
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
@@ -54,7 +69,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (working SAVEPOINTs)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
@@ -69,15 +84,32 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     return engine
 
 
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # upper bounds of the batch size histogram
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    """Counters of the SQLite writer since it started (read by GET /metrics)."""
+
+    queue_depth: int
+    jobs: int
+    batches: int
+    failed_batches: int
+    batch_sizes: tuple[int, ...]  # batches per BATCH_BUCKETS bucket (not cumulative)
+
+
 class _Writer:
     """Runs write jobs in one thread; jobs that queue up share one transaction (group commit).
 
     Each job runs in its own SAVEPOINT, so a failing job rolls back alone and the others commit.
+    The counters are plain ints written by the writer thread alone (no lock on the hot path).
     """
 
     def __init__(self, engine: Engine, max_batch: int = 256) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._jobs = self._batches = self._failed = 0
+        self._sizes = [0] * len(BATCH_BUCKETS)
         self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -90,6 +122,11 @@ class _Writer:
         future: Future[T] = Future()
         self._queue.put((job, future))
         return future.result()
+
+    def stats(self) -> WriterStats:
+        return WriterStats(
+            self._queue.qsize(), self._jobs, self._batches, self._failed, tuple(self._sizes)
+        )
 
     def close(self) -> None:
         self._queue.put(None)
@@ -114,6 +151,9 @@ class _Writer:
             self._run(jobs)
 
     def _run(self, jobs: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
+        self._jobs += len(jobs)
+        self._batches += 1
+        self._sizes[bisect.bisect_left(BATCH_BUCKETS, len(jobs))] += 1
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             with self._engine.begin() as conn:
@@ -132,6 +172,7 @@ class _Writer:
                             savepoint.commit()
                             outcomes.append((future, result, None))
         except Exception as exc:
+            self._failed += 1
             failed = {id(f) for f, _, e in outcomes if e is not None}
             for _, future in jobs:
                 if id(future) in failed:
@@ -213,6 +254,10 @@ class Database:
             if translated is exc:
                 raise
             raise translated from exc
+
+    def writer_stats(self) -> WriterStats | None:
+        """The SQLite writer's counters; None when writes run directly (PostgreSQL)."""
+        return None if self._writer is None else self._writer.stats()
 
     def ping(self) -> None:
         with self.read() as conn:

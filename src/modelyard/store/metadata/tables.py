@@ -307,3 +307,23 @@ promotion_comments = Table(
     Column("text", Text, nullable=False),
     Column("at", BigInteger, nullable=False),
 )
+
+# Multipart upload sessions, shared by every server replica (the bytes: staging folder or S3).
+upload_sessions = Table(
+    "upload_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("native_id", Text, nullable=False, default=""),  # the backend's own id (S3 UploadId)
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False, index=True),
+)
+
+upload_parts = Table(
+    "upload_parts",
+    metadata,
+    Column("upload_id", String(32), ForeignKey("upload_sessions.id"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("etag", Text, nullable=False, default=""),  # what S3 answered (joining names it)
+)
