@@ -28,7 +28,16 @@ Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
+
+
+def error_json(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The one native JSON shape of an error: ``{"error_code", "message"[, "details"]}``."""
+    body: dict[str, Any] = {"error_code": code, "message": message}
+    if details:
+        body["details"] = dict(details)
+    return body
 
 
 class ModelyardError(Exception):
@@ -43,11 +52,8 @@ class ModelyardError(Exception):
         self.details = details
 
     def to_json(self) -> dict[str, Any]:
-        """The one JSON shape of an error."""
-        body: dict[str, Any] = {"error_code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+        """This error in the native shape."""
+        return error_json(self.code, self.message, self.details)
 
 
 class InvalidInput(ModelyardError):

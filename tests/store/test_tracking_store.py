@@ -91,7 +91,7 @@ def test_unicode_names_are_nfc_normalised(svc: TrackingService) -> None:
 def test_run_create_is_idempotent_and_nests(svc: TrackingService) -> None:
     parent = new_run(svc, name="parent")
     child = new_run(svc, parent_id=parent, name="child")
-    again = svc.create_run(RunCreate(experiment_name="e", name="other"), run_id=child)
+    again = svc.create_run(RunCreate(experiment_name="e", name="other"), run_id=child, user="t")
     assert again.name == "child"
     assert again.parent_id == parent
     with pytest.raises(NotFound, match="parent"):

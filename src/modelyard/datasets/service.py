@@ -43,7 +43,7 @@ class DatasetsService:
         profile: dict[str, Any] | None = None,
         description: str = "",
         tags: dict[str, str] | None = None,
-        user: str = "anonymous",
+        user: str,
     ) -> tuple[DatasetVersion, bool]:
         """A new version from uploaded blobs (``{path: sha256}``); the same content registered
         again returns the existing version (second value False)."""
@@ -87,7 +87,7 @@ class DatasetsService:
         source_type: str = "",
         schema: Any = None,
         profile: Any = None,
-        user: str = "anonymous",
+        user: str,
     ) -> DatasetVersion:
         """A version that only describes data kept elsewhere (an MLflow dataset: its digest,
         source and schema); the same reference is the same version."""

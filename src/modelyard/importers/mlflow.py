@@ -380,7 +380,10 @@ class MlflowImporter:
                 )
                 if version.current_stage and version.current_stage != "None":
                     self.registry.update_version(
-                        rm.name, number, stage=parse_stage(version.current_stage)
+                        rm.name,
+                        number,
+                        stage=parse_stage(version.current_stage),
+                        user="mlflow-import",
                     )
                 self.report.versions += 1
             for alias, number in dict(rm.aliases).items():

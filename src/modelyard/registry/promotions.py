@@ -33,8 +33,8 @@ class PromotionService:
         *,
         rules: list[str] | None = None,
         alias: str | None = None,
+        user: str,
         reason: str = "",
-        user: str = "anonymous",
     ) -> Promotion:
         target = parse_stage(stage)
         if target == Stage.NONE:
@@ -78,7 +78,7 @@ class PromotionService:
             registry_repo.model_id(conn, name)
             return promotions_repo.of_model(conn, name)
 
-    def comment(self, promotion_id: int, text: str, user: str = "anonymous") -> Promotion:
+    def comment(self, promotion_id: int, text: str, user: str) -> Promotion:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a comment needs text", field="text")
 
@@ -94,9 +94,7 @@ class PromotionService:
         with self.db.read() as conn:
             return self._evaluate(conn, promotions_repo.get(conn, promotion_id))
 
-    def decide(
-        self, promotion_id: int, approve: bool, comment: str = "", user: str = "anonymous"
-    ) -> Promotion:
+    def decide(self, promotion_id: int, approve: bool, user: str, comment: str = "") -> Promotion:
         def job(conn: Any) -> Promotion:
             p = promotions_repo.get(conn, promotion_id)
             if p.status != "open":

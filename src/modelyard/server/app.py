@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -15,28 +15,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from modelyard import __version__, config
-from modelyard.datasets.service import DatasetsService
-from modelyard.registry.promotions import PromotionService
-from modelyard.registry.service import RegistryService
-from modelyard.server import errors, mlflow
+from modelyard.server import errors
+from modelyard.server.domains import BUILT_IN, Domain
 from modelyard.server.guard import (
     LOOPBACK_HOSTS,
     RequestGuard,
     allowed_hosts,
 )
 from modelyard.server.identity import identify
-from modelyard.server.routes import (
-    artifacts,
-    blobs,
-    datasets,
-    experiments,
-    health,
-    promotions,
-    registry,
-    runs,
-)
 from modelyard.store.stores import open_stores
-from modelyard.tracking.service import TrackingService
 
 _NO_UI = """<!doctype html><html><head><meta charset="utf-8"><title>modelyard</title></head>
 <body style="font-family:system-ui;max-width:40rem;margin:3rem auto">
@@ -66,16 +53,21 @@ def default_settings() -> ServerSettings:
     )
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    """Open the stores and build the ASGI app."""
+def create_app(
+    settings: ServerSettings | None = None, domains: Sequence[Domain] = BUILT_IN
+) -> FastAPI:
+    """Open the stores and build the ASGI app from ``domains`` (the built-in ones by default)."""
     settings = settings or default_settings()
     stores = open_stores(settings.store_uri, settings.artifacts_uri)
-    service = TrackingService(stores.db, stores.artifacts)
+    services: dict[str, object] = {}
+    for domain in domains:
+        if domain.build is not None:
+            services[domain.name] = domain.build(stores, services)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        service.close()
+        stores.db.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -86,26 +78,19 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.tracking = service
-    app.state.registry = RegistryService(stores.db, stores.artifacts)
-    app.state.promotions = PromotionService(app.state.registry)
+    app.state.services = services
     app.state.artifacts = stores.artifacts
-    app.state.datasets = DatasetsService(stores.db, stores.artifacts)
     app.state.settings = settings
     errors.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    api.include_router(experiments.router)
-    api.include_router(runs.router)
-    api.include_router(artifacts.router)
-    api.include_router(artifacts.previews)
-    api.include_router(blobs.router)
-    api.include_router(datasets.router)
-    api.include_router(registry.router)
-    api.include_router(promotions.router)
+    for domain in domains:
+        for router in domain.routers:
+            api.include_router(router)
     app.include_router(api)
-    app.include_router(health.router)
-    mlflow.mount(app)
+    for domain in domains:
+        if domain.mount is not None:
+            domain.mount(app)
     _api_not_found(app)
     _mount_ui(app)
     app.add_middleware(

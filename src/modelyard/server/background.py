@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from modelyard.server.app import ServerSettings, create_app
+from modelyard.server.domains import BUILT_IN, Domain
 from modelyard.server.listener import uvicorn_config
 
 
@@ -19,11 +20,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_background(settings: ServerSettings) -> Iterator[str]:
-    """Serve ``create_app(settings)`` with uvicorn on 127.0.0.1; yields the base URL."""
+def serve_in_background(
+    settings: ServerSettings, domains: Sequence[Domain] = BUILT_IN
+) -> Iterator[str]:
+    """Serve ``create_app(settings, domains)`` with uvicorn on 127.0.0.1; yields the base URL."""
     import uvicorn
 
-    app = create_app(settings)
+    app = create_app(settings, domains)
     port = free_port()
     server = uvicorn.Server(
         uvicorn_config(app, "127.0.0.1", port, log_level="warning", lifespan="on")

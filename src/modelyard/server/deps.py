@@ -1,6 +1,9 @@
-"""Dependencies shared by the routers."""
+"""Dependencies shared by the routers: one generic way to reach a domain's service."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import Request
 
@@ -10,27 +13,28 @@ from modelyard.registry.service import RegistryService
 from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.tracking.service import TrackingService
 
-
-def tracking(request: Request) -> TrackingService:
-    service: TrackingService = request.app.state.tracking
-    return service
+T = TypeVar("T")
 
 
-def registry(request: Request) -> RegistryService:
-    service: RegistryService = request.app.state.registry
-    return service
+def service(name: str, kind: type[T]) -> Callable[[Request], T]:
+    """A dependency giving the service the domain ``name`` built (see server/domains.py)."""
+
+    def get(request: Request) -> T:
+        found = request.app.state.services[name]
+        if not isinstance(found, kind):
+            raise TypeError(f"domain {name!r} serves {type(found).__name__}, not {kind.__name__}")
+        return found
+
+    get.__name__ = f"{name}_service"
+    return get
+
+
+tracking = service("tracking", TrackingService)
+registry = service("registry", RegistryService)
+datasets = service("datasets", DatasetsService)
+promotions = service("promotions", PromotionService)
 
 
 def artifacts(request: Request) -> ArtifactRepository:
     repo: ArtifactRepository = request.app.state.artifacts
     return repo
-
-
-def datasets(request: Request) -> DatasetsService:
-    service: DatasetsService = request.app.state.datasets
-    return service
-
-
-def promotions(request: Request) -> PromotionService:
-    service: PromotionService = request.app.state.promotions
-    return service

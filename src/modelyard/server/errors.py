@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 
 from modelyard.errors import ModelyardError
 from modelyard.server.mlflow import wire
-from modelyard.server.responses import JSONOut
+from modelyard.server.responses import JSONOut, error_response
 
 log = logging.getLogger("modelyard.server")
 
@@ -22,13 +22,6 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, **details: object) -> JSONOut:
-    body: dict[str, object] = {"error_code": code, "message": message}
-    if details:
-        body["details"] = details
-    return JSONOut(body, status_code=status)
-
-
 async def _modelyard_error(request: Request, exc: Exception) -> JSONOut:
     assert isinstance(exc, ModelyardError)
     if exc.status >= 500:
@@ -36,7 +29,7 @@ async def _modelyard_error(request: Request, exc: Exception) -> JSONOut:
     if wire.is_mlflow_path(request.url.path):
         status, body = wire.error_body(exc)
         return JSONOut(body, status_code=status)
-    return JSONOut(exc.to_json(), status_code=exc.status)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONOut:
@@ -51,7 +44,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONOut:
         {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
         for e in errors
     ]
-    return error_response(400, "INVALID_PARAMETER_VALUE", message, errors=problems)
+    return error_response(400, "INVALID_PARAMETER_VALUE", message, {"errors": problems})
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONOut:

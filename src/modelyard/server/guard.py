@@ -36,7 +36,7 @@ from modelyard.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from modelyard.server.responses import JSONOut
+from modelyard.server.responses import error_response
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -166,7 +166,8 @@ class RequestGuard:
         try:
             receive = await self._check(scope, receive)
         except ModelyardError as exc:
-            await JSONOut(exc.to_json(), status_code=exc.status)(scope, receive, framed)
+            refusal = error_response(exc.status, exc.code, exc.message, exc.details)
+            await refusal(scope, receive, framed)
             return
         await self.app(scope, receive, framed)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import mimetypes
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, cast
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from modelyard.errors import error_json
 from modelyard.store.artifacts.disk import writing
 
 SPOOL_BYTES = 8 << 20
@@ -28,6 +29,15 @@ class JSONOut(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def error_response(
+    status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+) -> JSONOut:
+    """An error in the native shape (``errors.error_json``) with its HTTP status.
+
+    MLflow's routes answer in MLflow's shape instead (server/mlflow/wire.py ``error_body``)."""
+    return JSONOut(error_json(code, message, details), status_code=status)
 
 
 async def spool_body(request: Request) -> BinaryIO:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -77,7 +78,9 @@ async def approve(
     who: Identity = Depends(identify),
 ) -> JSONOut:
     """Approve: the rules must hold; then the stage changes and the alias moves."""
-    found = await run_in_threadpool(svc.decide, promotion_id, True, body.comment, who.name)
+    found = await run_in_threadpool(
+        partial(svc.decide, promotion_id, True, user=who.name, comment=body.comment)
+    )
     return JSONOut(promotion_json(found))
 
 
@@ -88,5 +91,7 @@ async def reject(
     svc: PromotionService = Depends(promotions),
     who: Identity = Depends(identify),
 ) -> JSONOut:
-    found = await run_in_threadpool(svc.decide, promotion_id, False, body.comment, who.name)
+    found = await run_in_threadpool(
+        partial(svc.decide, promotion_id, False, user=who.name, comment=body.comment)
+    )
     return JSONOut(promotion_json(found))

@@ -6,10 +6,11 @@ import re
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, cast, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
-from modelyard.errors import AlreadyExists, InvalidInput, NotFound
+from modelyard.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from modelyard.registry.entities import ModelVersion, RegisteredModel, RegistryEvent, Stage
 from modelyard.store.metadata import artifact_index_repo, docs
 from modelyard.store.metadata.sql import now_ms
@@ -43,8 +44,11 @@ def record(
     )
 
 
-def _model_row(conn: Connection, name: str) -> Row[Any]:
-    row = conn.execute(select(registered_models).where(registered_models.c.name == name)).first()
+def _model_row(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]:
+    """The model's row; ``lock`` holds it until the transaction ends (PostgreSQL; on SQLite the
+    one writer already runs write transactions one at a time)."""
+    query = select(registered_models).where(registered_models.c.name == name)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         raise NotFound(f"registered model {name!r} does not exist", name=name)
     return row
@@ -406,6 +410,7 @@ def delete_version(
 def set_alias(
     conn: Connection, name: str, alias: str, version: int, user: str, reason: str = ""
 ) -> None:
+    _model_row(conn, name, lock=True)  # alias moves of one model happen one at a time
     mid, _row = _version_row(conn, name, version)
     old = _aliases(conn, [mid])[mid].get(alias)
     conn.execute(
@@ -418,7 +423,7 @@ def set_alias(
 
 
 def delete_alias(conn: Connection, name: str, alias: str, user: str, reason: str = "") -> None:
-    mid = model_id(conn, name)
+    mid = int(_model_row(conn, name, lock=True).id)
     old = _aliases(conn, [mid])[mid].get(alias)
     if old is None:
         raise NotFound(f"model {name!r} has no alias {alias!r}", name=name, alias=alias)
@@ -463,3 +468,69 @@ def history(conn: Connection, name: str) -> list[RegistryEvent]:
         )
         for r in rows
     ]
+
+
+def _detail_is(conn: Connection, key: str, value: str) -> ColumnElement[bool]:
+    """The event's JSON detail has ``key`` equal to the string ``value``."""
+    detail = registry_events.c.detail
+    if conn.dialect.name == "postgresql":
+        field: ColumnElement[Any] = cast(detail, JSONB)[key].astext
+    else:
+        field = func.json_extract(detail, f"$.{key}")
+    return field == value
+
+
+def _detail_lists(conn: Connection, key: str, value: str) -> ColumnElement[bool]:
+    """The event's JSON detail has a list ``key`` that holds the string ``value``."""
+    detail = registry_events.c.detail
+    if conn.dialect.name == "postgresql":
+        holds: ColumnElement[bool] = cast(detail, JSONB)[key].contains([value])
+        return holds
+    each = func.json_each(detail, f"$.{key}").table_valued("value")
+    return exists(select(each.c.value).where(each.c.value == value))
+
+
+def _alias_events(conn: Connection, name: str, alias: str, *, removals: bool) -> Any:
+    """The newest event of ``name`` that moved ``alias`` (or, with ``removals``, deleted it or
+    the version it named)."""
+    moved = [registry_events.c.action == "alias_set"]
+    if removals:
+        moved.append(registry_events.c.action == "alias_deleted")
+    touches = and_(or_(*moved), _detail_is(conn, "alias", alias))
+    if removals:
+        touches = or_(
+            touches,
+            and_(
+                registry_events.c.action == "version_deleted",
+                _detail_lists(conn, "aliases", alias),
+            ),
+        )
+    return (
+        select(registry_events.c.action, registry_events.c.version, registry_events.c.detail)
+        .where(registry_events.c.model_name == name, touches)
+        .order_by(registry_events.c.at.desc(), registry_events.c.id.desc())
+        .limit(1)
+    )
+
+
+def alias_at(conn: Connection, name: str, alias: str, at: int) -> int | None:
+    """The version ``alias`` of ``name`` named at time ``at`` (ms): its last move or removal up
+    to then, found by one query on the (model, time) index of the history."""
+    query = _alias_events(conn, name, alias, removals=True).where(registry_events.c.at <= at)
+    row = conn.execute(query).first()
+    return int(row.version) if row is not None and row.action == "alias_set" else None
+
+
+def rollback_alias(conn: Connection, name: str, alias: str, user: str, reason: str = "") -> int:
+    """Point ``alias`` back at the version it named before its last move; returns that version.
+
+    The model row stays locked from reading the last move to writing the new one."""
+    _model_row(conn, name, lock=True)
+    row = conn.execute(_alias_events(conn, name, alias, removals=False)).first()
+    previous = orjson.loads(row.detail).get("previous") if row is not None else None
+    if row is None or previous is None:
+        raise InvalidState(f"alias {alias!r} of {name!r} has no earlier version to roll back to")
+    set_alias(
+        conn, name, alias, int(previous), user, reason or f"rollback from version {row.version}"
+    )
+    return int(previous)

@@ -1,0 +1,87 @@
+"""Searching registry objects in memory: the fields each kind answers to, filters, pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from modelyard.errors import InvalidInput
+from modelyard.registry.entities import LoggedModel
+from modelyard.store.metadata import run_search
+from modelyard.tracking import memory_search
+from modelyard.tracking.search import Field
+
+LOGGED_MODELS = memory_search.Searchable(
+    "logged models",
+    {
+        "name": "name",
+        "id": "id",
+        "model_id": "id",
+        "run_id": "run_id",
+        "source_run_id": "run_id",
+        "status": "status",
+        "model_type": "model_type",
+        "created_at": "created_at",
+        "creation_timestamp": "created_at",
+        "creation_time": "created_at",
+        "last_updated_timestamp": "updated_at",
+        "experiment_id": "experiment_id",
+    },
+    frozenset({"created_at", "updated_at", "experiment_id"}),
+)
+MODELS = memory_search.Searchable(
+    "registered models",
+    {
+        "name": "name",
+        "description": "description",
+        "created_at": "created_at",
+        "creation_timestamp": "created_at",
+        "updated_at": "updated_at",
+        "last_updated_timestamp": "updated_at",
+        "timestamp": "updated_at",
+    },
+    frozenset({"created_at", "updated_at"}),
+)
+VERSIONS = memory_search.Searchable(
+    "model versions",
+    {
+        "name": "name",
+        "version": "version",
+        "version_number": "version",
+        "run_id": "run_id",
+        "source": "source",
+        "source_path": "source",
+        "stage": "stage",
+        "current_stage": "stage",
+        "created_at": "created_at",
+        "creation_timestamp": "created_at",
+        "updated_at": "updated_at",
+        "last_updated_timestamp": "updated_at",
+    },
+    frozenset({"version", "created_at", "updated_at"}),
+)
+
+
+def _value_of(item: Any, f: Field) -> Any:
+    """Attributes and tags; logged models have params too. (Enums are strings already.)"""
+    if f.kind == "param" and isinstance(item, LoggedModel):
+        return item.params.get(f.key)
+    return memory_search.attribute_or_tag(item, f)
+
+
+def search(
+    items: list[Any],
+    searchable: memory_search.Searchable,
+    filter: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int,
+    page_token: str | None,
+) -> tuple[list[Any], str | None]:
+    """One page of the items that match ``filter``, in ``order_by`` order, and the next token."""
+    if max_results < 1:
+        raise InvalidInput("max_results must be a positive integer", field="max_results")
+    expr, order = searchable.parse(filter, order_by)
+    offset = run_search.decode_page_token(page_token)
+    found = [i for i in items if memory_search.matches(expr, i, _value_of)]
+    page, nxt = memory_search.page(memory_search.sort(found, order, _value_of), offset, max_results)
+    return page, None if nxt is None else run_search.encode_page_token(nxt)

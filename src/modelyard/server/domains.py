@@ -1,0 +1,82 @@
+"""How a domain plugs into the server: its service, built from the opened stores, and its routes.
+
+``create_app`` loops over a list of these, so a new domain (serving, monitoring, auth) is one
+more entry, not an edit of the factory. Routes reach a domain's service with
+``deps.service(name, type)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from modelyard.datasets.service import DatasetsService
+from modelyard.registry.promotions import PromotionService
+from modelyard.registry.service import RegistryService
+from modelyard.server import mlflow
+from modelyard.server.routes import (
+    artifacts,
+    blobs,
+    datasets,
+    experiments,
+    health,
+    promotions,
+    registry,
+    runs,
+)
+from modelyard.store.stores import Stores
+from modelyard.tracking.service import TrackingService
+
+Services = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One part of the server.
+
+    ``build`` makes the domain's service from the stores and the services of the domains listed
+    before it (None: the domain has routes only); ``routers`` go under ``/api/v1``; ``mount``
+    adds anything else to the app (routes at other paths, such as MLflow's).
+    """
+
+    name: str
+    build: Callable[[Stores, Services], object] | None = None
+    routers: tuple[APIRouter, ...] = ()
+    mount: Callable[[FastAPI], None] | None = None
+
+
+def _tracking(stores: Stores, _built: Services) -> TrackingService:
+    return TrackingService(stores.db, stores.artifacts)
+
+
+def _registry(stores: Stores, _built: Services) -> RegistryService:
+    return RegistryService(stores.db, stores.artifacts)
+
+
+def _promotions(_stores: Stores, built: Services) -> PromotionService:
+    return PromotionService(built["registry"])
+
+
+def _datasets(stores: Stores, _built: Services) -> DatasetsService:
+    return DatasetsService(stores.db, stores.artifacts)
+
+
+def _mount_health(app: FastAPI) -> None:
+    app.include_router(health.router)
+
+
+BUILT_IN: tuple[Domain, ...] = (
+    Domain(
+        "tracking",
+        _tracking,
+        (experiments.router, runs.router, artifacts.router, artifacts.previews, blobs.router),
+    ),
+    Domain("datasets", _datasets, (datasets.router,)),
+    Domain("registry", _registry, (registry.router,)),
+    Domain("promotions", _promotions, (promotions.router,)),
+    Domain("health", mount=_mount_health),
+    Domain("mlflow", mount=mlflow.mount),
+)
