@@ -25,7 +25,8 @@ def sync(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be sent."),
 ) -> None:
-    """Send the batches the SDK journaled when the server did not take them (safe to repeat).
+    """Send the batches the SDK journaled when the server did not take them, and what a killed
+    training process had logged but not delivered (its crash journal); safe to repeat.
 
     Exit code 0 when everything was sent; 1 when something is still journaled (the server did
     not take it: sync again later) or was refused (set aside: see `modelyard sync --rejected`).

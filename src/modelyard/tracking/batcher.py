@@ -262,13 +262,7 @@ class Batcher:
 
     def metric(self, run_id: str, key: str, value: float, step: int, timestamp: int) -> None:
         with self._lock:
-            pending = self._pending.get(run_id) or self._run(run_id)
-            series = pending.metrics.get(key)
-            if series is None:
-                series = pending.metrics[key] = ([], [], [])
-            series[0].append(step)
-            series[1].append(value)
-            series[2].append(timestamp)
+            (self._pending.get(run_id) or self._run(run_id)).point(key, step, value, timestamp)
             self._segment.point(run_id, key, step, value, timestamp)
             self._points += 1
             if self._points >= self.max_points:
