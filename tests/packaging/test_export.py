@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import ast
+import http.client
 import json
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from modelyard.errors import NotTrusted
+from modelyard.errors import InvalidInput, MalformedRequest, NotTrusted
+from modelyard.packaging import bundle_server, package
+from modelyard.packaging.export import bundle_server as bundle_source
+from modelyard.packaging.export import export
 from modelyard.registry.client import ModelRegistry
 from modelyard.server.background import free_port
 
@@ -86,3 +95,100 @@ def test_bundle_runs_in_a_fresh_virtualenv(
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+def _imported(source: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_serve_py_is_the_bundle_server_on_the_vendored_loader(tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    x = np.arange(12.0).reshape(6, 2)
+    package.save(LinearRegression().fit(x, x.sum(axis=1)), tmp_path / "m")
+    bundle = export(tmp_path / "m", tmp_path / "bundle")
+    served = (bundle / "serve.py").read_text()
+    assert served == bundle_source()
+    module = Path(bundle_server.__file__).read_text()
+    assert served == module.replace("from modelyard.", "from _modelyard.")
+    assert not (bundle / "_modelyard" / "packaging" / "bundle_server.py").exists()
+    stdlib = set(sys.stdlib_module_names)
+    foreign = {n for n in _imported(served) if n.split(".")[0] not in stdlib}
+    assert foreign == {"_modelyard.errors", "_modelyard.packaging", "pandas"}
+    for name in ("errors.py", "packaging/manifest.py", "packaging/package.py"):
+        assert (bundle / "_modelyard" / name).is_file()
+
+
+def test_parse_request_reads_inputs_and_dataframe_split() -> None:
+    assert bundle_server.parse_request(b'{"inputs": [[1, 2]]}') == [[1, 2]]
+    body = {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3, 4]]}}
+    frame = bundle_server.parse_request(json.dumps(body).encode())
+    assert frame.to_dict("list") == {"a": [1, 3], "b": [2, 4]}
+    with pytest.raises(MalformedRequest, match="not JSON"):
+        bundle_server.parse_request(b"{nope")
+    with pytest.raises(InvalidInput, match="send"):
+        bundle_server.parse_request(b'{"nope": 1}')
+    with pytest.raises(InvalidInput, match="'data' list"):
+        bundle_server.parse_request(b'{"dataframe_split": {"data": 3}}')
+    with pytest.raises(InvalidInput, match="does not make a table"):
+        bundle_server.parse_request(b'{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}')
+
+
+def test_predict_encodes_the_answer_and_names_a_refusal() -> None:
+    assert bundle_server.predict(Tripler(), [[1, 2]]) == {"predictions": [[3, 6]]}
+    with pytest.raises(InvalidInput, match="the model refused the input"):
+        bundle_server.predict(Tripler(), [[1], [2, 3]])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """The bundle server's handler over a real model, on a port of 127.0.0.1, in a thread."""
+    from sklearn.linear_model import LinearRegression
+
+    x = np.arange(12.0).reshape(6, 2)
+    model = LinearRegression().fit(x, x.sum(axis=1))
+    saved = package.save(model, tmp_path / "m")
+    bundle = export(tmp_path / "m", tmp_path / "bundle")
+    loaded, digest = bundle_server.load(bundle)
+    assert digest == saved.digest
+    server = ThreadingHTTPServer(("127.0.0.1", 0), bundle_server.make_handler(loaded, digest))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", model
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_bundle_server_answers_over_http(served: tuple[str, Any]) -> None:
+    url, model = served
+    health = httpx.get(f"{url}/health").json()
+    assert health["status"] == "ok"
+    rows = [[1.0, 2.0], [3.0, 5.0]]
+    answer = httpx.post(f"{url}/invocations", json={"inputs": rows})
+    assert answer.json() == {"predictions": model.predict(np.asarray(rows)).tolist()}
+    for method, path, body, status, code in [
+        ("POST", "/invocations", b'{"nope": 1}', 400, "INVALID_PARAMETER_VALUE"),
+        ("POST", "/invocations", b"{nope", 400, "MALFORMED_REQUEST"),
+        ("POST", "/invocations", b'{"inputs": [[1.0]]}', 400, "INVALID_PARAMETER_VALUE"),
+        ("POST", "/elsewhere", b"{}", 404, "RESOURCE_DOES_NOT_EXIST"),
+        ("GET", "/elsewhere", None, 404, "RESOURCE_DOES_NOT_EXIST"),
+    ]:
+        r = httpx.request(method, f"{url}{path}", content=body)
+        assert (r.status_code, r.json()["error_code"]) == (status, code), (path, body)
+    # a declared length over the cap is refused before any of the body is read
+    conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+    conn.putrequest("POST", "/invocations")
+    conn.putheader("Content-Length", str(bundle_server.MAX_BODY + 1))
+    conn.endheaders()
+    big = conn.getresponse()
+    assert (big.status, json.loads(big.read())["error_code"]) == (413, "PAYLOAD_TOO_LARGE")
+    conn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import resources
 
 import httpx
 import orjson
@@ -29,7 +30,13 @@ def test_health_ready_and_openapi(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     assert "/api/v1/ingest" in spec["paths"]
     assert "/api/v1/runs/search" in spec["paths"]
-    assert "UI is not built" in http.get("/").text or http.get("/").status_code == 200
+    root = http.get("/")
+    assert root.status_code == 200
+    ui = resources.files("modelyard.server") / "ui" / "index.html"
+    if ui.is_file():  # the built UI is served as it is
+        assert root.text == ui.read_text()
+    else:
+        assert "UI is not built" in root.text
 
 
 def test_ingest_round_trip_with_nan(http: httpx.Client) -> None:
@@ -136,12 +143,14 @@ def test_artifacts_upload_list_download_and_traversal(http: httpx.Client) -> Non
     assert listing == [{"path": "plots", "is_dir": True, "size": None}]
     assert http.get(f"/api/v1/runs/{rid}/artifacts/plots/a.txt").content == b"hello"
     for bad in ["..%2F..%2Fetc%2Fpasswd", "%252e%252e/secret", "a%5Cb"]:
-        r = http.put(f"/api/v1/runs/{rid}/artifacts/{bad}", content=b"x")
-        assert r.status_code in (400, 404), bad
-        if r.status_code == 400:
-            assert r.json()["error_code"] == "PATH_NOT_ALLOWED"
+        for method in ("PUT", "GET"):
+            r = http.request(method, f"/api/v1/runs/{rid}/artifacts/{bad}", content=b"x")
+            assert (r.status_code, r.json()["error_code"]) == (400, "PATH_NOT_ALLOWED"), bad
+    assert http.get(f"/api/v1/runs/{rid}/artifacts", params={"path": "plots"}).json() == [
+        {"path": "a.txt", "is_dir": False, "size": 5}
+    ]
     r = http.get(f"/api/v1/runs/{rid}/artifacts", params={"path": "../.."})
-    assert r.json()["error_code"] == "PATH_NOT_ALLOWED"
+    assert (r.status_code, r.json()["error_code"]) == (400, "PATH_NOT_ALLOWED")
 
 
 def test_history_downsampling_over_http(http: httpx.Client) -> None:
@@ -173,7 +182,13 @@ def test_search_over_http_pages(http: httpx.Client) -> None:
         assert found["metrics"]["acc"]["count"] == 1
 
 
-def test_responses_are_orjson(http: httpx.Client) -> None:
-    r = http.get("/api/v1/experiments")
+def test_responses_are_rendered_by_orjson(http: httpx.Client) -> None:
+    """The store's numpy columns go out as JSON arrays (the standard json module raises
+    TypeError on an ndarray) and NaN/Infinity as the API's strings, never bare NaN."""
+    rid = create_run(http)
+    values = [0.5, "NaN", "Infinity", "-Infinity"]
+    http.post(f"/api/v1/runs/{rid}/log", json={"metrics": [{"key": "m", "values": values}]})
+    r = http.get(f"/api/v1/runs/{rid}/metrics/history", params={"key": "m"})
     assert r.headers["content-type"] == "application/json"
-    assert isinstance(orjson.loads(r.content), list)
+    assert b"NaN," not in r.content
+    assert orjson.loads(r.content)["values"] == values

@@ -117,20 +117,26 @@ def test_offline_journal_then_sync_is_idempotent(tmp_path: Path, modelyard_home:
         for entry in journal.entries(uri=url):
             # the journal was written for the dead port; send it to the live server
             entry.path.write_bytes(entry.path.read_bytes().replace(url.encode(), real_url.encode()))
+        journaled = {e.path: e.path.read_bytes() for e in journal.entries(uri=real_url)}
         cmd = [sys.executable, "-m", "modelyard.cli", "sync", "--tracking-uri", real_url]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
+        assert journal.entries(uri=real_url) == []
         client = my.Client(real_url)
         stored = client.get_run(run.id)
         assert stored.params == {"p": "v"}
         assert stored.metrics["m"].count == 100
         assert stored.status.value == "FINISHED"
-        # a second sync of the same batches changes nothing
-        journal.write(real_url, [{"run_id": run.id, "batch_id": "x", "metrics": []}])
-        assert client.ingest([{"run_id": run.id, "batch_id": "x"}])["duplicates"] == 0
+        # replaying every batch already sent, and one the server already has, adds no point:
+        # only the batch ids keep the count (each replayed batch carries metric points)
+        for path, data in journaled.items():
+            path.write_bytes(data)
+        extra = {"run_id": run.id, "batch_id": "x", "metrics": [{"key": "m", "values": [7.0]}]}
+        assert client.ingest([extra]) == {"applied": 1, "duplicates": 0, "points": 1}
+        journal.write(real_url, [extra])
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0
-        assert client.get_run(run.id).metrics["m"].count == 100
+        assert out.returncode == 0, out.stderr
+        assert client.get_run(run.id).metrics["m"].count == 101
         client.close()
 
 

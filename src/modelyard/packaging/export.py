@@ -3,7 +3,7 @@
     bundle/
       model/            the package (modelyard.json and its files)
       _modelyard/       this loader, copied (errors and packaging only)
-      serve.py          `python -m serve [--host H] [--port P]`: POST /invocations, GET /health
+      serve.py          bundle_server.py: `python -m serve [--host H] [--port P]`
       requirements.txt  the model's dependencies, pinned as recorded
       Dockerfile
       trusted           the package digest, only when a model that needs trust was trusted
@@ -20,94 +20,15 @@ from ..errors import InvalidInput
 from . import manifest as mf
 from . import package
 
-SERVE = '''"""Serve the bundled model: POST /invocations, GET /health (Python standard library only)."""
-
-import argparse
-import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
-from _modelyard.errors import ModelyardError
-from _modelyard.packaging import manifest, package
-
-HERE = Path(__file__).resolve().parent
-MAX_BODY = 64 << 20
+SERVER = "bundle_server.py"  # copied as serve.py, its modelyard imports pointed at _modelyard
+NOT_VENDORED = {"export.py", SERVER}
 
 
-def load():
-    """The model, only if the package passes the same checks as in modelyard (trust included)."""
-    trusted_file = HERE / "trusted"
-    trusted = trusted_file.read_text().strip() if trusted_file.is_file() else None
-    model = package.load(HERE / "model", trusted_digest=trusted)
-    return model, manifest.read(HERE / "model").digest
+def bundle_server() -> str:
+    """The source of ``serve.py``: bundle_server.py importing the vendored ``_modelyard``."""
+    source = (Path(__file__).resolve().parent / SERVER).read_text()
+    return source.replace("from modelyard.", "from _modelyard.")
 
-
-def as_rows(body):
-    if "dataframe_split" in body:
-        import pandas as pd
-
-        split = body["dataframe_split"]
-        return pd.DataFrame(split["data"], columns=split.get("columns"))
-    if "inputs" in body:
-        return body["inputs"]
-    raise ValueError("send {\\"inputs\\": [[...], ...]} or {\\"dataframe_split\\": {...}}")
-
-
-def make_handler(model, digest):
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status, payload):
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
-            if self.path == "/health":
-                self._send(200, {"status": "ok", "package_digest": digest})
-            else:
-                self._send(404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": self.path})
-
-        def do_POST(self):
-            if self.path != "/invocations":
-                self._send(404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": self.path})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._send(413, {"error_code": "PAYLOAD_TOO_LARGE", "message": "body too large"})
-                return
-            try:
-                rows = as_rows(json.loads(self.rfile.read(length) or b"{}"))
-                out = model.predict(rows)
-            except Exception as exc:  # a bad request must not kill the server
-                self._send(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": str(exc)})
-                return
-            self._send(200, {"predictions": out.tolist() if hasattr(out, "tolist") else list(out)})
-
-        def log_message(self, *args):
-            pass
-
-    return Handler
-
-
-def main():
-    parser = argparse.ArgumentParser(description="Serve the bundled model.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args()
-    try:
-        model, digest = load()
-    except ModelyardError as exc:
-        raise SystemExit(f"refused to load the model: {exc.code}: {exc.message}") from None
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(model, digest))
-    print(f"serving package sha256:{digest} on http://{args.host}:{args.port}", flush=True)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    main()
-'''
 
 DOCKERFILE = """FROM python:{python}-slim
 WORKDIR /bundle
@@ -144,9 +65,9 @@ def export(model_folder: Path, out: Path, *, trusted_digest: str | None = None) 
     (vendored / "__init__.py").write_text('"""modelyard\'s model loader, vendored."""\n')
     shutil.copy2(here.parent / "errors.py", vendored / "errors.py")
     for source in here.glob("*.py"):
-        if source.name != "export.py":
+        if source.name not in NOT_VENDORED:
             shutil.copy2(source, vendored / "packaging" / source.name)
-    (out / "serve.py").write_text(SERVE)
+    (out / "serve.py").write_text(bundle_server())
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
     (out / "Dockerfile").write_text(DOCKERFILE.format(python=python))
     if admitted.needs_trust:

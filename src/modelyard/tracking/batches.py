@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -11,8 +12,11 @@ from modelyard.errors import InvalidInput, MalformedRequest
 from modelyard.tracking import validation as v
 from modelyard.tracking.entities import MetricPoints, RunBatch, RunCreate, RunStatus, RunUpdate
 
-_SPECIAL = {"nan": np.nan, "infinity": np.inf, "-infinity": -np.inf, "inf": np.inf, "-inf": -np.inf}
+SPECIAL = {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}
+"""The strings that stand for the floats JSON cannot carry, spelled exactly so."""
 _INT64 = (-(2**63), 2**63 - 1)
+_DECIMAL = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_FORMS = "a number or 'NaN'/'Infinity'/'-Infinity'"
 
 
 def _obj(value: Any, what: str) -> dict[str, Any]:
@@ -21,34 +25,42 @@ def _obj(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
+def metric_value(item: Any, what: str, *, decimal_strings: bool = False) -> float:
+    """One metric value: a JSON number (never a bool or null) or a string of ``SPECIAL``.
+
+    ``decimal_strings`` also admits a number written as a string (``"1.5"``, ``"-2e3"``, no
+    spaces), as proto3 JSON allows for doubles; the MLflow routes take those, the native API not.
+    """
+    if item is None:
+        raise InvalidInput(f"{what} is null; send {_FORMS}")
+    if isinstance(item, bool):
+        raise InvalidInput(f"{what} is a bool; send {_FORMS}")
+    if isinstance(item, int | float):
+        try:
+            return float(item)
+        except OverflowError:
+            pass
+    elif isinstance(item, str):
+        if item in SPECIAL:
+            return float(SPECIAL[item])
+        if decimal_strings and _DECIMAL.fullmatch(item):
+            return float(item)
+    raise InvalidInput(f"{what} = {item!r} is not {_FORMS}")
+
+
 def _floats(raw: Any, what: str) -> np.ndarray:
     if isinstance(raw, np.ndarray) and raw.dtype == np.float64:
         return raw
     if not isinstance(raw, list):
         raise MalformedRequest(f"{what} must be a JSON array")
-    try:
-        arr = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        pass
-    else:
-        if arr.ndim == 1:
-            for idx in np.flatnonzero(np.isnan(arr)):  # numpy reads null as NaN: refuse it
-                i = int(idx)
-                if raw[i] is None:
-                    raise InvalidInput(
-                        f"{what}[{i}] is null; send 'NaN', 'Infinity' or '-Infinity' instead"
-                    )
-            return arr
+    if set(map(type, raw)) <= {int, float}:  # the common case, in C: plain numbers only
+        try:
+            return np.array(raw, dtype=np.float64)
+        except OverflowError:
+            pass  # an integer beyond any double: the loop below names it
     out = np.empty(len(raw), dtype=np.float64)
     for i, item in enumerate(raw):
-        if isinstance(item, bool) or item is None:
-            raise InvalidInput(f"{what}[{i}] must be a number or 'NaN'/'Infinity'/'-Infinity'")
-        if isinstance(item, int | float):
-            out[i] = item
-        elif isinstance(item, str) and item.lower() in _SPECIAL:
-            out[i] = _SPECIAL[item.lower()]
-        else:
-            raise InvalidInput(f"{what}[{i}] = {item!r} is not a number")
+        out[i] = metric_value(item, f"{what}[{i}]")
     return out
 
 

@@ -27,6 +27,7 @@ from modelyard.registry.entities import (
     RegisteredModel,
 )
 from modelyard.server.guard import parsed_json
+from modelyard.tracking import batches
 from modelyard.tracking.entities import Experiment, MetricPoints, Run, json_float
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/3.0/mlflow")
@@ -113,17 +114,8 @@ def strings(message: dict[str, Any], name: str) -> list[str]:
 
 
 def number(value: Any, what: str) -> float:
-    """A double as proto3 JSON carries it: a number or "NaN" / "Infinity" / "-Infinity"."""
-    if isinstance(value, bool):
-        raise InvalidInput(f"{what} must be a number, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise InvalidInput(f"{what} must be a number, got {value!r}")
+    """A double as proto3 JSON carries it: a number, "NaN" / "Infinity" / "-Infinity", or "1.5"."""
+    return batches.metric_value(value, what, decimal_strings=True)
 
 
 def key_values(message: dict[str, Any], name: str) -> dict[str, str]:
