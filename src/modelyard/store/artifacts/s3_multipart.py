@@ -139,7 +139,7 @@ class S3Parts(Multipart):
     def sweep(self, cutoff: float, known: set[str], *, dry_run: bool) -> int:
         """S3 uploads and part objects older than ``cutoff`` that no session names (a server
         stopped between starting one and recording it)."""
-        prefix = self.store.full_key(PREFIX)
+        prefix = self.store.full_key(PREFIX.rstrip("/")) + "/"
         found: dict[str, str] = {}
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
             Bucket=self.store.bucket, Prefix=prefix
