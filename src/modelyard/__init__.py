@@ -37,10 +37,11 @@ __all__ = [
 
 _LAZY = {name: "modelyard.tracking.fluent" for name in __all__ if name != "__version__"}
 _LAZY["models"] = _LAZY["datasets"] = "modelyard"  # submodules themselves
-_LAZY["Client"] = "modelyard.tracking.client"
+_LAZY["Client"] = "modelyard.tracking.clients"  # the factory client_for, named Client
+_RENAMED = {"Client": "client_for"}
 
 if TYPE_CHECKING:
-    from modelyard.tracking.client import Client
+    from modelyard.tracking.clients import client_for as Client
     from modelyard.tracking.fluent import (
         ActiveRun,
         active_run,
@@ -72,7 +73,7 @@ def __getattr__(name: str) -> Any:
 
     if module == "modelyard":
         return importlib.import_module(f"modelyard.{name}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
     globals()[name] = value
     return value
 

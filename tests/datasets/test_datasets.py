@@ -17,7 +17,7 @@ import modelyard as my
 from modelyard.datasets.client import DatasetRegistry
 from modelyard.server.app import ServerSettings
 from modelyard.testing.server import live_server
-from modelyard.tracking.client import HttpBackend
+from modelyard.tracking.http import HttpBackend
 
 pytestmark = pytest.mark.usefixtures("fresh_sdk")
 

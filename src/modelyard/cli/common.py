@@ -11,6 +11,7 @@ from rich.console import Console
 
 from modelyard.errors import ModelyardError
 from modelyard.tracking.client import Client
+from modelyard.tracking.clients import client_for
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,7 +34,7 @@ def reported() -> Iterator[None]:
 @contextmanager
 def client(uri: str | None) -> Iterator[Client]:
     """A Client whose errors are reported (one red line, exit code 1)."""
-    with reported(), Client(uri) as c:
+    with reported(), client_for(uri) as c:
         yield c
 
 

@@ -1,4 +1,4 @@
-"""The datasets SDK over the REST API: register a file, folder or table as a version.
+"""The datasets SDK: register a file, folder or table as a version (server or embedded store).
 
 Tables (pandas, polars, Arrow) are stored as one Parquet file. The schema and the profile are
 computed here, where the data is; only content the server lacks is uploaded.
@@ -8,17 +8,33 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from modelyard.datasets import profile as prof
+from modelyard.datasets.backends import DatasetsApi, datasets_api
 from modelyard.errors import InvalidInput
-from modelyard.tracking.client import ApiClient, quote_part
-from modelyard.tracking.transfer import Uploader, walk
+from modelyard.tracking.client import resolve_uri
+from modelyard.tracking.transfer import walk
 
 MAX_PROFILE_BYTES = 2 << 30  # folders of tables larger than this are not profiled
 
 
-class DatasetRegistry(ApiClient):
+class DatasetRegistry:
+    """The datasets of a server (http://) or of an embedded store (called in process)."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        self.uri = resolve_uri(uri)
+        self.api: DatasetsApi = datasets_api(self.uri)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def register(
         self,
         name: str,
@@ -43,21 +59,13 @@ class DatasetRegistry(ApiClient):
                 body.update(
                     num_rows=table.num_rows, schema=prof.schema(table), profile=prof.profile(table)
                 )
-            sent = Uploader(self.backend).upload(files)
-        body["files"] = {k: f.digest for k, f in sent.items()}
-        version: dict[str, Any] = self.backend.call(
-            "POST", f"/datasets/{quote_part(name)}/versions", body
-        )
-        return version
+            body["files"] = self.api.put_files(files)
+        return self.api.register(name, body)
 
     def get(
         self, name: str, version: int | str = "latest", *, files: bool = False
     ) -> dict[str, Any]:
-        params = {"files": "true"} if files else None
-        found: dict[str, Any] = self.backend.call(
-            "GET", f"/datasets/{quote_part(name)}/versions/{version}", params=params
-        )
-        return found
+        return self.api.get(name, version, files=files)
 
     def download(self, name: str, version: int | str, dest: str | Path) -> Path:
         """Write a version's files under ``dest`` (their digests are checked)."""
@@ -72,7 +80,7 @@ class DatasetRegistry(ApiClient):
             digest = clean_digest(f["digest"])  # a server's answer, checked like an upload
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("wb") as out:
-                for chunk in self.backend.download(f"/blobs/{digest}"):
+                for chunk in self.api.blob(digest):
                     out.write(chunk)
             if hash_file(target).digest != digest:
                 raise InvalidInput(f"{f['path']} changed in transit")
@@ -82,8 +90,7 @@ class DatasetRegistry(ApiClient):
         self, run_id: str, name: str, version: int, direction: str = "input", context: str = ""
     ) -> dict[str, Any]:
         body = {"name": name, "version": version, "direction": direction, "context": context}
-        use: dict[str, Any] = self.backend.call("POST", f"/runs/{run_id}/datasets", body)
-        return use
+        return self.api.log_use(run_id, body)
 
 
 def _collect(data: Any, tmp: Path, profile: bool) -> tuple[dict[str, Path], Any, str]:

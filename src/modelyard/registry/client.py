@@ -1,10 +1,12 @@
-"""The registry SDK over the REST API: log a model as a package, load one by URI, trust, aliases.
+"""The registry SDK: log a model as a package, load one by URI, trust, aliases.
 
-Loading downloads a version's files once into ``MODELYARD_HOME/models/<package digest>`` (the
-digest is checked), so later loads of the same version read the local copy. Nothing a server
-sends is believed: every path and digest is checked as the server checks its own (the artifact
-store's ``resolve_under`` and ``clean_digest``) before a byte is written, and only the files the
-digest-checked manifest names are written.
+It calls a server's REST API, or the services of an embedded store in process
+(``registry/backends.py``). Loading copies a version's files once into
+``MODELYARD_HOME/models/<package digest>`` (the digest is checked), so later loads of the same
+version read the local copy. Nothing a server sends is believed: every path and digest is
+checked as the server checks its own (the artifact store's ``resolve_under`` and
+``clean_digest``) before a byte is written, and only the files the digest-checked manifest
+names are written. Files from an embedded store pass the same checks.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Self
 
 from modelyard import config
 from modelyard.errors import DigestMismatch, InvalidInput, PathNotAllowed
@@ -22,14 +24,36 @@ from modelyard.packaging import manifest as mf
 from modelyard.packaging import package
 from modelyard.store.artifacts.blobs import clean_digest, hash_file
 from modelyard.store.artifacts.paths import clean_relative, resolve_under
-from modelyard.tracking.client import ApiClient, quote_part
-from modelyard.tracking.transfer import Uploader
+from modelyard.tracking.client import resolve_uri
+from modelyard.tracking.http import HttpBackend
+
+from .backends import ModelsApi, models_api
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^@/]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
 _RUN_URI = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})/(?P<path>.+)$")
 
 
-class ModelRegistry(ApiClient):
+class ModelRegistry:
+    """The registry of a server (http://) or of an embedded store (called in process)."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        self.uri = resolve_uri(uri)
+        self.api: ModelsApi = models_api(self.uri)
+
+    @property
+    def backend(self) -> HttpBackend:
+        """The server's REST API (InvalidState on an embedded store)."""
+        return self.api.http()
+
+    def close(self) -> None:
+        self.api.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def log(
         self,
         model: Any,
@@ -54,16 +78,14 @@ class ModelRegistry(ApiClient):
                 serialization=serialization,
             )
             files = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
-            sent = Uploader(self.backend).upload(files)
+            sent = self.api.put_files(files)
         body = {
-            "files": {k: f.digest for k, f in sent.items()},
+            "files": sent,
             "run_id": run_id,
             "description": description,
             "tags": tags or {},
         }
-        version: dict[str, Any] = self.backend.call(
-            "POST", f"/models/{quote_part(name)}/versions", body
-        )
+        version = self.api.register(name, body)
         for alias in aliases:
             self.set_alias(name, alias, int(version["version"]))
             version.setdefault("aliases", []).append(alias)
@@ -93,10 +115,7 @@ class ModelRegistry(ApiClient):
         if m is None:
             raise InvalidInput(f"{uri!r} is not models:/NAME@ALIAS or models:/NAME/N")
         name, alias, number = m["name"], m["alias"], m["version"]
-        ref = f"aliases/{quote_part(alias)}" if alias else f"aliases/v{number}"
-        version = self.backend.call(
-            "GET", f"/models/{quote_part(name)}/{ref}", params={"files": "true"}
-        )
+        version = self.api.version(name, alias or f"v{number}", files=True)
         if not version.get("package_digest"):
             raise InvalidInput(
                 f"{uri} is not a modelyard package (registered from {version['source']})"
@@ -131,7 +150,8 @@ class ModelRegistry(ApiClient):
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".download-"))
         try:
-            self._download(f"/blobs/{listed[mf.MANIFEST]}", tmp, mf.MANIFEST, listed[mf.MANIFEST])
+            blob = listed[mf.MANIFEST]
+            self._download(self.api.blob(blob), tmp, mf.MANIFEST, blob)
             manifest = mf.read(tmp)
             if manifest.digest != expected:
                 raise DigestMismatch(f"downloaded manifest is not package sha256:{expected}")
@@ -141,7 +161,7 @@ class ModelRegistry(ApiClient):
                     f"the server's file list does not match package sha256:{expected}"
                 )
             for rel, blob in manifest.files.items():
-                self._download(f"/blobs/{blob}", tmp, rel, blob)
+                self._download(self.api.blob(blob), tmp, rel, blob)
             mf.verify(tmp, manifest)
             try:
                 tmp.rename(cache)  # same folder: atomic
@@ -157,7 +177,7 @@ class ModelRegistry(ApiClient):
     def _download_run_folder(self, run_id: str, path: str, root: Path, sub: str = "") -> None:
         """The files of a run's artifact folder ``path`` under ``root`` (names checked first)."""
         where = f"{path}/{sub}".rstrip("/")
-        listing = self.backend.call("GET", f"/runs/{run_id}/artifacts", params={"path": where})
+        listing = self.api.run_listing(run_id, where)
         if not isinstance(listing, list):
             raise InvalidInput(f"the server's listing of {where!r} is not a list")
         for entry in listing:
@@ -171,14 +191,16 @@ class ModelRegistry(ApiClient):
             if entry.get("is_dir") is True:
                 self._download_run_folder(run_id, path, root, rel)
             else:
-                self._download(f"/runs/{run_id}/artifacts/{quote(f'{path}/{rel}')}", root, rel)
+                self._download(self.api.run_file(run_id, f"{path}/{rel}"), root, rel)
 
-    def _download(self, url: str, root: Path, rel: str, digest: str | None = None) -> None:
-        """Write ``url`` to ``rel`` under ``root``; with ``digest``, the bytes must match it."""
+    def _download(
+        self, body: Iterator[bytes], root: Path, rel: str, digest: str | None = None
+    ) -> None:
+        """Write ``body`` to ``rel`` under ``root``; with ``digest``, the bytes must match it."""
         target = resolve_under(root, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as out:
-            for chunk in self.backend.download(url):
+            for chunk in body:
                 out.write(chunk)
         if digest is not None and hash_file(target).digest != digest:
             target.unlink()
@@ -187,27 +209,16 @@ class ModelRegistry(ApiClient):
     def get(
         self, name: str, version: int | None = None, alias: str | None = None
     ) -> dict[str, Any]:
-        ref = f"aliases/{quote_part(alias)}" if alias else f"versions/{version}"
-        found: dict[str, Any] = self.backend.call("GET", f"/models/{quote_part(name)}/{ref}")
-        return found
+        return self.api.version(name, alias) if alias else self.api.get(name, int(version or 0))
 
     def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> None:
-        body = {"version": version, "reason": reason}
-        self.backend.call("PUT", f"/models/{quote_part(name)}/aliases/{quote_part(alias)}", body)
+        self.api.set_alias(name, alias, version, reason)
 
     def rollback(self, name: str, alias: str, reason: str = "") -> dict[str, Any]:
-        found: dict[str, Any] = self.backend.call(
-            "POST",
-            f"/models/{quote_part(name)}/aliases/{quote_part(alias)}/rollback",
-            {"reason": reason},
-        )
-        return found
+        return self.api.rollback(name, alias, reason)
 
     def trust(self, name: str, version: int, reason: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.backend.call(
-            "POST", f"/models/{quote_part(name)}/versions/{version}/trust", {"reason": reason}
-        )
-        return found
+        return self.api.trust(name, version, reason)
 
     def propose(
         self,
@@ -221,35 +232,19 @@ class ModelRegistry(ApiClient):
     ) -> dict[str, Any]:
         """Propose a version for a stage (and an alias), gated by metric rules on approval."""
         body = {"stage": stage, "rules": rules or [], "alias": alias, "reason": reason}
-        found: dict[str, Any] = self.backend.call(
-            "POST", f"/models/{quote_part(name)}/versions/{version}/promotions", body
-        )
-        return found
+        return self.api.propose(name, version, body)
 
     def decide(self, promotion_id: int, approve: bool, comment: str = "") -> dict[str, Any]:
-        verb = "approve" if approve else "reject"
-        found: dict[str, Any] = self.backend.call(
-            "POST", f"/promotions/{promotion_id}/{verb}", {"comment": comment}
-        )
-        return found
+        return self.api.decide(promotion_id, approve, comment)
 
     def promotions(self, name: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.backend.call(
-            "GET", f"/models/{quote_part(name)}/promotions"
-        )
-        return found
+        return self.api.promotions(name)
 
     def models(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.backend.call(
-            "GET", "/models", params={"max_results": 1000}
-        )["models"]
-        return found
+        return self.api.models()
 
     def history(self, name: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self.backend.call(
-            "GET", f"/models/{quote_part(name)}/history"
-        )
-        return events
+        return self.api.history(name)
 
 
 def _listed(files: Any) -> dict[str, str]:

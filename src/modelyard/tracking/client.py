@@ -1,18 +1,19 @@
-"""The low-level client: the same calls against a server (http://) or an embedded store."""
+"""The low-level client: one interface for a server (http://) and an embedded store.
+
+``client_for(uri)`` in ``tracking/clients.py`` picks the implementation (``my.Client(uri)``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import socket
 import time
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, Self, TypeVar
-
-import orjson
+from typing import Any, Literal, Protocol, TypeVar
 
 from modelyard import config
 from modelyard.errors import (
@@ -25,17 +26,8 @@ from modelyard.errors import (
     ParamConflict,
     PathNotAllowed,
     ServerUnreachable,
-    error_from_json,
 )
-from modelyard.tracking import transfer
-from modelyard.tracking.entities import (
-    Experiment,
-    Lifecycle,
-    MetricSummary,
-    Run,
-    RunPage,
-    RunStatus,
-)
+from modelyard.tracking.entities import Experiment, Run, RunPage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -151,195 +143,15 @@ def _retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _run_from_json(d: dict[str, Any]) -> Run:
-    return Run(
-        id=d["id"],
-        experiment_id=d["experiment_id"],
-        name=d["name"],
-        status=RunStatus(d["status"]),
-        start_time=d["start_time"],
-        end_time=d["end_time"],
-        parent_id=d["parent_id"],
-        user=d["user"],
-        notes=d["notes"],
-        lifecycle=Lifecycle(d["lifecycle"]),
-        params=d["params"],
-        tags=d["tags"],
-        metrics={k: MetricSummary.from_json(k, m) for k, m in d["metrics"].items()},
-    )
-
-
-def _experiment_from_json(d: dict[str, Any]) -> Experiment:
-    return Experiment(
-        id=d["id"],
-        name=d["name"],
-        description=d["description"],
-        lifecycle=Lifecycle(d["lifecycle"]),
-        created_at=d["created_at"],
-        updated_at=d["updated_at"],
-        tags=d["tags"],
-    )
-
-
-class HttpBackend:
-    """JSON over HTTP with keep-alive and TCP_NODELAY (no Nagle stalls on reused connections)."""
-
-    def __init__(self, base_url: str, timeout: float | None = None) -> None:
-        import httpx
-
-        self._httpx = httpx
-        transport = httpx.HTTPTransport(
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        )
-        self.on_close: Callable[[], object] | None = None  # stops an in-process server
-        self.http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout if timeout is not None else config.HTTP_TIMEOUT.get(),
-            transport=transport,
-        )
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except self._httpx.TransportError as exc:
-            raise ServerUnreachable(f"cannot reach {self.http.base_url}: {exc}") from exc
-        return self._check(response, path)
-
-    def _check(self, response: Any, path: str) -> Any:
-        """The response, or the error it carries, chained from httpx's (status, headers)."""
-        status = response.status_code
-        if status < 400:
-            return response
-        cause = self._httpx.HTTPStatusError(
-            f"HTTP {status}", request=response.request, response=response
-        )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or "error_code" not in body:
-            if status >= 500:  # not modelyard's answer: a proxy, a crash, an overloaded host
-                raise ServerUnreachable(
-                    f"server error {status} from {self.http.base_url}{path}"
-                ) from cause
-            body = {"message": response.text[:500] or f"HTTP {status}"}
-        raise error_from_json(status, _error_body(status, body)) from cause
-
-    def call(
-        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
-    ) -> Any:
-        content = None if body is None else orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-        headers = {"content-type": "application/json"} if content is not None else None
-        response = self._send(
-            method, "/api/v1" + path, content=content, params=params, headers=headers
-        )
-        return orjson.loads(response.content) if response.content else None
-
-    def upload(
-        self, path: str, stream: BinaryIO, *, method: str = "PUT", content_type: str | None = None
-    ) -> Any:
-        """Stream a body (constant memory); returns the JSON answer."""
-        headers = {"content-type": content_type} if content_type else None
-        response = self._send(method, "/api/v1" + path, content=_chunks(stream), headers=headers)
-        return orjson.loads(response.content) if response.content else None
-
-    def download(self, path: str) -> Iterator[bytes]:
-        """The body in 1 MiB chunks as it arrives (constant memory for any size)."""
-        try:
-            with self.http.stream("GET", "/api/v1" + path) as response:
-                if response.status_code >= 400:
-                    response.read()
-                self._check(response, path)
-                yield from response.iter_bytes(1 << 20)
-        except self._httpx.TransportError as exc:
-            raise ServerUnreachable(f"cannot reach {self.http.base_url}: {exc}") from exc
-
-    def close(self) -> None:
-        self.http.close()
-        if self.on_close is not None:
-            self.on_close()
-
-
-def _error_body(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    """An error body as the client rebuilds it: text code and message, details only if plain."""
-    details = body.get("details")
-    plain = isinstance(details, dict) and all(
-        isinstance(k, str) and k.isidentifier() and k != "message" for k in details
-    )
-    return {
-        "error_code": str(body.get("error_code", "")),
-        "message": str(body.get("message") or f"HTTP {status}")[:2000],
-        "details": details if plain else {},
-    }
-
-
-def api_backend(uri: str | None) -> HttpBackend:
-    """HTTP to a server; an embedded store gets the same server in a background thread."""
-    resolved = resolve_uri(uri)
-    if resolved.startswith(("http://", "https://")):
-        return HttpBackend(resolved)
-    from contextlib import ExitStack
-
-    from modelyard.server.app import ServerSettings
-    from modelyard.server.background import serve_in_background
-    from modelyard.store.metadata.database import normalize_url
-    from modelyard.tracking.local_client import artifacts_beside
-
-    url = normalize_url(resolved)
-    stack = ExitStack()
-    base = stack.enter_context(serve_in_background(ServerSettings(url, artifacts_beside(url))))
-    backend = HttpBackend(base)
-    backend.on_close = stack.close  # stops the server, whose shut-down closes the stores
-    return backend
-
-
-class ApiClient:
-    """Base of the SDK clients that speak modelyard's REST API (to a server or in process)."""
-
-    def __init__(self, uri: str | None = None) -> None:
-        self.backend = api_backend(uri)
-
-    def close(self) -> None:
-        self.backend.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def quote_part(part: str) -> str:
-    """One path segment of a URL (a model or dataset name may hold any character)."""
-    from urllib.parse import quote
-
-    return quote(part, safe="")
-
-
-def _chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
-    while chunk := stream.read(size):
-        yield chunk
-
-
-class Client:
+class Client(ABC):
     """Typed calls on experiments, runs, metrics and artifacts.
 
-    ``Client(uri)`` returns an HttpClient for http(s):// URIs and a LocalClient (the embedded
-    store in this process) otherwise; both have exactly these methods. Reads of runs first send
-    what the SDK of this process buffered for the same URI, so they see its writes.
+    HttpClient (a server) and LocalClient (the embedded store, in process) implement exactly
+    these methods. Reads of runs first send what the SDK of this process buffered for the same
+    URI, so they see its writes.
     """
 
     uri: str
-
-    def __new__(cls, uri: str | None = None) -> Client:
-        if cls is Client:
-            resolved = resolve_uri(uri)
-            if is_http(resolved):
-                return object.__new__(HttpClient)
-            from modelyard.tracking.local_client import LocalClient
-
-            return object.__new__(LocalClient)
-        return object.__new__(cls)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -375,36 +187,37 @@ class Client:
                     raise
                 time.sleep(0.05)
 
-    # The calls; each subclass implements all of them.
+    # The calls; each implementation has all of them.
+    @abstractmethod
     def create_experiment(
         self, name: str, description: str = "", tags: dict[str, str] | None = None
-    ) -> Experiment:
-        raise NotImplementedError
+    ) -> Experiment: ...
 
-    def get_experiment(self, experiment_id: int) -> Experiment:
-        raise NotImplementedError
+    @abstractmethod
+    def get_experiment(self, experiment_id: int) -> Experiment: ...
 
-    def get_experiment_by_name(self, name: str) -> Experiment:
-        raise NotImplementedError
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment: ...
 
-    def list_experiments(self, view: str = "active") -> list[Experiment]:
-        raise NotImplementedError
+    @abstractmethod
+    def list_experiments(self, view: str = "active") -> list[Experiment]: ...
 
-    def delete_experiment(self, experiment_id: int) -> Experiment:
-        raise NotImplementedError
+    @abstractmethod
+    def delete_experiment(self, experiment_id: int) -> Experiment: ...
 
-    def restore_experiment(self, experiment_id: int) -> Experiment:
-        raise NotImplementedError
+    @abstractmethod
+    def restore_experiment(self, experiment_id: int) -> Experiment: ...
 
-    def get_run(self, run_id: str) -> Run:
-        raise NotImplementedError
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run: ...
 
-    def delete_run(self, run_id: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None: ...
 
-    def restore_run(self, run_id: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def restore_run(self, run_id: str) -> None: ...
 
+    @abstractmethod
     def search_runs(
         self,
         experiment_ids: list[int] | None = None,
@@ -413,160 +226,38 @@ class Client:
         max_results: int = 1000,
         page_token: str | None = None,
         view: str = "active",
-    ) -> RunPage:
-        raise NotImplementedError
+    ) -> RunPage: ...
 
+    @abstractmethod
     def metric_history(
         self, run_id: str, key: str, max_points: int | None = None
     ) -> dict[str, Any]:
         """{"key", "steps", "values", "timestamps", "total"}; values are floats (NaN kept)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def ingest(self, batches: list[dict[str, Any]]) -> dict[str, int]:
         """Send wire-format batches (see RunBatchIn in the API docs); all apply or none."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def log_artifact(
         self, run_id: str, local_path: str | Path, artifact_path: str | None = None
-    ) -> int:
-        raise NotImplementedError
+    ) -> int: ...
 
+    @abstractmethod
     def log_artifacts(self, run_id: str, files: dict[str, Path]) -> int:
         """Upload many files at once (``{artifact path: local file}``); returns the count."""
-        raise NotImplementedError
+        ...
 
-    def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
-        raise NotImplementedError
+    @abstractmethod
+    def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]: ...
 
-    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path:
-        raise NotImplementedError
+    @abstractmethod
+    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path: ...
 
-    def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> dict[str, Any]: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
-
-
-class HttpClient(Client):
-    """The client of a modelyard server."""
-
-    def __init__(self, uri: str | None = None) -> None:
-        self.uri = resolve_uri(uri)
-        self.backend = HttpBackend(self.uri)
-
-    # experiments
-    def create_experiment(
-        self, name: str, description: str = "", tags: dict[str, str] | None = None
-    ) -> Experiment:
-        body = {"name": name, "description": description, "tags": tags or {}}
-        return _experiment_from_json(self.backend.call("POST", "/experiments", body))
-
-    def get_experiment(self, experiment_id: int) -> Experiment:
-        return _experiment_from_json(self.backend.call("GET", f"/experiments/{experiment_id}"))
-
-    def get_experiment_by_name(self, name: str) -> Experiment:
-        from urllib.parse import quote
-
-        return _experiment_from_json(
-            self.backend.call("GET", f"/experiments/by-name/{quote(name, safe='')}")
-        )
-
-    def list_experiments(self, view: str = "active") -> list[Experiment]:
-        rows = self.backend.call("GET", "/experiments", params={"view": view})
-        return [_experiment_from_json(e) for e in rows]
-
-    def delete_experiment(self, experiment_id: int) -> Experiment:
-        return _experiment_from_json(self.backend.call("DELETE", f"/experiments/{experiment_id}"))
-
-    def restore_experiment(self, experiment_id: int) -> Experiment:
-        return _experiment_from_json(
-            self.backend.call("POST", f"/experiments/{experiment_id}/restore")
-        )
-
-    # runs
-    def get_run(self, run_id: str) -> Run:
-        return _run_from_json(self.backend.call("GET", f"/runs/{run_id}"))
-
-    def delete_run(self, run_id: str) -> None:
-        self.backend.call("DELETE", f"/runs/{run_id}")
-
-    def restore_run(self, run_id: str) -> None:
-        self.backend.call("POST", f"/runs/{run_id}/restore")
-
-    def search_runs(
-        self,
-        experiment_ids: list[int] | None = None,
-        filter: str | None = None,
-        order_by: list[str] | None = None,
-        max_results: int = 1000,
-        page_token: str | None = None,
-        view: str = "active",
-    ) -> RunPage:
-        body = {
-            "experiment_ids": experiment_ids,
-            "filter": filter,
-            "order_by": order_by or [],
-            "max_results": max_results,
-            "page_token": page_token,
-            "view": view,
-        }
-        page = self.backend.call("POST", "/runs/search", body)
-        return RunPage([_run_from_json(r) for r in page["runs"]], page["next_page_token"])
-
-    def metric_history(
-        self, run_id: str, key: str, max_points: int | None = None
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = {"key": key}
-        if max_points is not None:
-            params["max_points"] = max_points
-        data: dict[str, Any] = self.backend.call(
-            "GET", f"/runs/{run_id}/metrics/history", params=params
-        )
-        data["values"] = [float(v) for v in data["values"]]
-        return data
-
-    def ingest(self, batches: list[dict[str, Any]]) -> dict[str, int]:
-        result: dict[str, int] = self.backend.call("POST", "/ingest", {"batches": batches})
-        return result
-
-    # artifacts
-    def log_artifact(
-        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
-    ) -> int:
-        local = Path(local_path)
-        target = artifact_path or local.name
-        if local.stat().st_size > transfer.PACK_MEMBER_MAX:  # sent only if new; big ones in parts
-            self.log_artifacts(run_id, {target: local})
-            return local.stat().st_size
-        with local.open("rb") as handle:
-            result = self.backend.upload(f"/runs/{run_id}/artifacts/{target}", handle)
-        return int(result["size"])
-
-    def log_artifacts(self, run_id: str, files: dict[str, Path]) -> int:
-        sent = transfer.Uploader(self.backend).upload(files)
-        body = {"files": {name: f.digest for name, f in sent.items()}}
-        linked: int = self.backend.call("POST", f"/runs/{run_id}/artifacts", body)["linked"]
-        return linked
-
-    def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.backend.call(
-            "GET", f"/runs/{run_id}/artifacts", params={"path": path}
-        )
-        return rows
-
-    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path:
-        out = Path(dest)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("wb") as handle:
-            for chunk in self.backend.download(f"/runs/{run_id}/artifacts/{path}"):
-                handle.write(chunk)
-        return out
-
-    def gc(self, older_than_seconds: float = 0.0, dry_run: bool = True) -> dict[str, Any]:
-        body = {"older_than_seconds": older_than_seconds, "dry_run": dry_run}
-        report: dict[str, Any] = self.backend.call("POST", "/gc", body)
-        return report
-
-    def close(self) -> None:
-        self.backend.close()
+    @abstractmethod
+    def close(self) -> None: ...

@@ -7,31 +7,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from modelyard import config
-from modelyard.store.metadata.database import normalize_url
-from modelyard.store.stores import open_stores
+from modelyard import embedded, wire
 from modelyard.tracking.batches import parse_batches
 from modelyard.tracking.client import Client, resolve_uri
 from modelyard.tracking.entities import Experiment, Run, RunPage, ViewType
-from modelyard.tracking.service import TrackingService
-
-
-def artifacts_beside(url: str) -> str:
-    """The artifact folder that goes with a store: MODELYARD_ARTIFACTS_URI, or beside the DB."""
-    explicit = config.ARTIFACTS_URI.get()
-    if explicit:
-        return explicit
-    if url.startswith("sqlite:///"):
-        return str(Path(url[len("sqlite:///") :]).parent / "artifacts")
-    return config.default_artifacts_uri()
 
 
 class LocalClient(Client):
+    """Calls the process's shared TrackingService of the store (one writer per store)."""
+
     def __init__(self, uri: str | None = None) -> None:
         self.uri = resolve_uri(uri)
-        url = normalize_url(self.uri)
-        stores = open_stores(url, artifacts_beside(url))
-        self.service = TrackingService(stores.db, stores.artifacts)
+        self._services: embedded.Services | None = embedded.acquire(self.uri)
+        self.service = self._services.tracking
 
     def create_experiment(
         self, name: str, description: str = "", tags: dict[str, str] | None = None
@@ -105,10 +93,7 @@ class LocalClient(Client):
         return len(files)
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[dict[str, Any]]:
-        return [
-            {"path": a.path, "is_dir": a.is_dir, "size": a.size}
-            for a in self.service.list_artifacts(run_id, path)
-        ]
+        return [wire.artifact_json(a) for a in self.service.list_artifacts(run_id, path)]
 
     def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path:
         out = Path(dest)
@@ -122,4 +107,7 @@ class LocalClient(Client):
         return asdict(self.service.gc(older_than_seconds, dry_run))
 
     def close(self) -> None:
-        self.service.close()
+        """Release the shared store (it stays open, warm, until exit or long unused)."""
+        if self._services is not None:
+            embedded.release(self._services)
+            self._services = None

@@ -24,7 +24,7 @@ from modelyard import config
 from modelyard.store.artifacts.blobs import hash_file
 
 if TYPE_CHECKING:
-    from modelyard.tracking.client import HttpBackend
+    from modelyard.tracking.http import HttpBackend
 
 PACK_MEMBER_MAX = 4 << 20  # files up to this size travel packed
 PACK_BYTES = 64 << 20  # one pack request carries up to this much
