@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 
@@ -23,6 +23,7 @@ from modelyard.server.guard import (
     allowed_hosts,
 )
 from modelyard.server.identity import identify
+from modelyard.server.metrics import install_metrics
 from modelyard.store.stores import open_stores
 
 _NO_UI = """<!doctype html><html><head><meta charset="utf-8"><title>modelyard</title></head>
@@ -66,7 +67,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        with ExitStack() as running:
+            for domain in domains:
+                if domain.running is not None:
+                    running.enter_context(domain.running(services[domain.name]))
+            yield
         stores.db.close()
 
     app = FastAPI(
@@ -98,6 +103,7 @@ def create_app(
         hosts=settings.allowed_hosts,
         max_body_bytes=settings.max_body_bytes,
     )
+    install_metrics(app)  # outermost: counts what the guard refuses too
 
     return app
 

@@ -7,7 +7,8 @@ more entry, not an edit of the factory. Routes reach a domain's service with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from modelyard.server.routes import (
     registry,
     runs,
 )
+from modelyard.server.sweeper import Sweeper
 from modelyard.store.stores import Stores
 from modelyard.tracking.service import TrackingService
 
@@ -39,13 +41,16 @@ class Domain:
 
     ``build`` makes the domain's service from the stores and the services of the domains listed
     before it (None: the domain has routes only); ``routers`` go under ``/api/v1``; ``mount``
-    adds anything else to the app (routes at other paths, such as MLflow's).
+    adds anything else to the app (routes at other paths, such as MLflow's); ``running`` is
+    background work on the domain's service for as long as the server runs (a sweep, a
+    schedule), entered after the stores open and left before they close.
     """
 
     name: str
     build: Callable[[Stores, Services], object] | None = None
     routers: tuple[APIRouter, ...] = ()
     mount: Callable[[FastAPI], None] | None = None
+    running: Callable[[Any], AbstractContextManager[None]] | None = None
 
 
 def _tracking(stores: Stores, _built: Services) -> TrackingService:
@@ -64,6 +69,16 @@ def _datasets(stores: Stores, _built: Services) -> DatasetsService:
     return DatasetsService(stores.db, stores.artifacts)
 
 
+@contextmanager
+def _sweeping(service: TrackingService) -> Iterator[None]:
+    """Runs whose SDK process vanished (no heartbeat) are marked KILLED while the server runs."""
+    sweeper = Sweeper(service).start()
+    try:
+        yield
+    finally:
+        sweeper.stop()
+
+
 def _mount_health(app: FastAPI) -> None:
     app.include_router(health.router)
 
@@ -73,6 +88,7 @@ BUILT_IN: tuple[Domain, ...] = (
         "tracking",
         _tracking,
         (experiments.router, runs.router, artifacts.router, artifacts.previews, blobs.router),
+        running=_sweeping,
     ),
     Domain("datasets", _datasets, (datasets.router,)),
     Domain("registry", _registry, (registry.router,)),
