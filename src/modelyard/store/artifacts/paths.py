@@ -24,6 +24,9 @@ def clean_relative(path: str, *, allow_empty: bool = False) -> str:
         if nxt == decoded:
             break
         decoded = nxt
+    else:
+        if unquote(decoded) != decoded:  # still encoded: its key would change if cleaned again
+            raise PathNotAllowed(f"artifact path {path!r} is percent-encoded too many times")
     decoded = unicodedata.normalize("NFC", decoded)
     if "\x00" in decoded or "\\" in decoded:
         raise PathNotAllowed(f"artifact path {path!r} contains a backslash or NUL", path=path)
