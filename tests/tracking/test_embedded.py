@@ -53,9 +53,9 @@ with my.start_run(experiment="e", capture_code=False) as run:
     v = my.models.log(model, "m", input_example=x[:2], aliases=["champion"])
 my.models.set_alias("m", "staging", v["version"])
 assert my.models.load("models:/m@staging").predict(x).tolist() == model.predict(x).tolist()
-d = my.datasets.register("table", {tmp_path / "data.csv"!r})
+d = my.datasets.register("table", {str(tmp_path / "data.csv")!r})
 assert my.datasets.get("table")["version"] == d["version"] == 1
-with my.Client() as client:
+with my.Client(my.get_tracking_uri()) as client:
     assert client.get_run(run.id).metrics["loss"].last == 0.5
 loaded = [m for m in ("modelyard.server", "uvicorn", "fastapi", "starlette") if m in sys.modules]
 print("loaded:", loaded)
