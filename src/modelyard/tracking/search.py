@@ -12,6 +12,7 @@ op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">=" | "~" | "!~"
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -465,3 +466,50 @@ def parse_order_by(
             raise parser.fail("ASC, DESC or the end of the order-by clause")
         keys.append(OrderKey(field, descending))
     return keys
+
+
+_BARE_KEY = re.compile(r"[^\s=!<>~(),'\"`]+")
+
+
+def _quoted(text: str, quote: str = "'") -> str:
+    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+
+
+def _value_text(value: Value) -> str:
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, float):
+        if value in (math.inf, -math.inf):
+            return "1e999" if value > 0 else "-1e999"  # what 1e400 parsed into
+        if value.is_integer() and abs(value) < 2**63:
+            return f"{int(value)}.0"  # repr(1e16) would read back as the int 10000000000000000
+    return repr(value)
+
+
+def _field_text(f: Field) -> str:
+    if f.kind == "attribute":
+        return f.key
+    prefix = {"param": "params", "metric": "metrics", "tag": "tags"}[f.kind]
+    key = f.key if _BARE_KEY.fullmatch(f.key) else _quoted(f.key, '"')
+    text = f"{prefix}.{key}"
+    return text if f.aggregate == "last" else f"{f.aggregate}({text})"
+
+
+def to_text(expr: Expr) -> str:
+    """A filter string that parses back into ``expr`` (with the default attribute names)."""
+    if isinstance(expr, And | Or):
+        joint = " AND " if isinstance(expr, And) else " OR "
+        return joint.join(
+            f"({to_text(e)})" if isinstance(e, And | Or) else to_text(e) for e in expr.items
+        )
+    if isinstance(expr, Not):
+        inner = to_text(expr.item)
+        return f"NOT ({inner})" if isinstance(expr.item, And | Or) else f"NOT {inner}"
+    field = _field_text(expr.field)
+    if expr.op == "IS NULL":
+        return f"{field} IS NULL"
+    if expr.op == "IN":
+        assert isinstance(expr.value, tuple)
+        return f"{field} IN ({', '.join(_value_text(v) for v in expr.value)})"
+    assert isinstance(expr.value, str | int | float)
+    return f"{field} {expr.op} {_value_text(expr.value)}"
