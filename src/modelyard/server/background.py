@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from starlette.types import ASGIApp
+
 from modelyard.server.app import ServerSettings, create_app
 from modelyard.server.domains import BUILT_IN, Domain
 from modelyard.server.listener import uvicorn_config
@@ -20,13 +22,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_background(
-    settings: ServerSettings, domains: Sequence[Domain] = BUILT_IN
-) -> Iterator[str]:
-    """Serve ``create_app(settings, domains)`` with uvicorn on 127.0.0.1; yields the base URL."""
+def serve_app(app: ASGIApp) -> Iterator[str]:
+    """Serve a ready ``app`` with uvicorn on 127.0.0.1 until the block ends; yields the base URL.
+
+    For an app the caller changed after ``create_app`` (e.g. with /metrics installed), or
+    several replicas of one store.
+    """
     import uvicorn
 
-    app = create_app(settings, domains)
     port = free_port()
     server = uvicorn.Server(
         uvicorn_config(app, "127.0.0.1", port, log_level="warning", lifespan="on")
@@ -43,3 +46,12 @@ def serve_in_background(
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@contextmanager
+def serve_in_background(
+    settings: ServerSettings, domains: Sequence[Domain] = BUILT_IN
+) -> Iterator[str]:
+    """Serve ``create_app(settings, domains)`` with uvicorn on 127.0.0.1; yields the base URL."""
+    with serve_app(create_app(settings, domains)) as url:
+        yield url
