@@ -193,6 +193,24 @@ def test_artifacts_outside_the_source_server_are_refused(source: Source, tmp_pat
         tracking.close()
 
 
+# why each refused location is refused
+REFUSALS = {
+    "mlflow-artifacts:/1/%2e%2e/%2e%2e/etc": r"must not contain '\.\.'",
+    "mlflow-artifacts:/1/../../etc": r"must not contain '\.\.'",
+    "mlflow-artifacts://evil.example:5000/1/abc": r"another server \(evil.example:5000\)",
+    "mlflow-artifacts://127.0.0.1:5001/1/abc": r"another server \(127.0.0.1:5001\)",
+    "http://127.0.0.1:5001/api/2.0/mlflow-artifacts/artifacts/1/abc": "on another host",
+    "https://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/1/abc": "on another host",
+    "http://127.0.0.1:5000/somewhere/else": "not the source server's artifact API",
+    "http://169.254.169.254/latest/meta-data": r"another host \(169.254.169.254\)",
+    "file:///etc": "outside the allowed roots",
+    "file://otherhost/share": r"another machine \(otherhost\)",
+    "/etc/ssh": "outside the allowed roots",
+    "s3://bucket/1/abc/artifacts": "s3: locations are not read",
+    "gs://bucket/x": "gs: locations are not read",
+}
+
+
 @pytest.mark.parametrize(
     ("uri", "root"),
     [
@@ -218,7 +236,7 @@ def test_locations_are_checked_on_the_client_side(uri: str, root: str | None) ->
     sources = ArtifactSources("http://127.0.0.1:5000")
     try:
         if root is None:
-            with pytest.raises(PathNotAllowed):
+            with pytest.raises(PathNotAllowed, match=REFUSALS[uri]):
                 sources.locate(uri)
         else:
             assert getattr(sources.locate(uri), "root") == root  # noqa: B009
@@ -234,9 +252,9 @@ def test_local_roots_hold_their_files_in(tmp_path: Path) -> None:
     try:
         sources.locate(f"file://{allowed}/1/r/artifacts")
         sources.locate(f"{allowed}/1/r/artifacts")
-        with pytest.raises(PathNotAllowed):
+        with pytest.raises(PathNotAllowed, match="outside the allowed roots"):
             sources.locate(f"file://{allowed}/../secret")
-        with pytest.raises(PathNotAllowed):
+        with pytest.raises(PathNotAllowed, match="outside the allowed roots"):
             sources.locate(f"file://{allowed}/1/r/artifacts/link")
         with pytest.raises(PathNotAllowed, match="tracking server"):
             sources.locate("mlflow-artifacts:/1/r/artifacts")  # --from is not a server
@@ -245,7 +263,7 @@ def test_local_roots_hold_their_files_in(tmp_path: Path) -> None:
     # a local file store given as --from is readable, nothing else is
     store = ArtifactSources(str(allowed))
     store.locate(f"file://{allowed}/1/r/artifacts")
-    with pytest.raises(PathNotAllowed):
+    with pytest.raises(PathNotAllowed, match="outside the allowed roots"):
         store.locate(f"file://{tmp_path}")
 
 

@@ -44,7 +44,7 @@ def test_bundle_runs_in_a_fresh_virtualenv(
         reg.log(model, "exported", input_example=x[:2], aliases=["champion"])
         bundle = reg.export("models:/exported@champion", tmp_path / "bundle")
         reg.log(Tripler(), "unsafe")
-        with pytest.raises(NotTrusted):
+        with pytest.raises(NotTrusted, match="runs code when loaded"):
             reg.export("models:/unsafe/1", tmp_path / "refused")
         reg.trust("unsafe", 1, reason="reviewed")
         trusted = reg.export("models:/unsafe/1", tmp_path / "trusted-bundle")

@@ -142,7 +142,7 @@ def test_skops_types_outside_its_default_list_need_trust(
     x, _ = _data()
     loaded = package.load(tmp_path / "m", trusted_digest=saved.digest)
     assert np.array_equal(loaded.predict(x), model.predict(x))
-    with pytest.raises(NotTrusted):
+    with pytest.raises(NotTrusted, match="not trusted by default"):
         package.load(tmp_path / "m", trusted_digest="0" * 64)  # trust names one digest
 
 
@@ -153,7 +153,7 @@ def test_pytorch_programs_need_trust(tmp_path: Path) -> None:
     x, _ = _data()
     saved = package.save(net, tmp_path / "m", input_example=x[:3])
     assert (saved.flavor, saved.model_file, saved.safe) == ("pytorch", "model.pt2", False)
-    with pytest.raises(NotTrusted):
+    with pytest.raises(NotTrusted, match="runs code when loaded"):
         package.load(tmp_path / "m")
     loaded = package.load(tmp_path / "m", trusted=True)
     with torch.no_grad():
@@ -177,7 +177,7 @@ def test_code_carrying_formats_need_trust(
     model = model if model is not None else _sklearn()
     saved = package.save(model, tmp_path / "m", **options)
     assert saved.safe is False
-    with pytest.raises(NotTrusted) as info:
+    with pytest.raises(NotTrusted, match="runs code when loaded") as info:
         package.load(tmp_path / "m")
     assert info.value.details["digest"] == saved.digest
     # a manifest edited to claim safety no longer matches the package digest a user trusted
@@ -191,5 +191,5 @@ def test_code_carrying_formats_need_trust(
 def test_tampered_files_are_refused(tmp_path: Path) -> None:
     package.save(_sklearn(), tmp_path / "m")
     (tmp_path / "m" / "model.skops").write_bytes(b"swapped")
-    with pytest.raises(DigestMismatch):
+    with pytest.raises(DigestMismatch, match="does not match its manifest digest"):
         package.load(tmp_path / "m", trusted=True)

@@ -147,7 +147,7 @@ def test_paths_from_the_server_never_leave_the_cache(
     hostile.bytes(f"/api/v1/blobs/{_blob(payload)}", payload)
     extra = [{"path": path, "digest": _blob(payload), "size": len(payload)}]
     serve_version(hostile, "evil", tmp_path / "m", extra=extra)
-    with ModelRegistry(hostile.url) as reg, pytest.raises(PathNotAllowed):
+    with ModelRegistry(hostile.url) as reg, pytest.raises(PathNotAllowed, match=r"^artifact path"):
         reg.load("models:/evil/1")
     assert not any(p.name == "x" for p in tmp_path.rglob("*"))
     assert not (tmp_path.parent / "x").exists()  # where ../../../../x from the cache leads
@@ -220,7 +220,10 @@ def test_a_version_whose_manifest_claims_safe_over_code_is_not_loaded(
     # honest about its format, it loads only if the server trusts exactly this digest
     edit(tmp_path / "evil", safe=False)
     serve_version(hostile, "honest", tmp_path / "evil", trusted=False)
-    with ModelRegistry(hostile.url) as reg, pytest.raises(NotTrusted):
+    with (
+        ModelRegistry(hostile.url) as reg,
+        pytest.raises(NotTrusted, match="runs code when loaded"),
+    ):
         reg.load("models:/honest/1")
     assert not marker.exists()
 
@@ -263,7 +266,10 @@ def test_run_artifact_names_from_the_server_are_checked(
         if entry["path"] == "ABS":
             entry["path"] = str(outside)
     hostile.json(f"/api/v1/runs/{RUN}/artifacts", listing, {"path": "model"})
-    with ModelRegistry(hostile.url) as reg, pytest.raises(InvalidInput):
+    with (
+        ModelRegistry(hostile.url) as reg,
+        pytest.raises(InvalidInput, match=r"not a plain file name|must not contain|is not a list"),
+    ):
         reg.load(f"runs:/{RUN}/model")
     fetched = [r for r in hostile.requests if r.startswith(f"/api/v1/runs/{RUN}/artifacts/")]
     assert fetched == []  # refused before a byte was asked for, let alone written
@@ -271,6 +277,9 @@ def test_run_artifact_names_from_the_server_are_checked(
 
 
 def test_run_model_paths_in_the_uri_are_checked(hostile: Hostile) -> None:
-    with ModelRegistry(hostile.url) as reg, pytest.raises(PathNotAllowed):
+    with (
+        ModelRegistry(hostile.url) as reg,
+        pytest.raises(PathNotAllowed, match=r"must not contain '\.\.'"),
+    ):
         reg.load(f"runs:/{RUN}/../other-run/model")
     assert hostile.requests == []

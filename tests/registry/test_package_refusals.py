@@ -58,7 +58,7 @@ def test_register_refuses_a_manifest_claiming_safe_over_code(
     honest = _register(server_url, "honest", tmp_path / "evil")
     assert honest.status_code == 201, honest.text
     assert (honest.json()["trusted"], honest.json()["package"]["safe"]) == (False, False)
-    with ModelRegistry(server_url) as reg, pytest.raises(NotTrusted):
+    with ModelRegistry(server_url) as reg, pytest.raises(NotTrusted, match="runs code when loaded"):
         reg.load("models:/honest/1")
     assert not marker.exists()
 
