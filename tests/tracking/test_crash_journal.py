@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import shutil
@@ -10,11 +11,16 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import modelyard as my
 from modelyard.server.app import ServerSettings
@@ -242,3 +248,104 @@ def test_a_segment_reads_back_what_was_logged(tmp_path: Path) -> None:
     assert series["steps"] == [2, 3]
     assert series["values"] == ["Infinity", 1.0]
     assert "create" not in batch  # delivered before the done offset
+
+
+def _plain(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Batches as JSON would carry them (arrays as lists, non-finite values as strings)."""
+    return [orjson.loads(orjson.dumps(b, option=orjson.OPT_SERIALIZE_NUMPY)) for b in batches]
+
+
+_values = st.lists(
+    st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["NaN", "Infinity"])
+    ),
+    min_size=1,
+    max_size=4,
+)
+_batches = st.lists(
+    st.fixed_dictionaries(
+        {
+            "run_id": st.sampled_from(["a" * 32, "b" * 32]),
+            "batch_id": st.text("0123456789abcdef", min_size=1, max_size=32),
+            "params": st.dictionaries(st.text(min_size=1, max_size=3), st.text(max_size=3)),
+            "metrics": st.dictionaries(st.text(min_size=1, max_size=3), _values, max_size=2),
+        },
+        optional={
+            "create": st.just({"experiment_name": "e"}),
+            "update": st.just({"status": "FINISHED"}),
+        },
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=_batches)
+def test_an_offline_journal_file_reads_back_every_batch_with_its_id(
+    tmp_path: Path, raw: list[dict[str, Any]]
+) -> None:
+    batches = []
+    for b in raw:
+        batch = {k: v for k, v in b.items() if v or k == "metrics"}
+        batch["metrics"] = [
+            {"key": k, "steps": list(range(len(v))), "values": v, "timestamps": [7] * len(v)}
+            for k, v in b["metrics"].items()
+        ]
+        if not batch["metrics"]:
+            del batch["metrics"]
+        batches.append(batch)
+    folder = tmp_path / f"j{uuid.uuid4().hex}"
+    path = journal.write("http://x", batches, folder)
+    assert path.suffix == ".wal"
+    assert [p.name for p in folder.iterdir()] == [path.name]  # no temporary file left
+    read = journal.entries(folder, uri="http://x")
+    assert _plain([b for e in read for b in e.batches]) == _plain(batches)
+    assert sum(e.points for e in read) == journal.points(batches)
+
+
+def test_an_offline_journal_file_sorts_before_the_rest_of_its_crash_journal(
+    tmp_path: Path,
+) -> None:
+    """A take journaled while the process ran is sent before what it logged after."""
+    segment = wal.Segment(tmp_path, "http://x")
+    segment.record(wal.CREATE, ["r1", {"experiment_name": "e"}])
+    segment.point("r1", "m", 0, 0.5, 10)
+    cut, until = segment.cut()
+    taken = wal.to_batches(segment.name, cut, {"r1": _pending(create=True, step=0)})
+    journal.write("http://x", taken, tmp_path, after=f"{segment.name}-{cut:010d}")
+    segment.mark_done(until)  # the take is in the offline journal
+    segment.point("r1", "m", 1, 1.5, 11)
+    os.close(os.open(tmp_path / "zzz.part", os.O_CREAT | os.O_WRONLY))  # half-written: not read
+    alive = journal.entries(tmp_path, uri="http://x")
+    assert [e.path.suffix for e in alive] == [".wal"]  # the live crash journal is not read yet
+    fcntl.flock(segment._fd, fcntl.LOCK_UN)  # as the kernel does when the writer dies
+    entries = journal.entries(tmp_path, uri="http://x")
+    assert [e.batches[0]["metrics"][0]["steps"] for e in entries] == [[0], [1]]
+    assert "create" in entries[0].batches[0]
+    assert entries[0].batches[0]["batch_id"] == wal.batch_id(segment.name, cut, "r1")
+
+
+def _pending(create: bool, step: int) -> wal.Pending:
+    p = wal.Pending(create={"experiment_name": "e"} if create else None)
+    p.point("m", step, 0.5, 10)
+    return p
+
+
+def test_a_batch_set_aside_twice_is_stored_once(tmp_path: Path) -> None:
+    from modelyard.tracking.client import Refusal
+
+    batch = {"run_id": "r" * 32, "batch_id": "b1", "params": {"p": "1"}}
+    first = journal.set_aside("http://x", [batch], Refusal(400, "A", "first"), tmp_path)
+    again = journal.set_aside("http://x", [batch], Refusal(409, "B", "again"), tmp_path)
+    other = journal.set_aside("http://y", [batch], Refusal(400, "A", "first"), tmp_path)
+    assert again == first != other
+    [kept] = journal.entries(tmp_path, uri="http://x")
+    assert kept.reason is not None
+    assert (kept.reason.status, kept.reason.message) == (409, "again")
+    no_id = {"run_id": "r" * 32, "params": {"p": "1"}}  # without ids nothing says they match
+    journal.set_aside("http://x", [no_id], Refusal(400, "A", "x"), tmp_path)
+    journal.set_aside("http://x", [no_id], Refusal(400, "A", "x"), tmp_path)
+    assert len(journal.entries(tmp_path, uri="http://x")) == 3

@@ -410,3 +410,108 @@ def test_halving_keeps_every_item_once_and_in_order(
     assert {k: v for k, v in merged.items() if v} == {
         f"k{i}": list(range(n)) for i, n in enumerate(sizes) if n
     }
+
+
+def test_an_outage_journals_in_the_one_format_and_sync_delivers_it(
+    gate: tuple[Gate, str], modelyard_home: Path
+) -> None:
+    guard, url = gate
+    guard.retry_after = "30"  # journal at once
+    done = _train(
+        modelyard_home,
+        url,
+        """
+        first = my.start_run("r0", experiment="e", capture_code=False)
+        runs = [first, my.start_run("r1", capture_code=False, nested=True)]
+        for i in range(500):
+            for run in runs:
+                run.log_metric("loss", float(i), step=i)
+            if i == 250:
+                my.flush()  # two takes: two journal files
+        for run in runs:
+            run.end()
+        print(*[run.id for run in runs])
+        """,
+    )
+    assert done.returncode == 0, done.stderr
+    run_ids = done.stdout.split()
+    files = sorted(p.name for p in (modelyard_home / "journal").iterdir() if p.is_file())
+    assert files, "nothing was journaled"
+    assert all(name.endswith(".wal") for name in files), files  # one format, no .json
+    pending = journal.entries(uri=url)
+    assert sum(e.points for e in pending) == 1000
+    ids = [b["batch_id"] for e in pending for b in e.batches]
+    assert len(ids) == len(set(ids)) >= 4  # each take's batches keep their own ids
+
+    guard.down = False
+    result = CliRunner().invoke(cli, ["sync", "--tracking-uri", url])
+    assert result.exit_code == 0, result.output
+    assert "1000 metric points" in result.output
+    assert not list((modelyard_home / "journal").glob("*.wal"))
+    again = CliRunner().invoke(cli, ["sync", "--tracking-uri", url])
+    assert again.exit_code == 0, again.output
+    assert "nothing to sync" in again.output
+    with my.Client(url) as client:
+        for run_id in run_ids:
+            assert client.metric_history(run_id, "loss")["steps"] == list(range(500))
+            assert client.get_run(run_id).status.value == "FINISHED"
+
+
+def test_an_old_json_journal_file_is_drained_once(tmp_path: Path, modelyard_home: Path) -> None:
+    settings = ServerSettings(f"sqlite:///{tmp_path / 's.db'}", str(tmp_path / "a"))
+    with live_server(settings) as url:
+        rid = "c" * 32
+        batch = {
+            "run_id": rid,
+            "batch_id": "old-1",
+            "create": {"experiment_name": "upgraded"},
+            "metrics": [{"key": "loss", "steps": [0, 1, 2], "values": [1.0, "NaN", 0.5]}],
+            "update": {"status": "FINISHED"},
+        }
+        folder = modelyard_home / "journal"
+        folder.mkdir(parents=True)
+        old = folder / "00000001700000000000-0123abcd.json"  # as versions before .wal wrote
+        old.write_bytes(orjson.dumps({"uri": url, "batches": [batch]}))
+        [entry] = journal.entries(uri=url)
+        assert entry.points == 3
+
+        result = CliRunner().invoke(cli, ["sync", "--tracking-uri", url])
+        assert result.exit_code == 0, result.output
+        assert "3 metric points" in result.output
+        assert not old.exists()
+        again = CliRunner().invoke(cli, ["sync", "--tracking-uri", url])
+        assert "nothing to sync" in again.output
+        assert _stored_points(url, rid) == 3
+        with my.Client(url) as client:
+            assert client.get_run(rid).status.value == "FINISHED"
+
+
+def test_a_refused_batch_in_an_entry_sent_twice_is_set_aside_once(
+    tmp_path: Path, modelyard_home: Path
+) -> None:
+    settings = ServerSettings(f"sqlite:///{tmp_path / 's.db'}", str(tmp_path / "a"))
+    with live_server(settings) as url:
+        good = {
+            "run_id": "d" * 32,
+            "batch_id": "good-1",
+            "create": {"experiment_name": "e"},
+            "metrics": [{"key": "loss", "values": [1.0, 2.0]}],
+        }
+        orphan = {  # its run was never created: the server refuses it (404)
+            "run_id": "e" * 32,
+            "batch_id": "orphan-1",
+            "metrics": [{"key": "loss", "values": [3.0]}],
+        }
+        path = journal.write(url, [good, orphan])
+        copy = path.read_bytes()
+        for _attempt in range(2):  # the second time as if the first send was cut short
+            path.write_bytes(copy)
+            result = CliRunner().invoke(cli, ["sync", "--tracking-uri", url])
+            assert result.exit_code == 1, result.output
+            assert "refused" in result.output
+            assert not journal.entries(uri=url)
+        [refused] = journal.entries(journal.rejected_dir())
+        assert [b["batch_id"] for b in refused.batches] == ["orphan-1"]
+        assert refused.reason is not None
+        assert refused.reason.status == 404
+        assert _stored_points(url, "d" * 32) == 2

@@ -25,8 +25,9 @@ def sync(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be sent."),
 ) -> None:
-    """Send the batches the SDK journaled when the server did not take them, and what a killed
-    training process had logged but not delivered (its crash journal); safe to repeat.
+    """Send the journal: batches the server did not take, and what a killed training process
+    had logged but not delivered (both `.wal` files; `.json` ones from earlier versions too);
+    safe to repeat.
 
     Exit code 0 when everything was sent; 1 when something is still journaled (the server did
     not take it: sync again later) or was refused (set aside: see `modelyard sync --rejected`).
@@ -49,15 +50,17 @@ def sync(
                 out = deliver(c.ingest, entry.batches)
                 done.sent += out.sent
                 done.points += out.points
+                kept = set()  # set aside by batch id: refused again, a file keeps its place
                 for group, why in out.set_aside:
-                    journal.set_aside(c.uri, group, why)
+                    kept.add(journal.set_aside(c.uri, group, why))
                     done.set_aside.append((group, why))
                     console.print(f"[red]refused[/red] {_runs(group)}: {why}")
                 if out.left:
                     journal.rewrite(entry, out.left)
                     done.left, done.why = out.left, out.why
                     break  # the server is failing: keep the order, try again later
-                journal.remove(entry)
+                if entry.path not in kept:
+                    journal.remove(entry)
                 progress.advance(task)
     console.print(f"sent {done.sent} batch(es) ({done.points} metric points) to {c.uri}")
     if done.left:

@@ -4,17 +4,19 @@ Log calls never wait for the network. When the buffer holds ``max_points`` point
 wait for the flusher (back-pressure). Nothing buffered is dropped:
 
 * a request the server did not take for a reason that may pass (unreachable, 401, 403, 429,
-  5xx) is retried a few times, then journaled; while the server keeps failing, later batches
-  go straight to the journal (backing off, and never sooner than a Retry-After), and the
-  journal is sent first when a send succeeds again, or by ``modelyard sync``;
+  5xx) is retried a few times, then journaled (a finished, fsynced file in the crash journal's
+  format); while the server keeps failing, later batches go straight to the journal (backing
+  off, and never sooner than a Retry-After), and the journal is sent first when a send
+  succeeds again, or by ``modelyard sync``;
 * a request too large for the server (413) is halved until each part fits;
 * a batch the server refused for what it carries (400/422 with a validation code, 404, 409)
   is set aside with the reason in ``journal/rejected/`` (``modelyard sync --rejected``).
 
 Every log call is also appended to a crash journal (``wal.py``, a memory-mapped file), so a
 process killed without warning loses nothing it logged: the next SDK start for the same URI,
-or ``modelyard sync``, sends what it had not delivered. Running runs carry a heartbeat tag
-(``heartbeat.py``) the background thread refreshes.
+or ``modelyard sync``, sends what it had not delivered; an exit flush that runs out of time
+leaves what is unsent there too. Running runs carry a heartbeat tag (``heartbeat.py``) the
+background thread refreshes.
 
 At exit one line on stderr says what is still journaled or was set aside.
 """
@@ -286,30 +288,36 @@ class Batcher:
         self._wake.set()
 
     # -- the sender
-    def _take(self) -> tuple[list[Batch], wal.Segment, int]:
-        """What was logged since the last take, as batches, and where it ends in the journal."""
+    def _take(self) -> tuple[list[Batch], wal.Segment, int, str]:
+        """What was logged since the last take, as batches, where it ends in the crash journal
+        and a name for it there (``<segment>-<cut>``)."""
         with self._lock:
             pending, self._pending = self._pending, {}
             self._points = 0
             self._space.notify_all()
             segment = self._segment
             if not pending:
-                return [], segment, segment.done
+                return [], segment, segment.done, segment.name
             cut, until = segment.cut()
             if until > wal.ROTATE_AT:
                 self._segment = wal.open_segment(journal_dir(), self.uri)
-        return wal.to_batches(segment.name, cut, pending), segment, until
+        return (
+            wal.to_batches(segment.name, cut, pending),
+            segment,
+            until,
+            f"{segment.name}-{cut:010d}",
+        )
 
     def flush(self) -> None:
         """Send everything buffered now; returns when it is stored, journaled or set aside."""
         with self._send_lock:
-            batches, segment, until = self._take()
+            batches, segment, until, source = self._take()
             if batches or self._journaled:
                 self._inflight = batches
                 try:
-                    self._deliver(batches)
+                    self._deliver(batches, source)
                 except Exception:
-                    self._journal(batches)  # whatever broke, the data stays (ids dedupe)
+                    self._journal(batches, source)  # whatever broke, the data stays (ids dedupe)
                     raise
                 finally:
                     self._inflight = []
@@ -320,12 +328,12 @@ class Batcher:
         if segment is not self._segment and until >= segment.end:
             segment.retire()  # rotated away and all delivered
 
-    def _deliver(self, batches: list[dict[str, Any]]) -> None:
+    def _deliver(self, batches: list[dict[str, Any]], source: str) -> None:
         if time.monotonic() < self._retry_at or not self._send_journal():
-            self._journal(batches)
+            self._journal(batches, source)
             return
         if batches:
-            self._journal(self._send(batches).left)
+            self._journal(self._send(batches).left, source)
 
     def _send(self, batches: list[Batch]) -> Delivery:
         out = deliver(self.client.ingest, batches, self._delays)
@@ -373,9 +381,9 @@ class Batcher:
                 journal_dir(),
             )
 
-    def _journal(self, batches: list[dict[str, Any]]) -> None:
+    def _journal(self, batches: list[dict[str, Any]], source: str) -> None:
         if batches:
-            path = journal.write(self.uri, batches)
+            path = journal.write(self.uri, batches, after=source)
             self._journaled[path] = (len(batches), journal.points(batches))
 
     def _put_aside(self, batches: list[Batch], why: Refusal) -> None:
@@ -420,8 +428,9 @@ class Batcher:
     def close(self, timeout: float | None = None) -> None:
         """Flush and stop. After ``timeout`` seconds, journal what is still unsent instead.
 
-        Batches being sent are journaled too: their batch ids make a later replay harmless.
-        One line on stderr then says what is journaled or set aside, and how to send it.
+        What is still unsent then stays in the crash journal, which outlives the process
+        (batches in flight too: their batch ids make a later replay harmless). One line on
+        stderr then says what is journaled or set aside, and how to send it.
         """
         if self._why is not None and self._why.retry_after is None:
             # the server was failing: one more try before exit (unless it asked to wait), and
@@ -430,9 +439,10 @@ class Batcher:
         flusher = threading.Thread(target=self.flush, name="modelyard-exit-flush", daemon=True)
         flusher.start()
         flusher.join(timeout)
-        if flusher.is_alive():
-            self._journal(self._inflight + self._take()[0])
-            self._segment.mark_done(self._segment.end)
+        if flusher.is_alive():  # left in the crash journal, not marked done: `sync` sends it
+            left = self._inflight + self._take()[0]
+            if left:
+                self._journaled[self._segment.path] = (len(left), journal.points(left))
             if self._why is None:
                 self._why = Refusal(0, "TIMEOUT", f"exit flush did not finish in {timeout:g} s")
         self._closed = True

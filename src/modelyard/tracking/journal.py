@@ -1,15 +1,18 @@
 """Batches the SDK could not deliver, kept on disk until they are sent.
 
-``journal/`` holds batches the server did not take for a reason that may pass (unreachable,
-busy, failing, full): the SDK sends them when the server is back, and ``modelyard sync`` does.
-``journal/rejected/`` holds batches the server refused for what they carry, each file with the
-reason: ``modelyard sync --rejected`` shows them and sends them again.
-``journal/*.wal`` are crash journals (``wal.py``): what a process that died logged and had not
-delivered is read from them as entries too, so one ``sync`` drains both.
+``journal/*.wal`` is one format (``wal.py``) for two things: crash journals (what a process
+that died logged and had not delivered) and the offline journal (batches the server did not
+take for a reason that may pass: unreachable, busy, failing, full). The SDK sends them when the
+server is back, and ``modelyard sync`` does; one reader, one drain. ``journal/*.json`` files
+are the offline journal of earlier versions: still read, sent once, then deleted.
+``journal/rejected/`` is not a journal: it holds batches the server refused for what they carry,
+each file with the reason, never replayed on its own: ``modelyard sync --rejected`` shows them
+and sends them again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
@@ -63,22 +66,36 @@ def _dump(path: Path, record: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def write(uri: str, batches: list[dict[str, Any]], folder: Path | None = None) -> Path:
-    """Persist batches for a later send; files sort in the order they were written."""
+def write(
+    uri: str, batches: list[dict[str, Any]], folder: Path | None = None, after: str | None = None
+) -> Path:
+    """Persist batches for a later send, as a finished ``.wal`` file; files sort in send order.
+
+    ``after`` names what they were taken from (``<crash journal>-<cut>``), so the file sorts
+    just before the rest of that crash journal: a replay keeps the order they were logged in.
+    """
     folder = folder or config.journal_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-    _dump(path, {"uri": uri, "batches": batches})
-    return path
+    return wal.write(
+        folder, f"{after or f'{time.time_ns():020d}'}-{uuid.uuid4().hex[:8]}", uri, batches
+    )
 
 
 def set_aside(
     uri: str, batches: list[dict[str, Any]], reason: Refusal, folder: Path | None = None
 ) -> Path:
-    """Keep batches the server refused, with its status, error code and message."""
+    """Keep batches the server refused, with its status, error code and message.
+
+    Idempotent by batch ids: the same batches set aside again (a journal entry sent twice)
+    replace their file, reason updated, rather than add one.
+    """
     folder = folder or rejected_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+    ids = [b.get("batch_id") for b in batches]
+    if all(isinstance(i, str) for i in ids):
+        key = hashlib.sha256("\n".join([uri, *map(str, ids)]).encode()).hexdigest()[:16]
+    else:
+        key = uuid.uuid4().hex[:16]
+    path = min(folder.glob(f"*-{key}.json"), default=folder / f"{time.time_ns():020d}-{key}.json")
     _dump(path, {"uri": uri, "batches": batches, "reason": reason.to_json()})
     return path
 
@@ -107,13 +124,14 @@ def _reason(raw: Any) -> Refusal | None:
 def entries(folder: Path | None = None, uri: str | None = None) -> list[JournalEntry]:
     """Journal files in the order they were written; only those for ``uri`` when given.
 
-    A crash journal gives one entry per batch cut it holds, once the process writing it is gone.
+    A ``.wal`` file gives one entry per undelivered group, once the process writing it is gone;
+    a ``.json`` file (earlier versions, or set aside) gives one entry.
     """
     folder = folder or config.journal_dir()
     out = []
     for path in sorted([*folder.glob("*.json"), *folder.glob("*.wal")]):
         if path.suffix == ".wal":
-            out.extend(_crashed(path, uri))
+            out.extend(_wal_entries(path, uri))
             continue
         try:
             data = orjson.loads(path.read_bytes())
@@ -130,7 +148,7 @@ def entries(folder: Path | None = None, uri: str | None = None) -> list[JournalE
     return out
 
 
-def _crashed(path: Path, uri: str | None) -> list[JournalEntry]:
+def _wal_entries(path: Path, uri: str | None) -> list[JournalEntry]:
     if wal.is_live(path):
         return []  # its own process sends it
     found = wal.read(path)

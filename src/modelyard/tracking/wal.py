@@ -1,4 +1,6 @@
-"""The crash journal: every SDK log call is also appended to a memory-mapped file.
+"""The journal format: the crash journal and the offline journal are files of this one kind.
+
+Crash journal: every SDK log call is also appended to a memory-mapped file.
 
 A process killed by SIGKILL or the OOM killer loses its memory but not the page cache, so
 what it logged is still in ``journal/<time>-<id>.wal``. The file starts with a header (magic,
@@ -8,10 +10,15 @@ the batcher took a batch; batch ids derive from the file name, the cut's ordinal
 so a replay of what was partly delivered is applied once. Once a batch is stored, set aside
 or written to the offline journal, the done offset passes it; a file whose writer is gone
 (its ``flock`` is released by the kernel) is read by ``journal.entries`` from that offset.
+
+Offline journal: batches the server did not take are written (``write``) as a finished file of
+the same kind, fsynced and renamed into place, each batch's id kept in an *id* record; the same
+reader and the same ``sync`` drain both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import mmap
@@ -34,7 +41,7 @@ _POINT_LEN = _POINT.size - 4
 INITIAL_SIZE = 16 << 20
 ROTATE_AT = 64 << 20  # a file past this is closed at the next cut; a new one takes over
 
-KEY, POINT, CREATE, PARAMS, TAGS, UPDATE, CUT = b"kpcPtux"
+KEY, POINT, CREATE, PARAMS, TAGS, UPDATE, CUT, BATCH_ID = b"kpcPtuxb"
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Pending:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, tuple[list[int], list[float], list[int]]] = field(default_factory=dict)
     update: dict[str, Any] | None = None
+    batch_id: str | None = None  # kept from the batch it was written from (offline journal)
 
     def point(self, key: str, step: int, value: float, timestamp: int) -> None:
         series = self.metrics.get(key)
@@ -65,7 +73,8 @@ def to_batches(segment: str, cut: int, pending: dict[str, Pending]) -> list[dict
     """Wire batches for what was logged between two cuts."""
     batches = []
     for run_id, p in pending.items():
-        batch: dict[str, Any] = {"run_id": run_id, "batch_id": batch_id(segment, cut, run_id)}
+        bid = p.batch_id or batch_id(segment, cut, run_id)
+        batch: dict[str, Any] = {"run_id": run_id, "batch_id": bid}
         if p.create is not None:
             batch["create"] = p.create
         if p.params:
@@ -97,10 +106,12 @@ def _wire_values(values: list[float]) -> Any:
 class Segment:
     """One process's crash journal file; callers hold the batcher's lock while appending."""
 
-    def __init__(self, folder: Path, uri: str) -> None:
+    def __init__(
+        self, folder: Path, uri: str, name: str | None = None, suffix: str = ".wal"
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        self.path = folder / f"{self.name}.wal"
+        self.name = name or f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        self.path = folder / f"{self.name}{suffix}"
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # released by the kernel when the process dies
         os.ftruncate(self._fd, INITIAL_SIZE)
@@ -156,6 +167,37 @@ class Segment:
         self._mm.close()
         os.close(self._fd)
 
+    def batch(self, batch: dict[str, Any], now: int) -> None:
+        """Append one wire batch (its id kept); callers cut before a run repeats in a group."""
+        run_id = batch["run_id"]
+        if batch.get("batch_id") is not None:
+            self.record(BATCH_ID, [run_id, batch["batch_id"]])
+        if batch.get("create") is not None:
+            self.record(CREATE, [run_id, batch["create"]])
+        for kind, section in ((PARAMS, "params"), (TAGS, "tags")):
+            if batch.get(section):
+                self.record(kind, [run_id, batch[section]])
+        for series in batch.get("metrics") or ():
+            values = series["values"]
+            steps = series.get("steps")
+            stamps = series.get("timestamps")
+            for i, value in enumerate(values):
+                step = i if steps is None else steps[i]
+                stamp = now if stamps is None else stamps[i]
+                self.point(run_id, series["key"], step, float(value), stamp)
+        if batch.get("update") is not None:
+            self.record(UPDATE, [run_id, batch["update"]])
+
+    def seal(self, path: Path) -> None:
+        """Finish a written file: flush it to disk, unlock it and move it to ``path``."""
+        self._mm.flush()
+        self._mm.close()
+        os.ftruncate(self._fd, self.end)
+        os.fsync(self._fd)
+        os.close(self._fd)
+        os.replace(self.path, path)
+        self.path = path
+
     def release(self) -> None:
         """At exit: delete the file when everything in it is done, else leave it for a replay.
 
@@ -199,6 +241,28 @@ def open_segment(folder: Path, uri: str) -> Segment:
         return Segment(folder, uri)
     except OSError:
         return NoSegment()
+
+
+def write(folder: Path, name: str, uri: str, batches: list[dict[str, Any]]) -> Path:
+    """Write batches as a finished journal file ``<name>.wal``, fsynced (the offline journal).
+
+    A group ends (a cut) before a run repeats, so every batch is read back whole, with its id.
+    """
+    segment = Segment(folder, uri, name=f".{name}", suffix=".part")  # not read until renamed
+    try:
+        now, runs = time.time_ns() // 1_000_000, set[str]()
+        for batch in batches:
+            if batch["run_id"] in runs:
+                segment.cut()
+                runs.clear()
+            runs.add(batch["run_id"])
+            segment.batch(batch, now)
+        segment.seal(folder / f"{name}.wal")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            segment.retire()
+        raise
+    return segment.path
 
 
 def is_live(path: Path) -> bool:
@@ -265,7 +329,9 @@ def read(path: Path) -> tuple[str, list[Group]] | None:
 
 
 def _apply(p: Pending, kind: int, value: Any) -> None:
-    if kind == CREATE:
+    if kind == BATCH_ID:
+        p.batch_id = value
+    elif kind == CREATE:
         p.create = value
     elif kind == PARAMS:
         p.params.update(value)
