@@ -61,10 +61,14 @@ def test_experiments(client: MlflowClient, own: httpx.Client) -> None:
     assert exp.artifact_location == f"mlflow-artifacts:/{exp_id}"
     assert by_name.experiment_id == exp_id
     assert client.get_experiment_by_name("no-such-experiment") is None
-    with pytest.raises(MlflowException) as dup:
+    with pytest.raises(
+        MlflowException, match=r"^RESOURCE_ALREADY_EXISTS: experiment 'mlf-exp'"
+    ) as dup:
         client.create_experiment("mlf-exp")
     assert code_of(dup) == "RESOURCE_ALREADY_EXISTS"
-    with pytest.raises(MlflowException) as missing:
+    with pytest.raises(
+        MlflowException, match=r"^RESOURCE_DOES_NOT_EXIST: experiment 987654"
+    ) as missing:
         client.get_experiment("987654")
     assert code_of(missing) == "RESOURCE_DOES_NOT_EXIST"
 
@@ -142,7 +146,7 @@ def test_client_run_lifecycle_and_errors(client: MlflowClient, own: httpx.Client
     assert run.info.artifact_uri == f"mlflow-artifacts:/{exp_id}/{rid}/artifacts"
     client.log_param(rid, "p", "1")
     client.log_param(rid, "p", "1")  # the same value again is fine
-    with pytest.raises(MlflowException) as changed:
+    with pytest.raises(MlflowException, match=r"^INVALID_PARAMETER_VALUE: param 'p'") as changed:
         client.log_param(rid, "p", "2")
     assert code_of(changed) == "INVALID_PARAMETER_VALUE"
     client.log_metric(rid, "m", 1.5, step=3, timestamp=1_700_000_000_000)
@@ -154,7 +158,7 @@ def test_client_run_lifecycle_and_errors(client: MlflowClient, own: httpx.Client
     )
     client.set_tag(rid, "gone", "soon")
     client.delete_tag(rid, "gone")
-    with pytest.raises(MlflowException) as no_tag:
+    with pytest.raises(MlflowException, match=r"^RESOURCE_DOES_NOT_EXIST: tag 'gone'") as no_tag:
         client.delete_tag(rid, "gone")
     assert code_of(no_tag) == "RESOURCE_DOES_NOT_EXIST"
     client.set_terminated(rid, "FAILED")
@@ -170,12 +174,16 @@ def test_client_run_lifecycle_and_errors(client: MlflowClient, own: httpx.Client
 
     client.delete_run(rid)
     assert client.get_run(rid).info.lifecycle_stage == "deleted"
-    with pytest.raises(MlflowException) as on_deleted:
+    with pytest.raises(
+        MlflowException, match=r"^INVALID_PARAMETER_VALUE: run .* is deleted"
+    ) as on_deleted:
         client.log_param(rid, "new", "1")
     assert code_of(on_deleted) == "INVALID_PARAMETER_VALUE"
     client.restore_run(rid)
     assert client.get_run(rid).info.lifecycle_stage == "active"
-    with pytest.raises(MlflowException) as unknown:
+    with pytest.raises(
+        MlflowException, match=r"^RESOURCE_DOES_NOT_EXIST: run 0+ does not exist"
+    ) as unknown:
         client.get_run("0" * 32)
     assert code_of(unknown) == "RESOURCE_DOES_NOT_EXIST"
     # the client splits big batches; the server enforces MLflow's limits on its own
@@ -217,7 +225,7 @@ def test_search_runs_grammar_order_and_pages(client: MlflowClient) -> None:
     assert [r.info.run_name for r in nxt] == [f"r{i:02d}" for i in range(5, 10)]
     frame = mlflow.search_runs([exp_id], filter_string="metrics.acc >= 1.0")
     assert set(frame["tags.mlflow.runName"]) == {"r10", "r11"}
-    with pytest.raises(MlflowException) as bad:
+    with pytest.raises(MlflowException, match=r"^INVALID_PARAMETER_VALUE: expected a value") as bad:
         client.search_runs([exp_id], "metrics.acc >")
     assert code_of(bad) == "INVALID_PARAMETER_VALUE"
     assert "position" in str(bad.value)
@@ -325,7 +333,9 @@ def test_log_register_and_load_by_alias(
     assert mine["aliases"] == ["champion"]
     actions = [(e["action"], e["version"]) for e in own.get("/models/clf/history").json()]
     assert actions == [("created", None), ("version_created", 1), ("alias_set", 1)]
-    with pytest.raises(MlflowException) as no_alias:
+    with pytest.raises(
+        MlflowException, match=r"^RESOURCE_DOES_NOT_EXIST: model 'clf' has no alias 'nobody'"
+    ) as no_alias:
         client.get_model_version_by_alias("clf", "nobody")
     assert code_of(no_alias) == "RESOURCE_DOES_NOT_EXIST"
 
@@ -337,17 +347,23 @@ def test_registry_operations(client: MlflowClient) -> None:
         info = mlflow.sklearn.log_model(model, name="m")
     rm = client.create_registered_model("reg", tags={"team": "a"}, description="first")
     assert (rm.name, rm.description, rm.tags) == ("reg", "first", {"team": "a"})
-    with pytest.raises(MlflowException) as dup:
+    with pytest.raises(
+        MlflowException, match=r"^RESOURCE_ALREADY_EXISTS: registered model 'reg'"
+    ) as dup:
         client.create_registered_model("reg")
     assert code_of(dup) == "RESOURCE_ALREADY_EXISTS"
     v1 = client.create_model_version("reg", f"models:/{info.model_id}", model_id=info.model_id)
     v2 = client.create_model_version("reg", f"models:/{info.model_id}", run_id=run.info.run_id)
     v3 = client.create_model_version("reg", f"runs:/{run.info.run_id}/m", run_id=run.info.run_id)
     assert (v1.version, v2.version, v3.version, v1.status) == ("1", "2", "3", "READY")
-    with pytest.raises(MlflowException) as outside:
+    with pytest.raises(
+        MlflowException, match=r"^INVALID_PARAMETER_VALUE: source 'file:///etc/passwd'"
+    ) as outside:
         client.create_model_version("reg", "file:///etc/passwd", run_id=run.info.run_id)
     assert code_of(outside) == "INVALID_PARAMETER_VALUE"
-    with pytest.raises(MlflowException) as escape:
+    with pytest.raises(
+        MlflowException, match=r"^INVALID_PARAMETER_VALUE: artifact path '\.\./\.\./x'"
+    ) as escape:
         client.create_model_version("reg", f"runs:/{run.info.run_id}/../../x")
     assert code_of(escape) == "INVALID_PARAMETER_VALUE"
 
@@ -368,7 +384,9 @@ def test_registry_operations(client: MlflowClient) -> None:
     assert client.get_model_version("reg", "1").current_stage == "Archived"
     latest = client.get_latest_versions("reg", stages=["Production"])
     assert [v.version for v in latest] == ["2"]
-    with pytest.raises(MlflowException) as bad_stage:
+    with pytest.raises(
+        MlflowException, match=r"^INVALID_PARAMETER_VALUE: stage 'Heaven'"
+    ) as bad_stage:
         client.transition_model_version_stage("reg", "1", "Heaven")
     assert code_of(bad_stage) == "INVALID_PARAMETER_VALUE"
     assert list(mlflow.sklearn.load_model("models:/reg/Production").predict(_x[:2])) == list(
@@ -378,7 +396,9 @@ def test_registry_operations(client: MlflowClient) -> None:
     client.set_registered_model_alias("reg", "champion", "1")
     client.set_registered_model_alias("reg", "champion", "2")  # moving an alias
     assert client.get_registered_model("reg").aliases == {"champion": "2"}
-    with pytest.raises(MlflowException) as reserved:
+    with pytest.raises(
+        MlflowException, match=r"^INVALID_PARAMETER_VALUE: alias 'latest' is reserved"
+    ) as reserved:
         client.set_registered_model_alias("reg", "latest", "1")
     assert code_of(reserved) == "INVALID_PARAMETER_VALUE"
     client.delete_registered_model_alias("reg", "champion")
@@ -394,7 +414,9 @@ def test_registry_operations(client: MlflowClient) -> None:
     client.rename_registered_model("reg", "reg2")
     assert client.get_model_version("reg2", "2").name == "reg2"
     client.delete_model_version("reg2", "1")
-    with pytest.raises(MlflowException) as gone:
+    with pytest.raises(
+        MlflowException, match=r"^RESOURCE_DOES_NOT_EXIST: version 1 of model 'reg2'"
+    ) as gone:
         client.get_model_version("reg2", "1")
     assert code_of(gone) == "RESOURCE_DOES_NOT_EXIST"
     v4 = client.create_model_version("reg2", f"models:/{info.model_id}", model_id=info.model_id)

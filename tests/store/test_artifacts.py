@@ -44,7 +44,7 @@ def test_same_bytes_are_stored_once_and_go_after_the_last_name(stores: Stores) -
     assert [(i.path, i.size) for i in a.list("model")] == [("weights.bin", 1000)]
     with a.open("model/weights.bin") as handle:
         assert handle.read() == b"w" * 1000
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="does not exist"):
         a.open("model/missing.bin")
 
     # a snapshot names the same blobs under a second prefix: no bytes move
@@ -65,13 +65,13 @@ def test_same_bytes_are_stored_once_and_go_after_the_last_name(stores: Stores) -
 
 def test_a_wrong_digest_keeps_nothing(stores: Stores) -> None:
     area = ArtifactArea(stores.artifacts, "runs/" + "c" * 32)
-    with pytest.raises(DigestMismatch):
+    with pytest.raises(DigestMismatch, match="content digest is"):
         area.put("x.bin", io.BytesIO(b"actual"), expected=sha(b"claimed"))
     assert list(stores.artifacts.content.scan()) == []
     assert area.list() == []
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="is not a sha256 digest"):
         area.put("x.bin", io.BytesIO(b"actual"), expected="sha256:not-hex")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"^blob sha256:"):
         area.link({"x.bin": sha(b"never uploaded")})
 
 
@@ -121,15 +121,15 @@ def test_multipart_upload_resumes_and_checks_the_whole(stores: Stores) -> None:
     with pytest.raises(InvalidInput, match="no gap"):
         uploads.complete(upload_id)
     uploads.put_part(upload_id, 2, io.BytesIO(parts[1]))
-    with pytest.raises(DigestMismatch):
+    with pytest.raises(DigestMismatch, match="content digest is"):
         uploads.complete(upload_id, expected=sha(b"something else"))
     blob = uploads.complete(upload_id, expected=sha(whole))
     assert blob.size == len(whole)
     with stores.artifacts.content.open(blob.digest) as handle:
         assert handle.read() == whole
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"does not exist \(finished, aborted or expired\)"):
         uploads.parts(upload_id)  # finished sessions are gone
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="is not an upload id"):
         uploads.parts("../../etc")
 
 
@@ -153,9 +153,9 @@ def test_files_of_an_older_store_are_adopted(tmp_path: Path) -> None:
 )
 def test_paths_that_leave_the_area_are_refused(stores: Stores, key: str) -> None:
     area = ArtifactArea(stores.artifacts, "runs/" + "f" * 32)
-    with pytest.raises(PathNotAllowed):
+    with pytest.raises(PathNotAllowed, match=r"^artifact path"):
         area.put(key, io.BytesIO(b"x"))
-    with pytest.raises(PathNotAllowed):
+    with pytest.raises(PathNotAllowed, match="longer than 1024 bytes"):
         area.put("a" * 1100, io.BytesIO(b"x"))
     assert list(stores.artifacts.content.scan()) == []
 

@@ -46,7 +46,7 @@ def test_upgrade_from_0001_rewrites_metric_read_copies(store_uri: str, tmp_path:
             )
         )
     engine.dispose()
-    with pytest.raises(SchemaOutdated) as info:
+    with pytest.raises(SchemaOutdated, match="modelyard db upgrade") as info:
         Database(url)
     assert "modelyard db upgrade" in str(info.value)
     upgrade(url)

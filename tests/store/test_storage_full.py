@@ -13,6 +13,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import sys
 import tarfile
 from pathlib import Path
@@ -134,7 +135,12 @@ def test_uploads_to_a_store_that_cannot_take_them_answer_507(tmp_path: Path, way
 )
 def test_which_os_errors_mean_the_store_is_full(code: int, kept: bool) -> None:
     raised = OSError(code, os.strerror(code))
-    with pytest.raises(OSError if kept else StorageFull) as caught, writing("a test file"):
+    with (
+        pytest.raises(
+            OSError if kept else StorageFull, match=re.escape(os.strerror(code))
+        ) as caught,
+        writing("a test file"),
+    ):
         raise raised
     if not kept:
         assert caught.value.__cause__ is raised

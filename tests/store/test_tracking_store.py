@@ -71,7 +71,7 @@ def test_experiment_lifecycle(svc: TrackingService) -> None:
     assert exp.id in [e.id for e in svc.list_experiments(ViewType.DELETED)]
     svc.restore_experiment(exp.id)
     assert svc.get_experiment_by_name("churn-v2").id == exp.id
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="experiment 999999 does not exist"):
         svc.get_experiment(999_999)
 
 
@@ -79,7 +79,7 @@ def test_unicode_names_are_nfc_normalised(svc: TrackingService) -> None:
     decomposed = "cafe\u0301"  # e + combining acute
     exp = svc.create_experiment(decomposed)
     assert exp.name == "caf\u00e9"
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyExists, match="experiment 'café' already exists"):
         svc.create_experiment("caf\u00e9")
     rid = new_run(svc, "caf\u00e9")
     svc.ingest(
@@ -110,7 +110,7 @@ def test_params_conflicting_reset_is_an_error_identical_is_fine(svc: TrackingSer
 def test_rejected_request_writes_nothing(svc: TrackingService) -> None:
     good, other = new_run(svc), new_run(svc)
     svc.ingest([RunBatch(run_id=other, params={"a": "1"})])
-    with pytest.raises(ParamConflict):
+    with pytest.raises(ParamConflict, match="is already '1'; it cannot change to '2'"):
         svc.ingest(
             [
                 RunBatch(run_id=good, params={"x": "1"}, metrics=[points("m", [1.0, 2.0])]),
@@ -120,7 +120,7 @@ def test_rejected_request_writes_nothing(svc: TrackingService) -> None:
     run = svc.get_run(good)
     assert run.params == {}
     assert run.metrics == {}
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="metric 'm' was not logged"):
         svc.metric_history(good, "m")[0]
 
 
@@ -172,7 +172,7 @@ def test_deleted_run_refuses_writes_and_gc_purges(svc: TrackingService) -> None:
     rid = new_run(svc)
     svc.log_artifact(rid, "model/weights.bin", io.BytesIO(b"x" * 10))
     svc.delete_run(rid)
-    with pytest.raises(InvalidState):
+    with pytest.raises(InvalidState, match="is deleted; restore it before logging"):
         svc.ingest([RunBatch(run_id=rid, params={"a": "1"})])
     dry = svc.gc(dry_run=True)
     assert dry.run_ids == [rid]
@@ -182,7 +182,7 @@ def test_deleted_run_refuses_writes_and_gc_purges(svc: TrackingService) -> None:
     assert dry.blobs == 0  # still named by the run until the run goes
     report = svc.gc(dry_run=False)  # no grace: the run, then its unreferenced blob
     assert (report.blobs, report.blob_bytes) == (1, 10)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="does not exist"):
         svc.get_run(rid)
     assert svc.list_artifacts(new_run(svc)) == []
     assert list(svc.artifacts.content.scan()) == []
@@ -269,7 +269,7 @@ def test_search_order_and_pages(svc: TrackingService, populated: dict[str, str])
 
 
 def test_bad_filter_reports_position(svc: TrackingService) -> None:
-    with pytest.raises(BadFilter) as err:
+    with pytest.raises(BadFilter, match="unknown field 'lr' at position 22") as err:
         svc.search_runs(filter="metrics.acc > 0.9 and lr = 1")
     assert err.value.details["position"] == 22
 
@@ -315,7 +315,7 @@ def test_concurrent_writers_never_lock(svc: TrackingService) -> None:
 def test_artifact_paths_cannot_escape(svc: TrackingService) -> None:
     rid = new_run(svc)
     for bad in ["../x", "a/../../x", "/etc/passwd", "a\\b", "%2e%2e/x", "%252e%252e/x", "C:/x", ""]:
-        with pytest.raises(PathNotAllowed):
+        with pytest.raises(PathNotAllowed, match=r"^artifact path"):
             svc.log_artifact(rid, bad, io.BytesIO(b"x"))
     svc.log_artifact(rid, "dir/file.txt", io.BytesIO(b"hello"))
     with svc.open_artifact(rid, "dir/file.txt") as handle:

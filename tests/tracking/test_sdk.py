@@ -62,7 +62,7 @@ def test_exception_marks_failed_and_nested_runs(uri: str) -> None:
         with my.start_run("parent") as parent:
             with my.start_run("child", nested=True) as child:
                 pass
-            with pytest.raises(InvalidState):
+            with pytest.raises(InvalidState, match="is still active"):
                 my.start_run("not nested")
             ids.extend([parent.id, child.id])
             raise RuntimeError("boom")
@@ -81,12 +81,12 @@ def test_param_conflict_raises_at_call_and_resume_keeps_steps(uri: str) -> None:
     with my.start_run() as run:
         run.log_param("a", 1)
         run.log_param("a", 1)
-        with pytest.raises(ParamConflict):
+        with pytest.raises(ParamConflict, match="it cannot change to '2'"):
             run.log_param("a", 2)
         run.log_metric("m", 1.0)
     with my.start_run(run_id=run.id) as again:
         again.log_metric("m", 2.0)
-        with pytest.raises(ParamConflict):
+        with pytest.raises(ParamConflict, match="it cannot change to '3'"):
             again.log_param("a", 3)
     client = my.Client(uri)
     history = client.metric_history(run.id, "m")

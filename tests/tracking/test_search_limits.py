@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -248,9 +249,8 @@ def test_to_postgres_rewrites_with_re2_meaning(pattern: str, postgres: str) -> N
 )
 def test_to_postgres_refuses_what_postgres_reads_differently(pattern: str, problem: str) -> None:
     search_regex.check(pattern)  # RE2 takes it: SQLite and in-memory searches do
-    with pytest.raises(search_regex.PatternError) as err:
+    with pytest.raises(search_regex.PatternError, match=re.escape(problem)):
         search_regex.to_postgres(pattern)
-    assert problem in str(err.value)
 
 
 _PIECES = st.sampled_from(
