@@ -1,10 +1,11 @@
 """What crash safety and SQLite durability cost.
 
-    .venv/bin/python benchmarks/durability.py
+    .venv/bin/python benchmarks/durability.py [per-call]
 
 1. ``run.log_metric`` per call in the training process (1,000,000 calls on each of two runs,
    nothing sent during the loop), with the crash journal and with it replaced by a null one,
-   in interleaved rounds so that a loaded machine weighs on both alike.
+   in interleaved rounds so that a loaded machine weighs on both alike; the best of 5 rounds of
+   200,000 calls each. ``per-call`` runs only this part.
 2. The ingest workloads of ``workloads.py`` (50,000 points logged per call until stored, 50,000
    points in one request, 1,000 runs with params, metrics and tags) against ``modelyard
    server`` with MODELYARD_SQLITE_SYNCHRONOUS=normal and =full, once each.
@@ -134,8 +135,12 @@ def with_server(level: str, tmp: str, task: str) -> dict[str, float]:
 
 
 def main() -> None:
+    only_per_call = sys.argv[1:] == ["per-call"]
     with tempfile.TemporaryDirectory() as tmp:
+        print(f"load average {os.getloadavg()[0]:.2f} (1 min)")
         print("log_metric per call:", with_server("normal", tmp, "per_call_us"))
+        if only_per_call:
+            return
         for level in ("normal", "full"):
             print(f"ingest, synchronous={level}:", with_server(level, tmp, "ingest"))
 

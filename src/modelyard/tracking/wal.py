@@ -38,6 +38,9 @@ _DONE = struct.Struct("<Q")  # at offset 8
 _REC = struct.Struct("<BI")  # type, payload length
 _POINT = struct.Struct("<IIqdq")  # length, series, step, value, timestamp (after the type)
 _POINT_LEN = _POINT.size - 4
+_POINT_REC = _POINT.size + 1  # with the type byte
+_pack_point = _POINT.pack_into
+_NONE: dict[str, int] = {}
 INITIAL_SIZE = 16 << 20
 ROTATE_AT = 64 << 20  # a file past this is closed at the next cut; a new one takes over
 
@@ -116,6 +119,7 @@ class Segment:
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # released by the kernel when the process dies
         os.ftruncate(self._fd, INITIAL_SIZE)
         self._mm = mmap.mmap(self._fd, INITIAL_SIZE)
+        self._size = INITIAL_SIZE
         raw = uri.encode()
         self._mm[:8] = MAGIC
         _DONE.pack_into(self._mm, 8, HEAD)
@@ -123,11 +127,19 @@ class Segment:
         self.end = HEAD  # where the next record goes
         self.done = HEAD
         self.cuts = 0
-        self._series: dict[tuple[str, str], int] = {}
+        self._series: dict[str, dict[str, int]] = {}  # run -> key -> series id
+        self._count = 0  # series ids given
+
+    def _series_id(self, run_id: str, key: str) -> int:
+        sid = self._series.setdefault(run_id, {})[key] = self._count
+        self._count += 1
+        self.record(KEY, [sid, run_id, key])
+        return sid
 
     def _room(self, size: int) -> None:
-        if self.end + size > len(self._mm):
-            self._mm.resize(max(len(self._mm) * 2, self.end + size))
+        if self.end + size > self._size:
+            self._mm.resize(max(self._size * 2, self.end + size))
+            self._size = len(self._mm)
 
     def record(self, kind: int, payload: Any) -> None:
         data = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -139,15 +151,17 @@ class Segment:
         self.end = start + len(data)
 
     def point(self, run_id: str, key: str, step: int, value: float, timestamp: int) -> None:
-        sid = self._series.get((run_id, key))
+        """The hot path (one per ``log_metric``): one pack into the map, then the type byte."""
+        sid = self._series.get(run_id, _NONE).get(key)
         if sid is None:
-            sid = self._series[(run_id, key)] = len(self._series)
-            self.record(KEY, [sid, run_id, key])
-        if self.end + _POINT.size + 1 > len(self._mm):
-            self._room(_POINT.size + 1)
-        _POINT.pack_into(self._mm, self.end + 1, _POINT_LEN, sid, step, value, timestamp)
-        self._mm[self.end] = POINT
-        self.end += _POINT.size + 1
+            sid = self._series_id(run_id, key)
+        end = self.end
+        if end + _POINT_REC > self._size:
+            self._room(_POINT_REC)
+        mm = self._mm
+        _pack_point(mm, end + 1, _POINT_LEN, sid, step, value, timestamp)
+        mm[end] = POINT
+        self.end = end + _POINT_REC
 
     def cut(self) -> tuple[int, int]:
         """Mark a batch boundary; returns its ordinal and the offset it ends at."""
