@@ -87,14 +87,14 @@ def test_sigterm_flushes_the_training_process(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'train.db'}"
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import signal
         import modelyard as my
         my.set_tracking_uri({store!r})
         run = my.start_run("sigterm", log_system_metrics=False)
         for i in range(20000):
             run.log_metric("loss", 1.0 / (i + 1))
         print(run.id, flush=True)
-        time.sleep(120)
+        signal.pause()  # until the test's SIGTERM
         """
     )
     env = {**os.environ, "MODELYARD_HOME": str(tmp_path), "MODELYARD_FLUSH_INTERVAL": "600"}
