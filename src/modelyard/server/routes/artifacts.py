@@ -12,6 +12,7 @@ from modelyard.server.responses import JSONOut, file_response, spool_body
 from modelyard.server.schemas import ArtifactLinkIn, ArtifactOut, TablePreviewOut
 from modelyard.tracking.previews import MAX_ROWS, preview_table
 from modelyard.tracking.service import TrackingService
+from modelyard.wire import artifact_json
 
 router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
 
@@ -20,12 +21,7 @@ router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
 def list_artifacts(
     run_id: str, path: str = "", svc: TrackingService = Depends(tracking)
 ) -> JSONOut:
-    return JSONOut(
-        [
-            {"path": a.path, "is_dir": a.is_dir, "size": a.size}
-            for a in svc.list_artifacts(run_id, path)
-        ]
-    )
+    return JSONOut([artifact_json(a) for a in svc.list_artifacts(run_id, path)])
 
 
 @router.post("")

@@ -8,19 +8,16 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from modelyard.datasets.entities import DatasetUse, DatasetVersion
+from modelyard.datasets.entities import DatasetVersion
 from modelyard.datasets.service import DatasetsService
 from modelyard.server.deps import datasets
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import DatasetUseIn, DatasetVersionIn
 from modelyard.tracking.validation import plain_int
+from modelyard.wire import use_json
 
 router = APIRouter(tags=["datasets"])
-
-
-def use_json(use: DatasetUse) -> dict[str, Any]:
-    return {**asdict(use), "direction": use.direction.value}
 
 
 @router.get("/datasets")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from functools import partial
-from typing import Any
 
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
@@ -15,12 +13,9 @@ from modelyard.server.deps import promotions
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import CommentIn, DecisionIn, PromotionIn
+from modelyard.wire import promotion_json
 
 router = APIRouter(tags=["promotions"])
-
-
-def promotion_json(p: Promotion) -> dict[str, Any]:
-    return {**asdict(p), "stage": p.stage.value}
 
 
 @router.post("/models/{name}/versions/{version}/promotions", status_code=201)

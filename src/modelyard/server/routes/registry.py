@@ -8,25 +8,15 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from modelyard.registry.entities import ModelVersion, RegisteredModel
+from modelyard.registry.entities import ModelVersion
 from modelyard.registry.service import RegistryService, parse_stage
 from modelyard.server.deps import registry
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import AliasIn, CardIn, PackageIn, ReasonIn, VersionUpdateIn
-from modelyard.store.artifacts.area import ArtifactArea
+from modelyard.wire import files_json, model_json, version_json
 
 router = APIRouter(prefix="/models", tags=["registry"])
-
-
-def version_json(version: ModelVersion) -> dict[str, Any]:
-    return {**asdict(version), "stage": version.stage.value}
-
-
-def model_json(model: RegisteredModel) -> dict[str, Any]:
-    out = asdict(model)
-    out["latest"] = {stage.value: version_json(v) for stage, v in model.latest.items()}
-    return out
 
 
 @router.get("")
@@ -77,10 +67,6 @@ async def get_by_alias(
 async def history(name: str, reg: RegistryService = Depends(registry)) -> JSONOut:
     """Every change to the model, oldest first: who, when, what (kept after deletion)."""
     return JSONOut([asdict(e) for e in await run_in_threadpool(reg.history, name)])
-
-
-def files_json(area: ArtifactArea) -> list[dict[str, Any]]:
-    return [{"path": f.key, "digest": f.digest, "size": f.size} for f in area.files()]
 
 
 @router.post("/{name}/versions", status_code=201)
