@@ -151,6 +151,8 @@ def test_exit_journals_what_a_hung_server_did_not_take(tmp_path: Path) -> None:
     entries = journal.entries(tmp_path / "journal", uri=url)
     points = [len(m["steps"]) for e in entries for b in e.batches for m in b.get("metrics", [])]
     assert sum(points) == 1000
+    # left in the crash journal itself: one .wal file, nothing written in another format
+    assert [p.suffix for p in (tmp_path / "journal").iterdir() if p.is_file()] == [".wal"]
     # one line tells the user what was kept and how to send it
     [line] = [x for x in out.stderr.splitlines() if "could not be sent" in x]
     assert "1000 metric point(s)" in line
