@@ -302,9 +302,10 @@ class _Parser:
     def value(self) -> Value:
         tok = self.next("a value (a number or a quoted string)")
         if tok.kind == "number":
-            number = float(tok.text)
-            whole = number.is_integer() and "." not in tok.text and abs(number) < 2**63
-            return int(number) if whole else number  # beyond 64 bits no database takes an int
+            text = tok.text.lstrip("+")
+            if text.lstrip("-").isdigit() and abs(whole := int(text)) < 2**63:
+                return whole  # exact: 9007199254740993 is not a float
+            return float(tok.text)  # fractions, exponents, and beyond 64 bits (no database int)
         if tok.kind == "string":
             return _unquote(tok)
         raise self.fail("a value (a number or a quoted string)", tok)
