@@ -7,6 +7,7 @@ Patterns (regex, LIKE) match through RE2, as on SQLite, in time linear in the va
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from modelyard.tracking.search import (
     Or,
     OrderKey,
     Value,
+    numeric_text,
     parse_filter,
     parse_order_by,
 )
@@ -57,6 +59,11 @@ def _compare(actual: Any, op: str, wanted: Value | tuple[Value, ...] | None) -> 
         if op == "REGEXP":  # RE2 and LIKE through RE2: linear in the value, whatever the pattern
             return search_regex.search(wanted, str(actual))
         return search_regex.like(wanted, str(actual), ignore_case=op == "ILIKE")
+    if isinstance(actual, float) and math.isnan(actual):
+        return False  # a NaN never matches a comparison (as in SQL)
+    if isinstance(actual, str) and isinstance(wanted, int | float):
+        number = numeric_text(actual)  # text compared with a number: numerically, if it is one
+        return number is not None and _compare(number, op, wanted)
     if isinstance(actual, int) and not isinstance(wanted, int | float):
         try:
             wanted = float(str(wanted))

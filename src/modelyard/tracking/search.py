@@ -145,6 +145,17 @@ def _tokenize(text: str) -> list[_Tok]:
     return tokens
 
 
+# Text that counts as a number when a param or tag is compared with a number (SQL and memory).
+_NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def numeric_text(value: str | None) -> float | None:
+    """A param or tag's text as a number, or None when it is not one (``nan`` is not)."""
+    if value is None or not _NUMERIC_TEXT.match(value):
+        return None
+    return float(value)
+
+
 # In a quoted string a backslash escapes a quote or a backslash, and a doubled quote is one quote;
 # any other backslash stays, so a regex reads as written: '^v\d+' is the pattern ^v\d+.
 _STRING_ESCAPES = {q: re.compile(r"\\([\\'\"])|" + q + q) for q in "'\""}

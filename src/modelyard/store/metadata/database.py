@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,11 +18,11 @@ from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError, Stateme
 from sqlalchemy.pool import StaticPool
 
 from modelyard.errors import InvalidInput, ModelyardError, SchemaOutdated, StoreUnavailable
+from modelyard.tracking.search import numeric_text
 from modelyard.tracking.search_regex import sqlite_regexp
 
 T = TypeVar("T")
 HEAD_REVISION = "0008"
-_NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
 def normalize_url(uri: str) -> str:
@@ -36,9 +35,7 @@ def normalize_url(uri: str) -> str:
 
 
 def _as_number(value: str | None) -> float | None:
-    if value is None or not _NUMERIC.match(value):
-        return None
-    return float(value)
+    return numeric_text(value)
 
 
 def _synchronous() -> str:
@@ -71,6 +68,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA case_sensitive_like=ON")  # LIKE as on PostgreSQL; ILIKE ignores case
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
         dbapi_conn.create_function("my_number", 1, _as_number, deterministic=True)
