@@ -298,7 +298,8 @@ def test_listed_names_and_redirects_from_the_source_are_checked(tmp_path: Path) 
             )
             importer.sources = ArtifactSources(server.url)
             rid = "a" * 32
-            tracking.ingest([parse_batch({"run_id": rid, "create": {"experiment_name": "e"}}, 0)])
+            batch = parse_batch({"run_id": rid, "create": {"experiment_name": "e"}}, 0)
+            tracking.ingest([batch], user="t")
             try:
                 copied = importer._copy_artifacts(
                     "run x", "mlflow-artifacts:/1/x/artifacts", tracking.run_artifacts(rid)

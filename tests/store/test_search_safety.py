@@ -41,7 +41,8 @@ def log_runs(svc: TrackingService, experiment: str, tags: list[dict[str, str]]) 
         [
             RunBatch(run_id=rid, create=RunCreate(experiment_name=experiment, name=str(i)), tags=t)
             for i, (rid, t) in enumerate(zip(ids, tags, strict=True))
-        ]
+        ],
+        user="t",
     )
     return ids
 

@@ -53,7 +53,7 @@ def points(key: str, values: list[float], steps: list[int] | None = None) -> Met
 
 def new_run(svc: TrackingService, exp: str = "e", **create: object) -> str:
     rid = new_run_id()
-    svc.ingest([RunBatch(run_id=rid, create=RunCreate(experiment_name=exp, **create))])  # type: ignore[arg-type]
+    svc.ingest([RunBatch(run_id=rid, create=RunCreate(experiment_name=exp, **create))], user="t")  # type: ignore[arg-type]
     return rid
 
 
@@ -83,7 +83,8 @@ def test_unicode_names_are_nfc_normalised(svc: TrackingService) -> None:
         svc.create_experiment("caf\u00e9")
     rid = new_run(svc, "caf\u00e9")
     svc.ingest(
-        parse_batches({"batches": [{"run_id": rid, "params": {decomposed: "\u00e9t\u00e9"}}]}, 0)
+        parse_batches({"batches": [{"run_id": rid, "params": {decomposed: "\u00e9t\u00e9"}}]}, 0),
+        user="t",
     )
     assert svc.get_run(rid).params == {"caf\u00e9": "\u00e9t\u00e9"}
 
@@ -100,22 +101,23 @@ def test_run_create_is_idempotent_and_nests(svc: TrackingService) -> None:
 
 def test_params_conflicting_reset_is_an_error_identical_is_fine(svc: TrackingService) -> None:
     rid = new_run(svc)
-    svc.ingest([RunBatch(run_id=rid, params={"lr": "0.01"})])
-    svc.ingest([RunBatch(run_id=rid, params={"lr": "0.01"})])
+    svc.ingest([RunBatch(run_id=rid, params={"lr": "0.01"})], user="t")
+    svc.ingest([RunBatch(run_id=rid, params={"lr": "0.01"})], user="t")
     with pytest.raises(ParamConflict, match="lr"):
-        svc.ingest([RunBatch(run_id=rid, params={"lr": "0.02"})])
+        svc.ingest([RunBatch(run_id=rid, params={"lr": "0.02"})], user="t")
     assert svc.get_run(rid).params == {"lr": "0.01"}
 
 
 def test_rejected_request_writes_nothing(svc: TrackingService) -> None:
     good, other = new_run(svc), new_run(svc)
-    svc.ingest([RunBatch(run_id=other, params={"a": "1"})])
+    svc.ingest([RunBatch(run_id=other, params={"a": "1"})], user="t")
     with pytest.raises(ParamConflict, match="is already '1'; it cannot change to '2'"):
         svc.ingest(
             [
                 RunBatch(run_id=good, params={"x": "1"}, metrics=[points("m", [1.0, 2.0])]),
                 RunBatch(run_id=other, params={"a": "2"}),
-            ]
+            ],
+            user="t",
         )
     run = svc.get_run(good)
     assert run.params == {}
@@ -127,7 +129,7 @@ def test_rejected_request_writes_nothing(svc: TrackingService) -> None:
 def test_nan_and_infinities_round_trip(svc: TrackingService) -> None:
     rid = new_run(svc)
     values = [1.0, math.nan, math.inf, -math.inf, -0.5]
-    svc.ingest([RunBatch(run_id=rid, metrics=[points("weird", values)])])
+    svc.ingest([RunBatch(run_id=rid, metrics=[points("weird", values)])], user="t")
     got = svc.metric_history(rid, "weird")[0].values
     assert math.isnan(got[1])
     assert got[2] == math.inf
@@ -136,14 +138,16 @@ def test_nan_and_infinities_round_trip(svc: TrackingService) -> None:
     assert got[4] == -0.5
     summary = svc.get_run(rid).metrics["weird"]
     assert (summary.last, summary.min, summary.max, summary.count) == (-0.5, -math.inf, math.inf, 5)
-    svc.ingest([RunBatch(run_id=rid, metrics=[points("allnan", [math.nan])])])
+    svc.ingest([RunBatch(run_id=rid, metrics=[points("allnan", [math.nan])])], user="t")
     assert math.isnan(svc.get_run(rid).metrics["allnan"].last)
 
 
 def test_backward_steps_are_kept(svc: TrackingService) -> None:
     rid = new_run(svc)
-    svc.ingest([RunBatch(run_id=rid, metrics=[points("loss", [5.0, 4.0, 3.0], [0, 1, 2])])])
-    svc.ingest([RunBatch(run_id=rid, metrics=[points("loss", [9.0, 8.0], [1, 0])])])
+    svc.ingest(
+        [RunBatch(run_id=rid, metrics=[points("loss", [5.0, 4.0, 3.0], [0, 1, 2])])], user="t"
+    )
+    svc.ingest([RunBatch(run_id=rid, metrics=[points("loss", [9.0, 8.0], [1, 0])])], user="t")
     series = svc.metric_history(rid, "loss")[0]
     assert series.steps.tolist() == [0, 0, 1, 1, 2]
     assert series.values.tolist() == [5.0, 8.0, 4.0, 9.0, 3.0]
@@ -153,7 +157,7 @@ def test_backward_steps_are_kept(svc: TrackingService) -> None:
 def test_many_small_batches_compact_without_losing_points(svc: TrackingService) -> None:
     rid = new_run(svc)
     for i in range(70):
-        svc.ingest([RunBatch(run_id=rid, metrics=[points("m", [float(i)], [i])])])
+        svc.ingest([RunBatch(run_id=rid, metrics=[points("m", [float(i)], [i])])], user="t")
     series = svc.metric_history(rid, "m")[0]
     assert series.values.tolist() == [float(i) for i in range(70)]
     assert svc.get_run(rid).metrics["m"].count == 70
@@ -162,8 +166,8 @@ def test_many_small_batches_compact_without_losing_points(svc: TrackingService) 
 def test_retried_batch_is_applied_once(svc: TrackingService) -> None:
     rid = new_run(svc)
     batch = RunBatch(run_id=rid, batch_id="b-1", metrics=[points("m", [1.0, 2.0])])
-    first = svc.ingest([batch])
-    second = svc.ingest([batch])
+    first = svc.ingest([batch], user="t")
+    second = svc.ingest([batch], user="t")
     assert (first.applied, first.points, second.applied, second.duplicates) == (1, 2, 0, 1)
     assert len(svc.metric_history(rid, "m")[0]) == 2
 
@@ -173,7 +177,7 @@ def test_deleted_run_refuses_writes_and_gc_purges(svc: TrackingService) -> None:
     svc.log_artifact(rid, "model/weights.bin", io.BytesIO(b"x" * 10))
     svc.delete_run(rid)
     with pytest.raises(InvalidState, match="is deleted; restore it before logging"):
-        svc.ingest([RunBatch(run_id=rid, params={"a": "1"})])
+        svc.ingest([RunBatch(run_id=rid, params={"a": "1"})], user="t")
     dry = svc.gc(dry_run=True)
     assert dry.run_ids == [rid]
     assert dry.artifact_files == 1
@@ -190,11 +194,11 @@ def test_deleted_run_refuses_writes_and_gc_purges(svc: TrackingService) -> None:
 
 def test_update_status_sets_end_time(svc: TrackingService) -> None:
     rid = new_run(svc)
-    run = svc.update_run(rid, RunUpdate(status=RunStatus.FAILED, notes="# oops"))
+    run = svc.update_run(rid, RunUpdate(status=RunStatus.FAILED, notes="# oops"), user="t")
     assert run.status == RunStatus.FAILED
     assert run.end_time is not None
     assert run.notes == "# oops"
-    run = svc.update_run(rid, RunUpdate(status=RunStatus.RUNNING))
+    run = svc.update_run(rid, RunUpdate(status=RunStatus.RUNNING), user="t")
     assert run.end_time is None
 
 
@@ -220,7 +224,8 @@ def populated(svc: TrackingService) -> dict[str, str]:
                         points("loss", [3.0, 1.0 if name != "b" else 2.0]),
                     ],
                 )
-            ]
+            ],
+            user="t",
         )
         names[name] = rid
     return names
@@ -279,7 +284,7 @@ def test_metric_history_downsampling(svc: TrackingService) -> None:
     n = 10_000
     values = np.sin(np.linspace(0, 20, n))
     values[5000] = 50.0  # a spike the envelope must keep
-    svc.ingest([RunBatch(run_id=rid, metrics=[points("s", values.tolist())])])
+    svc.ingest([RunBatch(run_id=rid, metrics=[points("s", values.tolist())])], user="t")
     for method in ("minmax", "lttb"):
         small = svc.metric_history(rid, "s", max_points=200, method=method)[0]
         assert 3 <= len(small) <= 200
@@ -298,7 +303,9 @@ def test_concurrent_writers_never_lock(svc: TrackingService) -> None:
     def writer(k: int) -> None:
         try:
             for i in range(25):
-                svc.ingest([RunBatch(run_id=rid, metrics=[points(f"m{k}", [float(i)], [i])])])
+                svc.ingest(
+                    [RunBatch(run_id=rid, metrics=[points(f"m{k}", [float(i)], [i])])], user="t"
+                )
         except BaseException as exc:
             errors.append(exc)
 

@@ -11,6 +11,7 @@ from modelyard import embedded, wire
 from modelyard.tracking.batches import parse_batches
 from modelyard.tracking.client import Client, resolve_uri
 from modelyard.tracking.entities import Experiment, Run, RunPage, ViewType
+from modelyard.users import local_user
 
 
 class LocalClient(Client):
@@ -77,7 +78,7 @@ class LocalClient(Client):
 
     def ingest(self, batches: list[dict[str, Any]]) -> dict[str, int]:
         parsed = parse_batches({"batches": batches}, int(time.time() * 1000))
-        result = self.service.ingest(parsed)
+        result = self.service.ingest(parsed, user=local_user())
         return {"applied": result.applied, "duplicates": result.duplicates, "points": result.points}
 
     def log_artifact(

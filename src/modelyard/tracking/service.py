@@ -176,11 +176,11 @@ class TrackingService:
         with self.db.read() as conn:
             return runs_repo.get(conn, rid)
 
-    def update_run(self, run_id: str, update: RunUpdate) -> Run:
-        self.ingest([RunBatch(run_id=v.clean_run_id(run_id), update=update)])
+    def update_run(self, run_id: str, update: RunUpdate, *, user: str) -> Run:
+        self.ingest([RunBatch(run_id=v.clean_run_id(run_id), update=update)], user=user)
         return self.get_run(run_id)
 
-    def ingest(self, batches: list[RunBatch], user: str = "anonymous") -> IngestResult:
+    def ingest(self, batches: list[RunBatch], *, user: str) -> IngestResult:
         """Apply validated batches in one transaction: all of them or none."""
 
         def job(conn: Connection) -> IngestResult:

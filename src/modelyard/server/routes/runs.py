@@ -124,9 +124,14 @@ def get_run(run_id: str, svc: TrackingService = Depends(tracking)) -> JSONOut:
 
 
 @router.patch("/runs/{run_id}", responses=_ONE)
-def update_run(run_id: str, body: RunUpdateIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+def update_run(
+    run_id: str,
+    body: RunUpdateIn,
+    svc: TrackingService = Depends(tracking),
+    identity: Identity = Depends(identify),
+) -> JSONOut:
     update = batches.parse_update(body.model_dump())
-    return JSONOut(svc.update_run(run_id, update).to_json())
+    return JSONOut(svc.update_run(run_id, update, user=identity.name).to_json())
 
 
 @router.delete("/runs/{run_id}", status_code=204)
