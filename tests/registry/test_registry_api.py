@@ -65,7 +65,7 @@ def test_log_load_alias_rollback_and_audit(server: str) -> None:
             assert at.json() == {"version": 1}  # which version was champion at time T
             back = reg.rollback("churn", "champion", reason="v2 misbehaves in production")
             assert back["version"] == 1
-            with pytest.raises(InvalidState):
+            with pytest.raises(InvalidState, match="no earlier version to roll back to"):
                 reg.rollback("churn", "challenger")
 
         stage = api.patch(
@@ -112,7 +112,7 @@ def test_code_carrying_models_load_only_after_recorded_trust(server: str) -> Non
         version = reg.log(Scorer(), "scorer")
         assert version["package"]["safe"] is False
         assert version["trusted"] is False
-        with pytest.raises(NotTrusted):
+        with pytest.raises(NotTrusted, match="runs code when loaded"):
             reg.load("models:/scorer/1")
         bad = httpx.post(f"{server}/api/v1/models/scorer/versions/1/trust", json={"reason": " "})
         assert (bad.status_code, bad.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from modelyard.errors import NotFound
+from modelyard.errors import InvalidInput, NotFound
 from modelyard.store.artifacts.s3 import S3ObjectStore
 from modelyard.store.artifacts.uploads import Uploads
 from modelyard.store.stores import Stores, open_stores
@@ -62,5 +62,5 @@ def test_a_small_part_between_large_ones_is_refused(stores: Stores) -> None:
     upload_id = uploads.create()
     uploads.put_part(upload_id, 1, io.BytesIO(b"small"))
     uploads.put_part(upload_id, 2, io.BytesIO(os.urandom(5 << 20)))
-    with pytest.raises(Exception, match="at least 5242880 bytes"):
+    with pytest.raises(InvalidInput, match="at least 5242880 bytes"):
         uploads.complete(upload_id)

@@ -85,7 +85,7 @@ def test_big_file_goes_in_parts_and_resumes(
 
     monkeypatch.setattr(HttpBackend, "upload", flaky)
     try:
-        with pytest.raises(Exception, match="connection dropped"):
+        with pytest.raises(my.errors.ServerUnreachable, match="connection dropped"):
             transfer.Uploader(backend, show_progress=False).upload({"big.bin": big})
         first = [c.rsplit("/", 1)[-1] for c in calls]
         assert first == ["1", "2", "3", "4"]
