@@ -287,9 +287,40 @@ def _version_row(conn: Connection, name: str, version: int) -> tuple[int, Row[An
     return mid, row
 
 
+def _one_version(
+    conn: Connection, name: str, *where: ColumnElement[bool], alias: str | None = None
+) -> ModelVersion | None:
+    """The version of model ``name`` that ``where`` (or ``alias``) picks, with its aliases and
+    trust, in two statements; None if there is none."""
+    v = model_versions.c
+    trusted = exists().where(trusted_packages.c.digest == v.package_digest).label("is_trusted")
+    query = (
+        select(model_versions, trusted)
+        .join(registered_models, registered_models.c.id == v.model_id)
+        .where(registered_models.c.name == name, *where)
+    )
+    if alias is not None:
+        a = model_aliases.c
+        query = query.join(
+            model_aliases, and_(a.model_id == v.model_id, a.version == v.version)
+        ).where(a.alias == alias)
+    row = conn.execute(query.limit(1)).first()
+    if row is None:
+        return None
+    names = select(model_aliases.c.alias).where(
+        model_aliases.c.model_id == row.model_id, model_aliases.c.version == row.version
+    )
+    found = _to_version(row, name, dict.fromkeys(conn.execute(names).scalars(), int(row.version)))
+    found.trusted = bool(row.is_trusted)
+    return found
+
+
 def get_version(conn: Connection, name: str, version: int) -> ModelVersion:
-    mid, row = _version_row(conn, name, version)
-    return _mark_trusted(conn, [_to_version(row, name, _aliases(conn, [mid])[mid])])[0]
+    found = _one_version(conn, name, model_versions.c.version == version)
+    if found is None:
+        _model_row(conn, name)  # NotFound for the model first
+        raise NotFound(f"version {version} of model {name!r} does not exist", name=name)
+    return found
 
 
 def trust(conn: Connection, name: str, version: int, user: str, reason: str) -> ModelVersion:
@@ -410,15 +441,32 @@ def delete_version(
 def set_alias(
     conn: Connection, name: str, alias: str, version: int, user: str, reason: str = ""
 ) -> None:
-    _model_row(conn, name, lock=True)  # alias moves of one model happen one at a time
-    mid, _row = _version_row(conn, name, version)
-    old = _aliases(conn, [mid])[mid].get(alias)
-    conn.execute(
-        model_aliases.delete().where(
-            model_aliases.c.model_id == mid, model_aliases.c.alias == alias
-        )
+    """Four statements: lock the model row, read the version's existence and the alias's current
+    version together (after the lock, so a move that held it is seen), insert or update the
+    alias, record the event."""
+    # alias moves of one model happen one at a time (the row lock on PostgreSQL, on SQLite the
+    # one writer); a read in the locking statement would use the snapshot from before the wait
+    mid = int(_model_row(conn, name, lock=True).id)
+    has_version = exists().where(
+        model_versions.c.model_id == mid, model_versions.c.version == version
     )
-    conn.execute(model_aliases.insert().values(model_id=mid, alias=alias, version=version))
+    current = (
+        select(model_aliases.c.version)
+        .where(model_aliases.c.model_id == mid, model_aliases.c.alias == alias)
+        .scalar_subquery()
+    )
+    found, old = conn.execute(select(has_version, current)).one()
+    if not found:
+        raise NotFound(f"version {version} of model {name!r} does not exist", name=name)
+    target = model_aliases.c
+    if old is None:
+        conn.execute(model_aliases.insert().values(model_id=mid, alias=alias, version=version))
+    else:
+        conn.execute(
+            model_aliases.update()
+            .where(target.model_id == mid, target.alias == alias)
+            .values(version=version)
+        )
     record(conn, name, "alias_set", user, version, alias=alias, previous=old, reason=reason)
 
 
@@ -437,17 +485,19 @@ def delete_alias(conn: Connection, name: str, alias: str, user: str, reason: str
 
 def version_by_alias(conn: Connection, name: str, alias: str) -> ModelVersion:
     """A named alias, or the reserved ``v<number>`` (that version) and ``latest`` (the newest)."""
-    row = _model_row(conn, name)
     if (m := re.fullmatch(r"v(\d+)", alias)) is not None:
         return get_version(conn, name, int(m.group(1)))
-    version = _aliases(conn, [int(row.id)])[int(row.id)].get(alias)
-    if version is None and alias == "latest":
-        version = conn.execute(
-            select(func.max(model_versions.c.version)).where(model_versions.c.model_id == row.id)
-        ).scalar()
-    if version is None:
+    found = _one_version(conn, name, alias=alias)
+    if found is None and alias == "latest":
+        other = model_versions.alias()
+        newest = select(func.max(other.c.version)).where(
+            other.c.model_id == model_versions.c.model_id
+        )
+        found = _one_version(conn, name, model_versions.c.version == newest.scalar_subquery())
+    if found is None:
+        _model_row(conn, name)  # NotFound for the model first
         raise NotFound(f"model {name!r} has no alias {alias!r}", name=name, alias=alias)
-    return get_version(conn, name, int(version))
+    return found
 
 
 def history(conn: Connection, name: str) -> list[RegistryEvent]:
