@@ -9,8 +9,7 @@ from typing import Any, Protocol
 
 from modelyard import embedded, wire
 from modelyard.tracking.http import pools, quote_part
-
-ANONYMOUS = "anonymous"  # who the in-process calls act as (the server's default identity)
+from modelyard.users import local_user
 
 
 class DatasetsApi(Protocol):
@@ -83,7 +82,7 @@ class LocalDatasets:
             profile=body.get("profile"),
             description=body["description"],
             tags=body["tags"],
-            user=ANONYMOUS,
+            user=local_user(),
         )
         return {**asdict(version), "created": created}
 

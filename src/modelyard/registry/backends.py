@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from modelyard import embedded, wire
 from modelyard.errors import InvalidState
 from modelyard.tracking.http import HttpBackend, pools, quote_part
+from modelyard.users import local_user
 
 
 class ModelsApi(Protocol):
@@ -134,9 +135,6 @@ class HttpModels:
             pools.release(self.uri)
 
 
-ANONYMOUS = "anonymous"  # who the in-process calls act as (the server's default identity)
-
-
 class LocalModels:
     """The registry of an embedded store: the services of this process, no HTTP."""
 
@@ -155,7 +153,7 @@ class LocalModels:
             run_id=body["run_id"],
             description=body["description"],
             tags=body["tags"],
-            user=ANONYMOUS,
+            user=local_user(),
         )
         return wire.version_json(version)
 
@@ -171,15 +169,15 @@ class LocalModels:
         return wire.version_json(self.services.registry.get_version(name, version))
 
     def set_alias(self, name: str, alias: str, version: int, reason: str) -> None:
-        self.services.registry.set_alias(name, alias, version, ANONYMOUS, reason)
+        self.services.registry.set_alias(name, alias, version, local_user(), reason)
 
     def rollback(self, name: str, alias: str, reason: str) -> dict[str, Any]:
         return wire.version_json(
-            self.services.registry.rollback_alias(name, alias, ANONYMOUS, reason)
+            self.services.registry.rollback_alias(name, alias, local_user(), reason)
         )
 
     def trust(self, name: str, version: int, reason: str) -> dict[str, Any]:
-        return wire.version_json(self.services.registry.trust(name, version, ANONYMOUS, reason))
+        return wire.version_json(self.services.registry.trust(name, version, local_user(), reason))
 
     def propose(self, name: str, version: int, body: dict[str, Any]) -> dict[str, Any]:
         found = self.services.promotions.propose(
@@ -189,12 +187,12 @@ class LocalModels:
             rules=body["rules"],
             alias=body["alias"],
             reason=body["reason"],
-            user=ANONYMOUS,
+            user=local_user(),
         )
         return wire.promotion_json(found)
 
     def decide(self, promotion_id: int, approve: bool, comment: str) -> dict[str, Any]:
-        found = self.services.promotions.decide(promotion_id, approve, comment, ANONYMOUS)
+        found = self.services.promotions.decide(promotion_id, approve, comment, local_user())
         return wire.promotion_json(found)
 
     def promotions(self, name: str) -> list[dict[str, Any]]:

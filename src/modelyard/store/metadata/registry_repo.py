@@ -580,7 +580,13 @@ def rollback_alias(conn: Connection, name: str, alias: str, user: str, reason: s
     previous = orjson.loads(row.detail).get("previous") if row is not None else None
     if row is None or previous is None:
         raise InvalidState(f"alias {alias!r} of {name!r} has no earlier version to roll back to")
-    set_alias(
-        conn, name, alias, int(previous), user, reason or f"rollback from version {row.version}"
-    )
+    try:
+        set_alias(
+            conn, name, alias, int(previous), user, reason or f"rollback from version {row.version}"
+        )
+    except NotFound:  # the model row is locked: only the earlier version can be missing
+        raise InvalidState(
+            f"alias {alias!r} of {name!r} named version {previous} before its last move, "
+            "and that version was deleted: move the alias instead"
+        ) from None
     return int(previous)
