@@ -17,7 +17,27 @@ if TYPE_CHECKING:
 
 
 def version_json(version: ModelVersion) -> dict[str, Any]:
-    return {**asdict(version), "stage": version.stage.value}
+    return {
+        **asdict(version),
+        "stage": version.stage.value,
+        "needs_trust": needs_trust(version.package),
+    }
+
+
+def needs_trust(package: dict[str, Any] | None) -> bool | None:
+    """Whether loading the version needs a person's trust, from the flavor table and the model
+    file's format (the manifest's own ``safe`` can only add caution); None without a package.
+    A skops file holding types outside skops' trusted list is found only when it is loaded."""
+    if not package:
+        return None
+    from modelyard.errors import InvalidInput
+    from modelyard.packaging import manifest as mf
+
+    try:
+        manifest = mf.Manifest.from_json(package)
+        return mf.check(manifest) or not manifest.safe
+    except InvalidInput:  # e.g. an old version claiming safe over a format that runs code
+        return True
 
 
 def model_json(model: RegisteredModel) -> dict[str, Any]:

@@ -115,3 +115,17 @@ def test_runs_uri_loads_trust_the_files_not_the_manifest(server_url: str, tmp_pa
         my.models.load(f"runs:/{run.id}/odd", trusted=True)
     assert not marker.exists()
     assert my.models.load(f"runs:/{run.id}/good").predict(np.eye(2)).shape == (2,)
+
+
+def test_needs_trust_comes_from_the_format_not_the_stored_claim() -> None:
+    """A version stored before manifests were checked may claim safe over a pickle: the
+    answer the UI shows says it needs trust all the same."""
+    from modelyard.wire import needs_trust
+
+    base = {"model_file": "model.skops", "files": {"model.skops": "0" * 64}}
+    assert needs_trust({**base, "flavor": "sklearn", "safe": True}) is False
+    assert needs_trust({**base, "flavor": "sklearn", "safe": False}) is True
+    pickled = {"model_file": "model.cloudpickle", "files": {"model.cloudpickle": "0" * 64}}
+    assert needs_trust({**pickled, "flavor": "python", "safe": True}) is True
+    assert needs_trust({**pickled, "flavor": "python", "safe": False}) is True
+    assert needs_trust(None) is None

@@ -50,6 +50,7 @@ def test_log_load_alias_rollback_and_audit(server: str) -> None:
             assert (v1["version"], v2["version"]) == (1, 2)
             assert v1["run_id"] == run.id
             assert v1["package"]["flavor"] == "sklearn"
+            assert v1["needs_trust"] is False  # skops, types on skops' trusted list
             assert v1["package"]["signature"]["inputs"][0]["shape"] == [-1, 3]
 
             loaded = reg.load("models:/churn@champion")
@@ -111,6 +112,7 @@ def test_code_carrying_models_load_only_after_recorded_trust(server: str) -> Non
     with ModelRegistry(server) as reg:
         version = reg.log(Scorer(), "scorer")
         assert version["package"]["safe"] is False
+        assert version["needs_trust"] is True  # cloudpickle: from the flavor table
         assert version["trusted"] is False
         with pytest.raises(NotTrusted, match="runs code when loaded"):
             reg.load("models:/scorer/1")

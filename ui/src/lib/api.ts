@@ -135,6 +135,8 @@ export interface ModelVersion {
     python_version?: string;
   } | null;
   trusted: boolean;
+  /** from the flavor table and the file format (the server's answer, not the manifest's claim) */
+  needs_trust: boolean | null;
 }
 
 export interface RegisteredModel {

@@ -81,7 +81,7 @@ function Versions({ name, versions }: { name: string; versions: ModelVersion[] }
             <td><Link to={`/models/${q(name)}/versions/${v.version}`}>v{v.version}</Link></td>
             <td>{v.aliases.map((a) => <span key={a} className="badge">{a}</span>)}</td>
             <td>{v.stage === "None" ? "" : v.stage}</td>
-            <td>{v.package?.flavor ?? ""}{v.package && !v.package.safe ? (v.trusted ? " (trusted)" : " (needs trust)") : ""}</td>
+            <td>{v.package?.flavor ?? ""}{v.needs_trust ? (v.trusted ? " (trusted)" : " (needs trust)") : ""}</td>
             <td>{v.run_id ? <Link to={`/runs/${v.run_id}`}>{v.run_id.slice(0, 8)}</Link> : ""}</td>
             <td>{v.user}</td>
             <td>{time(v.created_at)}</td>
@@ -248,7 +248,7 @@ export function ModelVersionPage({ name, version }: { name: string; version: num
           {v?.package ? (
             <dl className="facts" data-testid="package">
               <dt>flavor</dt><dd>{v.package.flavor}</dd>
-              <dt>loads safely</dt><dd>{v.package.safe ? "yes (no code runs on load)" : v.trusted ? "trusted by a person" : "no: needs `modelyard models trust`"}</dd>
+              <dt>loads safely</dt><dd>{!v.needs_trust ? "yes (no code runs on load)" : v.trusted ? "trusted by a person" : "no: needs `modelyard models trust`"}</dd>
               <dt>digest</dt><dd><code>{v.package_digest?.slice(0, 16)}…</code></dd>
               {v.package.python_version && (<><dt>python</dt><dd>{v.package.python_version}</dd></>)}
               {Object.entries(v.package.dependencies ?? {}).map(([dep, ver]) => <FactPair key={dep} k={dep}>{ver}</FactPair>)}
