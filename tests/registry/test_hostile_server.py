@@ -183,6 +183,21 @@ def test_bytes_that_do_not_match_their_digest_are_refused(
     _cache_is_empty(modelyard_home)
 
 
+def test_a_body_longer_than_announced_is_cut_off(
+    hostile: Hostile, modelyard_home: Path, tmp_path: Path
+) -> None:
+    _real(tmp_path / "m")
+    real = (tmp_path / "m" / "model.skops").read_bytes()
+    # stands for an endless body: the SDK stops at the announced size, not at the end
+    serve_version(hostile, "long", tmp_path / "m", swap={"model.skops": real + b"\0" * (8 << 20)})
+    with (
+        ModelRegistry(hostile.url) as reg,
+        pytest.raises(DigestMismatch, match=r"more than the \d+ bytes announced"),
+    ):
+        reg.load("models:/long/1")
+    _cache_is_empty(modelyard_home)
+
+
 def test_a_file_list_that_differs_from_the_manifest_is_refused(
     hostile: Hostile, modelyard_home: Path, tmp_path: Path
 ) -> None:

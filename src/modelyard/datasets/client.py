@@ -69,7 +69,7 @@ class DatasetRegistry:
 
     def download(self, name: str, version: int | str, dest: str | Path) -> Path:
         """Write a version's files under ``dest`` (their digests are checked)."""
-        from modelyard.store.artifacts.blobs import clean_digest, hash_file
+        from modelyard.store.artifacts.blobs import clean_digest, receive
         from modelyard.store.artifacts.paths import resolve_under
 
         found = self.get(name, version, files=True)
@@ -78,12 +78,9 @@ class DatasetRegistry:
         for f in found["files"]:
             target = resolve_under(root, f["path"])
             digest = clean_digest(f["digest"])  # a server's answer, checked like an upload
+            size = f.get("size")
             target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as out:
-                for chunk in self.api.blob(digest):
-                    out.write(chunk)
-            if hash_file(target).digest != digest:
-                raise InvalidInput(f"{f['path']} changed in transit")
+            receive(self.api.blob(digest), target, digest, size if isinstance(size, int) else None)
         return root
 
     def log_use(

@@ -22,7 +22,7 @@ from modelyard import config
 from modelyard.errors import DigestMismatch, InvalidInput, PathNotAllowed
 from modelyard.packaging import manifest as mf
 from modelyard.packaging import package
-from modelyard.store.artifacts.blobs import clean_digest, hash_file
+from modelyard.store.artifacts.blobs import clean_digest, receive
 from modelyard.store.artifacts.paths import clean_relative, resolve_under
 from modelyard.tracking.client import resolve_uri
 from modelyard.tracking.http import HttpBackend
@@ -149,9 +149,10 @@ class ModelRegistry:
             raise InvalidInput(f"the server sent no {mf.MANIFEST} for package sha256:{expected}")
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".download-"))
+        sizes = _sizes(files)
         try:
             blob = listed[mf.MANIFEST]
-            self._download(self.api.blob(blob), tmp, mf.MANIFEST, blob)
+            self._download(self.api.blob(blob), tmp, mf.MANIFEST, blob, sizes.get(mf.MANIFEST))
             manifest = mf.read(tmp)
             if manifest.digest != expected:
                 raise DigestMismatch(f"downloaded manifest is not package sha256:{expected}")
@@ -161,7 +162,7 @@ class ModelRegistry:
                     f"the server's file list does not match package sha256:{expected}"
                 )
             for rel, blob in manifest.files.items():
-                self._download(self.api.blob(blob), tmp, rel, blob)
+                self._download(self.api.blob(blob), tmp, rel, blob, sizes.get(rel))
             mf.verify(tmp, manifest)
             try:
                 tmp.rename(cache)  # same folder: atomic
@@ -191,20 +192,27 @@ class ModelRegistry:
             if entry.get("is_dir") is True:
                 self._download_run_folder(run_id, path, root, rel)
             else:
-                self._download(self.api.run_file(run_id, f"{path}/{rel}"), root, rel)
+                size = entry.get("size")
+                self._download(
+                    self.api.run_file(run_id, f"{path}/{rel}"),
+                    root,
+                    rel,
+                    size=size if isinstance(size, int) and size >= 0 else None,
+                )
 
     def _download(
-        self, body: Iterator[bytes], root: Path, rel: str, digest: str | None = None
+        self,
+        body: Iterator[bytes],
+        root: Path,
+        rel: str,
+        digest: str | None = None,
+        size: int | None = None,
     ) -> None:
-        """Write ``body`` to ``rel`` under ``root``; with ``digest``, the bytes must match it."""
+        """Write ``body`` to ``rel`` under ``root``: no more than ``size`` bytes, and with
+        ``digest``, bytes that match it."""
         target = resolve_under(root, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as out:
-            for chunk in body:
-                out.write(chunk)
-        if digest is not None and hash_file(target).digest != digest:
-            target.unlink()
-            raise DigestMismatch(f"{rel} does not match its digest sha256:{digest}", path=rel)
+        receive(body, target, digest, size)
 
     def get(
         self, name: str, version: int | None = None, alias: str | None = None
@@ -245,6 +253,15 @@ class ModelRegistry:
 
     def history(self, name: str) -> list[dict[str, Any]]:
         return self.api.history(name)
+
+
+def _sizes(files: list[dict[str, Any]]) -> dict[str, int]:
+    """The sizes a server announced for the files of a list ``_listed`` has checked."""
+    return {
+        f["path"]: f["size"]
+        for f in files
+        if isinstance(f.get("size"), int) and not isinstance(f["size"], bool) and f["size"] >= 0
+    }
 
 
 def _listed(files: Any) -> dict[str, str]:

@@ -49,6 +49,35 @@ def hash_file(path: Path) -> Blob:
     return Blob(h.hexdigest(), size)
 
 
+def receive(
+    chunks: Iterable[bytes], target: Path, digest: str | None = None, size: int | None = None
+) -> Blob:
+    """Write a download from a server to ``target``, hashing as it goes.
+
+    A body longer than the ``size`` the server announced is cut off there (a hostile server
+    cannot fill the disk), and bytes that do not hash to ``digest`` are refused; on refusal
+    nothing is left at ``target``.
+    """
+    h, written = hashlib.sha256(), 0
+    try:
+        with target.open("wb") as out:
+            for chunk in chunks:
+                written += len(chunk)
+                if size is not None and written > size:
+                    raise DigestMismatch(
+                        f"{target.name} does not match: more than the {size} bytes announced came"
+                    )
+                h.update(chunk)
+                out.write(chunk)
+        got = Blob(h.hexdigest(), written)
+        if digest is not None and got.digest != digest:
+            raise DigestMismatch(f"{target.name} does not match its digest sha256:{digest}")
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return got
+
+
 class ContentStore:
     """Blobs over an object store: ``put`` hashes while it spools, then keeps one copy."""
 
