@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import modelyard as my
+from modelyard.errors import NotFound
 from modelyard.server.app import ServerSettings
 from modelyard.server.sweeper import Sweeper
 from modelyard.store.stores import open_stores
@@ -96,7 +97,11 @@ def _sync(home: Path, url: str) -> subprocess.CompletedProcess[str]:
 
 
 def _steps(service: TrackingService, run_id: str) -> list[int]:
-    series, _total = service.metric_history(run_id, "loss")
+    """The steps stored so far (none when the kill came before the first delivery)."""
+    try:
+        series, _total = service.metric_history(run_id, "loss")
+    except NotFound:
+        return []
     steps: list[int] = series.steps.tolist()
     return steps
 
