@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modelyard import embedded, wire
-from modelyard.tracking.http import pools, quote_part
+from modelyard.tracking.http import PooledApi, quote_part
 from modelyard.users import local_user
 
 
@@ -23,18 +23,8 @@ class DatasetsApi(Protocol):
     def close(self) -> None: ...
 
 
-class HttpDatasets:
+class HttpDatasets(PooledApi):
     """The datasets of a modelyard server, over the process's shared pool."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self.backend = pools.acquire(uri)
-        self._closed = False
-
-    def put_files(self, files: dict[str, Path]) -> dict[str, str]:
-        from modelyard.tracking.transfer import Uploader
-
-        return {k: f.digest for k, f in Uploader(self.backend).upload(files).items()}
 
     def register(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, Any] = self.backend.call(
@@ -49,17 +39,9 @@ class HttpDatasets:
         )
         return found
 
-    def blob(self, digest: str) -> Iterator[bytes]:
-        return self.backend.download(f"/blobs/{digest}")
-
     def log_use(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, Any] = self.backend.call("POST", f"/runs/{run_id}/datasets", body)
         return found
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            pools.release(self.uri)
 
 
 class LocalDatasets:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from modelyard import embedded, wire
 from modelyard.errors import InvalidState
-from modelyard.tracking.http import HttpBackend, pools, quote_part
+from modelyard.tracking.http import HttpBackend, PooledApi, quote_part
 from modelyard.users import local_user
 
 
@@ -38,18 +38,8 @@ class ModelsApi(Protocol):
     def close(self) -> None: ...
 
 
-class HttpModels:
+class HttpModels(PooledApi):
     """The registry of a modelyard server, over the process's shared pool."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self.backend = pools.acquire(uri)
-        self._closed = False
-
-    def put_files(self, files: dict[str, Path]) -> dict[str, str]:
-        from modelyard.tracking.transfer import Uploader
-
-        return {k: f.digest for k, f in Uploader(self.backend).upload(files).items()}
 
     def register(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, Any] = self.backend.call(
@@ -123,16 +113,8 @@ class HttpModels:
 
         return self.backend.download(f"/runs/{run_id}/artifacts/{quote(path)}")
 
-    def blob(self, digest: str) -> Iterator[bytes]:
-        return self.backend.download(f"/blobs/{digest}")
-
     def http(self) -> HttpBackend:
         return self.backend
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            pools.release(self.uri)
 
 
 class LocalModels:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
@@ -105,6 +106,30 @@ def _error_body(status: int, body: dict[str, Any]) -> dict[str, Any]:
 pools: Shared[HttpBackend] = Shared(HttpBackend, HttpBackend.close)
 """The one pool (httpx client) per server of this process: ``pools.acquire(uri)``, then
 ``pools.release(uri)`` when the client closes."""
+
+
+class PooledApi:
+    """Base of the SDK's server backends: this process's pool for ``uri``, released once;
+    blobs up and down."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.backend = pools.acquire(uri)
+        self._closed = False
+
+    def put_files(self, files: dict[str, Path]) -> dict[str, str]:
+        """Send what the server lacks; ``{name: digest}`` of every file."""
+        from modelyard.tracking.transfer import Uploader
+
+        return {k: f.digest for k, f in Uploader(self.backend).upload(files).items()}
+
+    def blob(self, digest: str) -> Iterator[bytes]:
+        return self.backend.download(f"/blobs/{digest}")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            pools.release(self.uri)
 
 
 def quote_part(part: str) -> str:
