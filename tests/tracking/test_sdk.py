@@ -109,7 +109,12 @@ def test_offline_journal_then_sync_is_idempotent(tmp_path: Path, modelyard_home:
         my.flush()
     finally:
         batcher.RETRY_DELAYS = saved
-    assert journal.entries(uri=url), "nothing was journaled"
+    # the SDK's own thread may hold a journal file for a moment (a retry reading it): wait for
+    # the condition, not for a time
+    deadline = time.monotonic() + 30
+    while not journal.entries(uri=url):
+        assert time.monotonic() < deadline, "nothing was journaled"
+        time.sleep(0.05)
     settings = ServerSettings(f"sqlite:///{tmp_path / 's.db'}", str(tmp_path / "a"))
     import uvicorn  # noqa: F401  (the live server needs it)
 
