@@ -21,8 +21,10 @@ Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP `
     │   └── GateFailed                GATE_FAILED               409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── StorageFull                   STORAGE_FULL              507
+    ├── PredictionFailed              PREDICTION_FAILED         500
     ├── StoreUnavailable              STORE_UNAVAILABLE         503
-    │   └── SchemaOutdated            SCHEMA_OUTDATED           503
+    │   ├── SchemaOutdated            SCHEMA_OUTDATED           503
+    │   └── NotReady                  NOT_READY                 503
     └── ServerUnreachable             SERVER_UNREACHABLE        503  (client side only)
 """
 
@@ -173,6 +175,13 @@ class StorageFull(ModelyardError):
     status = 507
 
 
+class PredictionFailed(ModelyardError):
+    """The model raised on input that passed its signature; the server logs it and goes on."""
+
+    code = "PREDICTION_FAILED"
+    status = 500
+
+
 class StoreUnavailable(ModelyardError):
     """The metadata store cannot be reached."""
 
@@ -184,6 +193,12 @@ class SchemaOutdated(StoreUnavailable):
     """The database schema is older than this version of modelyard."""
 
     code = "SCHEMA_OUTDATED"
+
+
+class NotReady(StoreUnavailable):
+    """A serving process has no model version ready for this request yet."""
+
+    code = "NOT_READY"
 
 
 class ServerUnreachable(ModelyardError):
