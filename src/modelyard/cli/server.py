@@ -35,7 +35,7 @@ def serve(
 
     from modelyard.server.app import ServerSettings, create_app
     from modelyard.server.guard import allowed_hosts as hosts_for
-    from modelyard.server.listener import uvicorn_config
+    from modelyard.listener import uvicorn_config
 
     settings = ServerSettings(
         store_uri=store or config.default_store_uri(),

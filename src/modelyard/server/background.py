@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from modelyard.server.app import ServerSettings, create_app
 from modelyard.server.domains import BUILT_IN, Domain
-from modelyard.server.listener import uvicorn_config
+from modelyard.listener import uvicorn_config
 
 
 def free_port() -> int:

@@ -1,5 +1,6 @@
-"""How the server listens: uvicorn with a deadline for request headers, a keep-alive timeout
-and a cap on open connections, so idle or slow clients cannot hold it open forever."""
+"""How modelyard's HTTP servers (the main server and each serving process) listen: uvicorn
+with a deadline for request headers, a keep-alive timeout and a cap on open connections, so
+idle or slow clients cannot hold them open forever."""
 
 from __future__ import annotations
 
