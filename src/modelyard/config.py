@@ -117,6 +117,20 @@ CAPTURE_GIT_DIFF = Setting(
     "Upload `git diff HEAD` (uncommitted changes) with each run as code/diff.patch; off by "
     "default since the diff may hold secrets. Commit, branch and dirty flag are always tagged.",
 )
+PREDICTION_LOG = Setting(
+    "MODELYARD_PREDICTION_LOG",
+    "",
+    "Folder of the serving processes' Parquet prediction log; default MODELYARD_HOME/predictions; "
+    "`off` turns the log off.",
+)
+SERVE_MAX_BATCH_ROWS = Setting(
+    "MODELYARD_SERVE_MAX_BATCH_ROWS", 256, "Most rows a serving process merges into one model call."
+)
+SERVE_MAX_WAIT_MS = Setting(
+    "MODELYARD_SERVE_MAX_WAIT_MS",
+    2.0,
+    "Most milliseconds a batch waits for requests that are already arriving (never for others).",
+)
 
 ALL_SETTINGS: tuple[Setting[object], ...] = (
     HOME,
@@ -140,6 +154,9 @@ ALL_SETTINGS: tuple[Setting[object], ...] = (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_TIMEOUT,
     SQLITE_SYNCHRONOUS,
+    PREDICTION_LOG,
+    SERVE_MAX_BATCH_ROWS,
+    SERVE_MAX_WAIT_MS,
 )  # type: ignore[assignment]
 
 
@@ -166,3 +183,11 @@ def journal_dir() -> Path:
     path = home_dir() / "journal"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def prediction_log_dir() -> Path | None:
+    """Where serving processes append their prediction log (None: the log is off)."""
+    raw = PREDICTION_LOG.get()
+    if raw.strip().lower() == "off":
+        return None
+    return Path(raw).expanduser() if raw else home_dir() / "predictions"

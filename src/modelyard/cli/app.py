@@ -12,6 +12,7 @@ from modelyard.cli import (
     maintenance,
     models,
     runs,
+    serve,
     server,
 )
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("server")(server.serve)
+app.command("serve")(serve.serve)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")

@@ -8,11 +8,18 @@ from typing import Any
 
 
 def describe(value: Any) -> list[dict[str, Any]]:
-    """Columns (name, type) of a DataFrame, or one tensor spec (dtype, shape with -1 batch)."""
+    """Columns (name, type; ``optional`` when the example holds a null there) of a DataFrame,
+    or one tensor spec (dtype, shape with -1 batch)."""
     columns = getattr(value, "columns", None)
     dtypes = getattr(value, "dtypes", None)
     if columns is not None and dtypes is not None:  # pandas or polars
-        return [{"name": str(c), "type": str(t)} for c, t in zip(columns, dtypes, strict=False)]
+        out = []
+        for c, t in zip(columns, dtypes, strict=False):
+            spec: dict[str, Any] = {"name": str(c), "type": str(t)}
+            if _has_null(value[c]):
+                spec["optional"] = True  # the serving check lets nulls through here
+            out.append(spec)
+        return out
     import numpy as np
 
     arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
@@ -40,3 +47,9 @@ def save_example(example: Any, folder: Path, rows: int = 5) -> str:
         data = {"data": arr[:rows].tolist()}
     (folder / "input_example.json").write_text(json.dumps(data, default=str))
     return "input_example.json"
+
+
+def _has_null(column: Any) -> bool:
+    if hasattr(column, "isna"):  # pandas
+        return bool(column.isna().any())
+    return bool(getattr(column, "null_count", lambda: 0)())  # polars

@@ -101,13 +101,18 @@ class ModelRegistry:
             folder, version = self.fetch(uri)
             digest = version["package_digest"] if version.get("trusted") is True else None
             return package.load(folder, trusted_digest=digest)
-        if m := _RUN_URI.match(uri):
-            path = clean_relative(m["path"])
+        if _RUN_URI.match(uri):
             with tempfile.TemporaryDirectory(prefix="modelyard-run-model-") as tmp:
-                folder = Path(tmp)
-                self._download_run_folder(m["run"], path, folder)
-                return package.load(folder, trusted=trusted)
+                return package.load(self.download_run_model(uri, Path(tmp)), trusted=trusted)
         raise InvalidInput(f"{uri!r} is not models:/NAME@ALIAS, models:/NAME/N or runs:/RUN/path")
+
+    def download_run_model(self, uri: str, folder: Path) -> Path:
+        """The files of ``runs:/RUN/path`` in ``folder`` (checked when loaded, not here)."""
+        m = _RUN_URI.match(uri)
+        if m is None:
+            raise InvalidInput(f"{uri!r} is not runs:/RUN/path")
+        self._download_run_folder(m["run"], clean_relative(m["path"]), folder)
+        return folder
 
     def fetch(self, uri: str) -> tuple[Path, dict[str, Any]]:
         """The local (cached, digest-checked) folder of a registered version, and the version."""

@@ -1,0 +1,124 @@
+"""A serving process of a deployment: it reports to the main server and follows its policy.
+
+Every ``interval_s`` it posts a heartbeat (each version's load state and cumulative counters)
+and gets the deployment's policy back; it loads and warms up the versions the policy names
+(each on its own thread, so a slow load never stops the heartbeat), routes by the policy once
+they are ready, and unloads the versions it no longer names. A version that fails to load is
+reported failed and never gets traffic. When the server is away the last policy stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+import httpx
+
+from modelyard.errors import ModelyardError
+from modelyard.serving.predictor import Predictor
+from modelyard.serving.state import ServingState, Source
+
+log = logging.getLogger("modelyard.serving")
+
+
+class DeploymentAgent(Source):
+    def __init__(
+        self,
+        name: str,
+        server: str,
+        url: str,
+        *,
+        interval_s: float = 0.5,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.server = server.rstrip("/")
+        self.url = url  # where callers reach this process (reported to the server)
+        self.interval_s = interval_s
+        self.instance = f"{socket.gethostname()}:{os.getpid()}"
+        self._client = httpx.Client(base_url=self.server, timeout=10.0, headers=headers)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loading: set[int] = set()
+        self.model: str | None = None
+
+    def start(self, state: ServingState) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(state,), name="modelyard-agent", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._client.close()
+
+    def _run(self, state: ServingState) -> None:
+        while not self._stop.is_set():
+            try:
+                policy = self.beat(state)
+            except (httpx.HTTPError, ModelyardError, ValueError) as exc:
+                log.warning("deployment %s: no policy from %s (%s)", self.name, self.server, exc)
+            else:
+                self.apply(state, policy)
+            self._stop.wait(self.interval_s)
+
+    def beat(self, state: ServingState) -> dict[str, Any]:
+        """Report this process and get the deployment's policy back."""
+        body = {"instance": self.instance, "url": self.url, "versions": state.report()}
+        response = self._client.post(f"/api/v1/deployments/{self.name}/heartbeat", json=body)
+        if response.status_code != 200:
+            from modelyard.errors import error_from_json
+
+            raise error_from_json(response.status_code, response.json())
+        policy: dict[str, Any] = response.json()
+        return policy
+
+    def apply(self, state: ServingState, policy: dict[str, Any]) -> None:
+        """Load what the policy names and is not loaded; route; unload what it dropped."""
+        self.model = str(policy["model"])
+        traffic = [(int(s["version"]), float(s["weight"])) for s in policy.get("traffic", [])]
+        shadow = [int(v) for v in policy.get("shadow", [])]
+        wanted = {v for v, _ in traffic} | set(shadow) | {int(v) for v in policy.get("warm", [])}
+        for version in sorted(wanted):
+            known = state.load_state.get(version)
+            if known is None and version not in self._loading:
+                self._load(state, version)
+        state.set_policy(traffic, shadow, policy.get("sticky_header"))
+        state.drop(wanted)
+
+    def _load(self, state: ServingState, version: int) -> None:
+        self._loading.add(version)
+        state.set_loading(version)
+        model = self.model
+
+        def run() -> None:
+            try:
+                predictor = self.fetch(str(model), version)
+                predictor.warm_up()
+            except ModelyardError as exc:
+                log.error("deployment %s: v%s did not load: %s", self.name, version, exc.message)
+                state.failed(version, f"{exc.code}: {exc.message}")
+            except Exception as exc:
+                log.exception("deployment %s: v%s did not load", self.name, version)
+                state.failed(version, f"{type(exc).__name__}: {exc}")
+            else:
+                state.add(version, predictor)
+                log.info("deployment %s: v%s loaded and warmed up", self.name, version)
+            finally:
+                self._loading.discard(version)
+
+        threading.Thread(target=run, name=f"modelyard-load-v{version}", daemon=True).start()
+
+    def fetch(self, model: str, version: int) -> Predictor:
+        """A registered version through the server, checked and trusted as ``models load``."""
+        from modelyard.registry.client import ModelRegistry
+
+        with ModelRegistry(self.server) as registry:
+            folder, found = registry.fetch(f"models:/{model}/{version}")
+        digest = found["package_digest"] if found.get("trusted") is True else None
+        return Predictor.from_folder(folder, trusted_digest=digest, version=version)

@@ -1,0 +1,136 @@
+"""Adaptive micro-batching: concurrent requests for one model version become one model call.
+
+While the model works on a batch, new requests queue; when it is free it takes everything
+queued (up to ``max_rows``). It waits (at most ``max_wait_s``) only for requests that have
+already arrived and are still being read, so a lone request never waits for a batch that
+will not come. A batch that fails is retried request by request, so one poisoned request
+gets its error and the others their answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from modelyard.serving.inputs import Part
+
+Run = Callable[[list[Part]], list[Any]]
+
+
+class Batcher:
+    """Merges the parts submitted on one event loop into calls of ``run`` on one thread."""
+
+    def __init__(
+        self, run: Run, *, max_rows: int = 256, max_wait_s: float = 0.002, batchable: bool = True
+    ) -> None:
+        self.run = run
+        self.max_rows = max_rows if batchable else 1
+        self.max_wait_s = max_wait_s
+        self.arriving = 0  # requests routed here and still being read or checked
+        self._queue: deque[tuple[Part, asyncio.Future[list[Any]]]] = deque()
+        self._busy = False
+        self._task: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="modelyard-model")
+        self.sizes: Callable[[int], None] = lambda rows: None  # batch-size observer (metrics)
+
+    def coming(self) -> None:
+        """A request routed here has started to arrive."""
+        self.arriving += 1
+
+    def gone(self) -> None:
+        """A request counted by ``coming`` was refused before it was submitted."""
+        self.arriving -= 1
+        self._arrived.set()
+
+    async def submit(self, part: Part) -> list[Any]:
+        """The outputs for ``part``'s rows (after ``coming``: the arrival is now complete)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._queue.append((part, future))
+        self.arriving -= 1
+        self._arrived.set()
+        if not self._busy:
+            self._busy = True
+            self._task = loop.create_task(self._drain())  # kept: a task is weakly held
+        return await future
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await self._gather()
+                batch = self._take()
+                await self._call(batch)
+        finally:
+            self._busy = False
+
+    async def _gather(self) -> None:
+        """Wait for requests already arriving, while the batch has room and time remains."""
+        if self.max_wait_s <= 0 or self.arriving <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait_s
+        while self.arriving > 0 and self._queued_rows() < self.max_rows:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                return
+
+    def _queued_rows(self) -> int:
+        return sum(part.n for part, _ in self._queue)
+
+    def _take(self) -> list[tuple[Part, asyncio.Future[list[Any]]]]:
+        batch = [self._queue.popleft()]
+        rows = batch[0][0].n
+        while self._queue and rows + self._queue[0][0].n <= self.max_rows:
+            item = self._queue.popleft()
+            rows += item[0].n
+            batch.append(item)
+        return batch
+
+    async def _call(self, batch: list[tuple[Part, asyncio.Future[list[Any]]]]) -> None:
+        loop = asyncio.get_running_loop()
+        parts = [part for part, _ in batch]
+        self.sizes(sum(p.n for p in parts))
+        try:
+            out = await loop.run_in_executor(self._executor, self.run, parts)
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc=exc)
+                return
+            for item in batch:  # find the request that failed; the others still get answers
+                await self._call([item])
+            return
+        if len(out) != sum(p.n for p in parts):
+            if len(batch) > 1:  # the model does not answer row by row: never merge again
+                self.max_rows = 1
+                for item in batch:
+                    await self._call([item])
+                return
+            _settle(batch[0][1], out)
+            return
+        start = 0
+        for part, future in batch:
+            _settle(future, out[start : start + part.n])
+            start += part.n
+
+
+def _settle(
+    future: asyncio.Future[list[Any]], out: list[Any] | None = None, exc: Exception | None = None
+) -> None:
+    if future.done():  # the client went away and the request was cancelled
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(out or [])

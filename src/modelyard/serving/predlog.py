@@ -1,0 +1,178 @@
+"""The prediction log: every request and answer, appended by a background thread to Parquet.
+
+    {root}/{deployment}/{YYYY-MM-DD}/{HH}/{instance}-{seq:06d}.parquet
+
+One writer per serving process, and each file is written whole (to a temporary name, then
+renamed), so replicas never share a file and a reader never sees half of one; a file holds
+what arrived in one flush (every ``flush_s`` or ``max_records``). The request path only
+appends to a bounded queue: a full queue or a full disk drops log records, counted, never
+requests. ``NoLog`` is the null object used when the log is off.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+COLUMNS = (
+    "request_id", "deployment", "model_version", "role", "time_ms", "latency_ms", "status",
+    "inputs", "outputs",
+)  # fmt: skip
+
+
+class Record(NamedTuple):
+    request_id: str
+    deployment: str
+    model_version: int
+    role: str  # "live" or "shadow"
+    time_ms: int
+    latency_ms: float
+    status: int
+    inputs: Any  # the request's checked rows: {"columns": [...], "data": [[...]]}
+    outputs: Any  # the answer (a list), or the error's JSON
+
+
+class NoLog:
+    """The prediction log when it is off: takes records and keeps nothing."""
+
+    def append(self, record: Record) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class PredictionLog(NoLog):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        sample: float = 1.0,
+        flush_s: float = 1.0,
+        max_records: int = 20_000,
+        max_queue: int = 200_000,
+        dropped: Callable[[int], None] = lambda n: None,
+        written: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.root = root
+        self.sample = sample
+        self.flush_s = flush_s
+        self.max_records = max_records
+        self.max_queue = max_queue
+        self.instance = f"{socket.gethostname()}-{os.getpid()}"
+        self._dropped = dropped
+        self._written = written
+        self._queue: deque[Record] = deque()
+        self._seq = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="modelyard-predlog", daemon=True)
+        self._thread.start()
+
+    def append(self, record: Record) -> None:
+        """Queue one record (sampled); never blocks and never raises."""
+        if self.sample < 1.0 and random.random() >= self.sample:
+            return
+        if len(self._queue) >= self.max_queue:
+            self._dropped(1)
+            return
+        self._queue.append(record)
+        if len(self._queue) >= self.max_records:
+            self._wake.set()
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_s)
+            self._wake.clear()
+            self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._queue:
+            batch: list[Record] = []
+            while self._queue and len(batch) < self.max_records:
+                batch.append(self._queue.popleft())
+            try:
+                self._write(batch)
+            except Exception:  # disk full, folder gone, read-only: the records are lost, counted
+                self._dropped(len(batch))
+            else:
+                self._written(len(batch))
+
+    def _write(self, batch: list[Record]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        by_file: dict[tuple[str, str, str], list[Record]] = {}
+        for record in batch:
+            at = datetime.fromtimestamp(record.time_ms / 1000, UTC)
+            key = (folder_name(record.deployment), at.strftime("%Y-%m-%d"), at.strftime("%H"))
+            by_file.setdefault(key, []).append(record)
+        for (deployment, day, hour), records in by_file.items():
+            folder = self.root / deployment / day / hour
+            folder.mkdir(parents=True, exist_ok=True)
+            self._seq += 1
+            name = f"{self.instance}-{int(time.time() * 1000)}-{self._seq:06d}.parquet"
+            columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+            for record in records:
+                for column, value in zip(COLUMNS, record, strict=True):
+                    if column in ("inputs", "outputs"):
+                        value = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+                    columns[column].append(value)
+            table = pa.table(
+                columns,
+                schema=pa.schema(
+                    [
+                        ("request_id", pa.string()),
+                        ("deployment", pa.string()),
+                        ("model_version", pa.int64()),
+                        ("role", pa.string()),
+                        ("time_ms", pa.int64()),
+                        ("latency_ms", pa.float64()),
+                        ("status", pa.int32()),
+                        ("inputs", pa.string()),
+                        ("outputs", pa.string()),
+                    ]
+                ),
+            )
+            partial = folder / f".{name}.part"
+            try:
+                pq.write_table(table, partial, compression="zstd")
+                partial.rename(folder / name)
+            finally:
+                partial.unlink(missing_ok=True)
+
+
+def folder_name(deployment: str) -> str:
+    """A deployment's folder under the log root: one plain path segment, whatever the name."""
+    clean = re.sub(r"[^A-Za-z0-9._-]", "_", deployment).lstrip(".")
+    return clean[:128] or "_"
+
+
+def read(root: Path, deployment: str) -> Any:
+    """Every logged record of ``deployment`` as one Arrow table (for tests and monitoring)."""
+    import pyarrow.parquet as pq
+
+    files = sorted((root / folder_name(deployment)).glob("*/*/*.parquet"))
+    if not files:
+        import pyarrow as pa
+
+        return pa.table({c: [] for c in COLUMNS})
+    return pq.ParquetDataset(files).read()
