@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelyard.datasets.entities import DatasetUse
     from modelyard.registry.entities import ModelVersion, Promotion, RegisteredModel
+    from modelyard.serving.entities import Deployment, DeploymentEvent, Instance
     from modelyard.store.artifacts.area import ArtifactArea
     from modelyard.store.artifacts.base import ArtifactInfo
 
@@ -62,3 +63,38 @@ def files_json(area: ArtifactArea) -> list[dict[str, Any]]:
 def artifact_json(info: ArtifactInfo) -> dict[str, Any]:
     """One entry of a folder listing."""
     return {"path": info.path, "is_dir": info.is_dir, "size": info.size}
+
+
+def deployment_json(d: Deployment) -> dict[str, Any]:
+    """A deployment with its policy (what the serving processes route by)."""
+    return {
+        "name": d.name,
+        "model": d.model,
+        "follow": d.follow,
+        "engine": d.engine,
+        "port": d.port,
+        "replicas": d.replicas,
+        "created_by": d.created_by,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "revision": d.revision,
+        **d.policy(),
+    }
+
+
+def instance_json(instance: Instance, now_ms: int) -> dict[str, Any]:
+    """An instance's latest heartbeat; ``stale`` when it has not reported for a while."""
+    return {
+        "instance": instance.instance,
+        "url": instance.url,
+        "last_seen": instance.last_seen,
+        "stale": not instance.live(now_ms),
+        "versions": {
+            str(v): {"state": r.state, "error": r.error, "rps": r.rps, **r.counters.to_json()}
+            for v, r in instance.versions.items()
+        },
+    }
+
+
+def deployment_event_json(e: DeploymentEvent) -> dict[str, Any]:
+    return asdict(e)

@@ -22,6 +22,7 @@ from modelyard.server.routes import (
     artifacts,
     blobs,
     datasets,
+    deployments,
     experiments,
     health,
     promotions,
@@ -29,6 +30,8 @@ from modelyard.server.routes import (
     runs,
 )
 from modelyard.server.sweeper import Sweeper
+from modelyard.serving.deployments import DeploymentService
+from modelyard.serving.rollouts import Controller
 from modelyard.store.stores import Stores
 from modelyard.tracking.service import TrackingService
 
@@ -79,6 +82,20 @@ def _sweeping(service: TrackingService) -> Iterator[None]:
         sweeper.stop()
 
 
+def _deployments(stores: Stores, _built: Services) -> DeploymentService:
+    return DeploymentService(stores.db)
+
+
+@contextmanager
+def _controlling(service: DeploymentService) -> Iterator[None]:
+    """Rollouts advance (and roll back on their gates) while the server runs."""
+    controller = Controller(service.tick).start()
+    try:
+        yield
+    finally:
+        controller.stop()
+
+
 def _mount_health(app: FastAPI) -> None:
     app.include_router(health.router)
 
@@ -93,6 +110,7 @@ BUILT_IN: tuple[Domain, ...] = (
     Domain("datasets", _datasets, (datasets.router,)),
     Domain("registry", _registry, (registry.router,)),
     Domain("promotions", _promotions, (promotions.router,)),
+    Domain("deployments", _deployments, (deployments.router,), running=_controlling),
     Domain("health", mount=_mount_health),
     Domain("mlflow", mount=mlflow.mount),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -275,3 +275,72 @@ class CommentIn(_In):
 
 class DecisionIn(_In):
     comment: str = ""
+
+
+class SplitIn(_In):
+    version: int = Field(ge=1, le=2**31 - 1)
+    weight: float = Field(ge=0, le=100, allow_inf_nan=False, description="percent")
+
+
+class RolloutIn(_In):
+    strategy: Literal["blue-green", "canary"] = "blue-green"
+    steps: list[float] = Field(
+        default_factory=lambda: [10.0, 25.0, 50.0, 100.0],
+        min_length=1,
+        max_length=20,
+        description="canary percentages, growing; blue-green ignores them",
+    )
+    interval_s: float = Field(60.0, ge=0, le=7 * 86400, allow_inf_nan=False)
+    max_error_rate_increase: float = Field(0.02, ge=0, le=1, allow_inf_nan=False)
+    max_latency_ratio: float = Field(1.5, ge=1, le=1000, allow_inf_nan=False)
+    min_requests: int = Field(50, ge=1, le=10**9)
+
+
+class DeploymentCreateIn(_In):
+    name: str
+    model: str = Field(description="models:/NAME@ALIAS (follows the alias) or models:/NAME/N")
+    engine: Literal["process", "external", "ray"] = "process"
+    port: int | None = Field(None, ge=1, le=65535)
+    replicas: int = Field(1, ge=1, le=64)
+    rollout: RolloutIn | None = None
+    sticky_header: str | None = Field(None, max_length=100)
+    reason: str = ""
+
+
+class TrafficIn(_In):
+    traffic: list[SplitIn] = Field(min_length=1, max_length=16, description="weights sum to 100")
+    shadow: list[int] | None = Field(None, max_length=16, description="absent: unchanged")
+    sticky_header: str | None = Field(
+        None, max_length=100, description="absent: unchanged; null or empty: none"
+    )
+    reason: str = ""
+    revision: int | None = Field(None, description="CONFLICT unless the deployment is at it")
+
+
+class PromoteIn(_In):
+    version: int = Field(ge=1, le=2**31 - 1)
+    strategy: Literal["blue-green", "canary"] | None = None
+    reason: str = ""
+    revision: int | None = None
+
+
+class RollbackIn(_In):
+    reason: str = ""
+    revision: int | None = None
+
+
+class VersionReportIn(_In):
+    state: Literal["ready", "loading", "failed"]
+    error: str | None = Field(None, max_length=4000)
+    requests: int = Field(0, ge=0, le=2**63 - 1, description="since the process started")
+    errors: int = Field(0, ge=0, le=2**63 - 1)
+    latency_buckets: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field(
+        min_length=13, max_length=13, description="counts per LATENCY_BOUNDS_MS bucket"
+    )
+    rps: float = Field(0.0, ge=0, le=1e12, allow_inf_nan=False)
+
+
+class HeartbeatIn(_In):
+    instance: str = Field(min_length=1, max_length=255, description='e.g. "host:pid"')
+    url: str = Field(max_length=2048, description="http://127.0.0.1:PORT")
+    versions: dict[str, VersionReportIn] = Field(default_factory=dict, max_length=64)

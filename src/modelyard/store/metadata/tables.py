@@ -327,3 +327,47 @@ upload_parts = Table(
     Column("sha256", String(64), nullable=False),
     Column("etag", Text, nullable=False, default=""),  # what S3 answered (joining names it)
 )
+
+# Deployments: a named endpoint over a registered model; the policy (traffic split, shadow, warm
+# versions, rollout in progress) is one JSON document, changed by compare-and-set on revision.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(500), primary_key=True),
+    Column("model_name", String(500), nullable=False, index=True),
+    Column("follow", String(255), nullable=True),  # the alias it follows
+    Column("engine", String(16), nullable=False),  # process | external | ray
+    Column("port", Integer, nullable=True),
+    Column("replicas", Integer, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("policy_doc", Text, nullable=False),
+)
+
+# The latest heartbeat of each serving process of a deployment (cumulative counters per version).
+deployment_instances = Table(
+    "deployment_instances",
+    metadata,
+    Column("deployment", String(500), ForeignKey("deployments.name"), primary_key=True),
+    Column("instance", String(255), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("report_doc", Text, nullable=False),
+)
+
+# Every policy change of a deployment; events name the deployment, so they outlive it.
+deployment_events = Table(
+    "deployment_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment", String(500), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("before_doc", Text, nullable=False, default="{}"),
+    Column("after_doc", Text, nullable=False, default="{}"),
+)
+Index("ix_deployment_events_deployment_at", deployment_events.c.deployment, deployment_events.c.at)

@@ -1,0 +1,153 @@
+"""/api/v1/deployments: deployments, their traffic policy, rollouts, history and heartbeats."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.server.deps import service
+from modelyard.server.identity import Identity, identify
+from modelyard.server.responses import JSONOut
+from modelyard.server.schemas import (
+    DeploymentCreateIn,
+    HeartbeatIn,
+    PromoteIn,
+    RollbackIn,
+    TrafficIn,
+)
+from modelyard.serving.deployments import DeploymentService
+from modelyard.serving.rollouts import version_stats
+from modelyard.wire import deployment_event_json, deployment_json, instance_json
+
+router = APIRouter(prefix="/deployments", tags=["deployments"])
+deployments = service("deployments", DeploymentService)
+
+
+@router.post("", status_code=201)
+async def create(
+    body: DeploymentCreateIn,
+    svc: DeploymentService = Depends(deployments),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """A deployment of ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``."""
+    job = partial(
+        svc.create,
+        body.name,
+        body.model,
+        user=who.name,
+        engine=body.engine,
+        port=body.port,
+        replicas=body.replicas,
+        rollout=None if body.rollout is None else body.rollout.model_dump(),
+        sticky_header=body.sticky_header,
+        reason=body.reason,
+    )
+    return JSONOut(deployment_json(await run_in_threadpool(job)), status_code=201)
+
+
+@router.get("")
+async def list_all(svc: DeploymentService = Depends(deployments)) -> JSONOut:
+    found = await run_in_threadpool(svc.list_all)
+    return JSONOut({"deployments": [deployment_json(d) for d in found]})
+
+
+@router.get("/{name}")
+async def get(name: str, svc: DeploymentService = Depends(deployments)) -> JSONOut:
+    """The deployment, its instances (stale ones flagged) and live figures per version."""
+
+    def job() -> dict[str, Any]:
+        d, instances = svc.status(name)
+        now = svc.clock()
+        stats = version_stats(instances, now)
+        return {
+            **deployment_json(d),
+            "instances": [instance_json(i, now) for i in instances],
+            "stats": {str(v): s.to_json() for v, s in sorted(stats.items())},
+        }
+
+    return JSONOut(await run_in_threadpool(job))
+
+
+@router.post("/{name}/traffic")
+async def set_traffic(
+    name: str,
+    body: TrafficIn,
+    svc: DeploymentService = Depends(deployments),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Set the live split (A/B, manual canary), the shadow versions and the sticky header."""
+    job = partial(
+        svc.set_traffic,
+        name,
+        [s.model_dump() for s in body.traffic],
+        user=who.name,
+        shadow=body.shadow,
+        sticky_header=body.sticky_header if "sticky_header" in body.model_fields_set else ...,
+        reason=body.reason,
+        revision=body.revision,
+    )
+    return JSONOut(deployment_json(await run_in_threadpool(job)))
+
+
+@router.post("/{name}/promote")
+async def promote(
+    name: str,
+    body: PromoteIn,
+    svc: DeploymentService = Depends(deployments),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Roll a version out by the deployment's strategy (blue-green or canary with gates)."""
+    job = partial(
+        svc.promote,
+        name,
+        body.version,
+        user=who.name,
+        reason=body.reason,
+        strategy=body.strategy,
+        revision=body.revision,
+    )
+    return JSONOut(deployment_json(await run_in_threadpool(job)))
+
+
+@router.post("/{name}/rollback")
+async def rollback(
+    name: str,
+    body: RollbackIn,
+    svc: DeploymentService = Depends(deployments),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Call off the rollout in progress, or go back to the previous stable version."""
+    job = partial(svc.rollback, name, user=who.name, reason=body.reason, revision=body.revision)
+    return JSONOut(deployment_json(await run_in_threadpool(job)))
+
+
+@router.delete("/{name}")
+async def delete(
+    name: str,
+    reason: str = "",
+    svc: DeploymentService = Depends(deployments),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Remove the deployment (its serving processes stop); its history stays."""
+    await run_in_threadpool(partial(svc.delete, name, user=who.name, reason=reason))
+    return JSONOut({})
+
+
+@router.get("/{name}/history")
+async def history(name: str, svc: DeploymentService = Depends(deployments)) -> JSONOut:
+    """Every policy change, oldest first: who or what, why, traffic before and after."""
+    found = await run_in_threadpool(svc.history, name)
+    return JSONOut([deployment_event_json(e) for e in found])
+
+
+@router.post("/{name}/heartbeat")
+async def heartbeat(
+    name: str, body: HeartbeatIn, svc: DeploymentService = Depends(deployments)
+) -> JSONOut:
+    """A serving process reports its versions; the answer is the policy it must serve."""
+    versions = {k: r.model_dump() for k, r in body.versions.items()}
+    found = await run_in_threadpool(svc.heartbeat, name, body.instance, body.url, versions)
+    return JSONOut(deployment_json(found))

@@ -1,0 +1,1 @@
+"""Serving: deployments (the control plane) and the inference server (the data plane)."""

@@ -1,0 +1,208 @@
+"""The deployments' value rules: model URIs, traffic splits, rollout settings, heartbeats."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
+from typing import Any
+
+from modelyard.errors import InvalidInput
+from modelyard.serving.entities import (
+    ENGINES,
+    LATENCY_BOUNDS_MS,
+    STRATEGIES,
+    Counters,
+    Engine,
+    Rollout,
+    Split,
+    Strategy,
+    VersionReport,
+)
+from modelyard.tracking import validation as v
+
+MODEL_URI = re.compile(r"^models:/(?P<name>[^@/]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d{1,9}))/?$")
+HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")  # an HTTP field name (RFC 9110 token)
+MAX_VERSION = 2**31 - 1
+MAX_SPLIT = 16  # versions in traffic, and in shadow
+MAX_STEPS = 20
+MAX_REPORTED = 64  # versions in one heartbeat
+MAX_COUNT = 2**63 - 1
+MAX_ERROR_TEXT = 4000
+MAX_REASON = 10_000
+
+
+def model_uri(uri: object) -> tuple[str, str | None, int | None]:
+    """``models:/NAME@ALIAS`` or ``models:/NAME/N`` as (name, alias, version)."""
+    m = MODEL_URI.match(uri) if isinstance(uri, str) else None
+    if m is None:
+        raise InvalidInput(
+            f"a deployment serves models:/NAME@ALIAS or models:/NAME/N, not {uri!r}", field="model"
+        )
+    version = m.group("version")
+    return m.group("name"), m.group("alias"), None if version is None else int(version)
+
+
+def version(value: object, what: str = "version") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
+        raise InvalidInput(f"{what} must be a version number from 1, got {value!r}", field=what)
+    return value
+
+
+def _number(value: object, what: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{what} must be a number, got {value!r}", field=what)
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise InvalidInput(
+            f"{what} must be between {low:g} and {high:g}, got {value!r}", field=what
+        )
+    return number
+
+
+def _whole(value: object, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{what} must be a whole number from {low} to {high}", field=what)
+    return value
+
+
+def engine(value: object) -> Engine:
+    if value not in ENGINES:
+        raise InvalidInput(f"engine must be one of {', '.join(ENGINES)}, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def port(value: object) -> int | None:
+    return None if value is None else _whole(value, "port", 1, 65535)
+
+
+def replicas(value: object) -> int:
+    return _whole(value, "replicas", 1, 64)
+
+
+def reason(value: object) -> str:
+    if not isinstance(value, str) or len(value) > MAX_REASON:
+        raise InvalidInput(f"a reason is text of at most {MAX_REASON} characters", field="reason")
+    return v.clean_value(value, "reason") if value else ""
+
+
+def sticky_header(value: object) -> str | None:
+    """An HTTP header name, or None ("" clears it)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not HEADER.match(value):
+        raise InvalidInput(f"{value!r} is not an HTTP header name", field="sticky_header")
+    return value
+
+
+def traffic(items: Iterable[Split | Mapping[str, Any]]) -> tuple[Split, ...]:
+    """A live split: distinct versions, weights from 0 to 100 that sum to 100."""
+    out: list[Split] = []
+    for item in items:
+        if isinstance(item, Split):
+            item = {"version": item.version, "weight": item.weight}
+        if not isinstance(item, Mapping) or set(item) != {"version", "weight"}:
+            raise InvalidInput("each traffic entry is {version, weight}", field="traffic")
+        out.append(Split(version(item["version"]), _number(item["weight"], "weight", 0, 100)))
+    if not 1 <= len(out) <= MAX_SPLIT:
+        raise InvalidInput(f"traffic names 1 to {MAX_SPLIT} versions", field="traffic")
+    if len({s.version for s in out}) != len(out):
+        raise InvalidInput("traffic names a version twice", field="traffic")
+    total = math.fsum(s.weight for s in out)
+    if abs(total - 100) > 1e-6:
+        raise InvalidInput(f"traffic weights must sum to 100, not {total:g}", field="traffic")
+    return tuple(out)
+
+
+def shadow(items: Iterable[object], live: Iterable[int]) -> tuple[int, ...]:
+    """Versions that get a copy of the traffic: distinct, and none of them live."""
+    out = tuple(version(x, "shadow") for x in items)
+    if len(out) > MAX_SPLIT or len(set(out)) != len(out):
+        raise InvalidInput(f"shadow names at most {MAX_SPLIT} distinct versions", field="shadow")
+    both = sorted(set(out) & set(live))
+    if both:
+        raise InvalidInput(f"version {both[0]} is live; it cannot be a shadow too", field="shadow")
+    return out
+
+
+def strategy(value: object) -> Strategy:
+    if value not in STRATEGIES:
+        raise InvalidInput(f"strategy must be one of {', '.join(STRATEGIES)}, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def rollout(doc: Rollout | Mapping[str, Any] | None) -> Rollout:
+    """Rollout settings over the defaults; unknown keys and out-of-range values are refused."""
+    if doc is None:
+        return Rollout()
+    if isinstance(doc, Rollout):
+        doc = doc.to_json()
+    if not isinstance(doc, Mapping):
+        raise InvalidInput("rollout is an object", field="rollout")
+    unknown = set(doc) - set(Rollout().to_json())
+    if unknown:
+        raise InvalidInput(f"unknown rollout setting {sorted(unknown)[0]!r}", field="rollout")
+    base = Rollout()
+    raw_steps = doc.get("steps", base.steps)
+    if not isinstance(raw_steps, list | tuple) or not 1 <= len(raw_steps) <= MAX_STEPS:
+        raise InvalidInput(f"steps is a list of 1 to {MAX_STEPS} percentages", field="steps")
+    steps = tuple(_number(s, "step", 0, 100) for s in raw_steps)
+    if any(s <= 0 for s in steps) or any(b <= a for a, b in pairwise(steps)):
+        raise InvalidInput("steps must grow, each above 0 and at most 100", field="steps")
+    return Rollout(
+        strategy=strategy(doc.get("strategy", base.strategy)),
+        steps=steps,
+        interval_s=_number(doc.get("interval_s", base.interval_s), "interval_s", 0, 7 * 86400),
+        max_error_rate_increase=_number(
+            doc.get("max_error_rate_increase", base.max_error_rate_increase),
+            "max_error_rate_increase",
+            0,
+            1,
+        ),
+        max_latency_ratio=_number(
+            doc.get("max_latency_ratio", base.max_latency_ratio), "max_latency_ratio", 1, 1000
+        ),
+        min_requests=_whole(doc.get("min_requests", base.min_requests), "min_requests", 1, 10**9),
+    )
+
+
+def instance_name(value: object) -> str:
+    return v.clean_name(value, "instance", 255)
+
+
+def instance_url(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 2048 or not re.match(r"^https?://\S+$", value):
+        raise InvalidInput("url is the instance's http(s) address", field="url")
+    return value
+
+
+def report(key: object, doc: object) -> tuple[int, VersionReport]:
+    """One version's entry of a heartbeat (counters are cumulative since the process began)."""
+    number = version(int(key) if isinstance(key, str) and key.isdigit() and len(key) < 11 else key)
+    if not isinstance(doc, Mapping):
+        raise InvalidInput(f"the report of version {number} is an object", field="versions")
+    state = doc.get("state")
+    if state not in ("ready", "loading", "failed"):
+        raise InvalidInput("state is ready, loading or failed", field="state")
+    error = doc.get("error")
+    if error is not None and (not isinstance(error, str) or len(error) > MAX_ERROR_TEXT):
+        raise InvalidInput(f"error is text of at most {MAX_ERROR_TEXT} characters", field="error")
+    buckets = doc.get("latency_buckets", [0] * len(LATENCY_BOUNDS_MS))
+    if not isinstance(buckets, list | tuple) or len(buckets) != len(LATENCY_BOUNDS_MS):
+        raise InvalidInput(
+            f"latency_buckets holds {len(LATENCY_BOUNDS_MS)} counts", field="latency_buckets"
+        )
+    counters = Counters(
+        _whole(doc.get("requests", 0), "requests", 0, MAX_COUNT),
+        _whole(doc.get("errors", 0), "errors", 0, MAX_COUNT),
+        tuple(_whole(b, "latency_buckets", 0, MAX_COUNT) for b in buckets),
+    )
+    rps = _number(doc.get("rps", 0.0), "rps", 0, 1e12)
+    return number, VersionReport(state, error, counters, rps)
+
+
+def reports(versions: object) -> dict[int, VersionReport]:
+    if not isinstance(versions, Mapping) or len(versions) > MAX_REPORTED:
+        raise InvalidInput(f"versions maps at most {MAX_REPORTED} versions", field="versions")
+    return dict(report(k, doc) for k, doc in versions.items())
