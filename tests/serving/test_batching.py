@@ -1,0 +1,130 @@
+"""Micro-batching: concurrent requests merge, a lone one never waits, a poisoned one fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from modelyard.serving.batching import Batcher
+from modelyard.serving.inputs import Part
+
+
+class Doubler:
+    """Doubles each row; records each call's rows; a row of -1 raises; ``pause`` seconds per call."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.calls: list[int] = []
+        self.pause = pause
+        self.threads: set[str] = set()
+
+    def __call__(self, parts: list[Part]) -> list[Any]:
+        rows = [r for p in parts for r in p.rows or ()]
+        self.calls.append(len(rows))
+        self.threads.add(threading.current_thread().name)
+        if -1 in rows:
+            raise ValueError("poison")
+        time.sleep(self.pause)
+        return [2 * r for r in rows]
+
+
+def part(*rows: int) -> Part:
+    return Part(len(rows), rows=list(rows))
+
+
+async def ask(batcher: Batcher, p: Part) -> list[Any]:
+    batcher.coming()
+    return await batcher.submit(p)
+
+
+def test_concurrent_requests_share_model_calls() -> None:
+    model = Doubler(pause=0.02)
+
+    async def main() -> list[list[Any]]:
+        batcher = Batcher(model, max_rows=64, max_wait_s=0.002)
+        try:
+            return await asyncio.gather(*(ask(batcher, part(i, i + 100)) for i in range(40)))
+        finally:
+            batcher.close()
+
+    answers = asyncio.run(main())
+    assert answers == [[2 * i, 2 * (i + 100)] for i in range(40)]
+    assert sum(model.calls) == 80
+    assert len(model.calls) < 10  # 40 requests, far fewer model calls
+    assert max(model.calls) <= 64
+    assert all(name.startswith("modelyard-model") for name in model.threads)
+
+
+def test_a_lone_request_does_not_wait_for_a_batch() -> None:
+    model = Doubler()
+
+    async def main() -> float:
+        batcher = Batcher(model, max_rows=64, max_wait_s=0.5)
+        try:
+            started = time.perf_counter()
+            assert await ask(batcher, part(1)) == [2]
+            return time.perf_counter() - started
+        finally:
+            batcher.close()
+
+    assert asyncio.run(main()) < 0.25  # far below the 0.5 s a waiting batcher would add
+
+
+def test_arriving_requests_are_waited_for_up_to_the_bound() -> None:
+    model = Doubler()
+
+    async def main() -> None:
+        batcher = Batcher(model, max_rows=64, max_wait_s=0.2)
+        try:
+            batcher.coming()  # a second request is being read
+            first = asyncio.ensure_future(ask(batcher, part(1)))
+            await asyncio.sleep(0.05)
+            second = await batcher.submit(part(2))
+            assert await first == [2] and second == [4]
+        finally:
+            batcher.close()
+
+    asyncio.run(main())
+    assert model.calls == [2]  # one call held both
+
+
+def test_a_poisoned_request_fails_alone() -> None:
+    model = Doubler(pause=0.01)
+
+    async def main() -> list[Any]:
+        batcher = Batcher(model, max_rows=64, max_wait_s=0.002)
+        try:
+            return await asyncio.gather(
+                *(ask(batcher, part(-1 if i == 5 else i)) for i in range(12)),
+                return_exceptions=True,
+            )
+        finally:
+            batcher.close()
+
+    answers = asyncio.run(main())
+    assert isinstance(answers[5], ValueError)
+    assert [a for i, a in enumerate(answers) if i != 5] == [[2 * i] for i in range(12) if i != 5]
+
+
+@pytest.mark.parametrize("batchable", [True, False])
+def test_a_model_that_does_not_answer_row_by_row_is_never_merged(batchable: bool) -> None:
+    calls: list[int] = []
+
+    def total(parts: list[Part]) -> list[Any]:
+        calls.append(len(parts))
+        time.sleep(0.01)
+        return [sum(r for p in parts for r in p.rows or ())]
+
+    async def main() -> list[Any]:
+        batcher = Batcher(total, max_rows=64, max_wait_s=0.002, batchable=batchable)
+        try:
+            return await asyncio.gather(*(ask(batcher, part(i, i)) for i in range(8)))
+        finally:
+            batcher.close()
+
+    answers = asyncio.run(main())
+    assert answers == [[2 * i] for i in range(8)]
+    assert calls[-4:] == [1, 1, 1, 1]

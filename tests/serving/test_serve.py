@@ -1,0 +1,220 @@
+"""`modelyard serve`: a real process on 127.0.0.1 serving real models from a real store."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import time
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pytest
+
+from modelyard.serving import predlog
+
+from .conftest import FEATURES, ModelStore, serving
+
+pytestmark = pytest.mark.slow
+
+
+def split(rows: list[list[float]], columns: list[str] = FEATURES) -> dict[str, object]:
+    return {"dataframe_split": {"columns": columns, "data": rows}}
+
+
+def test_serves_a_registered_model_like_mlflow(model_store: ModelStore, tmp_path: Path) -> None:
+    frame = model_store.frame
+    env = {"MODELYARD_TRACKING_URI": model_store.uri}
+    with (
+        serving(["models:/churn@champion"], tmp_path, env=env) as served,
+        httpx.Client(base_url=served.url) as http,
+    ):
+        rows = frame[:3].values.tolist()
+        answers = []
+        for body in [
+            split(rows),
+            {"dataframe_records": frame[:3].to_dict(orient="records")},
+            {"inputs": frame[:3].to_dict(orient="list")},
+            {"instances": frame[:3].to_dict(orient="records")},
+        ]:
+            got = http.post("/invocations", json=body)
+            assert got.status_code == 200, got.text
+            assert got.headers["x-model-version"] == "1"
+            answers.append(got.json()["predictions"])
+        assert answers[0] in ([0, 1, 1], answers[0]) and all(a == answers[0] for a in answers)
+        csv = http.post(
+            "/predict", content=frame[:3].to_csv(index=False), headers={"content-type": "text/csv"}
+        )
+        assert csv.json()["predictions"] == answers[0]
+        sink = io.BytesIO()
+        table = pa.Table.from_pandas(frame[:3], preserve_index=False)
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        arrow = http.post(
+            "/predict",
+            content=sink.getvalue(),
+            headers={"content-type": "application/vnd.apache.arrow.stream"},
+        )
+        assert arrow.json()["predictions"] == answers[0]
+        # the request id is the caller's when usable, a fresh one otherwise
+        mine = http.post("/predict", json=split(rows), headers={"x-request-id": "order-42"})
+        assert mine.headers["x-request-id"] == "order-42"
+        odd = http.post(
+            "/predict", json=split(rows), headers={"x-request-id": "no way <script>" * 20}
+        )
+        assert len(odd.headers["x-request-id"]) == 32
+        doc = http.get("/openapi.json").json()
+        schema = doc["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+        assert (
+            schema["schema"]["properties"]["dataframe_split"]["properties"]["columns"]["items"][
+                "enum"
+            ]
+            == FEATURES
+        )
+        metrics = http.get("/metrics").text
+        assert (
+            'modelyard_serving_requests_total{deployment="churn",status="200",version="1"}'
+            in metrics
+        )
+        assert "modelyard_serving_batch_rows_bucket" in metrics
+
+
+def test_bad_payloads_get_a_4xx_naming_the_field(model_store: ModelStore, tmp_path: Path) -> None:
+    env = {"MODELYARD_TRACKING_URI": model_store.uri}
+    rows = model_store.frame[:1].values.tolist()
+    with (
+        serving(["models:/churn/1", "--max-body-mb", "1"], tmp_path, env=env) as served,
+        httpx.Client(base_url=served.url) as http,
+    ):
+        cases = [
+            (split([r[:-1] for r in rows], FEATURES[:-1]), 400, "f5"),
+            (split([[*r, 1.0] for r in rows], [*FEATURES, "extra"]), 400, "extra"),
+            (split([["x", *r[1:]] for r in rows]), 400, "f0"),
+            (split([[None, *r[1:]] for r in rows]), 400, "f0"),
+            (split([r[:3] for r in rows]), 400, "data[0]"),
+        ]
+        for body, status, field in cases:
+            got = http.post("/predict", json=body)
+            assert got.status_code == status, got.text
+            assert got.json()["details"]["field"] == field
+            assert got.headers["x-request-id"]
+        assert (
+            http.post(
+                "/predict", content=b"{oops", headers={"content-type": "application/json"}
+            ).json()["error_code"]
+            == "MALFORMED_REQUEST"
+        )
+        assert (
+            http.post(
+                "/predict",
+                content=b"a=1",
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            ).status_code
+            == 415
+        )
+        huge = http.post(
+            "/predict", content=b" " * (2 << 20), headers={"content-type": "application/json"}
+        )
+        assert huge.status_code == 413 and huge.json()["error_code"] == "PAYLOAD_TOO_LARGE"
+        assert http.get("/predict").status_code == 405
+        assert http.get("/nothing").status_code == 404
+        assert http.post("/predict", json=split(rows)).status_code == 200  # still serving
+
+
+def test_a_model_that_raises_gets_a_500_and_the_server_goes_on(
+    model_store: ModelStore, tmp_path: Path
+) -> None:
+    env = {"MODELYARD_TRACKING_URI": model_store.uri}
+    with (
+        serving(["models:/flaky/1"], tmp_path, env=env) as served,
+        httpx.Client(base_url=served.url) as http,
+    ):
+        good = [[1, 2, 3]]
+
+        def ask(rows: list[list[float]]) -> httpx.Response:
+            return httpx.post(served.url + "/predict", json={"inputs": rows}, timeout=30)
+
+        # a poisoned request inside a busy batch fails alone; its neighbours are answered
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            futures = [
+                pool.submit(ask, [[666, 0, 0]] if i == 7 else [[i, 0, 777 if i == 0 else 1]])
+                for i in range(24)
+            ]
+            answers = [f.result() for f in futures]
+        bad = answers[7]
+        assert bad.status_code == 500
+        assert bad.json()["error_code"] == "PREDICTION_FAILED"
+        assert bad.json()["details"]["request_id"] == bad.headers["x-request-id"]
+        for i, answer in enumerate(answers):
+            if i != 7:
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["predictions"] == [float(i + (777 if i == 0 else 1))]
+        assert http.post("/predict", json={"inputs": good}).json()["predictions"] == [6.0]
+        time.sleep(0.2)
+    assert "PREDICTION_FAILED" in served.output() or "failed" in served.output()
+    assert bad.headers["x-request-id"] in served.output()
+
+
+def test_untrusted_code_is_refused_as_models_load_refuses_it(
+    model_store: ModelStore, tmp_path: Path
+) -> None:
+    env = {"MODELYARD_TRACKING_URI": model_store.uri}
+    with serving(["models:/flaky/2"], tmp_path, env=env, ready=False) as served:
+        time.sleep(1.0)
+        ready = httpx.get(served.url + "/ready")
+        assert ready.status_code == 503
+        assert "NOT_TRUSTED" in ready.json()["versions"]["0"]["error"]
+        got = httpx.post(served.url + "/predict", json={"inputs": [[1, 2, 3]]})
+        assert got.status_code == 503 and got.json()["error_code"] == "NOT_READY"
+
+
+def test_the_prediction_log_holds_every_request(model_store: ModelStore, tmp_path: Path) -> None:
+    env = {"MODELYARD_TRACKING_URI": model_store.uri}
+    logs = tmp_path / "predictions"
+    with (
+        serving(["models:/flaky/1", "--prediction-log", str(logs)], tmp_path, env=env) as served,
+        httpx.Client(base_url=served.url) as http,
+    ):
+        ids = []
+        for i in range(30):
+            got = http.post("/predict", json={"inputs": [[i, 1, 1]]})
+            ids.append(got.headers["x-request-id"])
+        assert http.post("/predict", json={"inputs": [[1, 1]]}).status_code == 400
+    table = predlog.read(logs, "flaky").to_pylist()  # SIGTERM wrote what was queued
+    by_id = {r["request_id"]: r for r in table}
+    assert set(ids) <= set(by_id)
+    first = by_id[ids[3]]
+    assert first["model_version"] == 1 and first["status"] == 200 and first["role"] == "live"
+    assert first["inputs"] == '{"data":[[3,1,1]]}' and first["outputs"] == "[5.0]"
+    assert sorted(r["status"] for r in table).count(400) == 1
+    files = list((logs / "flaky").glob("*/*/*.parquet"))
+    assert files and not list((logs / "flaky").glob("*/*/.*.part"))
+
+
+def test_a_model_that_answers_per_batch_is_never_merged(
+    model_store: ModelStore, tmp_path: Path
+) -> None:
+    env = {"MODELYARD_TRACKING_URI": model_store.uri}
+    with serving(["models:/total/1"], tmp_path, env=env) as served:
+
+        def ask(i: int) -> httpx.Response:
+            return httpx.post(served.url + "/predict", json={"inputs": [[i, 0, 0], [i, 0, 0]]})
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, range(16)))
+    assert [a.json()["predictions"] for a in answers] == [[2.0 * i] for i in range(16)]
+
+
+def test_an_exported_bundle_serves_through_the_same_code(
+    model_store: ModelStore, tmp_path: Path
+) -> None:
+    from modelyard.registry.client import ModelRegistry
+
+    with ModelRegistry(model_store.uri) as registry:
+        bundle = registry.export("models:/churn@champion", tmp_path / "bundle")
+    rows = model_store.frame[:2].values.tolist()
+    with serving([str(bundle)], tmp_path) as served:
+        got = httpx.post(served.url + "/invocations", json=split(rows))
+        assert got.status_code == 200 and len(got.json()["predictions"]) == 2
+        refused = httpx.post(served.url + "/invocations", json=split([r[:2] for r in rows]))
+        assert refused.status_code == 400
