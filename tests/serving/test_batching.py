@@ -83,7 +83,8 @@ def test_arriving_requests_are_waited_for_up_to_the_bound() -> None:
             first = asyncio.ensure_future(ask(batcher, part(1)))
             await asyncio.sleep(0.05)
             second = await batcher.submit(part(2))
-            assert await first == [2] and second == [4]
+            assert await first == [2]
+            assert second == [4]
         finally:
             batcher.close()
 

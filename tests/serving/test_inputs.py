@@ -40,7 +40,8 @@ def test_every_json_shape_gives_the_same_frame(body: bytes) -> None:
     frame = SCHEMA.assemble([checked(SCHEMA, body)])
     assert list(frame.columns) == COLS
     assert frame.iloc[0].tolist() == [30, "a", 1.5]
-    assert str(frame["age"].dtype) == "int64" and str(frame["spend"].dtype) == "float64"
+    assert str(frame["age"].dtype) == "int64"
+    assert str(frame["spend"].dtype) == "float64"
 
 
 def test_csv_and_arrow_bodies() -> None:
@@ -136,4 +137,5 @@ def test_the_openapi_schema_comes_from_the_signature() -> None:
         "number",
     ]
     tensor = TENSOR.describe()["properties"]["inputs"]["items"]
-    assert tensor["items"]["type"] == "number" and tensor["maxItems"] == 4
+    assert tensor["items"]["type"] == "number"
+    assert tensor["maxItems"] == 4

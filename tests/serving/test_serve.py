@@ -41,7 +41,8 @@ def test_serves_a_registered_model_like_mlflow(model_store: ModelStore, tmp_path
             assert got.status_code == 200, got.text
             assert got.headers["x-model-version"] == "1"
             answers.append(got.json()["predictions"])
-        assert answers[0] in ([0, 1, 1], answers[0]) and all(a == answers[0] for a in answers)
+        assert answers[0] in ([0, 1, 1], answers[0])
+        assert all(a == answers[0] for a in answers)
         csv = http.post(
             "/predict", content=frame[:3].to_csv(index=False), headers={"content-type": "text/csv"}
         )
@@ -115,7 +116,8 @@ def test_bad_payloads_get_a_4xx_naming_the_field(model_store: ModelStore, tmp_pa
         huge = http.post(
             "/predict", content=b" " * (2 << 20), headers={"content-type": "application/json"}
         )
-        assert huge.status_code == 413 and huge.json()["error_code"] == "PAYLOAD_TOO_LARGE"
+        assert huge.status_code == 413
+        assert huge.json()["error_code"] == "PAYLOAD_TOO_LARGE"
         assert http.get("/predict").status_code == 405
         assert http.get("/nothing").status_code == 404
         assert http.post("/predict", json=split(rows)).status_code == 200  # still serving
@@ -165,7 +167,8 @@ def test_untrusted_code_is_refused_as_models_load_refuses_it(
         assert ready.status_code == 503
         assert "NOT_TRUSTED" in ready.json()["versions"]["0"]["error"]
         got = httpx.post(served.url + "/predict", json={"inputs": [[1, 2, 3]]})
-        assert got.status_code == 503 and got.json()["error_code"] == "NOT_READY"
+        assert got.status_code == 503
+        assert got.json()["error_code"] == "NOT_READY"
 
 
 def test_the_prediction_log_holds_every_request(model_store: ModelStore, tmp_path: Path) -> None:
@@ -184,11 +187,15 @@ def test_the_prediction_log_holds_every_request(model_store: ModelStore, tmp_pat
     by_id = {r["request_id"]: r for r in table}
     assert set(ids) <= set(by_id)
     first = by_id[ids[3]]
-    assert first["model_version"] == 1 and first["status"] == 200 and first["role"] == "live"
-    assert first["inputs"] == '{"data":[[3,1,1]]}' and first["outputs"] == "[5.0]"
+    assert first["model_version"] == 1
+    assert first["status"] == 200
+    assert first["role"] == "live"
+    assert first["inputs"] == '{"data":[[3,1,1]]}'
+    assert first["outputs"] == "[5.0]"
     assert sorted(r["status"] for r in table).count(400) == 1
     files = list((logs / "flaky").glob("*/*/*.parquet"))
-    assert files and not list((logs / "flaky").glob("*/*/.*.part"))
+    assert files
+    assert not list((logs / "flaky").glob("*/*/.*.part"))
 
 
 def test_a_model_that_answers_per_batch_is_never_merged(
@@ -215,6 +222,7 @@ def test_an_exported_bundle_serves_through_the_same_code(
     rows = model_store.frame[:2].values.tolist()
     with serving([str(bundle)], tmp_path) as served:
         got = httpx.post(served.url + "/invocations", json=split(rows))
-        assert got.status_code == 200 and len(got.json()["predictions"]) == 2
+        assert got.status_code == 200
+        assert len(got.json()["predictions"]) == 2
         refused = httpx.post(served.url + "/invocations", json=split([r[:2] for r in rows]))
         assert refused.status_code == 400
