@@ -189,10 +189,10 @@ class DeploymentService:
             stable = heaviest.version
             previous = d.stable if stable != d.stable else d.previous
             cancelled = d.candidate.version if d.candidate is not None else None
-            if stable != d.stable:
-                warm: tuple[int, ...] = (d.stable,)
-            else:
-                warm = tuple(x for x in d.warm if x != cancelled)
+            # the previous stable stays loaded (for a rollback) once it has no traffic
+            warm = (d.stable,) if stable != d.stable else tuple(x for x in d.warm if x != cancelled)
+            if previous is not None and previous not in warm:
+                warm = (*warm, previous)
             warm = tuple(x for x in warm if x not in live and x not in keep)
             after = replace(
                 d,
