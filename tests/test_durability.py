@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelyard.server.background import free_port
+from modelyard.listener import free_port
 from modelyard.tracking.batches import new_run_id
 
 pytestmark = pytest.mark.slow

@@ -5,6 +5,7 @@ idle or slow clients cannot hold them open forever."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import uvicorn
@@ -71,3 +72,10 @@ def uvicorn_config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Co
         access_log=False,
         **options,
     )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

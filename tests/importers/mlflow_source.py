@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelyard.server.background import free_port
+from modelyard.listener import free_port
 
 ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",

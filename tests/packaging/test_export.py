@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from modelyard.errors import InvalidInput, MalformedRequest, NotTrusted
+from modelyard.listener import free_port
 from modelyard.packaging import bundle_server, package
 from modelyard.packaging.export import bundle_server as bundle_source
 from modelyard.packaging.export import export
 from modelyard.registry.client import ModelRegistry
-from modelyard.server.background import free_port
 
 
 class Tripler:

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelyard.listener import free_port
 from modelyard.registry.client import ModelRegistry
-from modelyard.server.background import free_port
 
 from .toymodels import Flaky, Total
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from modelyard.server.background import free_port
+from modelyard.listener import free_port
 
 LAUNCH = textwrap.dedent(
     """

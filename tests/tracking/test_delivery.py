@@ -27,8 +27,8 @@ from typer.testing import CliRunner
 
 import modelyard as my
 from modelyard.cli.app import app as cli
+from modelyard.listener import free_port
 from modelyard.server.app import ServerSettings, create_app
-from modelyard.server.background import free_port
 from modelyard.testing.server import live_server
 from modelyard.tracking import journal
 from modelyard.tracking.batcher import halve

@@ -12,8 +12,8 @@ import pytest
 
 import modelyard as my
 from modelyard.errors import InvalidState, ParamConflict
+from modelyard.listener import free_port
 from modelyard.server.app import ServerSettings
-from modelyard.server.background import free_port
 from modelyard.testing.server import live_server
 from modelyard.tracking import journal
 

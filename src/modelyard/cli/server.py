@@ -33,9 +33,9 @@ def serve(
     """Run the REST API and web UI."""
     import uvicorn
 
+    from modelyard.listener import uvicorn_config
     from modelyard.server.app import ServerSettings, create_app
     from modelyard.server.guard import allowed_hosts as hosts_for
-    from modelyard.listener import uvicorn_config
 
     settings = ServerSettings(
         store_uri=store or config.default_store_uri(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -10,15 +9,9 @@ from contextlib import contextmanager
 
 from starlette.types import ASGIApp
 
+from modelyard.listener import free_port, uvicorn_config
 from modelyard.server.app import ServerSettings, create_app
 from modelyard.server.domains import BUILT_IN, Domain
-from modelyard.listener import uvicorn_config
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

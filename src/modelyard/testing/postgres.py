@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from modelyard.server.background import free_port
+from modelyard.listener import free_port
 
 
 def find_bin_dir() -> Path | None:

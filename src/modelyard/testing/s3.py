@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from modelyard.server.background import free_port
+from modelyard.listener import free_port
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "modelyard-test",
