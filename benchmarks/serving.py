@@ -121,7 +121,7 @@ def measure(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"cmd": " ".join(cmd)}
     try:
         wait_ready(url, server.one_row, proc)
         out["start_s"] = time.perf_counter() - begin
@@ -165,6 +165,7 @@ ROWS: list[tuple[str, str, str, Callable[[float], bool] | None]] = [
     ),
     ("wrk_1row_1c_pct_build", "  % of raw build DataFrame + predict", "", None),
     ("wrk_1row_1c_p50_ms", "  p50 ms", "", None),
+    ("wrk_1row_1c_client_cpu_pct", "  wrk CPU, % of machine", "", None),
     ("httpx_1row_1c_rate", "1 row, 1 client, httpx: req/s", "", None),
     (
         "httpx_1row_1c_pct_prebuilt",
@@ -173,6 +174,7 @@ ROWS: list[tuple[str, str, str, Callable[[float], bool] | None]] = [
         lambda v: v >= 70,
     ),
     ("httpx_1row_1c_p50_ms", "  p50 ms", "", None),
+    ("httpx_1row_1c_client_cpu_pct", "  httpx client CPU, % of machine", "", None),
     ("wrk_1row_16c_rate", "1 row, 16 clients: req/s", ">= 3,000", lambda v: v >= 3000),
     ("wrk_1row_16c_p50_ms", "  p50 ms", "", None),
     ("wrk_1row_16c_p99_ms", "  p99 ms", "<= 20", lambda v: v <= 20),
@@ -207,6 +209,8 @@ def derive(out: dict[str, Any], raw: dict[str, float]) -> None:
 def fmt(value: float | None) -> str:
     if value is None:
         return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
@@ -233,8 +237,9 @@ def table(raw: dict[str, float], results: dict[str, dict[str, Any]]) -> None:
         values = [results.get(n, {}).get(key) for n in servers.NAMES]
         mine = values[0]
         ratios = [
-            f"{mine / peer:,.2f}x" if mine is not None and peer else "-" for peer in values[1:]
-        ]
+            f"{mine / peer:,.2f}x" if mine is not None and peer and "_pct_" not in key else ""
+            for peer in values[1:]
+        ]  # a share of raw has the ratio of its rate
         if target and meets is not None and mine is not None:
             target += " ok" if meets(mine) else " MISS"
         cells = [label, *(fmt(v) for v in values), *ratios, target]

@@ -113,12 +113,13 @@ def run_httpx(url: str, body: bytes, seconds: float) -> Load:
     errors = 0
     headers = {"content-type": "application/json"}
     with httpx.Client(timeout=30) as client:
-        begin = time.perf_counter()
+        cpu, begin = time.process_time(), time.perf_counter()
         while (now := time.perf_counter()) - begin < seconds:
             answer = client.post(url, content=body, headers=headers)
             times.append(time.perf_counter() - now)
             errors += answer.status_code != 200
         elapsed = time.perf_counter() - begin
+        cpu = time.process_time() - cpu
     ordered = sorted(times)
     return Load(
         requests=len(times),
@@ -126,6 +127,7 @@ def run_httpx(url: str, body: bytes, seconds: float) -> Load:
         p50_ms=statistics.median(ordered) * 1000,
         p99_ms=ordered[int(len(ordered) * 0.99)] * 1000,
         errors=errors,
+        client_cpu_share=cpu / elapsed / (os.cpu_count() or 1),
     )
 
 
