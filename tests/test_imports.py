@@ -26,6 +26,7 @@ def test_public_api_is_pinned() -> None:
         "active_run",
         "create_experiment",
         "datasets",
+        "deployments",
         "end_run",
         "flush",
         "get_run",

@@ -16,6 +16,7 @@ __all__ = [
     "active_run",
     "create_experiment",
     "datasets",
+    "deployments",
     "end_run",
     "flush",
     "get_run",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 _LAZY = {name: "modelyard.tracking.fluent" for name in __all__ if name != "__version__"}
-_LAZY["models"] = _LAZY["datasets"] = "modelyard"  # submodules themselves
+_LAZY["models"] = _LAZY["datasets"] = _LAZY["deployments"] = "modelyard"  # submodules themselves
 _LAZY["Client"] = "modelyard.tracking.clients"  # the factory client_for, named Client
 _RENAMED = {"Client": "client_for"}
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from modelyard.datasets.service import DatasetsService
     from modelyard.registry.promotions import PromotionService
     from modelyard.registry.service import RegistryService
+    from modelyard.serving.deployments import DeploymentService
     from modelyard.store.stores import Stores
     from modelyard.tracking.service import TrackingService
 
@@ -33,6 +34,7 @@ class Services:
     registry: RegistryService
     datasets: DatasetsService
     promotions: PromotionService
+    deployments: DeploymentService
 
 
 def artifacts_beside(url: str) -> str:
@@ -49,6 +51,7 @@ def _open(key: str) -> Services:
     from modelyard.datasets.service import DatasetsService
     from modelyard.registry.promotions import PromotionService
     from modelyard.registry.service import RegistryService
+    from modelyard.serving.deployments import DeploymentService
     from modelyard.store.stores import open_stores
     from modelyard.tracking.service import TrackingService
 
@@ -62,6 +65,7 @@ def _open(key: str) -> Services:
         registry,
         DatasetsService(stores.db, stores.artifacts),
         PromotionService(registry),
+        DeploymentService(stores.db),
     )
 
 

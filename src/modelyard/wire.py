@@ -96,5 +96,17 @@ def instance_json(instance: Instance, now_ms: int) -> dict[str, Any]:
     }
 
 
+def deployment_status_json(d: Deployment, instances: list[Instance], now_ms: int) -> dict[str, Any]:
+    """A deployment with its instances (stale ones flagged) and live figures per version."""
+    from modelyard.serving.rollouts import version_stats
+
+    stats = version_stats(instances, now_ms)
+    return {
+        **deployment_json(d),
+        "instances": [instance_json(i, now_ms) for i in instances],
+        "stats": {str(v): s.to_json() for v, s in sorted(stats.items())},
+    }
+
+
 def deployment_event_json(e: DeploymentEvent) -> dict[str, Any]:
     return asdict(e)

@@ -19,8 +19,7 @@ from modelyard.server.schemas import (
     TrafficIn,
 )
 from modelyard.serving.deployments import DeploymentService
-from modelyard.serving.rollouts import version_stats
-from modelyard.wire import deployment_event_json, deployment_json, instance_json
+from modelyard.wire import deployment_event_json, deployment_json, deployment_status_json
 
 router = APIRouter(prefix="/deployments", tags=["deployments"])
 deployments = service("deployments", DeploymentService)
@@ -60,13 +59,7 @@ async def get(name: str, svc: DeploymentService = Depends(deployments)) -> JSONO
 
     def job() -> dict[str, Any]:
         d, instances = svc.status(name)
-        now = svc.clock()
-        stats = version_stats(instances, now)
-        return {
-            **deployment_json(d),
-            "instances": [instance_json(i, now) for i in instances],
-            "stats": {str(v): s.to_json() for v, s in sorted(stats.items())},
-        }
+        return deployment_status_json(d, instances, svc.clock())
 
     return JSONOut(await run_in_threadpool(job))
 
