@@ -7,6 +7,7 @@ import typer
 from modelyard.cli import (
     datasets,
     db,
+    deploy,
     experiments,
     importing,
     maintenance,
@@ -29,6 +30,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(db.app, name="db")
+app.add_typer(deploy.app, name="deploy")
 app.add_typer(importing.app, name="import")
 app.command("sync")(maintenance.sync)
 app.command("gc")(maintenance.gc)

@@ -1,0 +1,228 @@
+"""`modelyard deploy`: deployments, their traffic split, rollouts and history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from modelyard.cli.common import TrackingUri, console, reported, when
+from modelyard.errors import InvalidInput
+from modelyard.serving.client import Deployments
+
+app = typer.Typer(
+    help="Deployments: serve a registered model, split its traffic, roll versions out.",
+    no_args_is_help=True,
+)
+
+Reason = typer.Option(
+    "", "--reason", help="Why (kept in the deployment's and the model's history)."
+)
+
+
+@contextmanager
+def deployments(uri: str | None) -> Iterator[Deployments]:
+    with reported(), Deployments(uri) as client:
+        yield client
+
+
+def split_text(traffic: list[dict[str, Any]]) -> str:
+    return ", ".join(f"v{s['version']}={s['weight']:g}%" for s in traffic)
+
+
+def rollout_text(d: dict[str, Any]) -> str:
+    c = d.get("candidate")
+    if not c:
+        return "-"
+    where = "loading" if c["phase"] == "loading" else f"step {c['step'] + 1}"
+    return f"v{c['version']} {c['strategy']}, {where}"
+
+
+def parse_split(pairs: list[str]) -> dict[int, float]:
+    """``3=90 4=10`` as ``{3: 90.0, 4: 10.0}``."""
+    out: dict[int, float] = {}
+    for pair in pairs:
+        version, sep, weight = pair.partition("=")
+        try:
+            if not sep:
+                raise ValueError(pair)
+            out[int(version.strip().removeprefix("v"))] = float(weight)
+        except ValueError:
+            raise InvalidInput(f"{pair!r} is not VERSION=WEIGHT (e.g. 3=90)") from None
+    return out
+
+
+@app.command("create")
+def create(
+    name: str,
+    model: str = typer.Option(
+        ..., "--model", "-m", help="models:/NAME@ALIAS (followed) or models:/NAME/N"
+    ),
+    engine: str = typer.Option("process", "--engine", help="process, external or ray"),
+    port: int | None = typer.Option(None, "--port", help="Default: the server picks one."),
+    replicas: int = typer.Option(1, "--replicas"),
+    strategy: str = typer.Option("blue-green", "--strategy", help="blue-green or canary"),
+    steps: str = typer.Option("10,25,50,100", "--steps", help="Canary percentages."),
+    interval: float = typer.Option(60.0, "--interval", help="Seconds per canary step."),
+    sticky_header: str | None = typer.Option(None, "--sticky-header", help="e.g. X-User-Id"),
+    reason: str = Reason,
+    uri: str | None = TrackingUri,
+) -> None:
+    """Create deployment NAME serving a registered model."""
+    with deployments(uri) as client:
+        try:
+            numbers = [float(s) for s in steps.split(",") if s.strip()]
+        except ValueError:
+            raise InvalidInput(f"--steps is comma-separated percentages, not {steps!r}") from None
+        rollout = {"strategy": strategy, "steps": numbers, "interval_s": interval}
+        d = client.create(
+            name, model, engine=engine, port=port, replicas=replicas, rollout=rollout,
+            sticky_header=sticky_header, reason=reason,
+        )  # fmt: skip
+    follows = f", following @{d['follow']}" if d["follow"] else ""
+    console.print(f"deployment {d['name']}: {d['model']} v{d['stable']}{follows}")
+
+
+@app.command("list")
+def list_all(uri: str | None = TrackingUri) -> None:
+    """Deployments with their traffic split and any rollout in progress."""
+    with deployments(uri) as client:
+        found = client.list()
+    table = Table("deployment", "model", "follows", "traffic", "rollout", "engine", "updated")
+    for d in found:
+        engine = d["engine"] + (f" :{d['port']}" if d["port"] else "")
+        table.add_row(
+            d["name"], d["model"], d["follow"] or "-", split_text(d["traffic"]),
+            rollout_text(d), engine, when(d["updated_at"]),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.2f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+@app.command("show")
+def show(name: str, uri: str | None = TrackingUri) -> None:
+    """A deployment's policy, its serving processes and live figures per version."""
+    with deployments(uri) as client:
+        d = client.get(name)
+    console.print(f"[bold]{d['name']}[/bold]  {d['model']} (revision {d['revision']})")
+    console.print(
+        f"  follows: {d['follow'] or '-'}   engine: {d['engine']}   port: {d['port'] or 'auto'}"
+    )
+    console.print(f"  traffic: {split_text(d['traffic'])}   stable: v{d['stable']}")
+    extra = {"shadow": d["shadow"], "warm": d["warm"]}
+    console.print(
+        "  "
+        + "   ".join(f"{k}: {', '.join(f'v{v}' for v in vs) or '-'}" for k, vs in extra.items())
+    )
+    console.print(f"  sticky header: {d['sticky_header'] or '-'}   rollout: {rollout_text(d)}")
+    stats = Table(
+        "version",
+        "role",
+        "ready",
+        "req/s",
+        "requests",
+        "error rate",
+        "p50 ms",
+        "p99 ms",
+        title="versions",
+    )
+    live = {s["version"] for s in d["traffic"]}
+    for version, s in d["stats"].items():
+        v = int(version)
+        role = "live" if v in live else "shadow" if v in d["shadow"] else "warm"
+        counts = s["instances"]
+        ready = f"{counts['ready']}/{counts['ready'] + counts['loading'] + counts['failed']}"
+        stats.add_row(
+            f"v{v}", role, ready, f"{s['rps']:.1f}", str(s["requests"]), _pct(s["error_rate"]),
+            _ms(s["p50_ms"]), _ms(s["p99_ms"]),
+        )  # fmt: skip
+    console.print(stats)
+    instances = Table("instance", "url", "last seen", "versions", title="instances")
+    for i in d["instances"]:
+        seen = when(i["last_seen"]) + (" (stale)" if i["stale"] else "")
+        states = ", ".join(f"v{v} {r['state']}" for v, r in i["versions"].items())
+        instances.add_row(i["instance"], i["url"], seen, states)
+    console.print(instances)
+
+
+@app.command("set-traffic")
+def set_traffic(
+    name: str,
+    split: list[str] = typer.Argument(
+        ..., help="VERSION=WEIGHT pairs summing to 100, e.g. 3=90 4=10"
+    ),
+    shadow: list[int] | None = typer.Option(
+        None, "--shadow", help="A version that gets a copy of the traffic (repeatable)."
+    ),
+    sticky_header: str | None = typer.Option(
+        None, "--sticky-header", help='Route by this header (A/B); "" removes it.'
+    ),
+    reason: str = Reason,
+    revision: int | None = typer.Option(
+        None, "--revision", help="Refuse if the deployment changed since."
+    ),
+    uri: str | None = TrackingUri,
+) -> None:
+    """Set the live split by hand (A/B, manual canary) and the shadow versions."""
+    with deployments(uri) as client:
+        d = client.set_traffic(
+            name, parse_split(split), shadow=shadow or None,
+            sticky_header=... if sticky_header is None else sticky_header or None,
+            reason=reason, revision=revision,
+        )  # fmt: skip
+    shadows = f"; shadow {', '.join(f'v{v}' for v in d['shadow'])}" if d["shadow"] else ""
+    console.print(f"{name}: {split_text(d['traffic'])}{shadows}")
+
+
+@app.command("promote")
+def promote(
+    name: str,
+    version: int,
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="blue-green or canary (default: the deployment's)"
+    ),
+    reason: str = Reason,
+    uri: str | None = TrackingUri,
+) -> None:
+    """Roll VERSION out: it loads and warms up, then takes traffic at once or step by step."""
+    with deployments(uri) as client:
+        d = client.promote(name, version, strategy=strategy, reason=reason)
+    console.print(f"{name}: rolling out {rollout_text(d)}")
+
+
+@app.command("rollback")
+def rollback(name: str, reason: str = Reason, uri: str | None = TrackingUri) -> None:
+    """Call off the rollout in progress, or go back to the previous stable version."""
+    with deployments(uri) as client:
+        d = client.rollback(name, reason=reason)
+    console.print(f"{name}: {split_text(d['traffic'])}")
+
+
+@app.command("delete")
+def delete(name: str, reason: str = Reason, uri: str | None = TrackingUri) -> None:
+    """Delete a deployment (its serving processes stop); its history stays."""
+    with deployments(uri) as client:
+        client.delete(name, reason=reason)
+    console.print(f"deleted deployment {name}")
+
+
+@app.command("history")
+def history(name: str, uri: str | None = TrackingUri) -> None:
+    """Every policy change: when, who or what, and why, with the traffic after it."""
+    with deployments(uri) as client:
+        events = client.history(name)
+    table = Table("when", "who", "action", "traffic after", "why", title=f"history of {name}")
+    for e in events:
+        after = split_text(e["after"].get("traffic", [])) or "-"
+        table.add_row(when(e["at"]), e["actor"], e["action"], after, e["reason"])
+    console.print(table)
