@@ -156,6 +156,10 @@ def measure(
 
 # (key, label, target, whether a modelyard figure meets it)
 ROWS: list[tuple[str, str, str, Callable[[float], bool] | None]] = [
+    ("raw_1row_prebuilt_calls_s", "raw, 1 row, predict on prebuilt: calls/s", "", None),
+    ("raw_1row_build_calls_s", "raw, 1 row, build DataFrame + predict", "", None),
+    ("raw_100rows_prebuilt_rows_s", "raw, 100 rows, predict on prebuilt: rows/s", "", None),
+    ("raw_100rows_build_rows_s", "raw, 100 rows, build DataFrame + predict", "", None),
     ("wrk_1row_1c_rate", "1 row, 1 client, wrk: req/s", "", None),
     (
         "wrk_1row_1c_pct_prebuilt",
@@ -192,18 +196,21 @@ ROWS: list[tuple[str, str, str, Callable[[float], bool] | None]] = [
     ("start_s", "start to first prediction, s", "<= 2", lambda v: v <= 2),
     ("rss_mib", "RSS of the process tree after load, MiB", "<= 300", lambda v: v <= 300),
     ("errors", "failed requests (non-2xx, socket errors)", "0", lambda v: v == 0),
+    ("load_avg_1m", "machine load average (1 min) before", "", None),
 ]
+# a share of raw has the ratio of its rate; raw and the machine's load are not the server's
+NO_RATIO = {key for key, *_ in ROWS if "_pct_" in key or key.startswith(("raw_", "load_"))}
 
 
-def derive(out: dict[str, Any], raw: dict[str, float]) -> None:
-    """Rows/s and shares of the raw in-process rate."""
-    out["wrk_100rows_16c_rows"] = out["wrk_100rows_16c_rate"] * raw["rows"]
+def derive(out: dict[str, Any], rows: int) -> None:
+    """Rows/s and shares of the raw in-process rate measured just before this server."""
+    out["wrk_100rows_16c_rows"] = out["wrk_100rows_16c_rate"] * rows
     for run in ("wrk_1row_1c", "httpx_1row_1c"):
-        out[f"{run}_pct_prebuilt"] = 100 * out[f"{run}_rate"] / raw["1row_prebuilt_calls_s"]
-        out[f"{run}_pct_build"] = 100 * out[f"{run}_rate"] / raw["1row_build_predict_calls_s"]
-    rows = out["wrk_100rows_16c_rows"]
-    out["wrk_100rows_16c_pct_prebuilt"] = 100 * rows / raw["100rows_prebuilt_rows_s"]
-    out["wrk_100rows_16c_pct_build"] = 100 * rows / raw["100rows_build_predict_rows_s"]
+        out[f"{run}_pct_prebuilt"] = 100 * out[f"{run}_rate"] / out["raw_1row_prebuilt_calls_s"]
+        out[f"{run}_pct_build"] = 100 * out[f"{run}_rate"] / out["raw_1row_build_calls_s"]
+    many = out["wrk_100rows_16c_rows"]
+    out["wrk_100rows_16c_pct_prebuilt"] = 100 * many / out["raw_100rows_prebuilt_rows_s"]
+    out["wrk_100rows_16c_pct_build"] = 100 * many / out["raw_100rows_build_rows_s"]
 
 
 def fmt(value: float | None) -> str:
@@ -216,13 +223,10 @@ def fmt(value: float | None) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
-def table(raw: dict[str, float], results: dict[str, dict[str, Any]]) -> None:
+def table(results: dict[str, dict[str, Any]]) -> None:
     print(
-        "\nraw, in process (the fitted model's predict on the decoded rows, pandas DataFrame):\n"
-        f"  1 row:    build DataFrame + predict {raw['1row_build_predict_calls_s']:,.0f} calls/s,"
-        f" predict on prebuilt {raw['1row_prebuilt_calls_s']:,.0f} calls/s\n"
-        f"  100 rows: build DataFrame + predict {raw['100rows_build_predict_rows_s']:,.0f} rows/s,"
-        f" predict on prebuilt {raw['100rows_prebuilt_rows_s']:,.0f} rows/s"
+        "\nraw: the fitted model's predict in this process on a pandas DataFrame of the decoded"
+        " JSON rows,\nmeasured just before each server (other load on the machine moves it)"
     )
     head = ["metric", *servers.NAMES, "modelyard/mlflow", "modelyard/bentoml", "target"]
     widths = [44, 10, 10, 10, 16, 17, 14]
@@ -237,9 +241,9 @@ def table(raw: dict[str, float], results: dict[str, dict[str, Any]]) -> None:
         values = [results.get(n, {}).get(key) for n in servers.NAMES]
         mine = values[0]
         ratios = [
-            f"{mine / peer:,.2f}x" if mine is not None and peer and "_pct_" not in key else ""
+            f"{mine / peer:,.2f}x" if mine is not None and peer and key not in NO_RATIO else ""
             for peer in values[1:]
-        ]  # a share of raw has the ratio of its rate
+        ]
         if target and meets is not None and mine is not None:
             target += " ok" if meets(mine) else " MISS"
         cells = [label, *(fmt(v) for v in values), *ratios, target]
@@ -268,20 +272,21 @@ def main() -> None:
         args.scratch = scratch
         model, fitted = servers.fit(Path(scratch))
         one, many = servers.bodies([fitted.one])[0], servers.bodies(fitted.many)[0]
-        raw = raw_predict(model, one, many)
-        raw["rows"] = len(fitted.many)
         expected = [int(p) for p in model.predict(servers.frame(fitted.many))]
         for name in names:
             if name == "modelyard" and not servers.modelyard_available():
                 print("modelyard: skipped (`modelyard serve` is not in this checkout yet)")
                 continue
             print(f"{name}: preparing", flush=True)
-            results[name] = measure(BUILDERS[name](fitted), expected, args)
-            derive(results[name], raw)
-    table(raw, results)
+            server = BUILDERS[name](fitted)
+            out = {"load_avg_1m": os.getloadavg()[0], **raw_predict(model, one, many)}
+            out.update(measure(server, expected, args))
+            derive(out, len(fitted.many))
+            results[name] = out
+    table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     config = {"seconds": args.seconds, "warmup": args.warmup, "cores": os.cpu_count()}
-    args.json.write_text(json.dumps({"config": config, "raw": raw, **results}, indent=2))
+    args.json.write_text(json.dumps({"config": config, **results}, indent=2))
     print(f"\nwritten to {args.json}")
 
 

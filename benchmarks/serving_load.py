@@ -155,15 +155,15 @@ def raw_predict(model: Any, one_row_body: bytes, many_rows_body: bytes) -> dict[
     many_df = pd.DataFrame(many["data"], columns=many["columns"])
     rows = len(many["data"])
     return {
-        "1row_build_predict_calls_s": calls_per_second(
+        "raw_1row_build_calls_s": calls_per_second(
             lambda: model.predict(pd.DataFrame(one["data"], columns=one["columns"]))
         ),
-        "1row_prebuilt_calls_s": calls_per_second(lambda: model.predict(one_df)),
-        "100rows_build_predict_rows_s": rows
+        "raw_1row_prebuilt_calls_s": calls_per_second(lambda: model.predict(one_df)),
+        "raw_100rows_build_rows_s": rows
         * calls_per_second(
             lambda: model.predict(pd.DataFrame(many["data"], columns=many["columns"]))
         ),
-        "100rows_prebuilt_rows_s": rows * calls_per_second(lambda: model.predict(many_df)),
+        "raw_100rows_prebuilt_rows_s": rows * calls_per_second(lambda: model.predict(many_df)),
     }
 
 
