@@ -262,6 +262,7 @@ def test_heartbeats_are_bounded_and_keep_the_latest_report(env: Env) -> None:
         ({"1": {**versions(v1="ready")["1"], "requests": -1}}, "requests must be a whole number"),
         ({"1": {**versions(v1="ready")["1"], "state": "dancing"}}, "ready, loading or failed"),
         ({"0": versions(v1="ready")["1"]}, "version must be a version number from 1"),
+        ({"²": versions(v1="ready")["1"]}, "version must be a version number from 1"),
     ]:
         with pytest.raises(InvalidInput, match=message):
             svc.heartbeat("api", "h:1", "http://127.0.0.1:1", bad)

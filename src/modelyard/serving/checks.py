@@ -179,7 +179,8 @@ def instance_url(value: object) -> str:
 
 def report(key: object, doc: object) -> tuple[int, VersionReport]:
     """One version's entry of a heartbeat (counters are cumulative since the process began)."""
-    number = version(int(key) if isinstance(key, str) and key.isdigit() and len(key) < 11 else key)
+    plain = isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 11
+    number = version(int(key) if plain else key)  # "²" is a digit to str.isdigit, not to int()
     if not isinstance(doc, Mapping):
         raise InvalidInput(f"the report of version {number} is an object", field="versions")
     state = doc.get("state")
