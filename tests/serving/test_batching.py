@@ -98,7 +98,7 @@ def test_a_poisoned_request_fails_alone() -> None:
     async def main() -> list[Any]:
         batcher = Batcher(model, max_rows=64, max_wait_s=0.002)
         try:
-            return await asyncio.gather(
+            return await asyncio.gather(  # type: ignore[no-any-return]
                 *(ask(batcher, part(-1 if i == 5 else i)) for i in range(12)),
                 return_exceptions=True,
             )
@@ -122,7 +122,7 @@ def test_a_model_that_does_not_answer_row_by_row_is_never_merged(batchable: bool
     async def main() -> list[Any]:
         batcher = Batcher(total, max_rows=64, max_wait_s=0.002, batchable=batchable)
         try:
-            return await asyncio.gather(*(ask(batcher, part(i, i)) for i in range(8)))
+            return list(await asyncio.gather(*(ask(batcher, part(i, i)) for i in range(8))))
         finally:
             batcher.close()
 

@@ -6,6 +6,7 @@ import concurrent.futures
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -18,7 +19,7 @@ from .conftest import FEATURES, ModelStore, serving
 pytestmark = pytest.mark.slow
 
 
-def split(rows: list[list[float]], columns: list[str] = FEATURES) -> dict[str, object]:
+def split(rows: list[list[Any]], columns: list[str] = FEATURES) -> dict[str, object]:
     return {"dataframe_split": {"columns": columns, "data": rows}}
 
 

@@ -28,3 +28,13 @@ class Total:
 
     def predict(self, x: Any) -> Any:
         return np.asarray([float(np.asarray(x, dtype="float64").sum())])
+
+
+class Broken:
+    """Answers its warm-up (all zeros) and raises on anything else: a regression that loads."""
+
+    def predict(self, x: Any) -> Any:
+        arr = np.asarray(x, dtype="float64")
+        if arr.any():
+            raise RuntimeError("this version is broken")
+        return arr.sum(axis=1)

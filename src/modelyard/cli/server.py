@@ -28,9 +28,14 @@ def serve(
         envvar="MODELYARD_ALLOWED_HOSTS",
         help="Comma-separated Host names to answer besides loopback and --host ('*': any).",
     ),
+    supervise: bool = typer.Option(
+        True,
+        "--supervise/--no-supervise",
+        help="Start and keep a serving process for each deployment (engine 'process').",
+    ),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
-    """Run the REST API and web UI."""
+    """Run the REST API and web UI (and the serving processes of the deployments)."""
     import uvicorn
 
     from modelyard.listener import uvicorn_config
@@ -42,6 +47,8 @@ def serve(
         artifacts_uri=artifacts or config.default_artifacts_uri(),
         max_body_bytes=config.MAX_BODY_MB.get() << 20,
         allowed_hosts=hosts_for(host, (allowed_hosts or "").split(",")),
+        url=f"http://{_reachable(host)}:{port}",
+        supervise=supervise,
     )
     try:
         app = create_app(settings)
@@ -71,3 +78,12 @@ def serve(
 
     threading.Thread(target=announce, daemon=True).start()
     server.run()
+
+
+def _reachable(host: str) -> str:
+    """The address this machine's serving processes reach the server at."""
+    if host in ("0.0.0.0", "", "*"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

@@ -43,6 +43,8 @@ class ServerSettings:
     artifacts_uri: str
     max_body_bytes: int = 64 << 20
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # Host names it answers to; "*": any
+    url: str | None = None  # where this server answers (for the serving processes it starts)
+    supervise: bool = True  # start and keep the "process" deployments' serving processes
 
 
 def default_settings() -> ServerSettings:
@@ -70,7 +72,7 @@ def create_app(
         with ExitStack() as running:
             for domain in domains:
                 if domain.running is not None:
-                    running.enter_context(domain.running(services[domain.name]))
+                    running.enter_context(domain.running(services[domain.name], settings))
             yield
         stores.db.close()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
+from modelyard import config
 from modelyard.datasets.service import DatasetsService
 from modelyard.registry.promotions import PromotionService
 from modelyard.registry.service import RegistryService
@@ -32,6 +33,7 @@ from modelyard.server.routes import (
 from modelyard.server.sweeper import Sweeper
 from modelyard.serving.deployments import DeploymentService
 from modelyard.serving.rollouts import Controller
+from modelyard.serving.supervisor import Supervisor
 from modelyard.store.stores import Stores
 from modelyard.tracking.service import TrackingService
 
@@ -46,14 +48,15 @@ class Domain:
     before it (None: the domain has routes only); ``routers`` go under ``/api/v1``; ``mount``
     adds anything else to the app (routes at other paths, such as MLflow's); ``running`` is
     background work on the domain's service for as long as the server runs (a sweep, a
-    schedule), entered after the stores open and left before they close.
+    schedule), given the service and the server's settings, entered after the stores open and
+    left before they close.
     """
 
     name: str
     build: Callable[[Stores, Services], object] | None = None
     routers: tuple[APIRouter, ...] = ()
     mount: Callable[[FastAPI], None] | None = None
-    running: Callable[[Any], AbstractContextManager[None]] | None = None
+    running: Callable[[Any, Any], AbstractContextManager[None]] | None = None
 
 
 def _tracking(stores: Stores, _built: Services) -> TrackingService:
@@ -73,7 +76,7 @@ def _datasets(stores: Stores, _built: Services) -> DatasetsService:
 
 
 @contextmanager
-def _sweeping(service: TrackingService) -> Iterator[None]:
+def _sweeping(service: TrackingService, _settings: Any) -> Iterator[None]:
     """Runs whose SDK process vanished (no heartbeat) are marked KILLED while the server runs."""
     sweeper = Sweeper(service).start()
     try:
@@ -87,12 +90,23 @@ def _deployments(stores: Stores, _built: Services) -> DeploymentService:
 
 
 @contextmanager
-def _controlling(service: DeploymentService) -> Iterator[None]:
-    """Rollouts advance (and roll back on their gates) while the server runs."""
+def _controlling(service: DeploymentService, settings: Any) -> Iterator[None]:
+    """Rollouts advance (and roll back on their gates) while the server runs; when the server
+    knows its own address, it also keeps a serving process per "process" deployment."""
     controller = Controller(service.tick).start()
+    supervisor = None
+    if settings.url and settings.supervise:
+        supervisor = Supervisor(
+            service,
+            settings.url,
+            config.home_dir() / "deployments",
+            prediction_log=config.prediction_log_dir(),
+        ).start()
     try:
         yield
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         controller.stop()
 
 

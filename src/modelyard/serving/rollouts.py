@@ -29,6 +29,7 @@ log = logging.getLogger("modelyard.serving")
 
 TICK_SECONDS = 0.5
 LATENCY_SLACK_MS = 5.0  # a p99 within this much of the stable's never fails the gate
+LATENCY_MIN_REQUESTS = 100  # a p99 of fewer requests is their maximum: noise, not a gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +246,8 @@ def _gate(d: Deployment, c: Candidate, cand: Counters, stable: Counters) -> tupl
             f"v{c.version} error rate {_pct(cand_rate)} over {cand.requests} requests vs "
             f"v{d.stable} {_pct(stable_rate)} (+{_pct(r.max_error_rate_increase)} allowed)"
         ), figures
-    if cand_p99 is not None and stable_p99 is not None:
+    judged = min(cand.requests, stable.requests) >= LATENCY_MIN_REQUESTS
+    if judged and cand_p99 is not None and stable_p99 is not None:
         limit = max(stable_p99 * r.max_latency_ratio, stable_p99 + LATENCY_SLACK_MS)
         if cand_p99 > limit:
             return (

@@ -1,0 +1,162 @@
+"""The main server's keeper of serving processes: one `modelyard serve --deployment NAME` per
+replica of each deployment whose engine is "process", started when it appears, restarted
+when it dies (with a growing pause if it keeps dying), stopped when the deployment goes.
+
+Each process logs to ``{logs}/{deployment}.log`` (what `modelyard deploy logs` shows) and
+keeps its port across restarts, so callers find it where it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelyard.serving.deployments import DeploymentService
+from modelyard.serving.entities import Deployment
+from modelyard.serving.predlog import folder_name
+
+log = logging.getLogger("modelyard.serving")
+MAX_PAUSE_S = 30.0
+
+
+@dataclass
+class Replica:
+    deployment: str
+    index: int
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    next_start: float = 0.0  # monotonic time before which it is not restarted
+    started_at: float = field(default=0.0)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        service: DeploymentService,
+        server_url: str,
+        logs: Path,
+        *,
+        prediction_log: Path | None = None,
+        interval_s: float = 1.0,
+        python: str = sys.executable,
+    ) -> None:
+        self.service = service
+        self.server_url = server_url
+        self.logs = logs
+        self.prediction_log = prediction_log
+        self.interval_s = interval_s
+        self.python = python
+        self.replicas: dict[tuple[str, int], Replica] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="modelyard-supervisor", daemon=True)
+
+    def start(self) -> Supervisor:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        for replica in list(self.replicas.values()):
+            self._terminate(replica)
+        self.replicas.clear()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the store may be down for a moment; the processes stay
+                log.exception("modelyard: the serving supervisor failed a round")
+            self._stop.wait(self.interval_s)
+
+    def tick(self) -> None:
+        """Start what is missing or dead, stop what is no longer wanted."""
+        wanted = {
+            (d.name, i): d
+            for d in self.service.list_all()
+            if d.engine == "process"
+            for i in range(max(1, d.replicas))
+        }
+        for key in [k for k in self.replicas if k not in wanted]:
+            self._terminate(self.replicas.pop(key))
+        now = time.monotonic()
+        for key, deployment in wanted.items():
+            replica = self.replicas.get(key)
+            if replica is None:
+                replica = self.replicas[key] = Replica(key[0], key[1], _port(deployment, key[1]))
+            if replica.process is not None and replica.process.poll() is None:
+                if now - replica.started_at > 60:
+                    replica.starts = 0  # it has stayed up: the next death restarts at once
+                continue
+            if replica.process is not None:
+                code = replica.process.returncode
+                log.warning("deployment %s: serving process exited (%s)", key[0], code)
+                self._note(replica, f"exited with code {code}; restarting")
+                replica.process = None
+                replica.next_start = now + min(MAX_PAUSE_S, 0.5 * 2**replica.starts)
+            if now >= replica.next_start:
+                self._spawn(replica)
+
+    def _spawn(self, replica: Replica) -> None:
+        command = [
+            self.python, "-m", "modelyard.cli", "serve",
+            "--deployment", replica.deployment,
+            "--server", self.server_url,
+            "--host", "127.0.0.1",
+            "--port", str(replica.port),
+        ]  # fmt: skip
+        if self.prediction_log is None:
+            command.append("--no-prediction-log")
+        else:
+            command += ["--prediction-log", str(self.prediction_log)]
+        out = self.log_file(replica.deployment).open("ab")
+        try:
+            replica.process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "COLUMNS": "200"},
+                start_new_session=True,  # a Ctrl-C on the server's terminal is the server's
+            )
+        finally:
+            out.close()
+        replica.starts += 1
+        replica.started_at = time.monotonic()
+
+    def log_file(self, deployment: str) -> Path:
+        return self.logs / f"{folder_name(deployment)}.log"
+
+    def _note(self, replica: Replica, text: str) -> None:
+        with self.log_file(replica.deployment).open("a") as out:
+            out.write(f"[modelyard supervisor] replica {replica.index}: {text}\n")
+
+    def _terminate(self, replica: Replica) -> None:
+        process = replica.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _port(deployment: Deployment, index: int) -> int:
+    """The deployment's port (the next ones for further replicas), or a free one."""
+    if deployment.port:
+        return deployment.port + index
+    from modelyard.listener import free_port
+
+    return free_port()
