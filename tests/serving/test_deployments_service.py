@@ -266,6 +266,10 @@ def test_heartbeats_are_bounded_and_keep_the_latest_report(env: Env) -> None:
     ]:
         with pytest.raises(InvalidInput, match=message):
             svc.heartbeat("api", "h:1", "http://127.0.0.1:1", bad)
+    long_error = {"1": {**versions(v1="failed")["1"], "error": "x" * 10_000}}
+    svc.heartbeat("api", "h:1", "http://127.0.0.1:1", long_error)  # kept short, not refused
+    _d, (inst,) = svc.status("api")
+    assert inst.versions[1].error == "x" * 3999 + "…"
     with pytest.raises(NotFound, match="deployment 'nope' does not exist"):
         svc.heartbeat("nope", "h:1", "http://127.0.0.1:1", {})
     svc.delete("api", user=USER, reason="retired")

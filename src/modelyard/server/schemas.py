@@ -331,7 +331,7 @@ class RollbackIn(_In):
 
 class VersionReportIn(_In):
     state: Literal["ready", "loading", "failed"]
-    error: str | None = Field(None, max_length=4000)
+    error: str | None = Field(None, max_length=65_536, description="kept to 4,000 characters")
     requests: int = Field(0, ge=0, le=2**63 - 1, description="since the process started")
     errors: int = Field(0, ge=0, le=2**63 - 1)
     latency_buckets: list[Annotated[int, Field(ge=0, le=2**63 - 1)]] = Field(

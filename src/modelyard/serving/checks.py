@@ -29,7 +29,8 @@ MAX_SPLIT = 16  # versions in traffic, and in shadow
 MAX_STEPS = 20
 MAX_REPORTED = 64  # versions in one heartbeat
 MAX_COUNT = 2**63 - 1
-MAX_ERROR_TEXT = 4000
+MAX_ERROR_TEXT = 4000  # kept of a load error
+MAX_ERROR_SENT = 65_536  # a longer one refuses the heartbeat
 MAX_REASON = 10_000
 
 
@@ -179,16 +180,19 @@ def instance_url(value: object) -> str:
 
 def report(key: object, doc: object) -> tuple[int, VersionReport]:
     """One version's entry of a heartbeat (counters are cumulative since the process began)."""
-    plain = isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 11
-    number = version(int(key) if plain else key)  # "²" is a digit to str.isdigit, not to int()
+    if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 11:
+        key = int(key)  # ASCII only: "²" is a digit to str.isdigit, not to int()
+    number = version(key)
     if not isinstance(doc, Mapping):
         raise InvalidInput(f"the report of version {number} is an object", field="versions")
     state = doc.get("state")
     if state not in ("ready", "loading", "failed"):
         raise InvalidInput("state is ready, loading or failed", field="state")
     error = doc.get("error")
-    if error is not None and (not isinstance(error, str) or len(error) > MAX_ERROR_TEXT):
-        raise InvalidInput(f"error is text of at most {MAX_ERROR_TEXT} characters", field="error")
+    if error is not None and (not isinstance(error, str) or len(error) > MAX_ERROR_SENT):
+        raise InvalidInput(f"error is text of at most {MAX_ERROR_SENT} characters", field="error")
+    if error is not None and len(error) > MAX_ERROR_TEXT:  # kept short; the process logs it all
+        error = error[: MAX_ERROR_TEXT - 1] + "…"
     buckets = doc.get("latency_buckets", [0] * len(LATENCY_BOUNDS_MS))
     if not isinstance(buckets, list | tuple) or len(buckets) != len(LATENCY_BOUNDS_MS):
         raise InvalidInput(
