@@ -29,9 +29,7 @@ def upgrade() -> None:
         sa.Column("policy_doc", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_deployments")),
     )
-    op.create_index(
-        op.f("ix_deployments_model_name"), "deployments", ["model_name"], unique=False
-    )
+    op.create_index(op.f("ix_deployments_model_name"), "deployments", ["model_name"], unique=False)
     op.create_table(
         "deployment_instances",
         sa.Column("deployment", sa.String(length=500), nullable=False),
