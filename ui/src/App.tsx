@@ -5,6 +5,7 @@ import { match, navigate, useLocation } from "./lib/route";
 import { useTheme } from "./lib/theme";
 import { ComparePage } from "./pages/Compare";
 import { DatasetPage, DatasetsPage } from "./pages/Datasets";
+import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
 import { HelpPage } from "./pages/Help";
 import { ModelPage, ModelVersionPage, ModelsPage } from "./pages/Models";
 import { RunPage } from "./pages/Run";
@@ -21,6 +22,8 @@ function Page({ path }: { path: string }) {
   if (path === "/models") return <ModelsPage />;
   if ((m = match("/models/:name", path))) return <ModelPage key={m.name} name={m.name} />;
   if ((m = match("/models/:name/versions/:version", path))) return <ModelVersionPage name={m.name} version={Number(m.version)} />;
+  if (path === "/deployments") return <DeploymentsPage />;
+  if ((m = match("/deployments/:name", path))) return <DeploymentPage key={m.name} name={m.name} />;
   if (path === "/help") return <HelpPage />;
   return <section className="main"><h1>Not found</h1><p>No page at <code>{path}</code>. <Link to="/">Go to the runs.</Link></p></section>;
 }
@@ -29,6 +32,7 @@ const NAV: [string, string, string][] = [
   ["/experiments", "Experiments", "e"],
   ["/datasets", "Datasets", "d"],
   ["/models", "Models", "m"],
+  ["/deployments", "Deployments", ""], // no `g` key yet
 ];
 
 export function App() {

@@ -213,6 +213,104 @@ export interface VersionDiff {
   flavor: [string, string];
 }
 
+export interface TrafficSplit {
+  version: number;
+  weight: number;
+}
+
+export interface Routing {
+  traffic: TrafficSplit[];
+  shadow: number[];
+  warm: number[];
+}
+
+export interface RolloutSettings {
+  strategy: "blue-green" | "canary";
+  steps: number[];
+  interval_s: number;
+  max_error_rate_increase: number;
+  max_latency_ratio: number;
+  min_requests: number;
+}
+
+export interface Candidate {
+  version: number;
+  strategy: "blue-green" | "canary";
+  phase: "loading" | "stepping";
+  /** 0-based index into the rollout's steps */
+  step: number;
+  step_started_at: number;
+  started_by: string;
+  reason: string;
+}
+
+export interface Deployment extends Routing {
+  name: string;
+  model: string;
+  /** the alias it follows, or null when pinned to a version */
+  follow: string | null;
+  engine: "process" | "external" | "ray";
+  port: number | null;
+  replicas: number;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+  sticky_header: string | null;
+  rollout: RolloutSettings;
+  stable: number;
+  previous: number | null;
+  candidate: Candidate | null;
+  followed: number | null;
+}
+
+/** One version in one serving process: cumulative counters since that process started. */
+export interface InstanceVersion {
+  state: "ready" | "loading" | "failed";
+  error: string | null;
+  rps: number;
+  requests: number;
+  errors: number;
+  latency_buckets: number[];
+}
+
+export interface DeploymentInstance {
+  instance: string;
+  url: string;
+  last_seen: number;
+  stale: boolean;
+  versions: Record<string, InstanceVersion>;
+}
+
+/** One version over the live instances (counts since each process started). */
+export interface VersionFigures {
+  instances: { ready: number; loading: number; failed: number };
+  load_errors: string[];
+  rps: number;
+  requests: number;
+  errors: number;
+  error_rate: number | null;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+export interface DeploymentStatus extends Deployment {
+  instances: DeploymentInstance[];
+  stats: Record<string, VersionFigures>;
+}
+
+export interface DeploymentEvent {
+  id: number;
+  deployment: string;
+  at: number;
+  /** a user, or "controller" | "gate" | "alias" */
+  actor: string;
+  action: string;
+  reason: string;
+  before: Partial<Routing>;
+  after: Partial<Routing>;
+}
+
 /** An error answered by the server: a stable code, a message, and details. */
 export class ApiError extends Error {
   constructor(
@@ -291,4 +389,10 @@ export const api = {
   comment: (id: number, body: string) => request<Promotion>("POST", `/promotions/${id}/comments`, { text: body }),
   decide: (id: number, verdict: "approve" | "reject", reason: string) =>
     request<Promotion>("POST", `/promotions/${id}/${verdict}`, { comment: reason }),
+  deployments: () => request<{ deployments: Deployment[] }>("GET", "/deployments"),
+  deployment: (name: string, signal?: AbortSignal) => request<DeploymentStatus>("GET", `/deployments/${q(name)}`, undefined, signal),
+  deploymentHistory: (name: string, signal?: AbortSignal) => request<DeploymentEvent[]>("GET", `/deployments/${q(name)}/history`, undefined, signal),
+  promote: (name: string, body: { version: number; strategy?: "blue-green" | "canary"; reason: string; revision?: number }) =>
+    request<Deployment>("POST", `/deployments/${q(name)}/promote`, body),
+  rollback: (name: string, body: { reason: string; revision?: number }) => request<Deployment>("POST", `/deployments/${q(name)}/rollback`, body),
 };

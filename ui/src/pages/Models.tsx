@@ -52,6 +52,7 @@ export function ModelPage({ name }: { name: string }) {
         {Object.entries(model.data.aliases).map(([a, v]) => (
           <Link key={a} className="badge" to={`/models/${q(name)}/versions/${v}`}>{a} → v{v}</Link>
         ))}
+        <Link to={href("/deployments", { model: name })}>deployments</Link>
       </header>
       {model.data.description && <p>{model.data.description}</p>}
       <nav className="tabs" role="tablist">
