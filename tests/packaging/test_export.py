@@ -90,7 +90,7 @@ def test_bundle_runs_in_a_fresh_virtualenv(
         answer = httpx.post(f"{url}/invocations", json={"inputs": x[:5].tolist()})
         assert answer.json()["predictions"] == model.predict(x[:5]).tolist()
         bad = httpx.post(f"{url}/invocations", content=json.dumps({"nope": 1}))
-        assert (bad.status_code, bad.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+        assert (bad.status_code, bad.json()["error_code"]) == (400, "MALFORMED_REQUEST")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -120,30 +120,35 @@ def test_serve_py_is_the_bundle_server_on_the_vendored_loader(tmp_path: Path) ->
     assert not (bundle / "_modelyard" / "packaging" / "bundle_server.py").exists()
     stdlib = set(sys.stdlib_module_names)
     foreign = {n for n in _imported(served) if n.split(".")[0] not in stdlib}
-    assert foreign == {"_modelyard.errors", "_modelyard.packaging", "pandas"}
+    assert foreign == {
+        "_modelyard.errors", "_modelyard.serving.predictor", "_modelyard.serving.requests",
+    }  # fmt: skip
     for name in ("errors.py", "packaging/manifest.py", "packaging/package.py"):
         assert (bundle / "_modelyard" / name).is_file()
+    for name in ("requests.py", "inputs.py", "predictor.py"):  # modelyard serve's own code
+        source = (Path(bundle_server.__file__).parent.parent / "serving" / name).read_text()
+        copy = (bundle / "_modelyard" / "serving" / name).read_text()
+        assert copy == source.replace("from modelyard.", "from _modelyard.")
+        assert "from modelyard" not in copy
 
 
-def test_parse_request_reads_inputs_and_dataframe_split() -> None:
-    assert bundle_server.parse_request(b'{"inputs": [[1, 2]]}') == [[1, 2]]
-    body = {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3, 4]]}}
-    frame = bundle_server.parse_request(json.dumps(body).encode())
-    assert frame.to_dict("list") == {"a": [1, 3], "b": [2, 4]}
+def test_answer_reads_mlflow_shapes_and_names_a_refusal(tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    x = np.arange(12.0).reshape(6, 2)
+    package.save(LinearRegression().fit(x, x.sum(axis=1)), tmp_path / "m", input_example=x[:2])
+    predictor = bundle_server.load(export(tmp_path / "m", tmp_path / "bundle"))
+    assert bundle_server.answer(predictor, b'{"inputs": [[1, 2]]}') == {"predictions": [3.0]}
+    assert bundle_server.answer(predictor, b'{"instances": [[1, 2]]}') == {"predictions": [3.0]}
     with pytest.raises(MalformedRequest, match="not JSON"):
-        bundle_server.parse_request(b"{nope")
-    with pytest.raises(InvalidInput, match="send"):
-        bundle_server.parse_request(b'{"nope": 1}')
+        bundle_server.answer(predictor, b"{nope")
+    with pytest.raises(MalformedRequest, match="send"):
+        bundle_server.answer(predictor, b'{"nope": 1}')
     with pytest.raises(InvalidInput, match="'data' list"):
-        bundle_server.parse_request(b'{"dataframe_split": {"data": 3}}')
-    with pytest.raises(InvalidInput, match="does not make a table"):
-        bundle_server.parse_request(b'{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}')
-
-
-def test_predict_encodes_the_answer_and_names_a_refusal() -> None:
-    assert bundle_server.predict(Tripler(), [[1, 2]]) == {"predictions": [[3, 6]]}
-    with pytest.raises(InvalidInput, match="the model refused the input"):
-        bundle_server.predict(Tripler(), [[1], [2, 3]])
+        bundle_server.answer(predictor, b'{"dataframe_split": {"data": 3}}')
+    with pytest.raises(InvalidInput, match="shape") as caught:
+        bundle_server.answer(predictor, b'{"inputs": [[1, 2, 3]]}')
+    assert caught.value.details["field"] == "inputs"
 
 
 @pytest.fixture
@@ -155,9 +160,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     model = LinearRegression().fit(x, x.sum(axis=1))
     saved = package.save(model, tmp_path / "m")
     bundle = export(tmp_path / "m", tmp_path / "bundle")
-    loaded, digest = bundle_server.load(bundle)
-    assert digest == saved.digest
-    server = ThreadingHTTPServer(("127.0.0.1", 0), bundle_server.make_handler(loaded, digest))
+    loaded = bundle_server.load(bundle)
+    assert loaded.digest == saved.digest
+    server = ThreadingHTTPServer(("127.0.0.1", 0), bundle_server.make_handler(loaded))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -176,7 +181,7 @@ def test_bundle_server_answers_over_http(served: tuple[str, Any]) -> None:
     answer = httpx.post(f"{url}/invocations", json={"inputs": rows})
     assert answer.json() == {"predictions": model.predict(np.asarray(rows)).tolist()}
     for method, path, body, status, code in [
-        ("POST", "/invocations", b'{"nope": 1}', 400, "INVALID_PARAMETER_VALUE"),
+        ("POST", "/invocations", b'{"nope": 1}', 400, "MALFORMED_REQUEST"),
         ("POST", "/invocations", b"{nope", 400, "MALFORMED_REQUEST"),
         ("POST", "/invocations", b'{"inputs": [[1.0]]}', 400, "INVALID_PARAMETER_VALUE"),
         ("POST", "/elsewhere", b"{}", 404, "RESOURCE_DOES_NOT_EXIST"),

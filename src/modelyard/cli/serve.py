@@ -87,7 +87,7 @@ def serve(
         run(deployment, options, lambda url: DeploymentAgent(deployment, server, url), announce)
         return
 
-    from modelyard.serving.predictor import load_uri
+    from modelyard.serving.loading import load_uri
     from modelyard.serving.state import OneModel
 
     name = _name_of(uri)

@@ -1,9 +1,9 @@
-"""Serve a bundled model: POST /invocations, GET /health (Python standard library only).
+"""Serve a bundled model: POST /invocations (and /predict), GET /health (standard library HTTP).
 
 Export copies this file into the bundle as ``serve.py`` (``python -m serve``), with its
 ``modelyard`` imports pointed at the vendored ``_modelyard`` copy; so it may import only the
-standard library, ``modelyard.errors``, ``modelyard.packaging`` and what a model needs
-(numpy, pandas). ``parse_request`` and ``predict`` are plain functions any server can share.
+standard library and the vendored ``errors``, ``packaging`` and ``serving`` request code, the
+same parsing, signature check and predict that ``modelyard serve`` runs (without its batching).
 """
 
 from __future__ import annotations
@@ -15,61 +15,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from modelyard.errors import (
-    InvalidInput,
-    MalformedRequest,
-    ModelyardError,
-    NotFound,
-    PayloadTooLarge,
-)
-from modelyard.packaging import manifest, package
+from modelyard.errors import MalformedRequest, ModelyardError, NotFound, PayloadTooLarge
+from modelyard.serving.predictor import Predictor
+from modelyard.serving.requests import decode
 
 MAX_BODY = 64 << 20
 HERE = Path(__file__).resolve().parent
 
 
-def load(folder: Path = HERE) -> tuple[Any, str]:
-    """The model in ``folder/model`` and its digest, only if the package passes the same
-    checks as in modelyard (trust included: ``folder/trusted`` names the trusted digest)."""
+def load(folder: Path = HERE) -> Predictor:
+    """The model in ``folder/model``, only if the package passes the same checks as in
+    modelyard (trust included: ``folder/trusted`` names the trusted digest), warmed up."""
     trusted_file = folder / "trusted"
     trusted = trusted_file.read_text().strip() if trusted_file.is_file() else None
-    model = package.load(folder / "model", trusted_digest=trusted)
-    return model, manifest.read(folder / "model").digest
+    predictor = Predictor.from_folder(folder / "model", trusted_digest=trusted)
+    predictor.warm_up()
+    return predictor
 
 
-def parse_request(body: bytes) -> Any:
-    """Model input from a request body: ``{"inputs": [...]}`` as it is, or
-    ``{"dataframe_split": {"columns": [...], "data": [[...]]}}`` as a pandas DataFrame."""
-    try:
-        message = json.loads(body or b"{}")
-    except ValueError as exc:
-        raise MalformedRequest(f"request body is not JSON: {exc}") from exc
-    if isinstance(message, dict) and "dataframe_split" in message:
-        import pandas as pd
-
-        split = message["dataframe_split"]
-        if not isinstance(split, dict) or not isinstance(split.get("data"), list):
-            raise InvalidInput("dataframe_split needs a 'data' list of rows")
-        try:
-            return pd.DataFrame(split["data"], columns=split.get("columns"))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"dataframe_split does not make a table: {exc}") from exc
-    if isinstance(message, dict) and "inputs" in message:
-        return message["inputs"]
-    raise InvalidInput('send {"inputs": [[...], ...]} or {"dataframe_split": {...}}')
+def answer(predictor: Predictor, body: bytes, content_type: str | None = None) -> dict[str, Any]:
+    """``{"predictions": [...]}`` for a request body; 4xx errors name what is wrong."""
+    part = predictor.schema.check(decode(body, content_type))
+    return {"predictions": predictor.predict([part])}
 
 
-def predict(model: Any, rows: Any) -> dict[str, Any]:
-    """``{"predictions": [...]}`` for ``rows``; whatever the model refuses is InvalidInput."""
-    try:
-        out = model.predict(rows)
-    except Exception as exc:  # the model's own complaint about its input, any type
-        raise InvalidInput(f"the model refused the input: {exc}") from exc
-    return {"predictions": out.tolist() if hasattr(out, "tolist") else list(out)}
-
-
-def make_handler(model: Any, digest: str) -> type[BaseHTTPRequestHandler]:
-    """A request handler answering for ``model``; every error has modelyard's JSON shape."""
+def make_handler(predictor: Predictor) -> type[BaseHTTPRequestHandler]:
+    """A request handler answering for ``predictor``; every error has modelyard's JSON shape."""
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, payload: dict[str, Any]) -> None:
@@ -97,10 +68,10 @@ def make_handler(model: Any, digest: str) -> type[BaseHTTPRequestHandler]:
         def _health(self) -> dict[str, Any]:
             if self.path != "/health":
                 raise NotFound(self.path)
-            return {"status": "ok", "package_digest": digest}
+            return {"status": "ok", "package_digest": predictor.digest}
 
         def _invocations(self) -> dict[str, Any]:
-            if self.path != "/invocations":
+            if self.path not in ("/invocations", "/predict"):
                 raise NotFound(self.path)
             try:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -108,7 +79,7 @@ def make_handler(model: Any, digest: str) -> type[BaseHTTPRequestHandler]:
                 raise MalformedRequest("Content-Length is not a number") from exc
             if length > MAX_BODY:
                 raise PayloadTooLarge(f"body too large (over {MAX_BODY} bytes)")
-            return predict(model, parse_request(self.rfile.read(length)))
+            return answer(predictor, self.rfile.read(length), self.headers.get("Content-Type"))
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -123,11 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
     try:
-        model, digest = load()
+        predictor = load()
     except ModelyardError as exc:
         raise SystemExit(f"refused to load the model: {exc.code}: {exc.message}") from None
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(model, digest))
-    print(f"serving package sha256:{digest} on http://{args.host}:{args.port}", flush=True)  # noqa: T201
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(predictor))
+    where = f"http://{args.host}:{args.port}"
+    print(f"serving package sha256:{predictor.digest} on {where}", flush=True)  # noqa: T201
     server.serve_forever()
 
 

@@ -2,7 +2,7 @@
 
     bundle/
       model/            the package (modelyard.json and its files)
-      _modelyard/       this loader, copied (errors and packaging only)
+      _modelyard/       this loader, copied (errors, packaging, serving's request code)
       serve.py          bundle_server.py: `python -m serve [--host H] [--port P]`
       requirements.txt  the model's dependencies, pinned as recorded
       Dockerfile
@@ -22,11 +22,16 @@ from . import package
 
 SERVER = "bundle_server.py"  # copied as serve.py, its modelyard imports pointed at _modelyard
 NOT_VENDORED = {"export.py", SERVER}
+SERVING = ("requests.py", "inputs.py", "predictor.py")  # what modelyard serve shares with it
 
 
 def bundle_server() -> str:
     """The source of ``serve.py``: bundle_server.py importing the vendored ``_modelyard``."""
-    source = (Path(__file__).resolve().parent / SERVER).read_text()
+    return to_vendored((Path(__file__).resolve().parent / SERVER).read_text())
+
+
+def to_vendored(source: str) -> str:
+    """A module's source with its ``modelyard`` imports pointed at the bundle's copy."""
     return source.replace("from modelyard.", "from _modelyard.")
 
 
@@ -67,6 +72,11 @@ def export(model_folder: Path, out: Path, *, trusted_digest: str | None = None) 
     for source in here.glob("*.py"):
         if source.name not in NOT_VENDORED:
             shutil.copy2(source, vendored / "packaging" / source.name)
+    (vendored / "serving").mkdir()
+    (vendored / "serving" / "__init__.py").write_text('"""modelyard serve\'s request code."""\n')
+    for name in SERVING:
+        text = (here.parent / "serving" / name).read_text()
+        (vendored / "serving" / name).write_text(to_vendored(text))
     (out / "serve.py").write_text(bundle_server())
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
     (out / "Dockerfile").write_text(DOCKERFILE.format(python=python))

@@ -56,6 +56,7 @@ class Schema:
         self.columns = tuple(columns)
         self.names = [c.name for c in self.columns]
         self.tensor = tensor  # (dtype, shape with -1 for the batch)
+        self.known = bool(self.columns) or tensor is not None  # False: no signature
         self._all_float = bool(self.columns) and all(
             c.kind == "float" and c.dtype == "float64" for c in self.columns
         )

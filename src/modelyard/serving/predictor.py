@@ -1,9 +1,12 @@
-"""A model version ready to score: loaded through packaging's checks, warmed up, batchable."""
+"""A model version ready to score: loaded through packaging's checks, warmed up, batchable.
+
+Vendored into exported bundles with ``requests.py`` and ``inputs.py`` (see packaging/export.py),
+so it imports only errors, packaging and serving's own request code.
+"""
 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,10 @@ class Predictor:
         rows = self.schema.assemble(parts)
         try:
             out = self.model.predict(rows)
+        except (ValueError, TypeError) as exc:
+            if self.schema.known:  # the input matched the signature: the model is at fault
+                raise PredictionFailed(f"the model raised {type(exc).__name__}: {exc}") from exc
+            raise InvalidInput(f"the model refused the input: {exc}") from exc  # no signature
         except Exception as exc:  # the model's own failure, of any type
             raise PredictionFailed(f"the model raised {type(exc).__name__}: {exc}") from exc
         return to_list(out)
@@ -75,30 +82,3 @@ def to_list(out: Any) -> list[Any]:
         listed = out.tolist()
         return listed if isinstance(listed, list) else [listed]
     return list(out)
-
-
-def load_uri(uri: str, tracking_uri: str | None = None, *, trusted: bool = False) -> Predictor:
-    """``models:/NAME@ALIAS``, ``models:/NAME/N``, ``runs:/RUN/path`` or a bundle folder."""
-    bundle = Path(uri)
-    if bundle.is_dir() and (bundle / "model" / mf.MANIFEST).is_file():
-        mark = bundle / "trusted"
-        digest = mark.read_text().strip() if mark.is_file() else None
-        return Predictor.from_folder(bundle / "model", trusted_digest=digest)
-    if bundle.is_dir() and (bundle / mf.MANIFEST).is_file():
-        return Predictor.from_folder(bundle, trusted=trusted)
-    from modelyard.registry.client import ModelRegistry
-
-    with ModelRegistry(tracking_uri) as registry:
-        if uri.startswith("models:/"):
-            folder, version = registry.fetch(uri)
-            digest = version["package_digest"] if version.get("trusted") is True else None
-            return Predictor.from_folder(
-                folder, trusted_digest=digest, version=int(version["version"])
-            )
-        if uri.startswith("runs:/"):
-            with tempfile.TemporaryDirectory(prefix="modelyard-serve-") as tmp:
-                folder = registry.download_run_model(uri, Path(tmp))
-                return Predictor.from_folder(folder, trusted=trusted)
-    raise InvalidInput(
-        f"{uri!r} is not models:/NAME@ALIAS, models:/NAME/N, runs:/RUN/path or a bundle folder"
-    )
