@@ -9,8 +9,13 @@ model can never add a flavor, add a format or widen what is trusted.
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import sys
+import threading
+from importlib.machinery import ModuleSpec
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
+from types import ModuleType
 from typing import Any, ClassVar
 
 from ..errors import InvalidInput, NotTrusted
@@ -23,6 +28,43 @@ def _installed_version(dist: str) -> str | None:
         return version(dist).split("+")[0]
     except PackageNotFoundError:
         return None
+
+
+class _Hidden(importlib.abc.MetaPathFinder):
+    """Makes one package look absent, to imports made by one thread only."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        if threading.get_ident() == self.thread and name.split(".")[0] == self.package:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+_SKOPS_IMPORT = threading.Lock()
+
+
+def skops_io() -> ModuleType:
+    """``skops.io``, imported without torch unless torch is already loaded.
+
+    skops lists its trusted types by importing every scikit-learn module, and scikit-learn's
+    array-API shim then imports torch when it is installed: seconds and ~300 MiB that a
+    scikit-learn model never uses. Hidden from this import only (other threads see torch).
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    with _SKOPS_IMPORT:
+        hidden = None if "torch" in sys.modules else _Hidden("torch")
+        if hidden is not None:
+            sys.meta_path.insert(0, hidden)
+        try:
+            import skops.io  # noqa: F401 (read back from sys.modules)
+        finally:
+            if hidden is not None:
+                sys.meta_path.remove(hidden)
+    return sys.modules["skops.io"]
 
 
 def installed(*dists: str) -> dict[str, str]:
@@ -98,8 +140,7 @@ class Sklearn(Flavor):
 
             joblib.dump(model, folder / "model.joblib")
             return "model.joblib"
-        import skops.io as sio
-
+        sio = skops_io()
         sio.dump(model, folder / "model.skops")
         options["untrusted_types"] = self.untrusted(folder, "model.skops")  # a record only
         return "model.skops"
@@ -110,8 +151,7 @@ class Sklearn(Flavor):
             return []
         import zipfile
 
-        import skops.io as sio
-
+        sio = skops_io()
         try:
             return sorted(sio.get_untrusted_types(file=folder / file))
         except zipfile.BadZipFile as exc:  # e.g. a pickle under a .skops name: never unpickled
@@ -125,8 +165,7 @@ class Sklearn(Flavor):
             import joblib
 
             return joblib.load(path)
-        import skops.io as sio
-
+        sio = skops_io()
         found = self.untrusted(folder, file)
         if found and not trusted:
             raise NotTrusted(
