@@ -17,8 +17,10 @@ export function RolloutPanel({ d, figures, now }: { d: Deployment; figures: Reco
   if (!c) {
     return (
       <div className="rollout idle" data-testid="rollout">
-        <b>No rollout in progress.</b> All traffic follows the policy: stable v{d.stable}
-        {d.previous !== null && <span className="muted"> · v{d.previous} kept warm for an instant rollback</span>}
+        <div>
+          <b>No rollout in progress.</b> Stable: v{d.stable}
+          {d.previous !== null && <span className="muted"> · v{d.previous} kept warm for an instant rollback</span>}
+        </div>
         <div className="muted small">
           Next promotion: {d.rollout.strategy}
           {d.rollout.strategy === "canary" && ` in steps of ${d.rollout.steps.join(", ")}% every ${d.rollout.interval_s} s`}

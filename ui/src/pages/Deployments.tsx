@@ -133,13 +133,13 @@ function versionsOf(d: DeploymentStatus): { version: number; roles: string[] }[]
 
 export function DeploymentPage({ name }: { name: string }) {
   const live = useLive(name, 2000);
+  const action = useAction(live.refresh);
   const revision = live.data?.status.revision;
   // every change bumps the revision: the history is read again when it moves
   const events = useAsync(() => (revision === undefined ? Promise.resolve([]) : api.deploymentHistory(name)), [name, revision]);
   const s = live.data?.status;
   if (!s) return <section className="main">{live.error ? <p className="error" role="alert">{live.error.message}</p> : <p className="muted">Loading…</p>}</section>;
   const samples = live.data?.samples ?? [];
-  const refresh = live.refresh;
   return (
     <section className="main deployment">
       <header className="page-head">
@@ -155,7 +155,7 @@ export function DeploymentPage({ name }: { name: string }) {
       <table className="list versions" data-testid="versions">
         <thead>
           <tr>
-            <th>version</th><th>role</th><th>traffic</th><th>instances</th><th>req/s (last 5 min)</th>
+            <th>version</th><th>role</th><th>traffic</th><th>instances</th><th>req/s</th>
             <th>error rate</th><th>p50</th><th>p99</th><th>requests</th>
           </tr>
         </thead>
@@ -172,9 +172,10 @@ export function DeploymentPage({ name }: { name: string }) {
       <Instances s={s} />
       <h2>Change</h2>
       <div className="grid-2">
-        <PromoteForm d={s} onDone={refresh} />
-        <RollbackForm d={s} onDone={refresh} />
+        <PromoteForm d={s} action={action} />
+        <RollbackForm d={s} action={action} />
       </div>
+      <Outcome action={action} />
       <h2>History</h2>
       {events.error && <p className="error">{events.error.message}</p>}
       <DeploymentHistory events={events.data ?? []} />
@@ -210,7 +211,7 @@ function VersionRow({ name, version, roles, weight, figures, samples }: {
       </td>
       <td className="num rps">
         <span data-testid="rps">{perSecond(f?.rps ?? 0)}</span>{" "}
-        <Sparkline values={rpsSeries(samples, v)} color={versionColor(version)} label={`requests/s of v${version} over the last minutes`} />
+        <Sparkline values={rpsSeries(samples, v)} color={versionColor(version)} label={`requests/s of v${version} over the last five minutes`} />
       </td>
       <td className="num" data-testid="error-rate"><Figure live={w?.errorRate} total={f?.error_rate} show={percent} /></td>
       <td className="num" data-testid="p50"><Figure live={w?.p50} total={f?.p50_ms} show={millis} /></td>
@@ -254,42 +255,48 @@ function Instances({ s }: { s: DeploymentStatus }) {
   );
 }
 
-/** Run a change; the server's refusal (code and message) is kept for display. */
+type Action = ReturnType<typeof useAction>;
+
+/** Run a change; the outcome of the last one (the server's refusal as it words it: code and message) is kept. */
 function useAction(onDone: () => void) {
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
-  const [done, setDone] = useState("");
-  const run = async (change: () => Promise<unknown>, ok: string) => {
+  const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | null>(null);
+  const run = async (what: string, change: () => Promise<string>) => {
     setBusy(true);
-    setError("");
-    setDone("");
+    setOutcome(null);
     try {
-      await change();
-      setDone(ok);
+      setOutcome({ ok: true, text: await change() });
     } catch (e) {
-      setError(e instanceof ApiError ? `${e.code}: ${e.message}` : (e as Error).message);
+      const why = e instanceof ApiError ? `${e.code}: ${e.message}` : (e as Error).message;
+      setOutcome({ ok: false, text: `${what} refused: ${why}` });
     } finally {
       setBusy(false);
       onDone();
     }
   };
-  return { busy, error, done, run };
+  return { busy, outcome, run };
 }
 
-function PromoteForm({ d, onDone }: { d: DeploymentStatus; onDone: () => void }) {
+function Outcome({ action }: { action: Action }) {
+  const o = action.outcome;
+  if (!o) return null;
+  return o.ok ? <p className="ok" role="status" data-testid="action-done">{o.text}</p> : <p className="error" role="alert" data-testid="action-error">{o.text}</p>;
+}
+
+function PromoteForm({ d, action }: { d: DeploymentStatus; action: Action }) {
   const versions = useAsync(() => api.modelVersions(d.model), [d.model]);
   const all = (versions.data?.versions ?? []).map((v) => v.version).sort((a, b) => b - a);
   const [picked, setPicked] = useState("");
   const [strategy, setStrategy] = useState<"" | "blue-green" | "canary">("");
   const [reason, setReason] = useState("");
-  const action = useAction(onDone);
   const version = picked || String(all.find((v) => v !== d.stable) ?? all[0] ?? "");
   const how = strategy || d.rollout.strategy;
   const promote = () =>
-    action.run(async () => {
+    action.run("Promote", async () => {
       await api.promote(d.name, { version: Number(version), strategy: how, reason, revision: d.revision });
       setReason("");
-    }, `v${version} promoted (${how})`);
+      return `v${version} promoted (${how})`;
+    });
   return (
     <form className="action-card" data-testid="promote" onSubmit={(e) => { e.preventDefault(); void promote(); }}>
       <h3>Promote</h3>
@@ -310,21 +317,19 @@ function PromoteForm({ d, onDone }: { d: DeploymentStatus; onDone: () => void })
         <input value={reason} onChange={(e) => setReason(e.target.value)} placeholder="reason (kept in the history)" aria-label="promote reason" />
         <button className="primary" type="submit" disabled={action.busy || !version}>Promote</button>
       </div>
-      {action.error && <p className="error" role="alert" data-testid="promote-error">{action.error}</p>}
-      {action.done && <p className="ok" role="status">{action.done}</p>}
     </form>
   );
 }
 
-function RollbackForm({ d, onDone }: { d: DeploymentStatus; onDone: () => void }) {
+function RollbackForm({ d, action }: { d: DeploymentStatus; action: Action }) {
   const [reason, setReason] = useState("");
-  const action = useAction(onDone);
   const what = d.candidate ? `calls off the rollout of v${d.candidate.version}` : d.previous !== null ? `moves all traffic back to v${d.previous}` : "has nothing to go back to yet";
   const rollback = () =>
-    action.run(async () => {
-      await api.rollback(d.name, { reason, revision: d.revision });
+    action.run("Rollback", async () => {
+      const after = await api.rollback(d.name, { reason, revision: d.revision });
       setReason("");
-    }, "rolled back");
+      return `rolled back: all traffic on v${after.stable}`;
+    });
   return (
     <form className="action-card" data-testid="rollback" onSubmit={(e) => { e.preventDefault(); void rollback(); }}>
       <h3>Rollback</h3>
@@ -333,8 +338,6 @@ function RollbackForm({ d, onDone }: { d: DeploymentStatus; onDone: () => void }
         <input value={reason} onChange={(e) => setReason(e.target.value)} placeholder="reason (kept in the history)" aria-label="rollback reason" />
         <button type="submit" disabled={action.busy}>Rollback</button>
       </div>
-      {action.error && <p className="error" role="alert" data-testid="rollback-error">{action.error}</p>}
-      {action.done && <p className="ok" role="status">{action.done}</p>}
     </form>
   );
 }
