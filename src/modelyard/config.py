@@ -132,6 +132,29 @@ SERVE_MAX_WAIT_MS = Setting(
     "Most milliseconds a batch waits for requests that are already arriving (never for others).",
 )
 
+RAY_ADDRESS = Setting(
+    "MODELYARD_RAY_ADDRESS",
+    "",
+    'Ray cluster the server runs engine-"ray" deployments on (host:port of its GCS, or '
+    "ray://...); default one started on this machine with `ray start`, else a local one.",
+)
+RAY_HTTP_HOST = Setting(
+    "MODELYARD_RAY_HTTP_HOST",
+    "127.0.0.1",
+    "Interface of Ray Serve's HTTP proxy when the server starts Serve (an already running "
+    "Serve keeps its own).",
+)
+RAY_HTTP_PORT = Setting(
+    "MODELYARD_RAY_HTTP_PORT",
+    8000,
+    "Port of Ray Serve's HTTP proxy when the server starts Serve; deployments answer at /NAME.",
+)
+RAY_REPLICA_CPUS = Setting(
+    "MODELYARD_RAY_REPLICA_CPUS",
+    1.0,
+    'CPUs Ray reserves for each replica of an engine-"ray" deployment.',
+)
+
 ALL_SETTINGS: tuple[Setting[object], ...] = (
     HOME,
     TRACKING_URI,
@@ -157,6 +180,10 @@ ALL_SETTINGS: tuple[Setting[object], ...] = (
     PREDICTION_LOG,
     SERVE_MAX_BATCH_ROWS,
     SERVE_MAX_WAIT_MS,
+    RAY_ADDRESS,
+    RAY_HTTP_HOST,
+    RAY_HTTP_PORT,
+    RAY_REPLICA_CPUS,
 )  # type: ignore[assignment]
 
 
@@ -191,3 +218,8 @@ def prediction_log_dir() -> Path | None:
     if raw.strip().lower() == "off":
         return None
     return Path(raw).expanduser() if raw else home_dir() / "predictions"
+
+
+def deployment_logs_dir() -> Path:
+    """Where the server's serving processes write their output, a file per deployment."""
+    return home_dir() / "deployments"

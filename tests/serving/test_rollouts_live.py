@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from modelyard.cli.app import app
 from modelyard.listener import free_port
 from modelyard.registry.client import ModelRegistry
 from modelyard.serving import predlog
@@ -51,6 +53,16 @@ class Plant:
         assert got.status_code in (200, 201), got.text
         out: dict[str, Any] = got.json()
         return out
+
+    def settled(self, name: str, url: str, timeout: float = 30) -> None:
+        """Wait until the serving process at ``url`` routes by the deployment's policy (it
+        learns a change at its next heartbeat, within half a second)."""
+
+        def same() -> bool:
+            served = httpx.get(url + "/ready", timeout=5).json()["traffic"]
+            return bool(served == self.status(name)["traffic"])
+
+        wait_for(same, timeout, f"{url} to route by the policy of {name}")
 
     def endpoint(self, name: str, timeout: float = 60) -> str:
         """The URL of the deployment's live, ready serving process."""
@@ -221,6 +233,7 @@ def test_a_bad_canary_is_rolled_back_by_its_gate(plant: Plant) -> None:
 
 def test_a_version_that_fails_to_load_never_gets_traffic(plant: Plant) -> None:
     url = plant.endpoint("flaky")
+    plant.settled("flaky", url)
     with Load(url) as load:
         plant.post("/api/v1/deployments/flaky/promote", {"version": 4})
         wait_for(
@@ -296,6 +309,17 @@ def test_a_killed_serving_process_is_restarted(plant: Plant) -> None:
     wait_for(back, 60, "a new serving process")
     again = plant.endpoint("flaky")
     assert httpx.post(again + "/predict", json={"inputs": [[1, 2, 3]]}).status_code == 200
+
+
+def test_its_logs_are_served_and_shown(plant: Plant) -> None:
+    lines = plant.http.get("/api/v1/deployments/flaky/logs", params={"lines": 50}).json()["lines"]
+    assert any("serving deployment flaky" in line for line in lines)
+    assert "restarting" in "\n".join(lines)  # the supervisor noted the killed process
+    assert plant.http.get("/api/v1/deployments/nope/logs").status_code == 404
+    assert plant.http.get("/api/v1/deployments/flaky/logs?lines=-1").status_code in (400, 422)
+    result = CliRunner().invoke(app, ["deploy", "logs", "flaky", "-n", "5", "-u", plant.url])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == lines[-5:]
 
 
 def test_deleting_a_deployment_stops_its_process(plant: Plant) -> None:

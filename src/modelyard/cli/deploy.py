@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -226,3 +227,32 @@ def history(name: str, uri: str | None = TrackingUri) -> None:
         after = split_text(e["after"].get("traffic", [])) or "-"
         table.add_row(when(e["at"]), e["actor"], e["action"], after, e["reason"])
     console.print(table)
+
+
+@app.command("logs")
+def logs(
+    name: str,
+    lines: int = typer.Option(100, "--lines", "-n", min=0, help="How many of the last lines."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+    uri: str | None = TrackingUri,
+) -> None:
+    """What the deployment's serving processes wrote (started by the server)."""
+    with deployments(uri) as client:
+        seen = client.logs(name, lines)
+        for line in seen:
+            typer.echo(line)
+        while follow:
+            time.sleep(1.0)
+            now = client.logs(name, 2000)
+            for line in _new(seen, now):
+                typer.echo(line)
+            seen = now
+
+
+def _new(before: list[str], now: list[str]) -> list[str]:
+    """The lines of the later tail ``now`` past the earlier tail ``before`` (by the longest
+    end of ``before`` that ``now`` starts with)."""
+    for k in range(min(len(before), len(now)), 0, -1):
+        if before[-k:] == now[:k]:
+            return now[k:]
+    return now

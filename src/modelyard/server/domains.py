@@ -99,7 +99,7 @@ def _controlling(service: DeploymentService, settings: Any) -> Iterator[None]:
         supervisor = Supervisor(
             service,
             settings.url,
-            config.home_dir() / "deployments",
+            config.deployment_logs_dir(),
             prediction_log=config.prediction_log_dir(),
         ).start()
     try:

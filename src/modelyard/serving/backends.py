@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from modelyard import embedded, wire
+from modelyard.serving.logs import tail
 from modelyard.tracking.http import PooledApi, quote_part
 from modelyard.users import local_user
 
@@ -23,6 +24,7 @@ class DeploymentsApi(Protocol):
     def rollback(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
     def delete(self, name: str, reason: str) -> None: ...
     def history(self, name: str) -> list[dict[str, Any]]: ...
+    def logs(self, name: str, lines: int) -> list[str]: ...
     def close(self) -> None: ...
 
 
@@ -61,6 +63,10 @@ class HttpDeployments(PooledApi):
 
     def history(self, name: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._call("GET", f"/{quote_part(name)}/history")
+        return found
+
+    def logs(self, name: str, lines: int) -> list[str]:
+        found: list[str] = self._call("GET", f"/{quote_part(name)}/logs", lines=lines)["lines"]
         return found
 
 
@@ -130,6 +136,10 @@ class LocalDeployments:
 
     def history(self, name: str) -> list[dict[str, Any]]:
         return [wire.deployment_event_json(e) for e in self.svc.history(name)]
+
+    def logs(self, name: str, lines: int) -> list[str]:
+        self.svc.get(name)
+        return tail(name, lines)
 
     def close(self) -> None:
         if self._services is not None:

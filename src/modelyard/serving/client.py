@@ -115,3 +115,7 @@ class Deployments:
     def history(self, name: str) -> builtins.list[dict[str, Any]]:
         """Every policy change, oldest first: who or what, why, traffic before and after."""
         return self.api.history(name)
+
+    def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
+        """The last ``lines`` lines its serving processes wrote."""
+        return self.api.logs(name, lines)

@@ -1,6 +1,8 @@
 """The main server's keeper of serving processes: one `modelyard serve --deployment NAME` per
 replica of each deployment whose engine is "process", started when it appears, restarted
 when it dies (with a growing pause if it keeps dying), stopped when the deployment goes.
+Deployments whose engine is "ray" are handed to ``ray_engine.RayEngine`` (Ray Serve keeps
+their replicas).
 
 Each process logs to ``{logs}/{deployment}.log`` (what `modelyard deploy logs` shows) and
 keeps its port across restarts, so callers find it where it was.
@@ -17,10 +19,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelyard.serving.deployments import DeploymentService
 from modelyard.serving.entities import Deployment
-from modelyard.serving.predlog import folder_name
+from modelyard.serving.logs import log_file
+
+if TYPE_CHECKING:
+    from modelyard.serving.ray_engine import RayEngine
 
 log = logging.getLogger("modelyard.serving")
 MAX_PAUSE_S = 30.0
@@ -55,6 +61,7 @@ class Supervisor:
         self.interval_s = interval_s
         self.python = python
         self.replicas: dict[tuple[str, int], Replica] = {}
+        self._ray: RayEngine | None = None  # engine "ray": made (and Ray imported) when needed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="modelyard-supervisor", daemon=True)
 
@@ -70,6 +77,15 @@ class Supervisor:
         for replica in list(self.replicas.values()):
             self._terminate(replica)
         self.replicas.clear()
+        if self._ray is not None:
+            self._ray.stop()
+
+    def _ray_engine(self) -> RayEngine:
+        if self._ray is None:
+            from modelyard.serving.ray_engine import RayEngine
+
+            self._ray = RayEngine(self.server_url, self.prediction_log)
+        return self._ray
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -81,9 +97,13 @@ class Supervisor:
 
     def tick(self) -> None:
         """Start what is missing or dead, stop what is no longer wanted."""
+        deployments = self.service.list_all()
+        on_ray = [d for d in deployments if d.engine == "ray"]
+        if on_ray or self._ray is not None:
+            self._ray_engine().sync(on_ray)  # never blocks: the engine has its own thread
         wanted = {
             (d.name, i): d
-            for d in self.service.list_all()
+            for d in deployments
             if d.engine == "process"
             for i in range(max(1, d.replicas))
         }
@@ -135,7 +155,7 @@ class Supervisor:
         replica.started_at = time.monotonic()
 
     def log_file(self, deployment: str) -> Path:
-        return self.logs / f"{folder_name(deployment)}.log"
+        return log_file(deployment, self.logs)
 
     def _note(self, replica: Replica, text: str) -> None:
         with self.log_file(replica.deployment).open("a") as out:

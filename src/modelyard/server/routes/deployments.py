@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.server.deps import service
@@ -19,6 +19,7 @@ from modelyard.server.schemas import (
     TrafficIn,
 )
 from modelyard.serving.deployments import DeploymentService
+from modelyard.serving.logs import MAX_LINES, tail
 from modelyard.wire import deployment_event_json, deployment_json, deployment_status_json
 
 router = APIRouter(prefix="/deployments", tags=["deployments"])
@@ -134,6 +135,17 @@ async def history(name: str, svc: DeploymentService = Depends(deployments)) -> J
     """Every policy change, oldest first: who or what, why, traffic before and after."""
     found = await run_in_threadpool(svc.history, name)
     return JSONOut([deployment_event_json(e) for e in found])
+
+
+@router.get("/{name}/logs")
+async def logs(
+    name: str,
+    lines: int = Query(200, ge=0, le=MAX_LINES),
+    svc: DeploymentService = Depends(deployments),
+) -> JSONOut:
+    """The last lines its serving processes wrote (started by this server)."""
+    await run_in_threadpool(svc.get, name)  # RESOURCE_DOES_NOT_EXIST for an unknown name
+    return JSONOut({"deployment": name, "lines": await run_in_threadpool(tail, name, lines)})
 
 
 @router.post("/{name}/heartbeat")
