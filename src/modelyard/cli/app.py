@@ -12,6 +12,7 @@ from modelyard.cli import (
     importing,
     maintenance,
     models,
+    predict,
     runs,
     serve,
     server,
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.command("server")(server.serve)
 app.command("serve")(serve.serve)
+app.command("predict")(predict.predict)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
