@@ -65,11 +65,10 @@ class Plant:
         events: list[dict[str, Any]] = got.json()
         return events
 
-    def deploy(self, name: str) -> str:
+    def deploy(self, name: str, rollout: dict[str, Any] | None) -> str:
         """Create a deployment of churn@champion; the URL of its serving process once ready."""
-        got = self.http.post(
-            "/api/v1/deployments", json={"name": name, "model": "models:/churn@champion"}
-        )
+        body = {"name": name, "model": "models:/churn@champion", "rollout": rollout}
+        got = self.http.post("/api/v1/deployments", json=body)
         assert got.status_code == 201, got.text
         found = ""
 
@@ -158,9 +157,10 @@ class Traffic:
 
 @pytest.fixture
 def deployment(plant: Plant, request: pytest.FixtureRequest) -> Iterator[tuple[str, Traffic]]:
-    """A fresh deployment of churn@champion (v1) with traffic flowing; deleted afterwards."""
+    """A fresh deployment of churn@champion (v1) with traffic flowing; deleted afterwards.
+    Its rollout settings come from an indirect parametrization (default: blue-green)."""
     name = "churn-" + request.node.name.removeprefix("test_").split("_")[0]
-    url = plant.deploy(name)
+    url = plant.deploy(name, getattr(request, "param", None))
     with Traffic(url, plant.rows) as traffic:
         wait_for(lambda: len(traffic.statuses) > 20, 60, "first answers")
         yield name, traffic
@@ -291,3 +291,49 @@ def test_detail_live_figures_promote_blue_green_and_rollback(
     assert events[-1]["after"]["traffic"] == [{"version": 1, "weight": 100.0}]
     wait_for(lambda: traffic.versions[-1] == "1", 60, "traffic back on v1")
     assert "2" in traffic.versions
+
+
+CANARY = {"strategy": "canary", "steps": [50, 100], "interval_s": 3600, "min_requests": 10}
+
+
+@pytest.mark.parametrize("deployment", [CANARY], indirect=True)
+def test_canary_step_shown_then_called_off(
+    page: Any, plant: Plant, deployment: tuple[str, Traffic]
+) -> None:
+    name, traffic = deployment
+    page.goto(f"{plant.url}/deployments/{name}")
+    rollout = page.get_by_test_id("rollout")
+    expect(rollout).to_contain_text("in steps of 50, 100% every 3600 s")
+    promote = page.get_by_test_id("promote")
+    expect(promote.get_by_label("strategy")).to_have_value("canary")  # the deployment's own
+    promote.get_by_label("promote reason").fill("try it on half")
+    promote.get_by_role("button", name="Promote").click()
+    expect(page.get_by_test_id("action-done")).to_have_text("v2 promoted (canary)")
+    expect(rollout).to_contain_text("Rolling out v2")
+    expect(rollout).to_contain_text("try it on half")
+    # it loads, then the controller moves half of the traffic and holds (the next step is an hour away)
+    expect(rollout.get_by_test_id("rollout-step")).to_have_text(
+        "step 1/2: 50% of the traffic", timeout=SLOW
+    )
+    expect(rollout).to_contain_text("stepping")
+    expect(page.get_by_test_id("split")).to_contain_text("v1 50% · v2 50%")
+    expect(page.get_by_test_id("version-2")).to_contain_text("candidate")
+    step = page.get_by_test_id("history").locator('tr[data-action="step"]')
+    expect(step).to_contain_text("canary step 1/2: 50% to v2")
+    expect(step.locator(".machine")).to_have_text("controller")
+    page.goto(f"{plant.url}/deployments")
+    row = page.locator(f'tr[data-deployment="{name}"]')
+    expect(row).to_contain_text("v2 canary step 1/2 (50%)")
+    expect(row).to_contain_text("v1 50% · v2 50%")
+    wait_for(lambda: "2" in traffic.versions[-50:], 60, "traffic on the canary")
+
+    row.get_by_role("link", name=name).click()
+    rollback = page.get_by_test_id("rollback")
+    expect(rollback).to_contain_text("calls off the rollout of v2")
+    rollback.get_by_label("rollback reason").fill("not today")
+    rollback.get_by_role("button", name="Rollback").click()
+    expect(page.get_by_test_id("action-done")).to_have_text("rolled back: all traffic on v1")
+    off = page.get_by_test_id("history").locator('tr[data-action="rollback"]')
+    expect(off).to_contain_text("rollout of v2 called off: not today")
+    expect(page.get_by_test_id("rollout")).to_contain_text("No rollout in progress")
+    expect(page.get_by_test_id("split")).to_contain_text("v1 100%")
