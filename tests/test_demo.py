@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from rich.console import Console
 
-from modelyard.demo import DEMO_EXPERIMENT, run_demo
+from modelyard.demo import DEMO_DEPLOYMENT, DEMO_EXPERIMENT, run_demo
+from modelyard.server.app import ServerSettings
+from modelyard.server.background import serve_in_background
 
 pytestmark = pytest.mark.usefixtures("fresh_sdk")
 
 
-def test_demo_fills_runs_models_and_datasets(server_url: str, modelyard_home: Path) -> None:
+@pytest.fixture
+def supervising_server(server_settings: ServerSettings) -> Iterator[str]:
+    """A server that starts the deployments' serving processes, as `modelyard server` does."""
+    with serve_in_background(server_settings, supervise=True) as url:
+        yield url
+
+
+def test_demo_fills_runs_models_datasets_and_a_live_deployment(
+    supervising_server: str, modelyard_home: Path
+) -> None:
+    server_url = supervising_server
     console = Console(file=open("/dev/null", "w"))  # noqa: SIM115
     try:
         run_demo(server_url, console)
@@ -32,6 +46,19 @@ def test_demo_fills_runs_models_and_datasets(server_url: str, modelyard_home: Pa
         (proposal,) = api.get("/models/demo-classifier/promotions").json()
         assert proposal["status"] == "open"
         assert api.get("/datasets/demo-train/versions/latest").json()["num_rows"] == 2250
+        deployment = api.get(f"/deployments/{DEMO_DEPLOYMENT}").json()
+        assert deployment["follow"] == "champion"
+        assert deployment["traffic"] == [{"version": champion, "weight": 100.0}]
+        assert deployment["shadow"] == [model["aliases"]["challenger"]]
+
+        def served() -> int:
+            figures = api.get(f"/deployments/{DEMO_DEPLOYMENT}").json()["stats"]
+            return int(figures.get(str(champion), {}).get("requests", 0))
+
+        deadline = time.monotonic() + 60
+        while served() < 20:  # the demo's traffic reaches the champion
+            assert time.monotonic() < deadline, api.get(f"/deployments/{DEMO_DEPLOYMENT}").text
+            time.sleep(0.5)
         run_demo(server_url, console)  # a second start adds nothing
         again = api.post("/runs/search", json={"experiment_ids": [exp["id"]]}).json()["runs"]
         assert len(again) == 7

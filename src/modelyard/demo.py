@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ DEMO_EXPERIMENT = "demo: wine-like classification"
 
 
 def run_demo(tracking_uri: str, console: Any) -> None:
-    """Log a small sweep of models; skipped when the demo experiment already has runs."""
+    """Log a small sweep of models, register them, deploy the champion and send it traffic;
+    skipped when the demo experiment already has runs."""
     import numpy as np
     from sklearn.datasets import make_classification
     from sklearn.linear_model import SGDClassifier
@@ -78,7 +81,8 @@ def run_demo(tracking_uri: str, console: Any) -> None:
                 scored.append((metrics["accuracy"], version))
             console.print(f"  {name}: accuracy {metrics['accuracy']:.3f}")
     my.flush()
-    _promote(my, scored, console)
+    best, runner_up = _promote(my, scored, console)
+    _deploy(my.get_tracking_uri(), best, runner_up, x_test, console)
 
 
 def _write_predictions(path: Path, truth: Any, predicted: Any) -> None:
@@ -100,7 +104,9 @@ def _write_report(path: Path, name: str, metrics: dict[str, float]) -> None:
     )
 
 
-def _promote(my: Any, scored: list[tuple[float, dict[str, Any]]], console: Any) -> None:
+def _promote(
+    my: Any, scored: list[tuple[float, dict[str, Any]]], console: Any
+) -> tuple[int, int]:
     """The best version becomes champion; the runner-up is proposed, gated on accuracy."""
     from modelyard.registry.client import ModelRegistry
 
@@ -118,3 +124,75 @@ def _promote(my: Any, scored: list[tuple[float, dict[str, Any]]], console: Any) 
             reason="could the runner-up replace the champion?",
         )
     console.print(f"demo: demo-classifier@champion is version {best}; version {runner_up} proposed")
+    return int(best), int(runner_up)
+
+
+DEMO_DEPLOYMENT = "demo-classifier"
+
+
+def _deploy(
+    uri: str, best: int, runner_up: int, rows: Any, console: Any, wait_s: float = 120.0
+) -> str | None:
+    """Deploy the champion (the runner-up in its shadow) and send it a minute of traffic, so
+    the Deployments page has something live; the address, or None when nothing serves it."""
+    from modelyard.serving.client import Deployments
+
+    with Deployments(uri) as deployments:
+        deployments.create(
+            DEMO_DEPLOYMENT,
+            "models:/demo-classifier@champion",
+            rollout={"strategy": "canary", "steps": [10, 50, 100], "interval_s": 30},
+            reason="demo: serve the champion",
+        )
+        deployments.set_traffic(
+            DEMO_DEPLOYMENT,
+            {best: 100},
+            shadow=[runner_up],
+            reason="demo: the runner-up answers in the shadow, compared, never returned",
+        )
+        url = _ready_endpoint(deployments, wait_s)
+    if url is None:
+        console.print("demo: no serving process reported in (is the server supervising?)")
+        return None
+    threading.Thread(
+        target=_send_traffic, args=(url, rows.tolist()), name="modelyard-demo-traffic", daemon=True
+    ).start()
+    console.print(f"demo: deployment {DEMO_DEPLOYMENT} answers at {url}/predict; sending traffic")
+    return url
+
+
+def _ready_endpoint(deployments: Any, wait_s: float) -> str | None:
+    import httpx
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        for instance in deployments.get(DEMO_DEPLOYMENT)["instances"]:
+            if instance["stale"]:
+                continue
+            try:
+                if httpx.get(instance["url"] + "/ready", timeout=2).status_code == 200:
+                    return str(instance["url"])
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
+    return None
+
+
+def _send_traffic(url: str, rows: list[list[float]], seconds: float = 60.0) -> None:
+    """About 20 requests a second for a minute, from a few made-up users."""
+    import httpx
+
+    end = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=10) as http:
+        i = 0
+        while time.monotonic() < end:
+            try:
+                http.post(
+                    "/predict",
+                    json={"inputs": [rows[i % len(rows)]]},
+                    headers={"X-User-Id": f"user-{i % 50}"},
+                )
+            except httpx.HTTPError:
+                return
+            i += 1
+            time.sleep(0.05)

@@ -44,6 +44,7 @@ class _Hidden(importlib.abc.MetaPathFinder):
 
 
 _SKOPS_IMPORT = threading.Lock()
+_skops: list[ModuleType] = []  # set once skops.io is fully imported
 
 
 def skops_io() -> ModuleType:
@@ -51,20 +52,23 @@ def skops_io() -> ModuleType:
 
     skops lists its trusted types by importing every scikit-learn module, and scikit-learn's
     array-API shim then imports torch when it is installed: seconds and ~300 MiB that a
-    scikit-learn model never uses. Hidden from this import only (other threads see torch).
+    scikit-learn model never uses. Hidden from this import only (other threads see torch);
+    threads that ask meanwhile wait for the whole import, never see half a module.
     """
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
+    if _skops:
+        return _skops[0]
     with _SKOPS_IMPORT:
-        hidden = None if "torch" in sys.modules else _Hidden("torch")
-        if hidden is not None:
-            sys.meta_path.insert(0, hidden)
-        try:
-            import skops.io  # noqa: F401 (read back from sys.modules)
-        finally:
+        if not _skops:
+            hidden = None if "torch" in sys.modules else _Hidden("torch")
             if hidden is not None:
-                sys.meta_path.remove(hidden)
-    return sys.modules["skops.io"]
+                sys.meta_path.insert(0, hidden)
+            try:
+                import skops.io  # noqa: F401 (read back from sys.modules)
+            finally:
+                if hidden is not None:
+                    sys.meta_path.remove(hidden)
+            _skops.append(sys.modules["skops.io"])
+    return _skops[0]
 
 
 def installed(*dists: str) -> dict[str, str]:

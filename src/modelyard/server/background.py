@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 from starlette.types import ASGIApp
 
@@ -15,7 +16,7 @@ from modelyard.server.domains import BUILT_IN, Domain
 
 
 @contextmanager
-def serve_app(app: ASGIApp) -> Iterator[str]:
+def serve_app(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     """Serve a ready ``app`` with uvicorn on 127.0.0.1 until the block ends; yields the base URL.
 
     For an app the caller changed after ``create_app`` (e.g. with /metrics installed), or
@@ -23,7 +24,7 @@ def serve_app(app: ASGIApp) -> Iterator[str]:
     """
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn_config(app, "127.0.0.1", port, log_level="warning", lifespan="on")
     )
@@ -43,8 +44,13 @@ def serve_app(app: ASGIApp) -> Iterator[str]:
 
 @contextmanager
 def serve_in_background(
-    settings: ServerSettings, domains: Sequence[Domain] = BUILT_IN
+    settings: ServerSettings, domains: Sequence[Domain] = BUILT_IN, *, supervise: bool = False
 ) -> Iterator[str]:
-    """Serve ``create_app(settings, domains)`` with uvicorn on 127.0.0.1; yields the base URL."""
-    with serve_app(create_app(settings, domains)) as url:
+    """Serve ``create_app(settings, domains)`` with uvicorn on 127.0.0.1; yields the base URL.
+
+    ``supervise`` also starts the deployments' serving processes (off by default: most tests
+    drive deployments with heartbeats of their own)."""
+    port = free_port()
+    settings = replace(settings, url=f"http://127.0.0.1:{port}" if supervise else None)
+    with serve_app(create_app(settings, domains), port) as url:
         yield url
