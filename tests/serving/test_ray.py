@@ -75,6 +75,9 @@ def test_a_ray_deployment_answers_through_the_proxy_from_two_replicas(on_ray: Pl
         assert got.status_code == 200, got.text
         assert got.json() == {"predictions": [6.0, 15.0]}
         assert got.headers["x-model-version"] == "1"
+        assert len(got.headers.get_list("x-request-id")) == 1, got.headers
+        mine = http.post("/predict", json={"inputs": [[1, 1, 1]]}, headers={"X-Request-Id": "r-1"})
+        assert mine.headers.get_list("x-request-id") == ["r-1"]
         mlflow = http.post("/invocations", json={"dataframe_split": {"data": [[1, 1, 1]]}})
         assert mlflow.json() == {"predictions": [3.0]}
         bad = http.post("/predict", json={"inputs": [[1, 2]]})
@@ -136,7 +139,9 @@ def test_the_supervisor_leaves_ray_alone() -> None:
 
 
 def test_the_replica_app_answers_below_the_route_prefix() -> None:
-    async def call(path: str, root: str) -> tuple[int, Any]:
+    async def call(
+        method: str, path: str, root: str, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> tuple[int, Any, dict[bytes, bytes]]:
         sent: list[dict[str, Any]] = []
 
         async def receive() -> dict[str, Any]:
@@ -145,14 +150,30 @@ def test_the_replica_app_answers_below_the_route_prefix() -> None:
         async def send(message: Any) -> None:
             sent.append(dict(message))
 
-        scope = {"type": "http", "method": "GET", "path": path, "root_path": root, "headers": []}
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "root_path": root,
+            "headers": headers or [],
+        }
         await Mounted(ServingState(NAME))(scope, receive, send)
-        return sent[0]["status"], orjson.loads(sent[1]["body"])
+        return sent[0]["status"], orjson.loads(sent[1]["body"]), dict(sent[0]["headers"])
 
-    assert asyncio.run(call(f"/{NAME}/health", f"/{NAME}")) == (200, {"status": "ok"})
-    assert asyncio.run(call("/health", "")) == (200, {"status": "ok"})
-    status, body = asyncio.run(call(f"/{NAME}/ready", f"/{NAME}"))
+    status, body, _ = asyncio.run(call("GET", f"/{NAME}/health", f"/{NAME}"))
+    assert (status, body) == (200, {"status": "ok"})
+    status, body, _ = asyncio.run(call("GET", "/health", ""))
+    assert (status, body) == (200, {"status": "ok"})
+    status, body, _ = asyncio.run(call("GET", f"/{NAME}/ready", f"/{NAME}"))
     assert (status, body["ready"]) == (503, False)
+    # Serve's proxy adds the request's id to the answer: the app's copy is not sent twice
+    status, body, headers = asyncio.run(call("POST", f"/{NAME}/predict", f"/{NAME}"))
+    assert (status, body["error_code"]) == (503, "NOT_READY")
+    assert b"x-request-id" in headers
+    ided = [(b"x-request-id", b"r-1")]
+    status, body, headers = asyncio.run(call("POST", f"/{NAME}/predict", f"/{NAME}", ided))
+    assert status == 503
+    assert b"x-request-id" not in headers
 
 
 def test_a_replica_starts_once_its_versions_settle() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -38,9 +39,11 @@ class Mounted:
     """``InferenceApp`` under Serve's route prefix; its startup ends once it can serve.
 
     Serve hands the app the full path with the prefix in ``root_path``; the inference app
-    routes on the path below it. Serve routes to a replica only after its ASGI startup, so the
-    startup waits until the policy's versions are loaded (or failed, or ``READY_TIMEOUT_S``):
-    a replica Serve adds or restarts never answers NOT_READY to traffic.
+    routes on the path below it. Serve's proxy gives every request an ``X-Request-Id`` (the
+    caller's, or its own) and adds it to the answer, so the app's copy is dropped. Serve routes
+    to a replica only after its ASGI startup, so the startup waits until the policy's versions
+    are loaded (or failed, or ``READY_TIMEOUT_S``): a replica Serve adds or restarts never
+    answers NOT_READY to traffic.
     """
 
     def __init__(self, state: ServingState, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -53,6 +56,8 @@ class Mounted:
             root, path = scope.get("root_path", ""), scope["path"]
             if root and path.startswith(root):
                 scope = {**scope, "path": path[len(root) :] or "/", "root_path": ""}
+            if any(name == b"x-request-id" for name, _ in scope["headers"]):
+                send = _without_request_id(send)
         elif scope["type"] == "lifespan":
             inner = send
 
@@ -71,6 +76,16 @@ class Mounted:
             if known and all(s == "failed" for s, _ in known):
                 return  # nothing will load: answer NOT_READY as a serving process does
             await asyncio.sleep(0.1)
+
+
+def _without_request_id(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message["headers"] if k != b"x-request-id"]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 class RayReplica:
@@ -155,6 +170,8 @@ class RayEngine:
             self._stop.wait(pause)
 
     def connect(self) -> None:
+        # a SIGTERM is how the server stops, not a crash for Ray's handler to dump a stack of
+        os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
         import ray
         from ray import serve
 
