@@ -41,21 +41,38 @@ async def ask(batcher: Batcher, p: Part) -> list[Any]:
 
 
 def test_concurrent_requests_share_model_calls() -> None:
-    model = Doubler(pause=0.02)
+    model = Doubler(pause=0.03)
 
     async def main() -> list[list[Any]]:
         batcher = Batcher(model, max_rows=64, max_wait_s=0.002)
         try:
-            return await asyncio.gather(*(ask(batcher, part(i, i + 100)) for i in range(40)))
+            first = await asyncio.gather(*(ask(batcher, part(i, i + 100)) for i in range(40)))
+            await asyncio.gather(*(ask(batcher, part(1)) for _ in range(10)))
+            return first
         finally:
             batcher.close()
 
     answers = asyncio.run(main())
     assert answers == [[2 * i, 2 * (i + 100)] for i in range(40)]
-    assert sum(model.calls) == 80
-    assert len(model.calls) < 10  # 40 requests, far fewer model calls
+    assert sum(model.calls) == 90
+    assert len(model.calls) < 10  # 50 requests, far fewer model calls
     assert max(model.calls) <= 64
-    assert all(name.startswith("modelyard-model") for name in model.threads)
+    # a model this slow (30 ms a call) is called on its own thread, not on the event loop
+    assert any(name.startswith("modelyard-model") for name in model.threads)
+
+
+def test_a_fast_model_is_called_on_the_event_loop() -> None:
+    model = Doubler()
+
+    async def main() -> list[list[Any]]:
+        batcher = Batcher(model, max_rows=64, max_wait_s=0.002)
+        try:
+            return list(await asyncio.gather(*(ask(batcher, part(i)) for i in range(20))))
+        finally:
+            batcher.close()
+
+    assert asyncio.run(main()) == [[2 * i] for i in range(20)]
+    assert model.threads == {"MainThread"}
 
 
 def test_a_lone_request_does_not_wait_for_a_batch() -> None:

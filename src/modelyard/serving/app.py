@@ -13,6 +13,7 @@ answering ``X-Model-Version``; every error has modelyard's JSON shape.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import time
@@ -101,7 +102,7 @@ class InferenceApp:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id", b"")
-        rid = request_id.decode() if _REQUEST_ID.fullmatch(request_id) else uuid.uuid4().hex
+        rid = request_id.decode() if _REQUEST_ID.fullmatch(request_id) else _new_id()
         extra = [(b"x-request-id", rid.encode())]
         state = self.state
         try:
@@ -174,6 +175,15 @@ async def _read(receive: Receive, headers: dict[bytes, bytes], limit: int) -> by
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_ID_PREFIX = uuid.uuid4().hex[:16]  # this process's; the counter makes each id unique in it
+_ID_COUNTER = itertools.count(1)
+
+
+def _new_id() -> str:
+    """A request id unique across processes (32 hex digits, as a uuid4 would give)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 def _text(value: bytes | None) -> str | None:

@@ -1,15 +1,24 @@
 """Adaptive micro-batching: concurrent requests for one model version become one model call.
 
 While the model works on a batch, new requests queue; when it is free it takes everything
-queued (up to ``max_rows``). It waits (at most ``max_wait_s``) only for requests that have
-already arrived and are still being read, so a lone request never waits for a batch that
-will not come. A batch that fails is retried request by request, so one poisoned request
-gets its error and the others their answers.
+queued (up to ``max_rows``). Before a call it waits, at most ``max_wait_s``, for requests
+that have already arrived and are still being read, and for as many requests as recent
+batches held (under steady concurrent load, the clients whose answers just went out are
+about to ask again). A wait that ends with fewer than that resets the expectation to what
+came, so after a burst at most one lone request waits, once: a request never keeps waiting
+for a batch that will not come. A batch that fails is retried request by request, so one
+poisoned request gets its error and the others their answers.
+
+A fast model (recent calls under ``INLINE_S``) is called on the event loop itself: the
+requests that arrive meanwhile wait in the socket and are read right after, which merges
+them as well as a thread would, without the GIL passing back and forth. A slower model is
+called on a thread of its own, so the server keeps answering /health and reading requests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +27,7 @@ from typing import Any
 from modelyard.serving.inputs import Part
 
 Run = Callable[[list[Part]], list[Any]]
+INLINE_S = 0.02  # model calls shorter than this (lately) run on the event loop
 
 
 class Batcher:
@@ -35,6 +45,8 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="modelyard-model")
+        self.expected = 1.0  # requests per batch lately (a moving average)
+        self.call_s = 0.0  # seconds per model call lately (a moving average)
         self.sizes: Callable[[int], None] = lambda rows: None  # batch-size observer (metrics)
 
     def coming(self) -> None:
@@ -71,19 +83,25 @@ class Batcher:
             self._busy = False
 
     async def _gather(self) -> None:
-        """Wait for requests already arriving, while the batch has room and time remains."""
-        if self.max_wait_s <= 0 or self.arriving <= 0:
+        """Wait for requests already arriving and for as many as lately came together, while
+        the batch has room and time remains."""
+        want = min(round(self.expected), self.max_rows)
+        if self.max_wait_s <= 0 or (self.arriving <= 0 and len(self._queue) >= want):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_wait_s
-        while self.arriving > 0 and self._queued_rows() < self.max_rows:
+        while (
+            self.arriving > 0 or len(self._queue) < want
+        ) and self._queued_rows() < self.max_rows:
             left = deadline - loop.time()
             if left <= 0:
+                self.expected = float(len(self._queue))  # fewer came: expect no more
                 return
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), left)
             except TimeoutError:
+                self.expected = float(len(self._queue))
                 return
 
     def _queued_rows(self) -> int:
@@ -102,8 +120,13 @@ class Batcher:
         loop = asyncio.get_running_loop()
         parts = [part for part, _ in batch]
         self.sizes(sum(p.n for p in parts))
+        self.expected = 0.8 * self.expected + 0.2 * len(batch)
+        started = time.perf_counter()
         try:
-            out = await loop.run_in_executor(self._executor, self.run, parts)
+            if self.call_s < INLINE_S:
+                out = self.run(parts)
+            else:
+                out = await loop.run_in_executor(self._executor, self.run, parts)
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc=exc)
@@ -111,6 +134,9 @@ class Batcher:
             for item in batch:  # find the request that failed; the others still get answers
                 await self._call([item])
             return
+        finally:
+            took = time.perf_counter() - started  # one slow call moves calls off the loop at once
+            self.call_s = max(took, 0.8 * self.call_s + 0.2 * took)
         if len(out) != sum(p.n for p in parts):
             if len(batch) > 1:  # the model does not answer row by row: never merge again
                 self.max_rows = 1

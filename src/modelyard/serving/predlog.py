@@ -11,6 +11,7 @@ requests. ``NoLog`` is the null object used when the log is off.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -29,6 +30,9 @@ COLUMNS = (
     "request_id", "deployment", "model_version", "role", "time_ms", "latency_ms", "status",
     "inputs", "outputs",
 )  # fmt: skip
+
+
+CHUNK = 2_000  # records converted at a time
 
 
 class Record(NamedTuple):
@@ -117,47 +121,61 @@ class PredictionLog(NoLog):
                 self._written(len(batch))
 
     def _write(self, batch: list[Record]) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        by_file: dict[tuple[str, str, str], list[Record]] = {}
+        by_hour: dict[tuple[str, int], list[Record]] = {}
         for record in batch:
-            at = datetime.fromtimestamp(record.time_ms / 1000, UTC)
-            key = (folder_name(record.deployment), at.strftime("%Y-%m-%d"), at.strftime("%H"))
-            by_file.setdefault(key, []).append(record)
-        for (deployment, day, hour), records in by_file.items():
-            folder = self.root / deployment / day / hour
+            key = (record.deployment, record.time_ms // 3_600_000)
+            by_hour.setdefault(key, []).append(record)
+        for (deployment, hour), records in by_hour.items():
+            at = datetime.fromtimestamp(hour * 3600, UTC)
+            folder = (
+                self.root / folder_name(deployment) / at.strftime("%Y-%m-%d") / at.strftime("%H")
+            )
             folder.mkdir(parents=True, exist_ok=True)
             self._seq += 1
             name = f"{self.instance}-{int(time.time() * 1000)}-{self._seq:06d}.parquet"
-            columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
-            for record in records:
-                for column, value in zip(COLUMNS, record, strict=True):
-                    if column in ("inputs", "outputs"):
-                        value = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-                    columns[column].append(value)
-            table = pa.table(
-                columns,
-                schema=pa.schema(
-                    [
-                        ("request_id", pa.string()),
-                        ("deployment", pa.string()),
-                        ("model_version", pa.int64()),
-                        ("role", pa.string()),
-                        ("time_ms", pa.int64()),
-                        ("latency_ms", pa.float64()),
-                        ("status", pa.int32()),
-                        ("inputs", pa.string()),
-                        ("outputs", pa.string()),
-                    ]
-                ),
-            )
             partial = folder / f".{name}.part"
             try:
-                pq.write_table(table, partial, compression="zstd")
+                with pq.ParquetWriter(partial, schema(), compression="zstd") as writer:
+                    for start in range(0, len(records), CHUNK):
+                        writer.write_batch(_arrow(records[start : start + CHUNK]))
+                        time.sleep(0)  # let the request path run between chunks (the GIL)
                 partial.rename(folder / name)
             finally:
                 partial.unlink(missing_ok=True)
+
+
+@functools.cache
+def schema() -> Any:
+    """The log's Arrow schema (made on first use: pyarrow loads lazily)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("deployment", pa.string()),
+            ("model_version", pa.int64()),
+            ("role", pa.string()),
+            ("time_ms", pa.int64()),
+            ("latency_ms", pa.float64()),
+            ("status", pa.int32()),
+            ("inputs", pa.string()),
+            ("outputs", pa.string()),
+        ]
+    )
+
+
+def _arrow(records: list[Record]) -> Any:
+    """Records as one Arrow record batch (inputs and outputs as JSON text)."""
+    import pyarrow as pa
+
+    columns = [list(c) for c in zip(*records, strict=True)]
+    dumps = orjson.dumps
+    option = orjson.OPT_SERIALIZE_NUMPY
+    for i in (7, 8):  # inputs, outputs
+        columns[i] = [dumps(v, option=option).decode() for v in columns[i]]
+    return pa.record_batch(columns, schema=schema())
 
 
 def folder_name(deployment: str) -> str:

@@ -85,6 +85,7 @@ class ServingMetrics:
             labels, registry=self.registry,
         )  # fmt: skip
         self._versions: dict[str, VersionStats] = {}
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._lock = threading.Lock()
 
     def version(self, version: str) -> VersionStats:
@@ -97,8 +98,15 @@ class ServingMetrics:
     def observe(self, version: str, status: int, seconds: float) -> None:
         """One answered request (shadow calls are not requests and are not observed here)."""
         self.version(version).record(seconds, status >= 500, time.monotonic())
-        self.requests.labels(self.deployment, version, str(status)).inc()
-        self.latency.labels(self.deployment, version).observe(seconds)
+        key = (version, status)
+        children = self._children.get(key)
+        if children is None:  # prometheus' labels() lookup costs more than the observation
+            children = self._children[key] = (
+                self.requests.labels(self.deployment, version, str(status)).inc,
+                self.latency.labels(self.deployment, version).observe,
+            )
+        children[0]()
+        children[1](seconds)
 
     def batch_observer(self, version: str) -> Any:
         return self.batch_rows.labels(self.deployment, version).observe
