@@ -227,3 +227,14 @@ def test_an_exported_bundle_serves_through_the_same_code(
         assert len(got.json()["predictions"]) == 2
         refused = httpx.post(served.url + "/invocations", json=split([r[:2] for r in rows]))
         assert refused.status_code == 400
+
+
+def test_other_addresses_need_an_explicit_flag(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from modelyard.cli.app import app
+
+    for host in ("0.0.0.0", "192.168.1.20", "example.org", "::"):
+        result = CliRunner().invoke(app, ["serve", "models:/m/1", "--host", host])
+        assert result.exit_code == 2
+        assert "--allow-remote" in result.output

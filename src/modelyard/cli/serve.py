@@ -28,6 +28,12 @@ def serve(
         help="The modelyard server (http://...) the model or the deployment comes from.",
     ),
     host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
+    allow_remote: bool = typer.Option(
+        False,
+        "--allow-remote",
+        help="Bind an address other machines reach: anyone who reaches it can call the model "
+        "(modelyard serve has no caller tokens yet).",
+    ),
     port: int = typer.Option(8080, help="TCP port (0: any free port)."),
     max_batch_rows: int = typer.Option(
         None, help="Most rows merged into one model call (MODELYARD_SERVE_MAX_BATCH_ROWS)."
@@ -54,6 +60,12 @@ def serve(
 
     if (uri is None) == (deployment is None):
         err_console.print("[red]error:[/red] give a model URI or --deployment NAME (one of them)")
+        raise typer.Exit(2)
+    if not _loopback(host) and not allow_remote:
+        err_console.print(
+            f"[red]error:[/red] {host} is reachable from other machines and modelyard serve "
+            "checks no caller tokens yet: pass --allow-remote to serve it there anyway"
+        )
         raise typer.Exit(2)
     log_dir = None if no_prediction_log else prediction_log or config.prediction_log_dir()
     options = ServeOptions(
@@ -97,6 +109,17 @@ def serve(
         lambda _url: OneModel(lambda: load_uri(uri, server, trusted=trusted)),
         announce,
     )
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def _name_of(uri: str) -> str:
