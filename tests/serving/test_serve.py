@@ -12,6 +12,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
+from modelyard.registry.client import ModelRegistry
 from modelyard.serving import predlog
 
 from .conftest import FEATURES, ModelStore, serving
@@ -238,3 +239,21 @@ def test_other_addresses_need_an_explicit_flag(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["serve", "models:/m/1", "--host", host])
         assert result.exit_code == 2
         assert "--allow-remote" in result.output
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # mlflow's own import-time notices
+def test_mlflows_own_scoring_client_works_unchanged(
+    model_store: ModelStore, tmp_path: Path
+) -> None:
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    frame = model_store.frame[:4]
+    env = {"MODELYARD_TRACKING_URI": model_store.uri}
+    with serving(["models:/churn@champion"], tmp_path, env=env) as served:
+        host, port = served.url.removeprefix("http://").split(":")
+        client = ScoringServerClient(host, int(port))
+        client.wait_server_ready(timeout=30)
+        answer = client.invoke(frame)
+    with ModelRegistry(model_store.uri) as registry:
+        expected = registry.load("models:/churn@champion").predict(frame).tolist()
+    assert answer.get_predictions()[0].tolist() == expected  # MLflow's own response parsing

@@ -1,7 +1,7 @@
 """The inference server's HTTP side: a plain ASGI app (run by uvicorn), lean on the hot path.
 
     POST /predict, POST /invocations   score rows (MLflow's four JSON shapes, CSV, Arrow IPC)
-    GET  /health                       the process answers
+    GET  /health (MLflow: /ping)       the process answers; /version: modelyard's version
     GET  /ready                        200 once a version is loaded, warmed up and routed
     GET  /metrics                      Prometheus text
     GET  /openapi.json                 the request schema from the model's signature
@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from modelyard import __version__
 from modelyard.errors import (
     MalformedRequest,
     ModelyardError,
@@ -85,6 +86,10 @@ class InferenceApp:
         state = self.state
         if path == "/health":
             await _send(send, 200, orjson.dumps({"status": "ok"}), [])
+        elif path == "/ping":  # MLflow's scoring-server probe
+            await _send(send, 200, b"\n", [])
+        elif path == "/version":  # MLflow's: the server's version, as text
+            await _send(send, 200, __version__.encode(), [])
         elif path == "/ready":
             status = 200 if state.ready else 503
             await _send(send, status, orjson.dumps(state.describe()), [])
