@@ -251,8 +251,8 @@ def test_mlflows_own_scoring_client_works_unchanged(
     env = {"MODELYARD_TRACKING_URI": model_store.uri}
     with serving(["models:/churn@champion"], tmp_path, env=env) as served:
         host, port = served.url.removeprefix("http://").split(":")
-        client = ScoringServerClient(host, int(port))
-        client.wait_server_ready(timeout=30)
+        client = ScoringServerClient(host, int(port))  # type: ignore[no-untyped-call]
+        client.wait_server_ready(timeout=30)  # type: ignore[no-untyped-call]
         answer = client.invoke(frame)
     with ModelRegistry(model_store.uri) as registry:
         expected = registry.load("models:/churn@champion").predict(frame).tolist()
