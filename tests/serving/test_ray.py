@@ -63,11 +63,14 @@ def on_ray(ray_address: str, plant: Plant) -> Plant:
 
 @pytest.mark.slow
 def test_a_ray_deployment_answers_through_the_proxy_from_two_replicas(on_ray: Plant) -> None:
-    created = on_ray.post(
-        "/api/v1/deployments",
-        {"name": NAME, "model": "models:/flaky@champion", "engine": "ray", "replicas": 2},
-    )
-    assert created["engine"] == "ray"
+    command = [
+        sys.executable, "-m", "modelyard.cli", "deploy", "create", NAME,
+        "--model", "models:/flaky@champion", "--engine", "ray", "--replicas", "2",
+        "--tracking-uri", on_ray.url,
+    ]  # fmt: skip
+    created = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+    assert on_ray.status(NAME)["engine"] == "ray"
     url = on_ray.endpoint(NAME, timeout=90)
     assert url.endswith(f"/{NAME}")
     with httpx.Client(base_url=url) as http:

@@ -30,6 +30,7 @@ from modelyard.serving.process import ServeOptions, build_state
 from modelyard.serving.state import BatchOptions, ServingState
 
 log = logging.getLogger("modelyard.serving")
+STOP_WAIT_S = 30.0  # how long a stopping server waits for the engine's round to end
 RETRY_S = 10.0  # pause after a round that failed (no Ray, an unreachable cluster)
 READY_TIMEOUT_S = 120.0  # a replica joins Serve's routing once its versions loaded, or after this
 MAX_ONGOING = 256  # requests Serve lets into one replica at once (its micro-batcher merges them)
@@ -132,14 +133,14 @@ class RayEngine:
     def sync(self, deployments: list[Deployment]) -> None:
         """The "ray" deployments wanted now (applied by the engine's thread)."""
         self._wanted = list(deployments)
-        if not self._thread.is_alive() and not self._stop.is_set():
+        if self._thread.ident is None and not self._stop.is_set():
             self._thread.start()
 
     def stop(self) -> None:
         """Delete the applications this server runs, and leave Ray."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join()
+            self._thread.join(timeout=STOP_WAIT_S)  # a connect still trying leaves no proxy
         if not self.proxy:
             return
         import ray
