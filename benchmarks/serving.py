@@ -1,11 +1,14 @@
 """Serve one scikit-learn model with modelyard, MLflow and BentoML in turn; print one table of ratios.
 
-    python benchmarks/serving.py                      # all three, 10 s per load run
+    python benchmarks/serving.py                      # all three, then modelyard's own parts
     python benchmarks/serving.py --only mlflow --only bentoml --seconds 5 --json out.json
+    python benchmarks/serving.py --only predlog --only rollouts   # modelyard's own parts
 
 Needs wrk (``apt-get install -y wrk``). MLflow 3.x goes in benchmarks/.peer-venv and BentoML in
 benchmarks/.bentoml-venv, both installed by this script on first use. Servers run one at a time,
-each stopped before the next starts; see benchmarks/README.md ("Serving") for what each figure is.
+each stopped before the next starts. Then two parts only modelyard has: its prediction log off and
+on (serving_predlog.py), and rollouts under load on a supervised deployment (serving_rollouts.py).
+See benchmarks/README.md ("Serving") for what each figure is.
 """
 
 from __future__ import annotations
@@ -13,9 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,6 +34,9 @@ from serving_load import (
     write_lua,
     wrk_path,
 )
+from serving_predlog import measure_predlog
+from serving_procs import free_port, get_ok, post_ok, python_start_s, spawn, stop, wait_until
+from serving_rollouts import measure_rollouts
 
 HERE = Path(__file__).resolve().parent
 BUILDERS: dict[str, Callable[[servers.Model], servers.Server]] = {
@@ -42,49 +45,14 @@ BUILDERS: dict[str, Callable[[servers.Model], servers.Server]] = {
     "bentoml": servers.bentoml,
 }
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+PARTS = ("predlog", "rollouts")  # modelyard only: its prediction log off and on, its rollouts
+FLOOR = "import sklearn.linear_model"  # what any Python server of this model pays before its own
 
 
 def predictions(answer: httpx.Response) -> list[Any]:
     """MLflow's ``{"predictions": [...]}`` or a bare list."""
     got = answer.json()
     return list(got["predictions"] if isinstance(got, dict) else got)
-
-
-def wait_ready(url: str, body: bytes, proc: subprocess.Popen[bytes], timeout: float = 300) -> None:
-    """Until a predict request answers 200 (the server may listen before its model is loaded)."""
-    deadline = time.perf_counter() + timeout
-    headers = {"content-type": "application/json"}
-    while time.perf_counter() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode} before its first prediction")
-        try:
-            if httpx.post(url, content=body, headers=headers, timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.01)
-    raise RuntimeError(f"no prediction within {timeout:.0f} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's own process group (it was started in a new session), then SIGKILL."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-    try:  # workers the parent left behind
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def loaded(name: str, load: Load, server_cpu: float) -> dict[str, float]:
@@ -101,7 +69,8 @@ def loaded(name: str, load: Load, server_cpu: float) -> dict[str, float]:
 def measure(
     server: servers.Server, expected: list[int], args: argparse.Namespace
 ) -> dict[str, Any]:
-    """Start the server, time it to its first prediction, load it, read its RSS, stop it."""
+    """Time Python's floor, start the server, time it to ready and its first prediction, load it,
+    read its RSS, stop it."""
     folder = Path(args.scratch)
     one_file = folder / f"{server.name}-one.json"
     many_file = folder / f"{server.name}-many.json"
@@ -109,21 +78,18 @@ def measure(
     many_file.write_bytes(server.many_rows)
     one_lua, many_lua = write_lua(one_file), write_lua(many_file)
     port = free_port()
-    url = f"http://127.0.0.1:{port}{server.path}"
+    base = f"http://127.0.0.1:{port}"
+    url = base + server.path
     cmd = [c.replace("{port}", str(port)) for c in server.cmd]
+    out: dict[str, Any] = {"cmd": " ".join(cmd)}
+    out["floor_import_s"] = python_start_s(server.python, FLOOR, server.env)
     log = (folder / f"{server.name}.log").open("wb")
     begin = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        env={**os.environ, **server.env},
-        cwd=server.cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    out: dict[str, Any] = {"cmd": " ".join(cmd)}
+    proc = spawn(cmd, server.env, log, server.cwd)
     try:
-        wait_ready(url, server.one_row, proc)
+        wait_until(get_ok(base + server.ready_path), proc, f"{server.ready_path} 200")
+        out["start_ready_s"] = time.perf_counter() - begin
+        wait_until(post_ok(url, server.one_row), proc, "a first prediction")
         out["start_s"] = time.perf_counter() - begin
         answer = httpx.post(
             url, content=server.many_rows, headers={"content-type": "application/json"}
@@ -179,7 +145,12 @@ ROWS: list[tuple[str, str, str, Callable[[float], bool] | None]] = [
     ),
     ("httpx_1row_1c_p50_ms", "  p50 ms", "", None),
     ("httpx_1row_1c_client_cpu_pct", "  httpx client CPU, % of machine", "", None),
-    ("wrk_1row_16c_rate", "1 row, 16 clients: req/s", ">= 3,000", lambda v: v >= 3000),
+    (
+        "wrk_1row_16c_rate",
+        "1 row, 16 clients: req/s (modelyard: log on)",
+        ">= 3,000",
+        lambda v: v >= 3000,
+    ),
     ("wrk_1row_16c_p50_ms", "  p50 ms", "", None),
     ("wrk_1row_16c_p99_ms", "  p99 ms", "<= 20", lambda v: v <= 20),
     ("wrk_1row_16c_client_cpu_pct", "  wrk CPU, % of machine", "", None),
@@ -193,13 +164,36 @@ ROWS: list[tuple[str, str, str, Callable[[float], bool] | None]] = [
     ),
     ("wrk_100rows_16c_pct_build", "  % of raw build DataFrame + predict", "", None),
     ("wrk_100rows_16c_p99_ms", "  p99 ms", "", None),
-    ("start_s", "start to first prediction, s", "<= 2", lambda v: v <= 2),
+    ("floor_import_s", "python -c 'import sklearn.linear_model', s", "", None),
+    ("start_ready_s", "start: spawn to ready (200), s", "<= 2", lambda v: v <= 2),
+    ("start_s", "start: spawn to first prediction, s", "<= 2", lambda v: v <= 2),
     ("rss_mib", "RSS of the process tree after load, MiB", "<= 300", lambda v: v <= 300),
     ("errors", "failed requests (non-2xx, socket errors)", "0", lambda v: v == 0),
     ("load_avg_1m", "machine load average (1 min) before", "", None),
+    ("predlog_off_rate", "1 row, 16 clients, prediction log off: req/s", "", None),
+    ("predlog_on_rate", "  prediction log on (the default): req/s", "", None),
+    ("predlog_ratio", "  on / off", ">= 0.95", lambda v: v >= 0.95),
+    ("predlog_off_server_cpu_pct", "  server CPU, % of machine, log off", "", None),
+    ("predlog_on_server_cpu_pct", "  server CPU, % of machine, log on", "", None),
+    ("predlog_written_pct", "  log records written, % of requests", "100", lambda v: v >= 99.99),
+    ("predlog_errors", "  failed requests", "0", lambda v: v == 0),
+    ("rollout_deploy_s", "deployment created to ready process, s", "", None),
+    ("rollout_steady_rate", "  1 row, 16 clients, no rollout: req/s", "", None),
+    ("rollout_bluegreen_switch_s", "blue-green v1 -> v2: switch, s", "", None),
+    ("rollout_bluegreen_errors", "  failed requests", "0", lambda v: v == 0),
+    ("rollout_bluegreen_rate", "  req/s during", "", None),
+    ("rollout_bluegreen_p99_ms", "  p99 ms during", "", None),
+    ("rollout_canary_step_s", "canary v2 -> v1: first step (50%), s", "", None),
+    ("rollout_canary_finish_s", "  to 100%, s", "", None),
+    ("rollout_canary_errors", "  failed requests", "0", lambda v: v == 0),
+    ("rollout_canary_rate", "  req/s during", "", None),
+    ("rollout_canary_p99_ms", "  p99 ms during", "", None),
 ]
+# the peers have nothing like these (shown as n/a)
+MODELYARD_ONLY = {key for key, *_ in ROWS if key.startswith(("predlog_", "rollout_"))}
 # a share of raw has the ratio of its rate; raw and the machine's load are not the server's
 NO_RATIO = {key for key, *_ in ROWS if "_pct_" in key or key.startswith(("raw_", "load_"))}
+NO_RATIO |= MODELYARD_ONLY
 
 
 def derive(out: dict[str, Any], rows: int) -> None:
@@ -239,6 +233,8 @@ def table(results: dict[str, dict[str, Any]]) -> None:
     )
     for key, label, target, meets in ROWS:
         values = [results.get(n, {}).get(key) for n in servers.NAMES]
+        if all(v is None for v in values):
+            continue  # a part not run
         mine = values[0]
         ratios = [
             f"{mine / peer:,.2f}x" if mine is not None and peer and key not in NO_RATIO else ""
@@ -246,7 +242,9 @@ def table(results: dict[str, dict[str, Any]]) -> None:
         ]
         if target and meets is not None and mine is not None:
             target += " ok" if meets(mine) else " MISS"
-        cells = [label, *(fmt(v) for v in values), *ratios, target]
+        shown = [fmt(v) for v in values[:1]]
+        shown += ["n/a" if key in MODELYARD_ONLY else fmt(v) for v in values[1:]]
+        cells = [label, *shown, *ratios, target]
         print(
             " ".join(
                 c.ljust(w) if i == 0 else c.rjust(w)
@@ -256,36 +254,66 @@ def table(results: dict[str, dict[str, Any]]) -> None:
     for name, out in results.items():
         if not out.get("predictions_match", True):
             print(f"WARNING: {name}'s predictions differ from the model's own")
+    for key, text in results.get("modelyard", {}).items():
+        if key.startswith("rollout_") and key.endswith("_ended"):  # e.g. a gate rolled it back
+            print(f"WARNING: the {key.split('_')[1]} rollout ended short: {text}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", choices=servers.NAMES, help="repeatable")
+    choices = (*servers.NAMES, *PARTS)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=choices,
+        help="repeatable; predlog and rollouts are modelyard's prediction log off/on and rollouts",
+    )
     parser.add_argument("--seconds", type=float, default=10, help="each load run")
     parser.add_argument("--warmup", type=float, default=2, help="16 clients, not counted")
+    parser.add_argument(
+        "--canary-max-latency-ratio",
+        type=float,
+        help="rollouts: the canary's latency gate (default: the deployment's own, 1.5)",
+    )
     parser.add_argument("--json", type=Path, default=HERE / "results" / "serving.json")
     args = parser.parse_args()
     wrk_path()
-    names = args.only or list(servers.NAMES)
+    names = [n for n in choices if n in (args.only or choices)]
     results: dict[str, dict[str, Any]] = {}
+    built: dict[str, servers.Server] = {}
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as scratch:
         args.scratch = scratch
         model, fitted = servers.fit(Path(scratch))
         one, many = servers.bodies([fitted.one])[0], servers.bodies(fitted.many)[0]
         expected = [int(p) for p in model.predict(servers.frame(fitted.many))]
         for name in names:
-            if name == "modelyard" and not servers.modelyard_available():
-                print("modelyard: skipped (`modelyard serve` is not in this checkout yet)")
+            builder = "modelyard" if name in PARTS else name
+            if builder == "modelyard" and not servers.modelyard_available():
+                print(f"{name}: skipped (`modelyard serve` is not in this checkout yet)")
                 continue
             print(f"{name}: preparing", flush=True)
-            server = BUILDERS[name](fitted)
-            out = {"load_avg_1m": os.getloadavg()[0], **raw_predict(model, one, many)}
-            out.update(measure(server, expected, args))
-            derive(out, len(fitted.many))
-            results[name] = out
+            if builder not in built:
+                built[builder] = BUILDERS[builder](fitted)
+            server = built[builder]
+            out = results.setdefault(builder, {})
+            out.setdefault("load_avg_1m", os.getloadavg()[0])
+            if name == "predlog":
+                out.update(measure_predlog(server, args))
+            elif name == "rollouts":
+                out.update(measure_rollouts(model, server.one_row, args))
+            else:
+                out.update(raw_predict(model, one, many))
+                out.update(measure(server, expected, args))
+                derive(out, len(fitted.many))
     table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    config = {"seconds": args.seconds, "warmup": args.warmup, "cores": os.cpu_count()}
+    config = {
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "cores": os.cpu_count(),
+        "parts": names,
+        "canary_max_latency_ratio": args.canary_max_latency_ratio,
+    }
     args.json.write_text(json.dumps({"config": config, **results}, indent=2))
     print(f"\nwritten to {args.json}")
 

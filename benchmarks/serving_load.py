@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import time
@@ -73,8 +74,37 @@ def _cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(url: str, script: Path, threads: int, clients: int, seconds: float) -> Load:
-    """``wrk -tT -cC -dS --latency``; the client's CPU is read before its exit status is collected."""
+@dataclass
+class WrkRun:
+    """wrk running in the background (``start_wrk``), until its duration ends or ``finish``."""
+
+    proc: subprocess.Popen[str]
+    started: float
+
+    def finish(self, interrupt: bool = False) -> Load:
+        """Its totals; ``interrupt`` ends it now (on SIGINT wrk stops and reports what it did)."""
+        if interrupt and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOWAIT)  # exited, still in /proc
+        wall = time.perf_counter() - self.started
+        cpu = _cpu_seconds(self.proc.pid)
+        out, err = self.proc.communicate()
+        line = next((x for x in out.splitlines() if x.startswith("WRK_JSON ")), None)
+        if self.proc.returncode != 0 or line is None:
+            raise RuntimeError(f"wrk failed ({self.proc.returncode}): {err.strip() or out.strip()}")
+        got: dict[str, int] = json.loads(line.removeprefix("WRK_JSON "))
+        return Load(
+            requests=got["requests"],
+            seconds=got["duration_us"] / 1e6,
+            p50_ms=got["p50_us"] / 1000,
+            p99_ms=got["p99_us"] / 1000,
+            errors=got["status_errors"] + got["socket_errors"],
+            client_cpu_share=cpu / wall / (os.cpu_count() or 1),
+        )
+
+
+def start_wrk(url: str, script: Path, threads: int, clients: int, seconds: float) -> WrkRun:
+    """``wrk -tT -cC -dS --latency`` in the background."""
     cmd = [
         wrk_path(),
         f"-t{threads}",
@@ -87,24 +117,14 @@ def run_wrk(url: str, script: Path, threads: int, clients: int, seconds: float) 
         str(script),
         url,
     ]
-    start = time.perf_counter()
+    started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, still readable in /proc
-    wall = time.perf_counter() - start
-    cpu = _cpu_seconds(proc.pid)
-    out, err = proc.communicate()
-    line = next((x for x in out.splitlines() if x.startswith("WRK_JSON ")), None)
-    if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({proc.returncode}): {err.strip() or out.strip()}")
-    got: dict[str, int] = json.loads(line.removeprefix("WRK_JSON "))
-    return Load(
-        requests=got["requests"],
-        seconds=got["duration_us"] / 1e6,
-        p50_ms=got["p50_us"] / 1000,
-        p99_ms=got["p99_us"] / 1000,
-        errors=got["status_errors"] + got["socket_errors"],
-        client_cpu_share=cpu / wall / (os.cpu_count() or 1),
-    )
+    return WrkRun(proc, started)
+
+
+def run_wrk(url: str, script: Path, threads: int, clients: int, seconds: float) -> Load:
+    """A whole wrk run; the client's CPU is read before its exit status is collected."""
+    return start_wrk(url, script, threads, clients, seconds).finish()
 
 
 def run_httpx(url: str, body: bytes, seconds: float) -> Load:

@@ -40,6 +40,8 @@ class Server:
     many_rows: bytes
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    ready_path: str = "/health"  # answers 200 once the model is loaded
+    python: str = sys.executable  # the interpreter it runs on
 
 
 def _sklearn_pin() -> str:
@@ -66,22 +68,29 @@ def ensure_venv(venv: Path, packages: list[str]) -> Path:
     return python
 
 
-def fit(folder: Path, rows: int = 100) -> tuple[Any, Model]:
-    """LogisticRegression on 20 float features (make_classification, seed 0), saved with joblib."""
-    import joblib
+def training_data(rows: int = 100) -> tuple[Any, Any, Any]:
+    """20 float features (make_classification, seed 0): a named-column frame, labels, held-out rows."""
     import pandas as pd
     from sklearn.datasets import make_classification
-    from sklearn.linear_model import LogisticRegression
 
     x, y = make_classification(
         n_samples=5000 + rows, n_features=20, n_informative=10, random_state=0
     )
     fresh, x, y = x[5000:], x[:5000], y[:5000]  # the rows sent are held out
-    frame = pd.DataFrame(x, columns=COLUMNS)  # named columns, as dataframe_split sends them
+    return pd.DataFrame(x, columns=COLUMNS), y, fresh  # named, as dataframe_split sends them
+
+
+def fit(folder: Path, rows: int = 100) -> tuple[Any, Model]:
+    """LogisticRegression on ``training_data``, saved with joblib."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    frame, y, fresh = training_data(rows)
     model = LogisticRegression(max_iter=1000).fit(frame, y)
     path = folder / "model.joblib"
     joblib.dump(model, path)
-    (folder / "example.json").write_text(json.dumps({"columns": COLUMNS, "data": x[:5].tolist()}))
+    example = {"columns": COLUMNS, "data": frame.to_numpy()[:5].tolist()}
+    (folder / "example.json").write_text(json.dumps(example))
     return model, Model(folder, path, fresh[0].tolist(), fresh.tolist())
 
 
@@ -136,6 +145,7 @@ def modelyard(m: Model) -> Server:
         one[0],
         many[0],
         env,
+        ready_path="/ready",  # a version loaded, warmed up and routed
     )
 
 
@@ -161,6 +171,8 @@ def mlflow(m: Model) -> Server:
         one[0],
         many[0],
         on_path(python),
+        ready_path="/ping",  # the scoring server's app is built after the model loads
+        python=str(python),
     )
 
 
@@ -183,4 +195,6 @@ def bentoml(m: Model) -> Server:
         many[1],
         env,
         cwd=HERE,
+        ready_path="/readyz",
+        python=str(python),
     )
