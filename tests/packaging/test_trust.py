@@ -181,7 +181,7 @@ def test_a_tampered_bundle_refuses_to_serve(
     saved = package.save(model, tmp_path / "m", input_example=x[:2])
     bundle = export(tmp_path / "m", tmp_path / "bundle")
     assert not (bundle / "trusted").exists()
-    probe = "import serve; print(serve.load()[1])"
+    probe = "import serve; print(serve.load().digest)"
     assert _serve(bundle, "-c", probe).stdout.strip() == saved.digest  # the bundle works
     marker = tmp_path / "ran"
     _exchange(
@@ -208,7 +208,7 @@ def test_a_trusted_bundle_trusts_only_its_own_digest(tmp_path: Path) -> None:
     assert not (tmp_path / "refused").exists()
     bundle = export(tmp_path / "m", tmp_path / "bundle", trusted_digest=saved.digest)
     assert (bundle / "trusted").read_text().strip() == saved.digest
-    probe = "import serve, numpy; print(serve.load()[0].predict(numpy.eye(3)).tolist())"
+    probe = "import serve, numpy; print(serve.load().model.predict(numpy.eye(3)).tolist())"
     assert _serve(bundle, "-c", probe).stdout.strip() == str(model.predict(np.eye(3)).tolist())
     # swap the pickle and seal the manifest honestly: a new digest, which nobody trusted
     marker = tmp_path / "ran"
