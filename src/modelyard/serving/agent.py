@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 from typing import Any
@@ -22,6 +23,8 @@ from modelyard.serving.predictor import Predictor
 from modelyard.serving.state import ServingState, Source
 
 log = logging.getLogger("modelyard.serving")
+MAX_VERSIONS = 16  # versions one policy may make a process load
+_HEADER = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
 class DeploymentAgent(Source):
@@ -60,11 +63,13 @@ class DeploymentAgent(Source):
     def _run(self, state: ServingState) -> None:
         while not self._stop.is_set():
             try:
-                policy = self.beat(state)
-            except (httpx.HTTPError, ModelyardError, ValueError) as exc:
+                self.apply(state, self.beat(state))
+            except (httpx.HTTPError, ModelyardError) as exc:
                 log.warning("deployment %s: no policy from %s (%s)", self.name, self.server, exc)
-            else:
-                self.apply(state, policy)
+            except Exception as exc:  # an answer not shaped like a policy: keep the last one
+                log.error(
+                    "deployment %s: refused the policy from %s: %r", self.name, self.server, exc
+                )
             self._stop.wait(self.interval_s)
 
     def beat(self, state: ServingState) -> dict[str, Any]:
@@ -79,16 +84,30 @@ class DeploymentAgent(Source):
         return policy
 
     def apply(self, state: ServingState, policy: dict[str, Any]) -> None:
-        """Load what the policy names and is not loaded; route; unload what it dropped."""
-        self.model = str(policy["model"])
+        """Load what the policy names and is not loaded; route; unload what it dropped.
+
+        The answer is checked like any input (the server is not trusted to be well-formed):
+        at most MAX_VERSIONS versions, whole numbers, finite weights, a header name.
+        """
+        model = policy["model"]
         traffic = [(int(s["version"]), float(s["weight"])) for s in policy.get("traffic", [])]
         shadow = [int(v) for v in policy.get("shadow", [])]
         wanted = {v for v, _ in traffic} | set(shadow) | {int(v) for v in policy.get("warm", [])}
+        sticky = policy.get("sticky_header")
+        if (
+            not isinstance(model, str)
+            or len(wanted) > MAX_VERSIONS
+            or any(v < 1 for v in wanted)
+            or any(not 0 <= w <= 100 for _, w in traffic)
+            or (sticky is not None and not _HEADER.fullmatch(str(sticky)))
+        ):
+            raise ValueError(f"not a policy: {str(policy)[:200]}")
+        self.model = model
         for version in sorted(wanted):
             known = state.load_state.get(version)
             if known is None and version not in self._loading:
                 self._load(state, version)
-        state.set_policy(traffic, shadow, policy.get("sticky_header"))
+        state.set_policy(traffic, shadow, sticky)
         state.drop(wanted)
 
     def _load(self, state: ServingState, version: int) -> None:
