@@ -191,7 +191,11 @@ def measure_rollouts(model: Any, one_row: bytes, args: Any) -> dict[str, Any]:
 
             if not outcome.ended:  # v1 back by a canary, from v2 as the stable
                 canary = {"version": 1, "strategy": "canary"}
-                marks = {"step": first_step, "finish": _switched(1)}
+                marks = {
+                    "step": first_step,
+                    "full": lambda _, served: weight(served, 1) == 100,  # the last step
+                    "finish": _switched(1),
+                }
                 load, outcome = _during(plant, script, canary, marks)
                 out.update(_phase("canary", load, outcome))
             out["rollout_events"] = [
