@@ -28,8 +28,9 @@ from modelyard.serving.entities import (
 log = logging.getLogger("modelyard.serving")
 
 TICK_SECONDS = 0.5
-LATENCY_SLACK_MS = 5.0  # a p99 within this much of the stable's never fails the gate
-LATENCY_MIN_REQUESTS = 100  # a p99 of fewer requests is their maximum: noise, not a gate
+LATENCY_QUANTILE = 0.9  # the gate's latency: p90, a tail that a few slow requests cannot move
+LATENCY_SLACK_MS = 5.0  # a p90 within this much of the stable's never fails the gate
+LATENCY_MIN_REQUESTS = 200  # requests a side before latency is judged (p99 of 300 was noise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +236,11 @@ def _gate(d: Deployment, c: Candidate, cand: Counters, stable: Counters) -> tupl
     r = d.rollout
     cand_rate = cand.errors / cand.requests
     stable_rate = stable.errors / stable.requests if stable.requests else 0.0
-    cand_p99 = percentile(cand.latency_buckets, 0.99)
-    stable_p99 = percentile(stable.latency_buckets, 0.99)
+    cand_tail = percentile(cand.latency_buckets, LATENCY_QUANTILE)
+    stable_tail = percentile(stable.latency_buckets, LATENCY_QUANTILE)
     figures = (
         f"error rate {_pct(cand_rate)} vs {_pct(stable_rate)}, "
-        f"p99 {_ms(cand_p99)} vs {_ms(stable_p99)}"
+        f"p90 {_ms(cand_tail)} vs {_ms(stable_tail)}"
     )
     if cand_rate > stable_rate + r.max_error_rate_increase:
         return (
@@ -247,12 +248,12 @@ def _gate(d: Deployment, c: Candidate, cand: Counters, stable: Counters) -> tupl
             f"v{d.stable} {_pct(stable_rate)} (+{_pct(r.max_error_rate_increase)} allowed)"
         ), figures
     judged = min(cand.requests, stable.requests) >= LATENCY_MIN_REQUESTS
-    if judged and cand_p99 is not None and stable_p99 is not None:
-        limit = max(stable_p99 * r.max_latency_ratio, stable_p99 + LATENCY_SLACK_MS)
-        if cand_p99 > limit:
+    if judged and cand_tail is not None and stable_tail is not None:
+        limit = max(stable_tail * r.max_latency_ratio, stable_tail + LATENCY_SLACK_MS)
+        if cand_tail > limit:
             return (
-                f"v{c.version} p99 latency {_ms(cand_p99)} over {cand.requests} requests vs "
-                f"v{d.stable} {_ms(stable_p99)} (limit {_ms(limit)}: "
+                f"v{c.version} p90 latency {_ms(cand_tail)} over {cand.requests} requests vs "
+                f"v{d.stable} {_ms(stable_tail)} (limit {_ms(limit)}: "
                 f"x{r.max_latency_ratio:g} or +{LATENCY_SLACK_MS:g} ms)"
             ), figures
     return None, figures
