@@ -104,9 +104,7 @@ def _write_report(path: Path, name: str, metrics: dict[str, float]) -> None:
     )
 
 
-def _promote(
-    my: Any, scored: list[tuple[float, dict[str, Any]]], console: Any
-) -> tuple[int, int]:
+def _promote(my: Any, scored: list[tuple[float, dict[str, Any]]], console: Any) -> tuple[int, int]:
     """The best version becomes champion; the runner-up is proposed, gated on accuracy."""
     from modelyard.registry.client import ModelRegistry
 

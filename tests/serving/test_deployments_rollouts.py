@@ -175,7 +175,9 @@ def test_the_latency_gate_compares_p90_with_a_floor() -> None:
     slow = advance(d, [instance(v3=ready(1000, ms=8), v4=ready(200, ms=400))], NOW)
     assert slow is not None
     assert (slow.action, slow.actor) == ("rollback", "gate")
-    assert slow.reason.startswith("v4 p90 latency 470 ms over 200 requests vs v3 10 ms (limit 14 ms")
+    assert slow.reason.startswith(
+        "v4 p90 latency 470 ms over 200 requests vs v3 10 ms (limit 14 ms"
+    )
     # 1 ms vs 2 ms is twice as slow but within the 5 ms floor: no rollback
     quick = advance(d, [instance(v3=ready(1000, ms=1), v4=ready(200, ms=2))], NOW)
     assert quick is not None

@@ -292,6 +292,24 @@ def _versions(url: str) -> set[str]:
         }
 
 
+def test_moving_the_alias_rolls_out_by_the_deployments_policy(plant: Plant) -> None:
+    url = plant.endpoint("flaky")
+    with Load(url) as load:
+        with ModelRegistry(plant.url) as registry:
+            registry.set_alias("flaky", "champion", 3, reason="retrained")
+        wait_for(
+            lambda: plant.status("flaky")["stable"] == 3,
+            90,
+            "the alias's version to roll out",
+            lambda: str(plant.history("flaky")[-3:]),
+        )
+    assert {status for status, _, _ in load.answers} == {200}
+    followed = [e for e in plant.history("flaky") if e["actor"] == "alias"]
+    assert followed
+    assert "champion" in followed[-1]["reason"]
+    assert any(e["action"] == "step" for e in plant.history("flaky")[-4:])  # by its canary
+
+
 def test_a_killed_serving_process_is_restarted(plant: Plant) -> None:
     url = plant.endpoint("flaky")
     first = next(
