@@ -60,12 +60,12 @@ def test_a_log_that_cannot_be_written_drops_records_not_requests(tmp_path: Path)
     dropped: list[int] = []
     log = PredictionLog(blocker, flush_s=0.05, dropped=dropped.append)
     for i in range(10):
-        log.append(Record(f"r{i}", "d", 1, "live", 1_800_000_000_000, 1.0, 200, {}, [i]))
+        log.append(Record(f"r{i}", "d", 1, "live", 1_800_000_000_000, 1.0, 200, "{}", f"[{i}]"))
     log.close()
     assert sum(dropped) == 10
     good = PredictionLog(tmp_path / "log", flush_s=60, max_queue=5, dropped=dropped.append)
     for i in range(8):  # past the bounded queue: counted, never blocking
-        good.append(Record(f"q{i}", "d", 1, "live", 1_800_000_000_000, 1.0, 200, {}, [i]))
+        good.append(Record(f"q{i}", "d", 1, "live", 1_800_000_000_000, 1.0, 200, "{}", f"[{i}]"))
     good.close()
     assert sum(dropped) == 13
     assert predlog.read(tmp_path / "log", "d").num_rows == 5

@@ -57,6 +57,7 @@ class Schema:
         self.names = [c.name for c in self.columns]
         self.tensor = tensor  # (dtype, shape with -1 for the batch)
         self.known = bool(self.columns) or tensor is not None  # False: no signature
+        self._index: Any = None  # the frames' column index, made on first use
         self._all_float = bool(self.columns) and all(
             c.kind == "float" and c.dtype == "float64" for c in self.columns
         )
@@ -270,9 +271,13 @@ class Schema:
             return np.asarray(rows)
         import pandas as pd
 
+        if self._index is None:
+            # made once, of plain objects: pandas 3's default Arrow-backed string index cost
+            # ~150 us per frame to build and slowed scikit-learn's feature-name check (~10 %)
+            self._index = pd.Index(self.names, dtype=object)
         if self._all_float:
-            return pd.DataFrame(np.asarray(rows, dtype="float64"), columns=self.names, copy=False)
-        frame = pd.DataFrame(rows, columns=self.names)
+            return pd.DataFrame(np.asarray(rows, dtype="float64"), columns=self._index, copy=False)
+        frame = pd.DataFrame(rows, columns=self._index)
         casts = {
             c.name: c.dtype
             for c in self.columns

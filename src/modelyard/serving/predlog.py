@@ -2,6 +2,8 @@
 
     {root}/{deployment}/{YYYY-MM-DD}/{HH}/{instance}-{seq:06d}.parquet
 
+Files are LZ4-compressed: zstd took ~22 us of CPU per record (measured), which a serving
+process at 2,000 requests/s pays out of its own core; LZ4 takes ~1 us for files ~5x larger.
 One writer per serving process, and each file is written whole (to a temporary name, then
 renamed), so replicas never share a file and a reader never sees half of one; a file holds
 what arrived in one flush (every ``flush_s`` or ``max_records``). The request path only
@@ -32,7 +34,7 @@ COLUMNS = (
 )  # fmt: skip
 
 
-CHUNK = 2_000  # records converted at a time
+CHUNK = 250  # records converted at a time: a conversion holds the GIL (~1 ms for 250)
 
 
 class Record(NamedTuple):
@@ -43,8 +45,8 @@ class Record(NamedTuple):
     time_ms: int
     latency_ms: float
     status: int
-    inputs: Any  # the request's checked rows: {"columns": [...], "data": [[...]]}
-    outputs: Any  # the answer (a list), or the error's JSON
+    inputs: str  # JSON: the request's checked rows, {"columns": [...], "data": [[...]]}
+    outputs: str  # JSON: the answer (a list), or the error
 
 
 class NoLog:
@@ -52,6 +54,19 @@ class NoLog:
 
     def append(self, record: Record) -> None:
         pass
+
+    def entry(
+        self,
+        request_id: str,
+        deployment: str,
+        version: int,
+        role: str,
+        latency_ms: float,
+        status: int,
+        inputs: Callable[[], Any],
+        outputs: Any,
+    ) -> None:
+        """Log one answer; ``inputs`` is called only if the record is kept (it builds JSON)."""
 
     def close(self) -> None:
         pass
@@ -84,10 +99,40 @@ class PredictionLog(NoLog):
         self._thread = threading.Thread(target=self._run, name="modelyard-predlog", daemon=True)
         self._thread.start()
 
+    def entry(
+        self,
+        request_id: str,
+        deployment: str,
+        version: int,
+        role: str,
+        latency_ms: float,
+        status: int,
+        inputs: Callable[[], Any],
+        outputs: Any,
+    ) -> None:
+        """Log one answer (sampled), serialized now: a queue of plain strings and numbers is
+        cheap for Python's garbage collector, where one of live rows and dicts was not (it
+        cost ~8 % of the throughput at 2,500 requests/s)."""
+        if self.sample < 1.0 and random.random() >= self.sample:
+            return
+        try:
+            text_in = orjson.dumps(inputs(), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+            text_out = orjson.dumps(outputs, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        except TypeError:  # a value JSON cannot hold: the record is lost, counted
+            self._dropped(1)
+            return
+        at = int(time.time() * 1000)
+        self._put(
+            Record(request_id, deployment, version, role, at, latency_ms, status, text_in, text_out)
+        )
+
     def append(self, record: Record) -> None:
         """Queue one record (sampled); never blocks and never raises."""
         if self.sample < 1.0 and random.random() >= self.sample:
             return
+        self._put(record)
+
+    def _put(self, record: Record) -> None:
         if len(self._queue) >= self.max_queue:
             self._dropped(1)
             return
@@ -137,7 +182,7 @@ class PredictionLog(NoLog):
             name = f"{self.instance}-{int(time.time() * 1000)}-{self._seq:06d}.parquet"
             partial = folder / f".{name}.part"
             try:
-                with pq.ParquetWriter(partial, schema(), compression="zstd") as writer:
+                with pq.ParquetWriter(partial, schema(), compression="lz4") as writer:
                     for start in range(0, len(records), CHUNK):
                         writer.write_batch(_arrow(records[start : start + CHUNK]))
                         time.sleep(0)  # let the request path run between chunks (the GIL)
@@ -167,15 +212,10 @@ def schema() -> Any:
 
 
 def _arrow(records: list[Record]) -> Any:
-    """Records as one Arrow record batch (inputs and outputs as JSON text)."""
+    """Records as one Arrow record batch."""
     import pyarrow as pa
 
-    columns = [list(c) for c in zip(*records, strict=True)]
-    dumps = orjson.dumps
-    option = orjson.OPT_SERIALIZE_NUMPY
-    for i in (7, 8):  # inputs, outputs
-        columns[i] = [dumps(v, option=option).decode() for v in columns[i]]
-    return pa.record_batch(columns, schema=schema())
+    return pa.record_batch([list(c) for c in zip(*records, strict=True)], schema=schema())
 
 
 def folder_name(deployment: str) -> str:

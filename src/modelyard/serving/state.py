@@ -16,7 +16,7 @@ from modelyard.errors import ModelyardError
 from modelyard.serving.batching import Batcher
 from modelyard.serving.inputs import Part
 from modelyard.serving.predictor import Predictor
-from modelyard.serving.predlog import NoLog, Record
+from modelyard.serving.predlog import NoLog
 from modelyard.serving.router import Routes
 from modelyard.serving.stats import ServingMetrics, VersionStats
 
@@ -138,11 +138,9 @@ class ServingState:
         status = result.status if isinstance(result, ModelyardError) else 200
         version = predictor.version or 0
         self.metrics.observe(str(version), status, seconds)
-        self.predlog.append(
-            Record(
-                rid, self.deployment, version, "live", int(time.time() * 1000),
-                seconds * 1000, status, _inputs(predictor, part), _outputs(result),
-            )
+        self.predlog.entry(
+            rid, self.deployment, version, "live", seconds * 1000, status,
+            lambda: _inputs(predictor, part), _outputs(result),
         )  # fmt: skip
 
     def observe_shadow(
@@ -159,11 +157,9 @@ class ServingState:
         version = predictor.version or 0
         agree = "yes" if result == live else "no"
         self.metrics.shadow.labels(self.deployment, str(version), agree).inc()
-        self.predlog.append(
-            Record(
-                rid, self.deployment, version, "shadow", int(time.time() * 1000),
-                seconds * 1000, status, _inputs(predictor, part), _outputs(result),
-            )
+        self.predlog.entry(
+            rid, self.deployment, version, "shadow", seconds * 1000, status,
+            lambda: _inputs(predictor, part), _outputs(result),
         )  # fmt: skip
 
     # -- what the process says about itself -------------------------------------------------
