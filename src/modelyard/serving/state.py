@@ -5,6 +5,7 @@ given at start, or a deployment's policy read from the main server)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -80,6 +81,7 @@ class ServingState:
 
     def add(self, version: int, predictor: Predictor) -> None:
         """A loaded and warmed-up version; it gets traffic if the policy gives it some."""
+        gc.freeze()  # the model and modules are here for good: no collection walks them again
         with self._lock:
             self.loaded[version] = predictor
             self.load_state[version] = ("ready", None)
