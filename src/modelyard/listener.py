@@ -13,6 +13,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from modelyard import config
 
+CONNECTIONS = [0]  # open connections of this process (its event loop's thread updates it)
+
+
+def open_connections() -> int:
+    """How many clients hold a connection open now (a serving batch expects up to that)."""
+    return CONNECTIONS[0]
+
 
 class DeadlineHttp(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol, closing a connection whose request head (request line and
@@ -28,6 +35,7 @@ class DeadlineHttp(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        CONNECTIONS[0] += 1
         self._arm()
 
     def on_message_begin(self) -> None:
@@ -39,6 +47,7 @@ class DeadlineHttp(HttpToolsProtocol):
         super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        CONNECTIONS[0] -= 1
         self._disarm()
         super().connection_lost(exc)
 

@@ -146,3 +146,28 @@ def test_a_model_that_does_not_answer_row_by_row_is_never_merged(batchable: bool
     answers = asyncio.run(main())
     assert answers == [[2 * i] for i in range(8)]
     assert calls[-4:] == [1, 1, 1, 1]
+
+
+def test_open_connections_merge_groups_and_a_vain_wait_is_not_repeated() -> None:
+    model = Doubler()
+
+    async def main() -> tuple[float, float]:
+        batcher = Batcher(model, max_rows=64, max_wait_s=0.5, clients=lambda: 8)
+        try:
+            first = asyncio.gather(*(ask(batcher, part(i)) for i in range(3)))
+            await asyncio.sleep(0.01)  # another group of the 8 connected clients, a bit later
+            rest = await asyncio.gather(*(ask(batcher, part(i)) for i in range(3, 8)))
+            assert [*await first, *rest] == [[2 * i] for i in range(8)]
+            started = time.perf_counter()
+            await ask(batcher, part(1))  # nobody else comes: one bounded wait
+            vain = time.perf_counter() - started
+            started = time.perf_counter()
+            await ask(batcher, part(1))  # and not again
+            return vain, time.perf_counter() - started
+        finally:
+            batcher.close()
+
+    vain, after = asyncio.run(main())
+    assert model.calls[0] == 8  # the two groups became one call
+    assert vain >= 0.4
+    assert after < 0.3

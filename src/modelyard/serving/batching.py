@@ -34,7 +34,13 @@ class Batcher:
     """Merges the parts submitted on one event loop into calls of ``run`` on one thread."""
 
     def __init__(
-        self, run: Run, *, max_rows: int = 256, max_wait_s: float = 0.002, batchable: bool = True
+        self,
+        run: Run,
+        *,
+        max_rows: int = 256,
+        max_wait_s: float = 0.002,
+        batchable: bool = True,
+        clients: Callable[[], int] = lambda: 1,
     ) -> None:
         self.run = run
         self.max_rows = max_rows if batchable else 1
@@ -46,6 +52,8 @@ class Batcher:
         self._arrived = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="modelyard-model")
         self.expected = 1.0  # requests per batch lately (a moving average)
+        self.clients = clients  # open client connections: at most that many can come
+        self._quiet_until = 0.0  # after a wait that brought nobody, no waits on a hunch
         self.call_s = 0.0  # seconds per model call lately (a moving average)
         self.sizes: Callable[[int], None] = lambda rows: None  # batch-size observer (metrics)
 
@@ -85,24 +93,37 @@ class Batcher:
     async def _gather(self) -> None:
         """Wait for requests already arriving and for as many as lately came together, while
         the batch has room and time remains."""
+        loop = asyncio.get_running_loop()
         want = min(round(self.expected), self.max_rows)
+        if len(self._queue) < self.clients() and loop.time() >= self._quiet_until:
+            # more clients are connected than queued: after a lone phase their requests may
+            # come in groups that keep missing each other (each group paying for a model
+            # call); waiting once for them merges the groups. If nobody comes, no more such
+            # waits for a second.
+            want = max(want, min(self.clients(), self.max_rows))
         if self.max_wait_s <= 0 or (self.arriving <= 0 and len(self._queue) >= want):
             return
-        loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_wait_s
+        before = len(self._queue)
         while (
             self.arriving > 0 or len(self._queue) < want
         ) and self._queued_rows() < self.max_rows:
             left = deadline - loop.time()
             if left <= 0:
-                self.expected = float(len(self._queue))  # fewer came: expect no more
+                self._gave_up(loop, before)
                 return
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), left)
             except TimeoutError:
-                self.expected = float(len(self._queue))
+                self._gave_up(loop, before)
                 return
+
+    def _gave_up(self, loop: asyncio.AbstractEventLoop, before: int) -> None:
+        """A wait ended short: expect what came; if nobody came, stop waiting on a hunch."""
+        self.expected = float(len(self._queue))
+        if len(self._queue) == before:
+            self._quiet_until = loop.time() + 1.0
 
     def _queued_rows(self) -> int:
         return sum(part.n for part, _ in self._queue)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.errors import ModelyardError
+from modelyard.listener import open_connections
 from modelyard.serving.batching import Batcher
 from modelyard.serving.inputs import Part
 from modelyard.serving.predictor import Predictor
@@ -123,6 +124,7 @@ class ServingState:
                 max_rows=self.batching.max_rows,
                 max_wait_s=self.batching.max_wait_ms / 1000,
                 batchable=predictor.batchable,
+                clients=open_connections,
             )
             found.sizes = self.metrics.batch_observer(str(predictor.version or 0))
             self._batchers[key] = found
