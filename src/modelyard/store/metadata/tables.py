@@ -371,3 +371,75 @@ deployment_events = Table(
     Column("after_doc", Text, nullable=False, default="{}"),
 )
 Index("ix_deployment_events_deployment_at", deployment_events.c.deployment, deployment_events.c.at)
+
+# ---- monitoring -------------------------------------------------------------------------------
+
+# An alert rule on one monitoring figure of a deployment, with its evaluation state.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("deployment", String(500), nullable=False),
+    Column("metric", String(128), nullable=False),  # e.g. "accuracy", "latency_p99_ms"
+    Column("window_s", Integer, nullable=False),
+    Column("op", String(4), nullable=False),  # ">", ">=", "<", "<="
+    Column("threshold", Float, nullable=False),
+    Column("for_s", Integer, nullable=False, default=0),
+    Column("channels_doc", Text, nullable=False, default="[]"),
+    Column("action", String(64), nullable=True),
+    Column("enabled", Integer, nullable=False, default=1),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False, default="ok"),  # ok, pending, firing, no_data
+    Column("pending_since", BigInteger, nullable=True),
+    Column("silenced_until", BigInteger, nullable=True),
+    Column("last_value", Float, nullable=True),
+    Column("last_evaluated", BigInteger, nullable=True),
+)
+Index("ix_alert_rules_deployment", alert_rules.c.deployment)
+
+# Every firing of a rule, from the moment it fired to its resolution.
+alert_firings = Table(
+    "alert_firings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", Integer, nullable=False),  # no foreign key: history outlives its rule
+    Column("rule_name", String(250), nullable=False),
+    Column("deployment", String(500), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("status", String(16), nullable=False),  # firing, acknowledged, resolved
+    Column("acknowledged_by", String(250), nullable=True),
+    Column("acknowledged_at", BigInteger, nullable=True),
+    Column("resolved_by", String(250), nullable=True),
+)
+Index("ix_alert_firings_rule_started", alert_firings.c.rule_id, alert_firings.c.started_at)
+Index("ix_alert_firings_deployment_started", alert_firings.c.deployment, alert_firings.c.started_at)
+
+# What happened to rules and firings: notifications sent or failed, silences, acknowledgements.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", Integer, nullable=False),
+    Column("firing_id", Integer, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("detail_doc", Text, nullable=False, default="{}"),
+)
+Index("ix_alert_events_rule_at", alert_events.c.rule_id, alert_events.c.at)
+
+# The active availability probe of each deployment, counted per minute.
+monitor_probes = Table(
+    "monitor_probes",
+    metadata,
+    Column("deployment", String(500), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),  # ms since the epoch, at the minute's start
+    Column("ok", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("latency_ms_sum", Float, nullable=False, default=0.0),
+)
