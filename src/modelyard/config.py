@@ -132,6 +132,45 @@ SERVE_MAX_WAIT_MS = Setting(
     "Most milliseconds a batch waits for requests that are already arriving (never for others).",
 )
 
+MONITORING_DIR = Setting(
+    "MODELYARD_MONITORING_DIR",
+    "",
+    "Folder of the monitoring store (typed prediction tables and labels, Parquet); default "
+    "MODELYARD_HOME/monitoring.",
+)
+MONITORING_RETENTION_DAYS = Setting(
+    "MODELYARD_MONITORING_RETENTION_DAYS",
+    90,
+    "Days the prediction log and the monitoring tables are kept (long enough for late labels).",
+)
+MONITORING_INGEST_INTERVAL = Setting(
+    "MODELYARD_MONITORING_INGEST_INTERVAL",
+    5.0,
+    "Seconds between the server's passes that turn new prediction-log files into monitoring tables.",
+)
+ALERT_INTERVAL = Setting(
+    "MODELYARD_ALERT_INTERVAL", 30.0, "Seconds between evaluations of the alert rules."
+)
+PROBE_INTERVAL = Setting(
+    "MODELYARD_PROBE_INTERVAL",
+    10.0,
+    "Seconds between the availability probes of each deployment's serving processes.",
+)
+ALERT_ALLOW_PRIVATE = Setting(
+    "MODELYARD_ALERT_ALLOW_PRIVATE",
+    False,
+    "Let alert webhooks reach loopback, private and link-local addresses (off: such targets "
+    "are refused, so a rule cannot probe the server's own network).",
+)
+SMTP_HOST = Setting("MODELYARD_SMTP_HOST", "", "SMTP server for alert e-mails (empty: no e-mail).")
+SMTP_PORT = Setting("MODELYARD_SMTP_PORT", 587, "Port of the SMTP server.")
+SMTP_USER = Setting("MODELYARD_SMTP_USER", "", "SMTP login (empty: no login).")
+SMTP_PASSWORD = Setting("MODELYARD_SMTP_PASSWORD", "", "SMTP password.")
+SMTP_FROM = Setting("MODELYARD_SMTP_FROM", "modelyard@localhost", "Sender of alert e-mails.")
+SMTP_STARTTLS = Setting(
+    "MODELYARD_SMTP_STARTTLS", True, "Upgrade the SMTP connection with STARTTLS before login."
+)
+
 RAY_ADDRESS = Setting(
     "MODELYARD_RAY_ADDRESS",
     "",
@@ -223,3 +262,9 @@ def prediction_log_dir() -> Path | None:
 def deployment_logs_dir() -> Path:
     """Where the server's serving processes write their output, a file per deployment."""
     return home_dir() / "deployments"
+
+
+def monitoring_dir() -> Path:
+    """Where the server keeps the monitoring tables (typed predictions and labels)."""
+    raw = MONITORING_DIR.get()
+    return Path(raw).expanduser() if raw else home_dir() / "monitoring"
