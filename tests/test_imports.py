@@ -38,6 +38,7 @@ def test_public_api_is_pinned() -> None:
         "log_param",
         "log_params",
         "models",
+        "monitoring",
         "search_runs",
         "set_experiment",
         "set_tag",

@@ -28,6 +28,7 @@ __all__ = [
     "log_param",
     "log_params",
     "models",
+    "monitoring",
     "search_runs",
     "set_experiment",
     "set_tag",
@@ -37,7 +38,9 @@ __all__ = [
 ]
 
 _LAZY = {name: "modelyard.tracking.fluent" for name in __all__ if name != "__version__"}
-_LAZY["models"] = _LAZY["datasets"] = _LAZY["deployments"] = "modelyard"  # submodules themselves
+_LAZY["models"] = _LAZY["datasets"] = _LAZY["deployments"] = _LAZY["monitoring"] = (
+    "modelyard"  # submodules themselves
+)
 _LAZY["Client"] = "modelyard.tracking.clients"  # the factory client_for, named Client
 _RENAMED = {"Client": "client_for"}
 
