@@ -8,6 +8,7 @@ import { DatasetPage, DatasetsPage } from "./pages/Datasets";
 import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
 import { HelpPage } from "./pages/Help";
 import { ModelPage, ModelVersionPage, ModelsPage } from "./pages/Models";
+import { MonitoringIndexPage, MonitoringPage } from "./pages/Monitoring";
 import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
 
@@ -24,6 +25,8 @@ function Page({ path }: { path: string }) {
   if ((m = match("/models/:name/versions/:version", path))) return <ModelVersionPage name={m.name} version={Number(m.version)} />;
   if (path === "/deployments") return <DeploymentsPage />;
   if ((m = match("/deployments/:name", path))) return <DeploymentPage key={m.name} name={m.name} />;
+  if (path === "/monitoring") return <MonitoringIndexPage />;
+  if ((m = match("/monitoring/:name", path))) return <MonitoringPage key={m.name} name={m.name} />;
   if (path === "/help") return <HelpPage />;
   return <section className="main"><h1>Not found</h1><p>No page at <code>{path}</code>. <Link to="/">Go to the runs.</Link></p></section>;
 }
@@ -33,6 +36,7 @@ const NAV: [string, string, string][] = [
   ["/datasets", "Datasets", "d"],
   ["/models", "Models", "m"],
   ["/deployments", "Deployments", ""], // no `g` key yet
+  ["/monitoring", "Monitoring", "o"],
 ];
 
 export function App() {

@@ -325,7 +325,7 @@ export class ApiError extends Error {
 
 const BASE = "/api/v1";
 
-async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const init: RequestInit = { method, signal, headers: {} };
   if (body !== undefined) {
     init.body = JSON.stringify(body);

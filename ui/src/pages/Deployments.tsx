@@ -93,7 +93,7 @@ function DeploymentRow({ d: listed }: { d: Deployment }) {
   const errors = versions.reduce((t, v) => t + (s?.stats[v].errors ?? 0), 0);
   return (
     <tr data-deployment={d.name}>
-      <td><Link to={`/deployments/${q(d.name)}`}>{d.name}</Link></td>
+      <td><Link to={`/deployments/${q(d.name)}`}>{d.name}</Link> <Link to={`/monitoring/${q(d.name)}`} className="small">monitoring</Link></td>
       <td><Link to={`/models/${q(d.model)}`}>{d.model}</Link></td>
       <td>{d.follow ? <span className="badge">@{d.follow}</span> : <span className="muted">pinned</span>}</td>
       <td>v{d.stable}</td>
@@ -145,6 +145,7 @@ export function DeploymentPage({ name }: { name: string }) {
       <header className="page-head">
         <h1><Link to="/deployments">Deployments</Link> / {s.name}</h1>
         <span>model <Link to={`/models/${q(s.model)}`}>{s.model}</Link></span>
+        <Link to={`/monitoring/${q(s.name)}`}>monitoring</Link>
         {s.follow ? <span className="badge" title={`rolls out whatever @${s.follow} names, by its strategy`}>follows @{s.follow}</span> : <span className="badge">pinned</span>}
         <span className="muted small">{s.engine} · {s.replicas} {s.replicas === 1 ? "replica" : "replicas"}{s.sticky_header ? ` · sticky by ${s.sticky_header}` : ""} · revision {s.revision}</span>
       </header>

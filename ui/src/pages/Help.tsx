@@ -5,7 +5,7 @@ const KEYS: [string, string][] = [
   ["x or space", "select the run under the cursor"],
   ["Enter or o", "open that run (or fold a group)"],
   ["c", "compare the selected runs"],
-  ["g e / g d / g m", "go to experiments, datasets, models"],
+  ["g e / g d / g m / g o", "go to experiments, datasets, models, monitoring"],
   ["t", "switch light and dark theme"],
   ["?", "this page"],
 ];
