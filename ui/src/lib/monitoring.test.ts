@@ -131,7 +131,7 @@ describe("service health", () => {
 
 const col = (column: string, drifted: boolean): DriftColumn => ({
   column, kind: "numeric", method: "ks", score: 0.1, threshold: 0.05, p_value: null, drifted,
-  missing_reference: null, missing_current: null, out_of_range: null, distribution: null,
+  missing_reference: null, missing_current: null, out_of_range: null, distribution: null, note: "",
 });
 
 describe("drift", () => {
@@ -148,7 +148,7 @@ describe("drift", () => {
         { column: "<b>x</b>", kind: "numeric", method: "ks", score: "NaN", threshold: 0.05, p_value: 0.001, drifted: true, out_of_range: 0.4 },
         { name: "city", drifted: "yes" },
       ],
-      schema: [{ column: "new", change: "added" }],
+      schema: [{ column: "new", change: "added" }, { column: "age2", change: "type_changed", reference_type: "double", current_type: "string" }],
     });
     expect(d.columns.map((c) => c.column)).toEqual(["<b>x</b>", "age", "city"]);
     expect(d.columns[0].score).toBeNull();
@@ -157,7 +157,10 @@ describe("drift", () => {
     expect(d.columns[1].missing_reference).toBe(0);
     expect(d.columns[2].drifted).toBe(false); // only `true` is drifted
     expect(d.drifted_share).toBe(0.5);
-    expect(d.schema).toEqual([{ column: "new", change: "added", detail: "" }]);
+    expect(d.schema).toEqual([
+      { column: "new", change: "added", detail: "" },
+      { column: "age2", change: "type_changed", detail: "double → string" },
+    ]);
     const empty = normalizeDrift("nonsense");
     expect(empty.columns).toEqual([]);
     expect(empty.drifted_share).toBeNull();
@@ -172,6 +175,14 @@ describe("drift", () => {
     const cats = normalizeDistribution({ categories: ["a", "other"], reference: [0.5, 0.5], current: [1] })!;
     expect(cats.kind).toBe("categories");
     expect(cats.current).toEqual([1, 0]);
+    // the drift module's shape: a categorical's last cell holds every other category
+    const other = normalizeDistribution({ edges: [], categories: ["a", "b"], reference: [0.5, 0.25, 0.25], current: [0.1, 0.1, 0.8], other: true })!;
+    expect(other.kind).toBe("categories");
+    expect(other.labels).toEqual(["a", "b", "other"]);
+    const numeric = normalizeDistribution({ edges: [0, 1, 2, 3], categories: [], reference: [0.5, 0.5, 0], current: [0, 0.5, 0.5], other: false })!;
+    expect(numeric.kind).toBe("bins");
+    expect(numeric.labels).toEqual(["0 – 1", "1 – 2", "2 – 3"]);
+    expect(normalizeDistribution({ edges: [], categories: [], reference: [], current: [], other: false })).toBeNull();
     const nested = normalizeDistribution({ reference: { edges: [0, 5, 10], counts: [1, 1] }, current: { counts: [2, "x"] } })!;
     expect(nested.labels).toEqual(["0 – 5", "5 – 10"]);
     expect(nested.current).toEqual([1, 0]);

@@ -71,6 +71,8 @@ export interface DriftColumn {
   missing_current: number | null;
   out_of_range: number | null;
   distribution: Distribution | null;
+  /** why a column was not tested, etc. */
+  note: string;
 }
 
 export interface Drift {
@@ -346,7 +348,8 @@ export function normalizeDistribution(raw: unknown): Distribution | null {
   let cur: unknown = d.current ?? d.cur;
   let edges: number[] | null = Array.isArray(d.edges) || Array.isArray(d.bins) ? numbers(d.edges ?? d.bins) : null;
   let cats: string[] | null = null;
-  for (const k of ["categories", "values", "labels"]) if (Array.isArray(d[k])) cats = (d[k] as unknown[]).map(text);
+  for (const k of ["categories", "values", "labels"]) if (Array.isArray(d[k]) && (d[k] as unknown[]).length) cats = (d[k] as unknown[]).map(text);
+  if (cats && d.other === true) cats = [...cats, "other"]; // the last cell holds every category not listed
   if (!Array.isArray(ref) && obj(ref).counts !== undefined) {
     edges = edges ?? (Array.isArray(obj(ref).edges) ? numbers(obj(ref).edges) : null);
     ref = obj(ref).counts ?? obj(ref).shares;
@@ -392,6 +395,7 @@ export function normalizeColumn(raw: unknown): DriftColumn {
     missing_current: shareOf(c, ["missing_current", "current_missing", "missing_share_current", "missing_share"], ["missing", "current"]),
     out_of_range: shareOf(c, ["out_of_range", "out_of_range_share", "new_categories"], ["out_of_range", "share"]),
     distribution: normalizeDistribution(c.distribution ?? c.distributions ?? c.histogram),
+    note: text(c.note),
   };
 }
 
@@ -404,7 +408,8 @@ function schemaList(x: unknown): Drift["schema"] {
   const list = Array.isArray(x) ? x : [];
   return list.map((s) => {
     const o = obj(s);
-    return { column: text(o.column ?? o.name), change: text(o.change ?? o.kind ?? o.finding), detail: text(o.detail ?? o.message ?? "") };
+    const types = o.reference_type || o.current_type ? `${text(o.reference_type) || "—"} → ${text(o.current_type) || "—"}` : "";
+    return { column: text(o.column ?? o.name), change: text(o.change ?? o.kind ?? o.finding), detail: text(o.detail ?? o.message) || types };
   });
 }
 

@@ -47,7 +47,7 @@ export function DriftPanel({ drift }: { drift: Drift }) {
                 <td>{c.method || "—"}</td>
                 <td className="num" data-testid="score">{figureText(c.score)}</td>
                 <td className="num">{figureText(c.threshold)}</td>
-                <td>{c.drifted ? <span className="badge drifted" data-testid="drifted">drifted</span> : <span className="muted">ok</span>}</td>
+                <td>{c.drifted ? <span className="badge drifted" data-testid="drifted">drifted</span> : c.note ? <span className="muted" title={c.note}>not tested</span> : <span className="muted">ok</span>}</td>
                 <td className="num">{figureText(c.missing_reference, "percent")} → {figureText(c.missing_current, "percent")}</td>
                 <td className="num">{figureText(c.out_of_range, "percent")}</td>
               </tr>
@@ -66,7 +66,7 @@ export function DriftPanel({ drift }: { drift: Drift }) {
 
 function Distributions({ column }: { column: DriftColumn }) {
   const d: Distribution | null = column.distribution;
-  if (!d) return <p className="muted" data-testid="distribution">No distribution was sent for this column.</p>;
+  if (!d) return <p className="muted" data-testid="distribution">{column.note || "No distribution was sent for this column."}</p>;
   const top = Math.max(...d.reference, ...d.current, 1e-12);
   return (
     <div className="mon-dist" data-testid="distribution" data-kind={d.kind}>
