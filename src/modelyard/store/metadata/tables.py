@@ -415,6 +415,7 @@ alert_firings = Table(
     Column("acknowledged_by", String(250), nullable=True),
     Column("acknowledged_at", BigInteger, nullable=True),
     Column("resolved_by", String(250), nullable=True),
+    Column("notified_at", BigInteger, nullable=True),  # last "firing" notification claimed
 )
 Index("ix_alert_firings_rule_started", alert_firings.c.rule_id, alert_firings.c.started_at)
 Index("ix_alert_firings_deployment_started", alert_firings.c.deployment, alert_firings.c.started_at)

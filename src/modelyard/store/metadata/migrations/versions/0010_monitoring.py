@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("acknowledged_by", sa.String(length=250), nullable=True),
         sa.Column("acknowledged_at", sa.BigInteger(), nullable=True),
         sa.Column("resolved_by", sa.String(length=250), nullable=True),
+        sa.Column("notified_at", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_firings")),
     )
     op.create_index(
