@@ -1,0 +1,447 @@
+"""Realized quality (predictions joined to their labels) and estimated quality, per window.
+
+One DuckDB pass over the window's typed files, left-joined to the labels in force, aggregates
+with grouping sets: the confusion counts per (window, version, segment); rows by score bin (for
+CBPE and its calibration); and labelled rows by exact score (ROC AUC and log loss). The metrics
+are then computed with numpy from those aggregates, never per row in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelyard.errors import InvalidInput
+from modelyard.monitoring import estimate, layout
+from modelyard.monitoring.labels import latest_sql
+
+MAX_CLASSES = 50
+TOP_SEGMENTS = 20
+CLASSIFIER_FIGURES = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+REGRESSOR_FIGURES = ("mae", "rmse", "r2")
+ESTIMATED_FIGURES = ("accuracy", "precision", "recall", "f1", "roc_auc")
+TASKS = ("classification", "regression")
+
+
+@dataclass
+class QualityPoint:
+    start_ms: int
+    version: int | None
+    segment: str | None
+    predictions: int
+    labelled: int
+    realized: dict[str, float | None] = field(default_factory=dict)
+    estimated: dict[str, float | None] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start_ms": self.start_ms,
+            "version": self.version,
+            "segment": self.segment,
+            "predictions": self.predictions,
+            "labelled": self.labelled,
+            "realized": dict(self.realized),
+            "estimated": dict(self.estimated),
+        }
+
+
+@dataclass
+class QualityResult:
+    deployment: str
+    task: str | None
+    window_s: int
+    points: list[QualityPoint] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    positive_class: str | None = None
+    calibration: dict[str, str] = field(default_factory=dict)  # version -> "isotonic" | "none"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deployment": self.deployment,
+            "task": self.task,
+            "window_s": self.window_s,
+            "classes": list(self.classes),
+            "positive_class": self.positive_class,
+            "calibration": dict(self.calibration),
+            "points": [p.to_json() for p in self.points],
+        }
+
+
+def figure_names(task: str | None) -> list[str]:
+    """The figure names a task's quality gives (realized, then estimated_*)."""
+    if task == "regression":
+        return list(REGRESSOR_FIGURES)
+    if task == "classification":
+        return [*CLASSIFIER_FIGURES, *(f"estimated_{n}" for n in ESTIMATED_FIGURES)]
+    return []
+
+
+def _num(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def query(
+    root: Path,
+    deployment: str,
+    *,
+    window_s: int,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    by_version: bool = True,
+    segment: str | None = None,
+    version: int | None = None,
+    task: str | None = None,
+    align_ms: int = 0,
+) -> QualityResult:
+    """Quality per window of ``window_s`` (aligned on ``align_ms``), version and segment."""
+    if window_s <= 0:
+        raise InvalidInput("window must be a positive number of seconds", field="window")
+    if task is not None and task not in TASKS:
+        raise InvalidInput(f"task must be one of {', '.join(TASKS)}", field="task")
+    result = QualityResult(deployment, task, window_s)
+    files = layout.prediction_files(root, deployment, since_ms, until_ms)
+    if not files:
+        return result
+    where = ["status = 200", "prediction_class IS NOT NULL"]
+    if since_ms is not None:
+        where.append(f"time_ms >= {int(since_ms)}")
+    if until_ms is not None:
+        where.append(f"time_ms < {int(until_ms)}")
+    if version is not None:
+        where.append(f"model_version = {int(version)}")
+    elif not by_version:
+        where.append("role = 'live'")  # a shadow's answers would count each request twice
+    source = f"read_parquet({layout.sql_list(files)}, union_by_name = true)"
+    with layout.connection() as con:
+        if segment is not None:
+            names = [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+            if layout.FEATURE_PREFIX + segment not in names:
+                raise InvalidInput(f"no logged column {segment!r} to segment by", field="segment")
+        meta = con.sql(
+            f"""SELECT count(*), count(prediction_value),
+                       bool_and(prediction_value IS NULL OR prediction_value = floor(prediction_value)),
+                       approx_count_distinct(prediction_class)
+                FROM {source} WHERE {" AND ".join(where)}"""
+        ).fetchall()[0]
+        assert meta is not None
+        rows, numeric, integral, distinct = meta
+        if rows == 0:
+            return result
+        if task is None:
+            many = numeric > 0 and (not integral or distinct > MAX_CLASSES * 1.2)
+            if numeric > 0 and not many and distinct > MAX_CLASSES * 0.8:
+                exact = con.sql(
+                    f"SELECT count(DISTINCT prediction_class) FROM {source} WHERE {' AND '.join(where)}"
+                ).fetchall()[0]
+                many = exact is not None and exact[0] > MAX_CLASSES
+            task = "regression" if many else "classification"
+        result.task = task
+        seg_sql = "0"
+        seg_names: list[str] | None = None
+        if segment is not None:
+            col = f"CAST({_quote(layout.FEATURE_PREFIX + segment)} AS VARCHAR)"
+            top = con.sql(
+                f"""SELECT {col} AS v, count(*) AS c FROM {source}
+                    WHERE {" AND ".join(where)} AND {col} IS NOT NULL
+                    GROUP BY 1 ORDER BY c DESC, v LIMIT {TOP_SEGMENTS}"""
+            ).fetchall()
+            seg_names = [v for v, _ in top] + ["(other)", "(missing)"]
+            values = ", ".join(_lit(v) for v, _ in top) or "NULL"
+            seg_sql = (
+                f"CASE WHEN {col} IS NULL THEN {len(top) + 1} "
+                f"ELSE coalesce(list_position([{values}], {col}) - 1, {len(top)}) END"
+            )
+        window_ms = int(window_s) * 1000
+        start_sql = f"({int(align_ms)} + floor((time_ms - {int(align_ms)}) / {window_ms})::BIGINT * {window_ms})"
+        version_sql = "model_version" if by_version or version is not None else "-1::BIGINT"
+        lfiles = layout.label_files(root, deployment)
+        labels = (
+            latest_sql(lfiles)
+            if lfiles
+            else 'SELECT NULL::VARCHAR AS request_id, NULL::INTEGER AS "row", '
+            "NULL::DOUBLE AS label_value, NULL::VARCHAR AS label_class WHERE false"
+        )
+        base = f"""
+            WITH l AS ({labels}),
+            p AS (
+                SELECT request_id, "row", {start_sql} AS t, {version_sql} AS v, {seg_sql} AS s,
+                       prediction_value AS pv, prediction_class AS pc, confidence AS conf, score
+                FROM {source} WHERE {" AND ".join(where)}
+            ),
+            j AS (SELECT p.*, l.label_value AS lv, l.label_class AS lc
+                  FROM p LEFT JOIN l USING (request_id, "row"))
+        """
+        if task == "regression":
+            _regression(con, base, result, seg_names)
+        else:
+            _classification(con, base, result, seg_names)
+    result.points.sort(key=lambda p: (p.start_ms, p.version or 0, p.segment or ""))
+    return result
+
+
+def _regression(con: Any, base: str, result: QualityResult, seg_names: list[str] | None) -> None:
+    got = con.sql(
+        base
+        + """SELECT t, v, s, count(*) AS n, count(lv) AS nl,
+                  sum(abs(pv - lv)) AS ae, sum((pv - lv) * (pv - lv)) AS se,
+                  var_pop(lv) AS vy
+           FROM j GROUP BY t, v, s"""
+    ).fetchall()
+    for t, v, s, n, nl, ae, se, vy in got:
+        realized: dict[str, float | None] = dict.fromkeys(REGRESSOR_FIGURES)
+        if nl:
+            realized["mae"] = _num(ae / nl)
+            realized["rmse"] = _num(math.sqrt(se / nl))
+            realized["r2"] = _num(1.0 - se / (vy * nl)) if vy and vy > 0 else None
+        segment = None if seg_names is None else seg_names[int(s)]
+        version = None if v < 0 else int(v)
+        result.points.append(QualityPoint(int(t), version, segment, int(n), int(nl), realized, {}))
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    """Which entries of a fetched column are not NULL."""
+    if isinstance(values, np.ma.MaskedArray):
+        return ~np.ma.getmaskarray(values)
+    if values.dtype == object:
+        return np.asarray([v is not None for v in values], dtype=bool)
+    return np.ones(len(values), dtype=bool)
+
+
+def _data(values: np.ndarray) -> np.ndarray:
+    return values.data if isinstance(values, np.ma.MaskedArray) else values
+
+
+class _Keys:
+    """(window, version, segment) groups: integer codes of the fetched key columns."""
+
+    def __init__(
+        self, t: np.ndarray, v: np.ndarray, s: np.ndarray, seg_names: list[str] | None
+    ) -> None:
+        self.seg_names = seg_names
+        tt, vv = _data(t).astype(np.int64), _data(v).astype(np.int64)
+        self._t0 = int(tt.min()) if len(tt) else 0
+        diffs = np.diff(np.unique(tt))
+        self._step = max(int(np.gcd.reduce(diffs)), 1) if len(diffs) else 1
+        self._v0 = int(vv.min()) if len(vv) else 0
+        self._vspan = int(vv.max()) - self._v0 + 1 if len(vv) else 1
+        self.uniq, self.inverse = np.unique(self._combine(t, v, s), return_inverse=True)
+        self.count = len(self.uniq)
+
+    def _combine(self, t: np.ndarray, v: np.ndarray, s: np.ndarray) -> np.ndarray:
+        tt, vv = _data(t).astype(np.int64), _data(v).astype(np.int64)
+        ss = _data(s).astype(np.int64)
+        return ((tt - self._t0) // self._step * self._vspan + (vv - self._v0)) * 32 + ss
+
+    def codes(self, t: np.ndarray, v: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Codes of other rows' keys (-1 for a key not among the groups)."""
+        combined = self._combine(t, v, s)
+        if not self.count:
+            return np.full(len(combined), -1)
+        pos = np.clip(np.searchsorted(self.uniq, combined), 0, self.count - 1)
+        return np.where(self.uniq[pos] == combined, pos, -1)
+
+    def key(self, g: int) -> tuple[int, int | None, str | None]:
+        code = int(self.uniq[g])
+        s, rest = code % 32, code // 32
+        v = rest % self._vspan + self._v0
+        t = self._t0 + rest // self._vspan * self._step
+        return t, (None if v < 0 else v), (None if self.seg_names is None else self.seg_names[s])
+
+
+def _classification(
+    con: Any, base: str, result: QualityResult, seg_names: list[str] | None
+) -> None:
+    bin_sql = (  # least() skips NULLs: a row without probabilities has no bin
+        f"CASE WHEN conf IS NOT NULL THEN "
+        f"least(floor(conf * {estimate.BINS}), {estimate.BINS - 1})::INTEGER END"
+    )
+    got = con.sql(
+        base
+        + f"""SELECT GROUPING(t, v, s, pc, lc, b, ls) AS gid, t, v, s, pc, lc, b, ls,
+                   count(*) AS n, sum(conf) AS sp
+            FROM (SELECT *, {bin_sql} AS b,
+                         CASE WHEN lc IS NOT NULL THEN score END AS ls FROM j)
+            GROUP BY GROUPING SETS ((t, v, s, pc, lc), (t, v, s, pc, b), (v, pc, lc, b), (t, v, s, lc, ls))"""
+    ).fetchnumpy()
+    gid = np.asarray(got["gid"])
+    # GROUPING bits, from the left: t v s pc lc b ls (a set bit: not grouped by that column)
+    bits = {"confusion": 0b0000011, "bins": 0b0000101, "calib": 0b1010001, "scores": 0b0001010}
+    part = {name: {k: v[gid == b] for k, v in got.items()} for name, b in bits.items()}
+    conf = part["confusion"]
+    pc_ok, lc_ok = _present(conf["pc"]), _present(conf["lc"])
+    classes = sorted(
+        set(_data(conf["pc"])[pc_ok].tolist()) | set(_data(conf["lc"])[lc_ok].tolist()),
+        key=_class_key,
+    )
+    result.classes = classes
+    binary = len(classes) == 2
+    positive = classes[1] if binary else None
+    result.positive_class = positive
+    keys = _Keys(conf["t"], conf["v"], conf["s"], seg_names)
+    codes = keys.inverse
+    groups = keys.count
+    n = _data(conf["n"]).astype(np.float64)
+    predicted = np.bincount(codes, weights=n, minlength=groups)
+    labelled = np.bincount(codes, weights=np.where(lc_ok, n, 0.0), minlength=groups)
+    class_index = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    cm = np.zeros((groups, k, k))
+    if lc_ok.any():
+        pi = np.array([class_index[c] for c in _data(conf["pc"])[lc_ok].tolist()])
+        li = np.array([class_index[c] for c in _data(conf["lc"])[lc_ok].tolist()])
+        np.add.at(cm, (codes[lc_ok], pi, li), n[lc_ok])
+    realized = _realized(cm, binary)
+    if binary:
+        realized.update(_scored(part["scores"], keys, positive))
+    estimated, calibration = _estimated(part, keys, binary, positive)
+    result.calibration = calibration
+    for g in range(groups):
+        t, v, s = keys.key(g)
+        figures: dict[str, float | None] = dict.fromkeys(CLASSIFIER_FIGURES)
+        if labelled[g] > 0:
+            for name, values in realized.items():
+                figures[name] = _num(values[g])
+        est = {name: _num(values[g]) for name, values in estimated.items()}
+        result.points.append(
+            QualityPoint(t, v, s, int(predicted[g]), int(labelled[g]), figures, est)
+        )
+
+
+def _class_key(c: str) -> tuple[int, float, str]:
+    """Classes in order: numbers by value, then text (so "0" < "1" < "10")."""
+    try:
+        return (0, float(c), c)
+    except ValueError:
+        return (1, 0.0, c)
+
+
+def _realized(cm: np.ndarray, binary: bool) -> dict[str, np.ndarray]:
+    """Accuracy, precision, recall, F1 per group from confusion counts [group, predicted, label]
+    (binary: of the positive class; else macro over the classes seen), 0 where undefined."""
+    total = cm.sum(axis=(1, 2))
+    tp = np.diagonal(cm, axis1=1, axis2=2)
+    pred = cm.sum(axis=2)
+    true = cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = tp.sum(axis=1) / total
+        precision = np.where(pred > 0, tp / pred, 0.0)
+        recall = np.where(true > 0, tp / true, 0.0)
+        f1 = np.where(pred + true > 0, 2 * tp / (pred + true), 0.0)
+    if binary:
+        return {
+            "accuracy": accuracy,
+            "precision": precision[:, 1],
+            "recall": recall[:, 1],
+            "f1": f1[:, 1],
+        }
+    seen = (pred + true) > 0
+    count = np.maximum(seen.sum(axis=1), 1)
+    return {
+        "accuracy": accuracy,
+        "precision": (precision * seen).sum(axis=1) / count,
+        "recall": (recall * seen).sum(axis=1) / count,
+        "f1": (f1 * seen).sum(axis=1) / count,
+    }
+
+
+def _scored(
+    rows: dict[str, np.ndarray], keys: _Keys, positive: str | None
+) -> dict[str, np.ndarray]:
+    """ROC AUC (ties count half) and log loss per group, from labelled rows by exact score."""
+    groups = keys.count
+    keep = _present(rows["lc"]) & _present(rows["ls"])
+    if not keep.any():
+        return {"roc_auc": np.full(groups, np.nan), "log_loss": np.full(groups, np.nan)}
+    g = keys.codes(rows["t"][keep], rows["v"][keep], rows["s"][keep])
+    score = _data(rows["ls"])[keep].astype(np.float64)
+    y = _data(rows["lc"])[keep] == positive
+    n = _data(rows["n"])[keep].astype(np.float64)
+    ok = g >= 0
+    g, score, y, n = g[ok], score[ok], y[ok], n[ok]
+    eps = np.finfo(np.float64).eps
+    p = np.clip(score, eps, 1 - eps)
+    terms = np.where(y, -np.log(p), -np.log1p(-p)) * n
+    count = np.bincount(g, weights=n, minlength=groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loss = np.where(count > 0, np.bincount(g, weights=terms, minlength=groups) / count, np.nan)
+    order = np.lexsort((score, g))
+    g, score, y, n = g[order], score[order], y[order], n[order]
+    pos = np.where(y, n, 0.0)
+    neg = np.where(y, 0.0, n)
+    before = np.cumsum(neg) - neg  # negatives before each entry (all groups)
+    first = np.ones(len(g), dtype=bool)  # the first entry of each (group, score)
+    first[1:] = (g[1:] != g[:-1]) | (score[1:] != score[:-1])
+    tie = np.cumsum(first) - 1
+    neg_tie = np.bincount(tie, weights=neg)[tie]
+    group_first = np.ones(len(g), dtype=bool)
+    group_first[1:] = g[1:] != g[:-1]
+    below = before[first][tie] - before[group_first][np.cumsum(group_first) - 1]
+    pairs = np.bincount(g, weights=pos * (below + 0.5 * neg_tie), minlength=groups)
+    p_tot = np.bincount(g, weights=pos, minlength=groups)
+    n_tot = np.bincount(g, weights=neg, minlength=groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = np.where((p_tot > 0) & (n_tot > 0), pairs / (p_tot * n_tot), np.nan)
+    return {"roc_auc": auc, "log_loss": loss}
+
+
+def _estimated(
+    part: dict[str, dict[str, np.ndarray]], keys: _Keys, binary: bool, positive: str | None
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """CBPE per group from rows by (predicted class, confidence bin): each row is right with its
+    calibrated confidence, calibrated per version (and, for two classes, per predicted class)
+    on the labelled rows of the range."""
+    groups = keys.count
+    cal = part["calib"]
+    ok = _present(cal["lc"]) & _present(cal["b"])
+    cal_v = _data(cal["v"])[ok].astype(np.int64)
+    cal_pc = _data(cal["pc"])[ok]
+    cal_b = _data(cal["b"])[ok].astype(np.int64)
+    cal_n = _data(cal["n"])[ok].astype(np.float64)
+    cal_hit = np.where(_data(cal["lc"])[ok] == cal_pc, cal_n, 0.0)
+    rows = part["bins"]
+    ok = _present(rows["b"])
+    if not ok.any():
+        return {}, {}
+    v = _data(rows["v"])[ok].astype(np.int64)
+    pc = _data(rows["pc"])[ok]
+    g = keys.codes(rows["t"][ok], rows["v"][ok], rows["s"][ok])
+    bins = _data(rows["b"])[ok].astype(np.int64)
+    n = _data(rows["n"])[ok].astype(np.float64)
+    mean = _data(rows["sp"])[ok].astype(np.float64) / n
+    p = mean.copy()
+    calibration: dict[str, str] = {}
+    for version in np.unique(v).tolist():
+        methods = set()
+        for klass in np.unique(pc[v == version]).tolist() if binary else [None]:
+            mine = cal_v == version
+            rows_of = v == version
+            if klass is not None:
+                mine &= cal_pc == klass
+                rows_of &= pc == klass
+            fitted = estimate.fit(cal_b[mine], cal_hit[mine], cal_n[mine])
+            methods.add(fitted.method)
+            p[rows_of] = fitted.apply(bins[rows_of], mean[rows_of])
+        if version >= 0:
+            calibration[str(version)] = methods.pop() if len(methods) == 1 else "partial"
+    keep = g >= 0
+    g, bins, n, p, pc = g[keep], bins[keep], n[keep], p[keep], pc[keep]
+    if not binary:
+        return {"accuracy": estimate.accuracy(g, n, p, groups)}, calibration
+    is_pos = pc == positive
+    p_pos = np.where(is_pos, p, 1.0 - p)  # the expected share of positives of each row
+    score_bins = np.where(is_pos, bins, estimate.BINS - 1 - bins)
+    out = estimate.binary(g, is_pos, n, p_pos, groups)
+    out["roc_auc"] = estimate.roc_auc(g, score_bins, n, p_pos, groups)
+    return out, calibration
