@@ -3,6 +3,7 @@
 my.deployments.create("churn-api", "models:/churn@champion")   # follows the alias
 my.deployments.promote("churn-api", 4, strategy="canary")
 my.deployments.set_traffic("churn-api", {3: 90, 4: 10}, sticky_header="X-User-Id")
+my.deployments.set_logging("churn-api", exclude=["email"], hash=["user_id"], sample=0.5)
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelyard.serving.client import Deployments, Traffic
 
-__all__ = ["create", "delete", "get", "history", "list", "promote", "rollback", "set_traffic"]
+__all__ = [
+    "create", "delete", "get", "history", "list", "promote", "rollback", "set_logging",
+    "set_traffic",
+]  # fmt: skip
 
 
 def _deployments() -> Deployments:
@@ -56,6 +60,23 @@ def set_traffic(
             name, traffic, shadow=shadow, sticky_header=sticky_header, reason=reason,
             revision=revision,
         )  # fmt: skip
+
+
+def set_logging(
+    name: str,
+    *,
+    exclude: Iterable[str] = (),
+    hash: Iterable[str] = (),
+    sample: float = 1.0,
+    reason: str = "",
+    revision: int | None = None,
+) -> dict[str, Any]:
+    """Set what the prediction log keeps: ``exclude`` columns are never logged, ``hash``
+    columns are logged as a keyed hash (HMAC-SHA256), a ``sample`` share of requests."""
+    with _deployments() as d:
+        return d.set_logging(
+            name, exclude=exclude, hash=hash, sample=sample, reason=reason, revision=revision
+        )
 
 
 def promote(name: str, version: int, **options: Any) -> dict[str, Any]:

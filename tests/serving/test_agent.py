@@ -69,3 +69,36 @@ def test_a_log_that_cannot_be_written_drops_records_not_requests(tmp_path: Path)
     good.close()
     assert sum(dropped) == 13
     assert predlog.read(tmp_path / "log", "d").num_rows == 5
+
+
+def test_the_policy_s_logging_drops_and_hashes_columns_before_the_log(tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+
+    agent = DeploymentAgent("d", "http://127.0.0.1:9", "http://127.0.0.1:1")
+    state = ServingState("d", prediction_log=PredictionLog(tmp_path, flush_s=60))
+    key = "ab" * 32
+    logging = {"exclude": ["email"], "hash": ["user"], "sample": 1.0, "key": key}
+    try:
+        for bad in [
+            {**logging, "key": "not hex"},
+            {**logging, "key": ""},  # a hashed column needs a key
+            {**logging, "sample": 0},
+            {**logging, "exclude": "email"},
+            {**logging, "hash": [7]},
+        ]:
+            with pytest.raises(ValueError, match="logging"):
+                agent.apply(state, {**GOOD, "traffic": [], "logging": bad})
+        agent.apply(state, {**GOOD, "traffic": [], "logging": logging})
+    finally:
+        agent._client.close()
+    rows = {"columns": ["user", "email", "x"], "data": [["u-1", "a@b.c", 1.5], [None, "d@e.f", 2]]}
+    state.predlog.entry("r1", "d", 1, "live", 1.0, 200, lambda: rows, [0, 1])
+    state.predlog.entry("r2", "d", 1, "live", 1.0, 200, lambda: {"data": [[1, 2]]}, [0])
+    state.predlog.close()
+    logged = {r["request_id"]: r for r in predlog.read(tmp_path, "d").to_pylist()}
+    mac = hmac.new(bytes.fromhex(key), b'"u-1"', hashlib.sha256).hexdigest()[:32]
+    assert logged["r1"]["inputs"] == (
+        '{"columns":["user","x"],"data":[["' + mac + '",1.5],[null,2]]}'
+    )
+    assert logged["r2"]["inputs"] == "null"  # no column names: cannot be told apart

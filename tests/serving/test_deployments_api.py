@@ -149,3 +149,57 @@ def test_traffic_split_and_errors_with_stable_codes(api: httpx.Client) -> None:
     assert [e["action"] for e in kept] == ["create", "set-traffic", "delete"]
     assert kept[-1]["reason"] == "done"
     assert api.get("/api/v1/deployments").json() == {"deployments": []}
+
+
+def test_logging_policy_set_at_create_changed_later_and_its_key_only_in_heartbeats(
+    api: httpx.Client,
+) -> None:
+    logging = {"exclude": ["email"], "hash": ["user_id"], "sample": 0.5}
+    body = {"name": "pii", "model": "models:/churn/1", "engine": "external", "logging": logging}
+    created = api.post("/api/v1/deployments", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["logging"] == logging
+    beat = {"instance": "h:1", "url": "http://127.0.0.1:9", "versions": {}}
+    policy = api.post("/api/v1/deployments/pii/heartbeat", json=beat).json()["logging"]
+    key = policy.pop("key")
+    assert policy == logging
+    assert len(key) == 64
+    int(key, 16)
+    for shown in (
+        api.get("/api/v1/deployments/pii").text,
+        api.get("/api/v1/deployments").text,
+        api.get("/api/v1/deployments/pii/history").text,
+    ):
+        assert key not in shown
+        assert '"key"' not in shown
+
+    changed = api.post(
+        "/api/v1/deployments/pii/logging",
+        json={"exclude": ["email", "phone"], "hash": [], "sample": 1, "reason": "GDPR review"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["logging"] == {"exclude": ["email", "phone"], "hash": [], "sample": 1.0}
+    assert key not in changed.text
+    again = api.post("/api/v1/deployments/pii/heartbeat", json=beat).json()["logging"]
+    assert again["key"] == key  # hashes keep matching across the change
+    assert again["exclude"] == ["email", "phone"]
+    last = api.get("/api/v1/deployments/pii/history").json()[-1]
+    assert (last["action"], last["reason"]) == ("set-logging", "GDPR review")
+    assert last["before"]["logging"] == logging
+    assert last["after"]["logging"]["exclude"] == ["email", "phone"]
+
+    for bad, field in [
+        ({"exclude": ["a"], "hash": ["a"]}, "logging.hash"),
+        ({"sample": 0}, "sample"),
+        ({"sample": 1.5}, "sample"),
+        ({"exclude": ["x" * 257]}, "exclude"),
+        ({"exclude": [""]}, "exclude"),
+        ({"exclude": "email"}, "exclude"),
+        ({"mask": ["a"]}, "mask"),
+    ]:
+        got = api.post("/api/v1/deployments/pii/logging", json=bad)
+        assert got.status_code == 400, (bad, got.text)
+        assert got.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert field in got.text, got.text
+    assert api.post("/api/v1/deployments/nope/logging", json={}).status_code == 404
+    assert api.get("/api/v1/deployments/pii").json()["revision"] == 2

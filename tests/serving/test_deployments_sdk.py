@@ -98,3 +98,35 @@ def test_the_sdk_round_trip(uri: str) -> None:
     # a server records who called (anonymous until auth lands); in process, the login name
     assert events[0]["actor"] == ("anonymous" if uri.startswith("http") else local_user())
     assert events[-1]["reason"] == "done"
+
+
+def test_the_logging_policy_from_the_sdk_and_the_cli(uri: str) -> None:
+    from typer.testing import CliRunner
+
+    from modelyard.cli.app import app
+
+    my.set_tracking_uri(uri)
+    created = my.deployments.create(
+        "pii-api", "models:/churn/1", engine="external", logging={"exclude": ["email"]}
+    )
+    assert created["logging"] == {"exclude": ["email"], "hash": [], "sample": 1.0}
+    changed = my.deployments.set_logging("pii-api", hash=["user_id"], sample=0.25)
+    assert changed["logging"] == {"exclude": [], "hash": ["user_id"], "sample": 0.25}
+    assert "key" not in my.deployments.get("pii-api")["logging"]
+    with pytest.raises(InvalidInput):
+        my.deployments.set_logging("pii-api", exclude=["a"], hash=["a"])
+
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["deploy", "logging", "pii-api", "--exclude", "email", "--exclude", "phone",
+         "--hash", "user_id", "--sample", "0.5", "--reason", "review", "-u", uri],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "exclude email, phone; hash user_id; sample 0.5" in result.output
+    shown = runner.invoke(app, ["deploy", "show", "pii-api", "-u", uri])
+    assert "prediction log: exclude email, phone; hash user_id; sample 0.5" in shown.output
+    bad = runner.invoke(app, ["deploy", "logging", "pii-api", "--sample", "0", "-u", uri])
+    assert bad.exit_code != 0
+    actions = [e["action"] for e in my.deployments.history("pii-api")]
+    assert actions == ["create", "set-logging", "set-logging"]

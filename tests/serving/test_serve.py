@@ -257,3 +257,49 @@ def test_mlflows_own_scoring_client_works_unchanged(
     with ModelRegistry(model_store.uri) as registry:
         expected = registry.load("models:/churn@champion").predict(frame).tolist()
     assert answer.get_predictions()[0].tolist() == expected  # MLflow's own response parsing
+
+
+def test_excluded_columns_never_reach_the_log_file_and_hashed_ones_hold_the_hmac(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+    import hmac
+    import uuid
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(40, 2)), columns=["a", "b"])
+    frame["email"] = [f"user{i}@example.com" for i in range(40)]
+    frame["user_id"] = [f"id-{i}" for i in range(40)]
+    frame["note"] = "x"
+    model = make_pipeline(
+        ColumnTransformer([("num", "passthrough", ["a", "b"])]), LogisticRegression()
+    ).fit(frame, frame["a"] > 0)
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    with ModelRegistry(uri) as registry:
+        registry.log(model, "pii", input_example=frame[:3])
+    email, user, note = (f"{kind}-{uuid.uuid4().hex}" for kind in ("mail", "user", "note"))
+    logs, key_file = tmp_path / "predictions", tmp_path / "hash.key"
+    args = ["models:/pii/1", "--prediction-log", str(logs), "--log-exclude", "email"]
+    args += ["--log-hash", "user_id", "--log-hash-key-file", str(key_file)]
+    with serving(args, tmp_path, env={"MODELYARD_TRACKING_URI": uri}) as served:
+        row = {"a": 0.5, "b": -1.0, "email": email, "user_id": user, "note": note}
+        got = httpx.post(served.url + "/predict", json={"dataframe_records": [row]})
+        assert got.status_code == 200, got.text
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = bytes.fromhex(key_file.read_text().strip())
+    mac = hmac.new(key, f'"{user}"'.encode(), hashlib.sha256).hexdigest()[:32]
+    raw = b"".join(p.read_bytes() for p in (logs / "pii").glob("*/*/*.parquet"))
+    assert note.encode() in raw  # a kept value is there to find in the file's bytes
+    assert mac.encode() in raw
+    assert email.encode() not in raw
+    assert user.encode() not in raw
+    (logged,) = predlog.read(logs, "pii").to_pylist()
+    assert logged["inputs"] == (
+        '{"columns":["a","b","user_id","note"],"data":[[0.5,-1.0,"' + mac + '","' + note + '"]]}'
+    )

@@ -42,6 +42,13 @@ def rollout_text(d: dict[str, Any]) -> str:
     return f"v{c['version']} {c['strategy']}, {where}"
 
 
+def logging_text(logging: dict[str, Any]) -> str:
+    return (
+        f"exclude {', '.join(logging['exclude']) or '-'}; hash {', '.join(logging['hash']) or '-'}"
+        f"; sample {logging['sample']:g}"
+    )
+
+
 def parse_split(pairs: list[str]) -> dict[int, float]:
     """``3=90 4=10`` as ``{3: 90.0, 4: 10.0}``."""
     out: dict[int, float] = {}
@@ -69,6 +76,13 @@ def create(
     steps: str = typer.Option("10,25,50,100", "--steps", help="Canary percentages."),
     interval: float = typer.Option(60.0, "--interval", help="Seconds per canary step."),
     sticky_header: str | None = typer.Option(None, "--sticky-header", help="e.g. X-User-Id"),
+    log_exclude: list[str] | None = typer.Option(
+        None, "--log-exclude", help="A column the prediction log never keeps (repeatable)."
+    ),
+    log_hash: list[str] | None = typer.Option(
+        None, "--log-hash", help="A column the prediction log keeps as a keyed hash (repeatable)."
+    ),
+    log_sample: float = typer.Option(1.0, "--log-sample", help="Share of requests logged."),
     reason: str = Reason,
     uri: str | None = TrackingUri,
 ) -> None:
@@ -79,9 +93,10 @@ def create(
         except ValueError:
             raise InvalidInput(f"--steps is comma-separated percentages, not {steps!r}") from None
         rollout = {"strategy": strategy, "steps": numbers, "interval_s": interval}
+        logging = {"exclude": log_exclude or [], "hash": log_hash or [], "sample": log_sample}
         d = client.create(
             name, model, engine=engine, port=port, replicas=replicas, rollout=rollout,
-            sticky_header=sticky_header, reason=reason,
+            sticky_header=sticky_header, logging=logging, reason=reason,
         )  # fmt: skip
     follows = f", following @{d['follow']}" if d["follow"] else ""
     console.print(f"deployment {d['name']}: {d['model']} v{d['stable']}{follows}")
@@ -126,6 +141,7 @@ def show(name: str, uri: str | None = TrackingUri) -> None:
         + "   ".join(f"{k}: {', '.join(f'v{v}' for v in vs) or '-'}" for k, vs in extra.items())
     )
     console.print(f"  sticky header: {d['sticky_header'] or '-'}   rollout: {rollout_text(d)}")
+    console.print(f"  prediction log: {logging_text(d['logging'])}")
     stats = Table(
         "version",
         "role",
@@ -183,6 +199,31 @@ def set_traffic(
         )  # fmt: skip
     shadows = f"; shadow {', '.join(f'v{v}' for v in d['shadow'])}" if d["shadow"] else ""
     console.print(f"{name}: {split_text(d['traffic'])}{shadows}")
+
+
+@app.command("logging")
+def set_logging(
+    name: str,
+    exclude: list[str] | None = typer.Option(
+        None, "--exclude", help="A column the prediction log never keeps (repeatable)."
+    ),
+    hash: list[str] | None = typer.Option(
+        None, "--hash", help="A column kept as a keyed hash, HMAC-SHA256 (repeatable)."
+    ),
+    sample: float = typer.Option(1.0, "--sample", help="Share of requests logged, in (0, 1]."),
+    reason: str = Reason,
+    revision: int | None = typer.Option(
+        None, "--revision", help="Refuse if the deployment changed since."
+    ),
+    uri: str | None = TrackingUri,
+) -> None:
+    """Set what the prediction log keeps of NAME's inputs (replaces the whole setting)."""
+    with deployments(uri) as client:
+        d = client.set_logging(
+            name, exclude=exclude or [], hash=hash or [], sample=sample, reason=reason,
+            revision=revision,
+        )  # fmt: skip
+    console.print(f"{name}: prediction log {logging_text(d['logging'])}")
 
 
 @app.command("promote")

@@ -46,6 +46,21 @@ def serve(
     ),
     no_prediction_log: bool = typer.Option(False, "--no-prediction-log", help="Log nothing."),
     log_sample: float = typer.Option(1.0, min=0.0, max=1.0, help="Share of requests logged."),
+    log_exclude: list[str] | None = typer.Option(
+        None, "--log-exclude", help="An input column the prediction log never keeps (repeatable)."
+    ),
+    log_hash: list[str] | None = typer.Option(
+        None,
+        "--log-hash",
+        help="An input column the prediction log keeps as HMAC-SHA256 (repeatable). "
+        "A deployment's processes take both from its logging policy instead.",
+    ),
+    log_hash_key_file: Path = typer.Option(
+        None,
+        "--log-hash-key-file",
+        help="File holding the hashing key (made when missing), so hashes match across "
+        "restarts; default: a key of this process only.",
+    ),
     max_body_mb: int = typer.Option(64, min=1, help="Largest request body, in MiB."),
     trusted: bool = typer.Option(
         False, "--trusted", help="Vouch for a runs:/ model's files (registered ones use trust)."
@@ -55,7 +70,7 @@ def serve(
     """Serve a model over HTTP: POST /predict and /invocations, /health, /ready, /metrics."""
     for var in _ONE_THREAD:  # before numpy loads: BLAS threads spinning per call cost more than
         os.environ.setdefault(var, "1")  # they give to small calls on a busy server
-    from modelyard.serving.process import ServeOptions, run
+    from modelyard.serving.process import ServeOptions, hash_key, run
     from modelyard.serving.state import BatchOptions
 
     if (uri is None) == (deployment is None):
@@ -77,6 +92,9 @@ def serve(
         ),
         prediction_log=log_dir,
         log_sample=log_sample,
+        log_exclude=tuple(log_exclude or ()),
+        log_hash=tuple(log_hash or ()),
+        log_key=hash_key(log_hash_key_file) if log_hash else b"",
         max_body=max_body_mb << 20,
         log_level=log_level,
     )

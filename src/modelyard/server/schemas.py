@@ -296,6 +296,21 @@ class RolloutIn(_In):
     min_requests: int = Field(50, ge=1, le=10**9)
 
 
+class LoggingIn(_In):
+    exclude: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=1000, description="columns never logged"
+    )
+    hash: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=1000, description="columns logged as a keyed hash"
+    )
+    sample: float = Field(1.0, gt=0, le=1, allow_inf_nan=False, description="share logged")
+
+
+class LoggingChangeIn(LoggingIn):
+    reason: str = ""
+    revision: int | None = Field(None, description="CONFLICT unless the deployment is at it")
+
+
 class DeploymentCreateIn(_In):
     name: str
     model: str = Field(description="models:/NAME@ALIAS (follows the alias) or models:/NAME/N")
@@ -304,6 +319,7 @@ class DeploymentCreateIn(_In):
     replicas: int = Field(1, ge=1, le=64)
     rollout: RolloutIn | None = None
     sticky_header: str | None = Field(None, max_length=100)
+    logging: LoggingIn | None = Field(None, description="what the prediction log keeps")
     reason: str = ""
 
 

@@ -20,11 +20,14 @@ import httpx
 
 from modelyard.errors import ModelyardError
 from modelyard.serving.predictor import Predictor
+from modelyard.serving.predlog import KEEP_ALL, Redaction
 from modelyard.serving.state import ServingState, Source
 
 log = logging.getLogger("modelyard.serving")
 MAX_VERSIONS = 16  # versions one policy may make a process load
 _HEADER = re.compile(r"[A-Za-z0-9-]{1,100}")
+_KEY = re.compile(r"[0-9a-f]{0,256}")
+MAX_LOGGING_COLUMNS = 1000
 
 
 class DeploymentAgent(Source):
@@ -102,7 +105,9 @@ class DeploymentAgent(Source):
             or (sticky is not None and not _HEADER.fullmatch(str(sticky)))
         ):
             raise ValueError(f"not a policy: {str(policy)[:200]}")
+        redaction, sample = logging_policy(policy.get("logging"))
         self.model = model
+        state.predlog.configure(redaction, sample)
         for version in sorted(wanted):
             known = state.load_state.get(version)
             if known is None and version not in self._loading:
@@ -141,3 +146,25 @@ class DeploymentAgent(Source):
             folder, found = registry.fetch(f"models:/{model}/{version}")
         digest = found["package_digest"] if found.get("trusted") is True else None
         return Predictor.from_folder(folder, trusted_digest=digest, version=version)
+
+
+def logging_policy(doc: Any) -> tuple[Redaction, float]:
+    """The policy's ``logging`` ({exclude, hash, sample, key}) as a redaction and a sample
+    share; absent (an older server): everything, every request. Checked like the rest."""
+    if doc is None:
+        return KEEP_ALL, 1.0
+    exclude, hashed, sample, key = doc["exclude"], doc["hash"], doc["sample"], doc["key"]
+    if (
+        not isinstance(exclude, list)
+        or not isinstance(hashed, list)
+        or len(exclude) + len(hashed) > 2 * MAX_LOGGING_COLUMNS
+        or not all(isinstance(c, str) and 0 < len(c) <= 256 for c in [*exclude, *hashed])
+        or isinstance(sample, bool)
+        or not isinstance(sample, int | float)
+        or not 0 < sample <= 1
+        or not isinstance(key, str)
+        or not _KEY.fullmatch(key)
+        or (hashed and not key)
+    ):
+        raise ValueError(f"not a logging policy: {str(doc)[:200]}")
+    return Redaction(exclude, hashed, bytes.fromhex(key)), float(sample)

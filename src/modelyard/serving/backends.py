@@ -20,6 +20,7 @@ class DeploymentsApi(Protocol):
     def list_all(self) -> list[dict[str, Any]]: ...
     def get(self, name: str) -> dict[str, Any]: ...
     def set_traffic(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def set_logging(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
     def promote(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
     def rollback(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
     def delete(self, name: str, reason: str) -> None: ...
@@ -48,6 +49,10 @@ class HttpDeployments(PooledApi):
 
     def set_traffic(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, Any] = self._call("POST", f"/{quote_part(name)}/traffic", body)
+        return found
+
+    def set_logging(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = self._call("POST", f"/{quote_part(name)}/logging", body)
         return found
 
     def promote(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +96,7 @@ class LocalDeployments:
             replicas=body["replicas"],
             rollout=body["rollout"],
             sticky_header=body["sticky_header"],
+            logging=body.get("logging"),
             reason=body["reason"],
         )
         return wire.deployment_json(found)
@@ -111,6 +117,13 @@ class LocalDeployments:
             sticky_header=body.get("sticky_header", ...),
             reason=body["reason"],
             revision=body["revision"],
+        )
+        return wire.deployment_json(found)
+
+    def set_logging(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        settings = {k: body[k] for k in ("exclude", "hash", "sample")}
+        found = self.svc.set_logging(
+            name, settings, user=local_user(), reason=body["reason"], revision=body["revision"]
         )
         return wire.deployment_json(found)
 

@@ -15,6 +15,7 @@ from modelyard.serving.entities import (
     STRATEGIES,
     Counters,
     Engine,
+    LogPolicy,
     Rollout,
     Split,
     Strategy,
@@ -32,6 +33,8 @@ MAX_COUNT = 2**63 - 1
 MAX_ERROR_TEXT = 4000  # kept of a load error
 MAX_ERROR_SENT = 65_536  # a longer one refuses the heartbeat
 MAX_REASON = 10_000
+MAX_COLUMN = 256  # characters of a column name in a logging policy
+MAX_LOGGED_COLUMNS = 1000  # columns one logging policy may exclude, and hash
 
 
 def model_uri(uri: object) -> tuple[str, str | None, int | None]:
@@ -211,3 +214,47 @@ def reports(versions: object) -> dict[int, VersionReport]:
     if not isinstance(versions, Mapping) or len(versions) > MAX_REPORTED:
         raise InvalidInput(f"versions maps at most {MAX_REPORTED} versions", field="versions")
     return dict(report(k, doc) for k, doc in versions.items())
+
+
+def _columns(value: object, what: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise InvalidInput(f"{what} is a list of column names", field=f"logging.{what}")
+    if len(value) > MAX_LOGGED_COLUMNS:
+        raise InvalidInput(
+            f"{what} names at most {MAX_LOGGED_COLUMNS} columns", field=f"logging.{what}"
+        )
+    out: list[str] = []
+    for name in value:
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_COLUMN:
+            raise InvalidInput(
+                f"a column name in {what} is text of 1 to {MAX_COLUMN} characters, not {name!r}",
+                field=f"logging.{what}",
+            )
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def logging(doc: LogPolicy | Mapping[str, Any] | None, key: str) -> LogPolicy:
+    """A logging policy (columns excluded, columns hashed, the share logged) with ``key``;
+    unknown settings, a column both excluded and hashed, a sample outside (0, 1] are refused."""
+    if doc is None:
+        return LogPolicy(key=key)
+    if isinstance(doc, LogPolicy):
+        doc = doc.to_json()
+    if not isinstance(doc, Mapping):
+        raise InvalidInput("logging is an object {exclude, hash, sample}", field="logging")
+    unknown = set(doc) - {"exclude", "hash", "sample"}
+    if unknown:
+        raise InvalidInput(f"unknown logging setting {sorted(unknown)[0]!r}", field="logging")
+    exclude = _columns(doc.get("exclude", []), "exclude")
+    hashed = _columns(doc.get("hash", []), "hash")
+    both = sorted(set(exclude) & set(hashed))
+    if both:
+        raise InvalidInput(
+            f"column {both[0]!r} is both excluded and hashed; pick one", field="logging.hash"
+        )
+    sample = _number(doc.get("sample", 1.0), "sample", 0, 1)
+    if sample <= 0:
+        raise InvalidInput("sample must be above 0 and at most 1", field="logging.sample")
+    return LogPolicy(exclude, hashed, sample, key)

@@ -46,9 +46,12 @@ class Deployments:
         replicas: int = 1,
         rollout: Mapping[str, Any] | None = None,
         sticky_header: str | None = None,
+        logging: Mapping[str, Any] | None = None,
         reason: str = "",
     ) -> dict[str, Any]:
-        """Deploy ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``."""
+        """Deploy ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``;
+        ``logging={"exclude": [...], "hash": [...], "sample": 1.0}`` says what its prediction
+        log keeps of the inputs."""
         body = {
             "name": name,
             "model": model,
@@ -59,6 +62,8 @@ class Deployments:
             "sticky_header": sticky_header,
             "reason": reason,
         }
+        if logging is not None:
+            body["logging"] = dict(logging)
         return self.api.create(body)
 
     def list(self) -> builtins.list[dict[str, Any]]:
@@ -89,6 +94,24 @@ class Deployments:
         if sticky_header is not ...:
             body["sticky_header"] = sticky_header
         return self.api.set_traffic(name, body)
+
+    def set_logging(
+        self,
+        name: str,
+        *,
+        exclude: Iterable[str] = (),
+        hash: Iterable[str] = (),
+        sample: float = 1.0,
+        reason: str = "",
+        revision: int | None = None,
+    ) -> dict[str, Any]:
+        """Set what the prediction log keeps: ``exclude`` columns are never logged, ``hash``
+        columns are logged as a keyed hash, a ``sample`` share of requests is logged."""
+        body = {
+            "exclude": list(exclude), "hash": list(hash), "sample": sample,
+            "reason": reason, "revision": revision,
+        }  # fmt: skip
+        return self.api.set_logging(name, body)
 
     def promote(
         self,

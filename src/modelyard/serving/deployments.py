@@ -9,6 +9,7 @@ another change came first; otherwise the change is re-applied to the newer state
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from types import EllipsisType
@@ -23,6 +24,7 @@ from modelyard.serving.entities import (
     Deployment,
     DeploymentEvent,
     Instance,
+    LogPolicy,
     Rollout,
     Split,
     Strategy,
@@ -34,6 +36,7 @@ from modelyard.store.metadata.database import Database
 from modelyard.store.metadata.sql import now_ms
 from modelyard.tracking import validation as v
 
+KEY_BYTES = 32  # of a deployment's logging key (HMAC-SHA256)
 RETRIES = 5  # re-applications of a change whose deployment another writer changed meanwhile
 FORGET_INSTANCES_MS = 3_600_000  # instances silent this long are dropped (their process ended)
 
@@ -60,6 +63,10 @@ def _record(
 ) -> None:
     routing_before = before.routing() if before is not None else {}
     routing_after = after.routing() if action != "delete" else {}
+    if action in ("create", "set-logging"):  # what the log keeps (never the key)
+        if before is not None:
+            routing_before["logging"] = before.logging.to_json()
+        routing_after["logging"] = after.logging.to_json()
     repo.add_event(conn, after.name, at, actor, action, reason, routing_before, routing_after)
     registry_repo.record(
         conn, after.model, "deployment", actor, _subject(before, after),
@@ -115,10 +122,13 @@ class DeploymentService:
         replicas: int = 1,
         rollout: Rollout | Mapping[str, Any] | None = None,
         sticky_header: str | None = None,
+        logging: LogPolicy | Mapping[str, Any] | None = None,
         reason: str = "",
     ) -> Deployment:
-        """A deployment of ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``."""
+        """A deployment of ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``;
+        ``logging`` ({exclude, hash, sample}) says what its prediction log keeps."""
         clean = v.clean_name(name, "deployment name")
+        policy = checks.logging(logging, secrets.token_hex(KEY_BYTES))
         model, alias, number = checks.model_uri(model_uri)
         settings = checks.rollout(rollout)
         kind, where, count = checks.engine(engine), checks.port(port), checks.replicas(replicas)
@@ -154,6 +164,7 @@ class DeploymentService:
                 rollout=settings,
                 stable=found,
                 followed=found if follow else None,
+                logging=policy,
             )
             repo.insert(conn, d)
             text = why or f"serves {model_uri} (v{found})"
@@ -208,6 +219,33 @@ class DeploymentService:
             if cancelled is not None:
                 text += f" (rollout of v{cancelled} called off)"
             return after, "set-traffic", text
+
+        return self._change(name, change, user, revision)
+
+    def set_logging(
+        self,
+        name: str,
+        logging: LogPolicy | Mapping[str, Any],
+        *,
+        user: str,
+        reason: str = "",
+        revision: int | None = None,
+    ) -> Deployment:
+        """Set what the prediction log keeps of the inputs (columns excluded, columns hashed,
+        the share of requests logged); the serving processes apply it at their next
+        heartbeat. The hashing key stays (hashes keep matching across the change)."""
+        why = checks.reason(reason)
+        checks.logging(logging, "")  # refused before anything is read
+
+        def change(_conn: Connection, d: Deployment) -> tuple[Deployment, str, str]:
+            key = d.logging.key or secrets.token_hex(KEY_BYTES)  # made before keys existed
+            after = replace(d, logging=checks.logging(logging, key))
+            shown = after.logging.to_json()
+            text = why or (
+                f"logging: exclude {shown['exclude'] or '-'}, hash {shown['hash'] or '-'}, "
+                f"sample {shown['sample']:g}"
+            )
+            return after, "set-logging", text
 
         return self._change(name, change, user, revision)
 

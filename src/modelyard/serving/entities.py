@@ -59,6 +59,37 @@ class Rollout:
 
 
 @dataclass(frozen=True, slots=True)
+class LogPolicy:
+    """What the prediction log keeps of a deployment's inputs: ``exclude`` columns never reach
+    disk, ``hash`` columns are written as a keyed hash (HMAC-SHA256 under ``key``, a secret made
+    at creation and never shown), and a ``sample`` share of the requests is logged at all."""
+
+    exclude: tuple[str, ...] = ()
+    hash: tuple[str, ...] = ()
+    sample: float = 1.0
+    key: str = ""  # hex; "" until one is made
+
+    def to_json(self) -> dict[str, Any]:
+        """As the API shows it (never the key)."""
+        return {"exclude": list(self.exclude), "hash": list(self.hash), "sample": self.sample}
+
+    def secret_json(self) -> dict[str, Any]:
+        """As stored, and as the serving processes get it: with the key."""
+        return {**self.to_json(), "key": self.key}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any] | None) -> LogPolicy:
+        if not doc:
+            return cls()
+        return cls(
+            tuple(doc.get("exclude", ())),
+            tuple(doc.get("hash", ())),
+            float(doc.get("sample", 1.0)),
+            str(doc.get("key", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Counters:
     """Cumulative counts of one version in one instance (since that process started)."""
 
@@ -157,6 +188,7 @@ class Deployment:
     previous: int | None = None  # the stable before the last switch (kept warm for rollback)
     candidate: Candidate | None = None
     followed: int | None = None  # the alias's version the deployment last acted on
+    logging: LogPolicy = field(default_factory=LogPolicy)  # what the prediction log keeps
 
     def versions(self) -> set[int]:
         """Every version the data plane must keep loaded."""
@@ -172,6 +204,7 @@ class Deployment:
             "previous": self.previous,
             "candidate": None if self.candidate is None else self.candidate.to_json(),
             "followed": self.followed,
+            "logging": self.logging.to_json(),
         }
 
     def routing(self) -> dict[str, Any]:

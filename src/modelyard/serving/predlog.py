@@ -9,11 +9,17 @@ renamed), so replicas never share a file and a reader never sees half of one; a 
 what arrived in one flush (every ``flush_s`` or ``max_records``). The request path only
 appends to a bounded queue: a full queue or a full disk drops log records, counted, never
 requests. ``NoLog`` is the null object used when the log is off.
+
+Logged inputs may hold personal data: a ``Redaction`` (a deployment's logging policy) drops
+excluded columns and replaces hashed ones by a keyed hash before a record is serialized, so
+neither reaches the queue or the disk.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import os
 import random
 import re
@@ -21,7 +27,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,11 +55,69 @@ class Record(NamedTuple):
     outputs: str  # JSON: the answer (a list), or the error
 
 
+HASH_HEX = 32  # hex digits kept of a hashed value's HMAC-SHA256 (16 bytes)
+
+
+class Redaction:
+    """What logged inputs lose before they are written: ``exclude`` columns are dropped,
+    ``hash`` columns hold HMAC-SHA256(key, the value's JSON text), 16 bytes in hex (equal
+    values give equal hashes under one key, so joins and drift still work; without the key a
+    dictionary of guesses cannot be checked). Nulls stay null (missing is not personal). An
+    input without column names cannot be told apart: with any column named, it is not logged.
+    """
+
+    def __init__(
+        self, exclude: Sequence[str] = (), hash: Sequence[str] = (), key: bytes = b""
+    ) -> None:
+        self.exclude = frozenset(exclude)
+        self.hash = frozenset(hash)
+        self.key = key
+        self.active = bool(self.exclude or self.hash)
+        self._plans: dict[tuple[str, ...], tuple[list[str], list[tuple[int, bool]]]] = {}
+
+    def apply(self, doc: Any) -> Any:
+        """``doc`` ({"columns", "data"} or other JSON) as it may be logged."""
+        if not self.active or doc is None:
+            return doc
+        columns = doc.get("columns") if isinstance(doc, dict) else None
+        if not isinstance(columns, list):
+            return None
+        names, plan = self._plan(tuple(str(c) for c in columns))
+        digest = self.digest
+        data = [
+            [(digest(row[i]) if hashed else row[i]) for i, hashed in plan]
+            for row in doc.get("data") or ()
+        ]
+        return {**doc, "columns": names, "data": data}
+
+    def _plan(self, columns: tuple[str, ...]) -> tuple[list[str], list[tuple[int, bool]]]:
+        """The columns kept and, per kept column, its index and whether it is hashed."""
+        found = self._plans.get(columns)
+        if found is None:
+            kept = [(i, c) for i, c in enumerate(columns) if c not in self.exclude]
+            found = ([c for _, c in kept], [(i, c in self.hash) for i, c in kept])
+            if len(self._plans) < 64:
+                self._plans[columns] = found
+        return found
+
+    def digest(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+        return hmac.new(self.key, text, hashlib.sha256).hexdigest()[:HASH_HEX]
+
+
+KEEP_ALL = Redaction()
+
+
 class NoLog:
     """The prediction log when it is off: takes records and keeps nothing."""
 
     def append(self, record: Record) -> None:
         pass
+
+    def configure(self, redaction: Redaction, sample: float) -> None:
+        """What to drop or hash of the inputs, and the share of requests to log."""
 
     def entry(
         self,
@@ -86,6 +150,7 @@ class PredictionLog(NoLog):
     ) -> None:
         self.root = root
         self.sample = sample
+        self.redaction = KEEP_ALL
         self.flush_s = flush_s
         self.max_records = max_records
         self.max_queue = max_queue
@@ -116,15 +181,20 @@ class PredictionLog(NoLog):
         if self.sample < 1.0 and random.random() >= self.sample:
             return
         try:
-            text_in = orjson.dumps(inputs(), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+            doc = self.redaction.apply(inputs())
+            text_in = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY).decode()
             text_out = orjson.dumps(outputs, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-        except TypeError:  # a value JSON cannot hold: the record is lost, counted
+        except (TypeError, IndexError):  # a value JSON cannot hold: the record is lost, counted
             self._dropped(1)
             return
         at = int(time.time() * 1000)
         self._put(
             Record(request_id, deployment, version, role, at, latency_ms, status, text_in, text_out)
         )
+
+    def configure(self, redaction: Redaction, sample: float) -> None:
+        self.redaction = redaction
+        self.sample = sample
 
     def append(self, record: Record) -> None:
         """Queue one record (sampled); never blocks and never raises."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelyard.serving.predlog import NoLog, PredictionLog
+from modelyard.serving.predlog import NoLog, PredictionLog, Redaction
 from modelyard.serving.state import MAX_BODY, BatchOptions, ServingState, Source
 
 
@@ -18,6 +18,9 @@ class ServeOptions:
     batching: BatchOptions = field(default_factory=BatchOptions)
     prediction_log: Path | None = None  # folder of the Parquet prediction log; None: off
     log_sample: float = 1.0
+    log_exclude: tuple[str, ...] = ()  # columns never logged
+    log_hash: tuple[str, ...] = ()  # columns logged as HMAC-SHA256 under log_key
+    log_key: bytes = b""
     max_body: int = MAX_BODY
     log_level: str = "warning"
 
@@ -34,6 +37,8 @@ def build_state(deployment: str, options: ServeOptions) -> ServingState:
             dropped=dropped.inc,
             written=written.inc,
         )
+        redaction = Redaction(options.log_exclude, options.log_hash, options.log_key)
+        state.predlog.configure(redaction, options.log_sample)
     else:
         state.predlog = NoLog()
     return state
@@ -82,3 +87,22 @@ def _has_uvloop() -> bool:
     except ImportError:
         return False
     return True
+
+
+def hash_key(path: Path | None) -> bytes:
+    """The key logged columns are hashed with: read from ``path`` (made there, readable by
+    its owner only, when missing), so hashes match across restarts; without a path, a key of
+    this process only."""
+    import os
+    import secrets
+
+    if path is None:
+        return secrets.token_bytes(32)
+    try:  # O_EXCL: never overwrites a key made meanwhile
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text().strip())

@@ -14,6 +14,7 @@ from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import (
     DeploymentCreateIn,
     HeartbeatIn,
+    LoggingChangeIn,
     PromoteIn,
     RollbackIn,
     TrafficIn,
@@ -43,6 +44,7 @@ async def create(
         replicas=body.replicas,
         rollout=None if body.rollout is None else body.rollout.model_dump(),
         sticky_header=body.sticky_header,
+        logging=None if body.logging is None else body.logging.model_dump(),
         reason=body.reason,
     )
     return JSONOut(deployment_json(await run_in_threadpool(job)), status_code=201)
@@ -80,6 +82,25 @@ async def set_traffic(
         user=who.name,
         shadow=body.shadow,
         sticky_header=body.sticky_header if "sticky_header" in body.model_fields_set else ...,
+        reason=body.reason,
+        revision=body.revision,
+    )
+    return JSONOut(deployment_json(await run_in_threadpool(job)))
+
+
+@router.post("/{name}/logging")
+async def set_logging(
+    name: str,
+    body: LoggingChangeIn,
+    svc: DeploymentService = Depends(deployments),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Set what the prediction log keeps: columns excluded, columns hashed, the share logged."""
+    job = partial(
+        svc.set_logging,
+        name,
+        body.model_dump(include={"exclude", "hash", "sample"}),
+        user=who.name,
         reason=body.reason,
         revision=body.revision,
     )
@@ -152,7 +173,8 @@ async def logs(
 async def heartbeat(
     name: str, body: HeartbeatIn, svc: DeploymentService = Depends(deployments)
 ) -> JSONOut:
-    """A serving process reports its versions; the answer is the policy it must serve."""
+    """A serving process reports its versions; the answer is the policy it must serve, with
+    the logging key (the one answer that holds it: the process hashes logged columns with it)."""
     versions = {k: r.model_dump() for k, r in body.versions.items()}
     found = await run_in_threadpool(svc.heartbeat, name, body.instance, body.url, versions)
-    return JSONOut(deployment_json(found))
+    return JSONOut({**deployment_json(found), "logging": found.logging.secret_json()})

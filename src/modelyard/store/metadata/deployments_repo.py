@@ -19,6 +19,7 @@ from modelyard.serving.entities import (
     Deployment,
     DeploymentEvent,
     Instance,
+    LogPolicy,
     Rollout,
     Split,
     VersionReport,
@@ -33,7 +34,7 @@ from modelyard.store.metadata.tables import (
 
 
 def _policy(d: Deployment) -> str:
-    return orjson.dumps(d.policy()).decode()
+    return orjson.dumps({**d.policy(), "logging": d.logging.secret_json()}).decode()
 
 
 def _to_deployment(row: Row[Any]) -> Deployment:
@@ -58,6 +59,7 @@ def _to_deployment(row: Row[Any]) -> Deployment:
         previous=p["previous"],
         candidate=None if p["candidate"] is None else Candidate.from_json(p["candidate"]),
         followed=p["followed"],
+        logging=LogPolicy.from_json(p.get("logging")),
     )
 
 
