@@ -12,6 +12,7 @@ from modelyard.cli import (
     importing,
     maintenance,
     models,
+    monitor,
     predict,
     runs,
     serve,
@@ -34,6 +35,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(db.app, name="db")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(importing.app, name="import")
+app.add_typer(monitor.app, name="monitor")
 app.command("sync")(maintenance.sync)
 app.command("gc")(maintenance.gc)
 

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from modelyard import config
-from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.errors import InvalidInput
 from modelyard.monitoring.rules import AlertRule, Firing
 
 MAX_BODY = 64 << 10  # bytes of a webhook's answer read (the rest is dropped)
@@ -37,14 +37,13 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
 
 
-class DeliveryFailed(ModelyardError):
-    """A notification could not be delivered (kept as a ``failed`` event of the firing)."""
+class DeliveryFailed(Exception):
+    """A notification could not be delivered (kept as a ``failed`` event of the firing; never
+    an answer of the API, so not in the error tree)."""
 
-    code = "DELIVERY_FAILED"
-    status = 502
-
-    def __init__(self, message: str, *, retry: bool = True, **details: Any) -> None:
-        super().__init__(message, **details)
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
         self.retry = retry
 
 

@@ -16,10 +16,13 @@ from fastapi import APIRouter, FastAPI
 
 from modelyard import config
 from modelyard.datasets.service import DatasetsService
+from modelyard.monitoring.alerting import AlertService, Schedule, rollback_action
+from modelyard.monitoring.notify import Notifier
 from modelyard.registry.promotions import PromotionService
 from modelyard.registry.service import RegistryService
 from modelyard.server import mlflow
 from modelyard.server.routes import (
+    alerts,
     artifacts,
     blobs,
     datasets,
@@ -110,6 +113,34 @@ def _controlling(service: DeploymentService, settings: Any) -> Iterator[None]:
         controller.stop()
 
 
+def _alerts(stores: Stores, built: Services) -> AlertService:
+    """Rules read their figures from the monitoring domain (no data while there is none)."""
+
+    def figure(deployment: str, metric: str, window_s: int, now_ms: int) -> float | None:
+        monitoring = built.get("monitoring")
+        if monitoring is None:
+            return None
+        value: float | None = monitoring.figure(deployment, metric, window_s, now_ms)
+        return value
+
+    deployments: DeploymentService = built["deployments"]
+    actions = {"rollback": rollback_action(deployments.rollback)}
+    return AlertService(stores.db, figure=figure, notifier=Notifier(), actions=actions)
+
+
+@contextmanager
+def _alerting(service: AlertService, settings: Any) -> Iterator[None]:
+    """The rules are evaluated every MODELYARD_ALERT_INTERVAL seconds while the server runs."""
+    if settings.url:
+        service.base_url = settings.url
+    schedule = Schedule(service, config.ALERT_INTERVAL.get()).start()
+    try:
+        yield
+    finally:
+        schedule.stop()
+        service.close()
+
+
 def _mount_health(app: FastAPI) -> None:
     app.include_router(health.router)
 
@@ -125,6 +156,7 @@ BUILT_IN: tuple[Domain, ...] = (
     Domain("registry", _registry, (registry.router,)),
     Domain("promotions", _promotions, (promotions.router,)),
     Domain("deployments", _deployments, (deployments.router,), running=_controlling),
+    Domain("alerts", _alerts, (alerts.router,), running=_alerting),
     Domain("health", mount=_mount_health),
     Domain("mlflow", mount=mlflow.mount),
 )
