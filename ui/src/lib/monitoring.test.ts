@@ -157,6 +157,9 @@ describe("drift", () => {
     expect(d.columns[1].missing_reference).toBe(0);
     expect(d.columns[2].drifted).toBe(false); // only `true` is drifted
     expect(d.drifted_share).toBe(0.5);
+    expect(d.reference).toEqual({});
+    expect(normalizeDrift({ reference: "profile", n_reference: 10, n_current: 5 })).toMatchObject({ reference: { kind: "profile" }, n_reference: 10, n_current: 5 });
+    expect(normalizeDrift({ reference: { kind: "window", rows: 7 }, current: { rows: 3 }, n_reference: 99 })).toMatchObject({ n_reference: 7, n_current: 3 });
     expect(d.schema).toEqual([
       { column: "new", change: "added", detail: "" },
       { column: "age2", change: "type_changed", detail: "double → string" },

@@ -79,6 +79,9 @@ export interface Drift {
   deployment: string;
   reference: Record<string, unknown>;
   current: Record<string, unknown>;
+  /** rows compared on each side (null: not said) */
+  n_reference: number | null;
+  n_current: number | null;
   drifted_share: number | null;
   dataset_drift: boolean;
   drift_share: number | null;
@@ -421,8 +424,10 @@ export function normalizeDrift(raw: unknown): Drift {
   const share = finite(d.drifted_share) ?? (columns.length ? drifted / columns.length : null);
   return {
     deployment: text(d.deployment),
-    reference: obj(d.reference),
+    reference: typeof d.reference === "string" ? { kind: d.reference } : obj(d.reference),
     current: obj(d.current),
+    n_reference: finite(obj(d.reference).rows) ?? finite(d.n_reference),
+    n_current: finite(obj(d.current).rows) ?? finite(d.n_current),
     drifted_share: share,
     dataset_drift: d.dataset_drift === true,
     drift_share: finite(d.drift_share) ?? finite(d.share_threshold),

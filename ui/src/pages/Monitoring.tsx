@@ -122,10 +122,10 @@ export function MonitoringPage({ name }: { name: string }) {
       </div>
 
       <h2>Quality</h2>
-      <Loaded state={quality}>{(data) => <QualityPanel quality={data} version={version} />}</Loaded>
+      <Loaded state={quality}>{(data) => <QualityPanel quality={data} version={version} span={{ since, until }} />}</Loaded>
 
       <h2>Service health</h2>
-      <Loaded state={health}>{(data) => <HealthPanel health={data} />}</Loaded>
+      <Loaded state={health}>{(data) => <HealthPanel health={data} span={{ since, until }} />}</Loaded>
 
       <h2>Drift</h2>
       <div className="mon-toolbar">

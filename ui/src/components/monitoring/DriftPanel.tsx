@@ -19,8 +19,8 @@ export function DriftPanel({ drift }: { drift: Drift }) {
         <span className={"badge " + (drift.dataset_drift ? "drifted" : "stable")}>{drift.dataset_drift ? "dataset drift" : "no dataset drift"}</span>{" "}
         {drifted} of {drift.columns.length} columns drifted ({figureText(drift.drifted_share, "percent")}
         {drift.drift_share !== null ? `; the verdict needs ${figureText(drift.drift_share, "percent")}` : ""}) · reference: {refText}
-        {typeof ref.rows === "number" ? ` (${ref.rows.toLocaleString("en-US")} rows)` : ""}
-        {typeof drift.current.rows === "number" ? ` · current: ${drift.current.rows.toLocaleString("en-US")} rows` : ""}
+        {drift.n_reference !== null ? ` (${drift.n_reference.toLocaleString("en-US")} rows)` : ""}
+        {drift.n_current !== null ? ` · current: ${drift.n_current.toLocaleString("en-US")} rows` : ""}
       </p>
       {drift.schema.length > 0 && (
         <ul className="mon-schema" data-testid="schema-findings">

@@ -12,7 +12,7 @@ const CHARTS: { title: string; figures: (keyof HealthPoint)[]; unit: "ms" | "rps
   { title: "availability", figures: ["availability"], unit: "percent" },
 ];
 
-export function HealthPanel({ health }: { health: Health }) {
+export function HealthPanel({ health, span }: { health: Health; span?: { since: number; until: number } }) {
   const points = useMemo(() => (Array.isArray(health.points) ? health.points : []), [health]);
   const charts = useMemo(() => CHARTS.map((c) => ({ ...c, data: healthSeries(points, c.figures) })), [points]);
   const a = health.availability ?? { objective: null, uptime: null, probes: 0, budget_remaining: null };
@@ -29,7 +29,7 @@ export function HealthPanel({ health }: { health: Health }) {
       <div className="mon-charts">
         {charts.map((c) =>
           hasPoints(c.data) ? (
-            <TimeChart key={c.title} title={c.title} data={c.data} unit={c.unit} testId={`health-${c.figures[0]}`} />
+            <TimeChart span={span} key={c.title} title={c.title} data={c.data} unit={c.unit} testId={`health-${c.figures[0]}`} />
           ) : (
             <div key={c.title} className="chart-placeholder mon-placeholder" data-testid={`health-${c.figures[0]}`}>{c.title}: —</div>
           ),

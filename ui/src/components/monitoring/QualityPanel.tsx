@@ -4,7 +4,7 @@ import { useMemo } from "react";
 import { estimatedOnly, figureText, hasPoints, labelledCounts, latest, qualityFigures, qualitySeries, type Quality } from "../../lib/monitoring";
 import { TimeChart } from "./TimeChart";
 
-export function QualityPanel({ quality, version }: { quality: Quality; version: number | null }) {
+export function QualityPanel({ quality, version, span }: { quality: Quality; version: number | null; span?: { since: number; until: number } }) {
   const points = useMemo(() => (Array.isArray(quality.points) ? quality.points : []), [quality]);
   const figures = qualityFigures(quality.task, points);
   const counts = labelledCounts(points);
@@ -33,7 +33,7 @@ export function QualityPanel({ quality, version }: { quality: Quality; version: 
       <div className="mon-charts">
         {charts.map(({ figure, data }) =>
           hasPoints(data) ? (
-            <TimeChart key={figure} title={figure} data={data} testId={`quality-${figure}`} />
+            <TimeChart span={span} key={figure} title={figure} data={data} testId={`quality-${figure}`} />
           ) : (
             <div key={figure} className="chart-placeholder mon-placeholder" data-testid={`quality-${figure}`}>{figure}: —</div>
           ),

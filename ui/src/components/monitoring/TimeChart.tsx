@@ -8,9 +8,11 @@ import { color } from "../../lib/series";
 import { figureText, type ChartData } from "../../lib/monitoring";
 import { versionColor } from "../TrafficBar";
 
-export function TimeChart({ title, data, unit = "plain", height = 220, testId }: {
+export function TimeChart({ title, data, span, unit = "plain", height = 220, testId }: {
   title: string;
   data: ChartData;
+  /** the x axis covers this [since, until) in ms (a lone window is not stretched over years) */
+  span?: { since: number; until: number };
   unit?: Parameters<typeof figureText>[1];
   height?: number;
   testId?: string;
@@ -26,7 +28,7 @@ export function TimeChart({ title, data, unit = "plain", height = 220, testId }:
       title,
       width: Math.max(200, el.clientWidth),
       height,
-      scales: { x: { time: true } },
+      scales: { x: span ? { time: true, range: [span.since / 1000, span.until / 1000] } : { time: true } },
       cursor: { points: { size: 5 } },
       series: [
         { label: "time", value: (_u, v) => (v === null ? "" : new Date(v * 1000).toLocaleString()) },
@@ -36,7 +38,7 @@ export function TimeChart({ title, data, unit = "plain", height = 220, testId }:
           width: 1.5,
           dash: s.estimated ? [6, 4] : undefined,
           spanGaps: false,
-          points: { show: true, size: 4 },
+          points: { show: true, size: s.estimated ? 6 : 4, fill: s.estimated ? (dark ? "#14171c" : "#ffffff") : undefined },
           value: (_u: uPlot, v: number | null) => figureText(v, unit),
         })),
       ],
@@ -53,7 +55,7 @@ export function TimeChart({ title, data, unit = "plain", height = 220, testId }:
       resize.disconnect();
       u.destroy();
     };
-  }, [data, title, unit, height]);
+  }, [data, title, unit, height, span?.since, span?.until]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <div className="chart mon-chart" data-testid={testId}>
       <div ref={box} />
