@@ -56,10 +56,10 @@ class Drift:
         from modelyard.monitoring.drift import report_json
 
         return {
+            **report_json(self.report),
             "deployment": self.target,
             "reference": self.reference,
             "current": self.current,
-            **report_json(self.report),
         }
 
 
@@ -402,14 +402,14 @@ class MonitoringService:
             return None
         try:
             area = self.datasets.files(found.name, found.version)
-            rows = [r for r in area.files() if r.path.lower().endswith(TABULAR)]
+            rows = [r for r in area.files() if r.key.lower().endswith(TABULAR)]
         except NotFound:
             return None
         tables = []
         total = 0
-        for row in sorted(rows, key=lambda r: r.path):
-            with area.open(row.path) as handle:
-                table = _read_table(handle, row.path)
+        for row in sorted(rows, key=lambda r: r.key):
+            with area.open(row.key) as handle:
+                table = _read_table(handle, row.key)
             tables.append(normalize(table))
             total += table.num_rows
             if total >= MAX_REFERENCE_ROWS:

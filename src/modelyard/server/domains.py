@@ -18,6 +18,8 @@ from modelyard import config
 from modelyard.datasets.service import DatasetsService
 from modelyard.monitoring.alerting import AlertService, Schedule, rollback_action
 from modelyard.monitoring.notify import Notifier
+from modelyard.monitoring.service import MonitoringService, monitoring_root
+from modelyard.monitoring.store import MonitoringStore
 from modelyard.registry.promotions import PromotionService
 from modelyard.registry.service import RegistryService
 from modelyard.server import mlflow
@@ -29,6 +31,7 @@ from modelyard.server.routes import (
     deployments,
     experiments,
     health,
+    monitoring,
     promotions,
     registry,
     runs,
@@ -141,6 +144,30 @@ def _alerting(service: AlertService, settings: Any) -> Iterator[None]:
         service.close()
 
 
+def _monitoring(stores: Stores, built: Services) -> MonitoringService:
+    store = MonitoringStore(monitoring_root(stores.db.url), config.prediction_log_dir())
+    return MonitoringService(store, built["registry"], built["datasets"], built["deployments"])
+
+
+@contextmanager
+def _monitoring_running(service: MonitoringService, _settings: Any) -> Iterator[None]:
+    """New prediction-log files become monitoring tables every few seconds, data older than
+    the retention is removed hourly, and every deployment is probed for availability."""
+    from modelyard.monitoring.probe import probing
+    from modelyard.monitoring.schedule import Every
+
+    ingest = Every(config.MONITORING_INGEST_INTERVAL.get(), service.ingest, "ingest").start()
+    sweep = Every(
+        3600.0, lambda: service.sweep(config.MONITORING_RETENTION_DAYS.get()), "sweep"
+    ).start()
+    try:
+        with probing(service.deployments.db, _settings):
+            yield
+    finally:
+        sweep.stop()
+        ingest.stop()
+
+
 def _mount_health(app: FastAPI) -> None:
     app.include_router(health.router)
 
@@ -156,6 +183,7 @@ BUILT_IN: tuple[Domain, ...] = (
     Domain("registry", _registry, (registry.router,)),
     Domain("promotions", _promotions, (promotions.router,)),
     Domain("deployments", _deployments, (deployments.router,), running=_controlling),
+    Domain("monitoring", _monitoring, (monitoring.router,), running=_monitoring_running),
     Domain("alerts", _alerts, (alerts.router,), running=_alerting),
     Domain("health", mount=_mount_health),
     Domain("mlflow", mount=mlflow.mount),

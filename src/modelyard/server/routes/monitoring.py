@@ -18,7 +18,11 @@ router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 monitoring = service("monitoring", MonitoringService)
 
 Window = Query("1h", max_length=16, description="30s, 5m, 1h, 1d, or seconds")
-Millis = Query(None, ge=0, le=2**53, description="ms since the epoch")
+
+
+def _millis() -> Any:
+    """A time in ms since the epoch (a Query object per parameter: FastAPI binds each once)."""
+    return Query(None, ge=0, le=2**53, description="ms since the epoch")
 
 
 @router.get("/deployments")
@@ -58,8 +62,8 @@ async def add_labels(
 async def quality(
     name: str,
     window: str = Window,
-    since: int | None = Millis,
-    until: int | None = Millis,
+    since: int | None = _millis(),
+    until: int | None = _millis(),
     segment: str | None = Query(None, max_length=256, description="a feature to split by"),
     version: int | None = Query(None, ge=1, le=2**31 - 1),
     task: str | None = Query(None, pattern="^(classification|regression)$"),
@@ -82,8 +86,8 @@ async def quality(
 async def health(
     name: str,
     window: str = Query("5m", max_length=16, description="30s, 5m, 1h, 1d, or seconds"),
-    since: int | None = Millis,
-    until: int | None = Millis,
+    since: int | None = _millis(),
+    until: int | None = _millis(),
     version: int | None = Query(None, ge=1, le=2**31 - 1),
     objective: float = Query(0.999, gt=0, lt=1, description="the availability objective"),
     svc: MonitoringService = Depends(monitoring),
@@ -103,10 +107,10 @@ async def health(
 
 def _drift_options(
     reference: str = Query("training", pattern="^(training|window)$"),
-    reference_since: int | None = Millis,
-    reference_until: int | None = Millis,
-    since: int | None = Millis,
-    until: int | None = Millis,
+    reference_since: int | None = _millis(),
+    reference_until: int | None = _millis(),
+    since: int | None = _millis(),
+    until: int | None = _millis(),
     version: int | None = Query(None, ge=1, le=2**31 - 1),
     columns: str | None = Query(None, max_length=10_000, description="comma-separated"),
 ) -> dict[str, Any]:
