@@ -133,8 +133,13 @@ class LocalMonitoring:
 
     def overview(self, window: str) -> list[dict[str, Any]]:
         from modelyard.monitoring import windows
+        from modelyard.store.metadata import alerts_repo
 
-        return self.svc.overview(windows.seconds(window))
+        found = self.svc.overview(windows.seconds(window))
+        with self.svc.deployments.db.read() as conn:
+            for item in found:
+                item["alerts_firing"] = alerts_repo.count_active(conn, item["name"])
+        return found
 
     def close(self) -> None:
         if self._services is not None:

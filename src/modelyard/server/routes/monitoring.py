@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.monitoring import windows
+from modelyard.monitoring.alerting import AlertService
 from modelyard.monitoring.service import MonitoringService
 from modelyard.server.deps import service
 from modelyard.server.monitoring_schemas import LabelsIn, PredictionsIn
@@ -16,6 +17,7 @@ from modelyard.server.responses import JSONOut
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 monitoring = service("monitoring", MonitoringService)
+alerting = service("alerts", AlertService)
 
 Window = Query("1h", max_length=16, description="30s, 5m, 1h, 1d, or seconds")
 
