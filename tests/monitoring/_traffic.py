@@ -58,11 +58,14 @@ def write_scored(
     class probabilities writes it): the real log's schema plus that column."""
     from modelyard.serving.predlog import _arrow, schema
 
-    batch = _arrow(list(records))
-    table = pa.Table.from_batches([batch], schema=schema()).append_column(
-        "scores",
-        pa.array([None if s is None else orjson.dumps(s).decode() for s in scores], pa.string()),
+    table = pa.Table.from_batches([_arrow(list(records))], schema=schema())
+    column = pa.array(
+        [None if s is None else orjson.dumps(s).decode() for s in scores], pa.string()
     )
+    if "scores" in table.column_names:  # the log's own schema has the column
+        table = table.set_column(table.column_names.index("scores"), "scores", column)
+    else:
+        table = table.append_column("scores", column)
     at = records[0].time_ms
     from datetime import UTC, datetime
 
