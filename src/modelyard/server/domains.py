@@ -146,7 +146,10 @@ def _alerting(service: AlertService, settings: Any) -> Iterator[None]:
 
 def _monitoring(stores: Stores, built: Services) -> MonitoringService:
     store = MonitoringStore(monitoring_root(stores.db.url), config.prediction_log_dir())
-    return MonitoringService(store, built["registry"], built["datasets"], built["deployments"])
+    deployments: DeploymentService = built["deployments"]
+    service = MonitoringService(store, built["registry"], built["datasets"], deployments)
+    deployments.quality_source = service.version_quality  # canary gates on quality
+    return service
 
 
 @contextmanager

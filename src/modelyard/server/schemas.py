@@ -294,6 +294,12 @@ class RolloutIn(_In):
     max_error_rate_increase: float = Field(0.02, ge=0, le=1, allow_inf_nan=False)
     max_latency_ratio: float = Field(1.5, ge=1, le=1000, allow_inf_nan=False)
     min_requests: int = Field(50, ge=1, le=10**9)
+    quality_metric: str | None = Field(
+        None,
+        max_length=64,
+        description="gate the canary on a monitoring figure (accuracy, estimated_accuracy, ...)",
+    )
+    max_quality_drop: float = Field(0.02, ge=0, le=1e9, allow_inf_nan=False)
 
 
 class LoggingIn(_In):

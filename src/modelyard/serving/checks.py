@@ -168,6 +168,27 @@ def rollout(doc: Rollout | Mapping[str, Any] | None) -> Rollout:
             doc.get("max_latency_ratio", base.max_latency_ratio), "max_latency_ratio", 1, 1000
         ),
         min_requests=_whole(doc.get("min_requests", base.min_requests), "min_requests", 1, 10**9),
+        quality_metric=quality_metric(doc.get("quality_metric")),
+        max_quality_drop=_number(
+            doc.get("max_quality_drop", base.max_quality_drop), "max_quality_drop", 0, 1e9
+        ),
+    )
+
+
+QUALITY_FIGURES = (
+    "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "mae", "rmse", "r2",
+    "estimated_accuracy", "estimated_precision", "estimated_recall", "estimated_f1",
+    "estimated_roc_auc",
+)  # fmt: skip
+
+
+def quality_metric(value: object) -> str | None:
+    """A monitoring quality figure a canary is gated on (None: no quality gate)."""
+    if value is None or value in QUALITY_FIGURES:
+        return value  # type: ignore[return-value]
+    raise InvalidInput(
+        f"quality_metric is one of {', '.join(QUALITY_FIGURES)}, not {value!r:.80}",
+        field="quality_metric",
     )
 
 

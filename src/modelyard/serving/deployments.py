@@ -41,6 +41,8 @@ RETRIES = 5  # re-applications of a change whose deployment another writer chang
 FORGET_INSTANCES_MS = 3_600_000  # instances silent this long are dropped (their process ended)
 
 Change = Callable[[Connection, Deployment], tuple[Deployment, str, str]]  # after, action, reason
+QualitySource = Callable[[str, int, str, int, int], tuple[float | None, int]]
+"""(deployment, version, figure, since ms, until ms) -> (the figure or None, predictions behind it)"""
 
 
 def _subject(before: Deployment | None, after: Deployment) -> int:
@@ -85,6 +87,7 @@ class DeploymentService:
     def __init__(self, db: Database, clock: Callable[[], int] = now_ms) -> None:
         self.db = db
         self.clock = clock
+        self.quality_source: QualitySource | None = None  # set by the monitoring domain
 
     # ---- reads ---------------------------------------------------------------------------
 
@@ -362,10 +365,19 @@ class DeploymentService:
             aliases = {d.name: self._alias(conn, d) for d in found if d.follow is not None}
         applied = []
         for d in found:
-            decision = rollouts.advance(d, instances.get(d.name, []), now, aliases.get(d.name))
+            decision = rollouts.advance(
+                d, instances.get(d.name, []), now, aliases.get(d.name), self._quality(d, now)
+            )
             if decision is not None and self.apply(d, decision, now):
                 applied.append(decision)
         return applied
+
+    def _quality(self, d: Deployment, now: int) -> rollouts.Quality | None:
+        """The quality gate's figures of ``d``'s rollout, when it has one and a source."""
+        source, c, metric = self.quality_source, d.candidate, d.rollout.quality_metric
+        if source is None or c is None or metric is None or c.phase != "stepping":
+            return None
+        return lambda version: source(d.name, version, metric, c.started_at, now)
 
     def _alias(self, conn: Connection, d: Deployment) -> AliasState:
         assert d.follow is not None

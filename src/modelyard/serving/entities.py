@@ -42,6 +42,8 @@ class Rollout:
     max_error_rate_increase: float = 0.02
     max_latency_ratio: float = 1.5
     min_requests: int = 50
+    quality_metric: str | None = None  # a monitoring figure the canary must not lose on
+    max_quality_drop: float = 0.02  # how much worse than the stable it may be (absolute)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,8 @@ class Rollout:
             "max_error_rate_increase": self.max_error_rate_increase,
             "max_latency_ratio": self.max_latency_ratio,
             "min_requests": self.min_requests,
+            "quality_metric": self.quality_metric,
+            "max_quality_drop": self.max_quality_drop,
         }
 
     @classmethod
@@ -133,6 +137,7 @@ class Candidate:
     reason: str
     baseline: Snapshot = field(default_factory=dict)  # counters when this step began
     origin: Snapshot = field(default_factory=dict)  # counters when the canary began
+    started_at: int = 0  # when the rollout began (the quality gate judges from here)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +150,7 @@ class Candidate:
             "reason": self.reason,
             "baseline": snapshot_json(self.baseline),
             "origin": snapshot_json(self.origin),
+            "started_at": self.started_at,
         }
 
     @classmethod
@@ -159,6 +165,7 @@ class Candidate:
             reason=doc["reason"],
             baseline=snapshot_from_json(doc.get("baseline", {})),
             origin=snapshot_from_json(doc.get("origin", {})),
+            started_at=int(doc.get("started_at", doc["step_started_at"])),
         )
 
 

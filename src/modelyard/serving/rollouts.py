@@ -31,6 +31,10 @@ TICK_SECONDS = 0.5
 LATENCY_QUANTILE = 0.9  # the gate's latency: p90, a tail that a few slow requests cannot move
 LATENCY_SLACK_MS = 5.0  # a p90 within this much of the stable's never fails the gate
 LATENCY_MIN_REQUESTS = 200  # requests a side before latency is judged (p99 of 300 was noise)
+LOWER_IS_BETTER = frozenset({"log_loss", "mae", "rmse"})  # quality figures where less is better
+
+Quality = Callable[[int], tuple[float | None, int]]
+"""A version's quality figure since the rollout began, and how many predictions it rests on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +176,7 @@ def start(
 ) -> Deployment:
     """``d`` with ``version`` as the candidate, loading (kept warm, no traffic yet)."""
     warm = _without(d.warm, d.candidate.version if d.candidate else None)
-    candidate = Candidate(version, strategy, "loading", 0, now_ms, actor, reason)
+    candidate = Candidate(version, strategy, "loading", 0, now_ms, actor, reason, started_at=now_ms)
     return replace(d, candidate=candidate, warm=(*_without(warm, version), version))
 
 
@@ -231,6 +235,31 @@ def _follow(d: Deployment, alias: AliasState, now_ms: int) -> Decision | None:
     return Decision("promote", "alias", why, replace(after, followed=target))
 
 
+def _quality_gate(d: Deployment, c: Candidate, quality: Quality | None) -> str | None:
+    """Why the candidate loses on the rollout's quality figure, or None (also when either side
+    has fewer than ``min_requests`` labelled or scored predictions: not judged yet)."""
+    r = d.rollout
+    if r.quality_metric is None or quality is None:
+        return None
+    cand_value, cand_n = quality(c.version)
+    stable_value, stable_n = quality(d.stable)
+    if cand_value is None or stable_value is None or min(cand_n, stable_n) < r.min_requests:
+        return None
+    metric = r.quality_metric
+    lower_better = metric.removeprefix("estimated_") in LOWER_IS_BETTER
+    worse = (
+        cand_value > stable_value + r.max_quality_drop
+        if lower_better
+        else cand_value < stable_value - r.max_quality_drop
+    )
+    if not worse:
+        return None
+    return (
+        f"v{c.version} {metric} {cand_value:.4g} over {cand_n} predictions vs v{d.stable} "
+        f"{stable_value:.4g} over {stable_n} ({r.max_quality_drop:g} worse allowed)"
+    )
+
+
 def _gate(d: Deployment, c: Candidate, cand: Counters, stable: Counters) -> tuple[str | None, str]:
     """(why the candidate fails, or None; the figures compared)."""
     r = d.rollout
@@ -260,10 +289,15 @@ def _gate(d: Deployment, c: Candidate, cand: Counters, stable: Counters) -> tupl
 
 
 def advance(
-    d: Deployment, instances: Iterable[Instance], now_ms: int, alias: AliasState | None = None
+    d: Deployment,
+    instances: Iterable[Instance],
+    now_ms: int,
+    alias: AliasState | None = None,
+    quality: Quality | None = None,
 ) -> Decision | None:
-    """The next change of ``d`` given its instances' latest reports and, when it follows an
-    alias, where the alias points now; None when nothing is to change."""
+    """The next change of ``d`` given its instances' latest reports, when it follows an alias
+    where the alias points now, and (for a quality gate) the rollout's quality figure of a
+    version since the rollout began; None when nothing is to change."""
     if alias is not None and (followed := _follow(d, alias, now_ms)) is not None:
         return followed
     c = d.candidate
@@ -298,6 +332,8 @@ def advance(
     if stable.requests == 0:  # the stable had no share of this step: judge by the whole canary
         stable = since(live, d.stable, c.origin)
     failure, figures = _gate(d, c, cand, stable)
+    if failure is None:
+        failure = _quality_gate(d, c, quality)
     if failure is not None:
         return Decision("rollback", "gate", failure, abort(d))
     if now_ms - c.step_started_at < d.rollout.interval_s * 1000:
