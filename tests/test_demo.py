@@ -59,6 +59,24 @@ def test_demo_fills_runs_models_datasets_and_a_live_deployment(
         while served() < 20:  # the demo's traffic reaches the champion
             assert time.monotonic() < deadline, api.get(f"/deployments/{DEMO_DEPLOYMENT}").text
             time.sleep(0.5)
+        rules = api.get("/monitoring/alerts/rules", params={"deployment": DEMO_DEPLOYMENT})
+        assert len(rules.json()["rules"]) == 2
+
+        def labelled() -> int:
+            found = api.get(
+                f"/monitoring/deployments/{DEMO_DEPLOYMENT}/quality", params={"window": "1d"}
+            )
+            return sum(p["labelled"] for p in found.json()["points"])
+
+        deadline = time.monotonic() + 60
+        while labelled() == 0:  # late labels of the served requests reach monitoring
+            assert time.monotonic() < deadline
+            time.sleep(1)
+        quality = api.get(
+            f"/monitoring/deployments/{DEMO_DEPLOYMENT}/quality", params={"window": "1d"}
+        )
+        point = next(p for p in quality.json()["points"] if p["labelled"])
+        assert 0.3 < point["realized"]["accuracy"] <= 1.0
         run_demo(server_url, console)  # a second start adds nothing
         again = api.post("/runs/search", json={"experiment_ids": [exp["id"]]}).json()["runs"]
         assert len(again) == 7

@@ -36,7 +36,11 @@ def run_demo(tracking_uri: str, console: Any) -> None:
     x, y = make_classification(
         n_samples=3000, n_features=20, n_informative=8, n_classes=3, random_state=7
     )
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=7)
+    import pandas as pd
+
+    names = [f"f{j}" for j in range(x.shape[1])]  # named features: monitoring follows them
+    frame = pd.DataFrame(x, columns=names)
+    x_train, x_test, y_train, y_test = train_test_split(frame, y, test_size=0.25, random_state=7)
     classes = np.unique(y)
     sweep = [
         {"loss": loss, "alpha": alpha, "learning_rate": "optimal"}
@@ -46,10 +50,8 @@ def run_demo(tracking_uri: str, console: Any) -> None:
     console.print(f"demo: training {len(sweep)} models into experiment {DEMO_EXPERIMENT!r}")
     import pyarrow as pa
 
-    columns = {f"f{j}": x_train[:, j] for j in range(x_train.shape[1])}
-    train = my.datasets.register(
-        "demo-train", pa.table({**columns, "label": y_train}), description="the training split"
-    )
+    table = pa.Table.from_pandas(x_train.assign(label=y_train), preserve_index=False)
+    train = my.datasets.register("demo-train", table, description="the training split")
     scored: list[tuple[float, dict[str, Any]]] = []
     with my.start_run("sweep", experiment=DEMO_EXPERIMENT, log_system_metrics=False) as parent:
         parent.set_notes("A sweep of SGD classifiers; each child run is one configuration.")
@@ -82,7 +84,7 @@ def run_demo(tracking_uri: str, console: Any) -> None:
             console.print(f"  {name}: accuracy {metrics['accuracy']:.3f}")
     my.flush()
     best, runner_up = _promote(my, scored, console)
-    _deploy(my.get_tracking_uri(), best, runner_up, x_test, console)
+    _deploy(my.get_tracking_uri(), best, runner_up, x_test.to_numpy(), y_test, console)
 
 
 def _write_predictions(path: Path, truth: Any, predicted: Any) -> None:
@@ -129,10 +131,17 @@ DEMO_DEPLOYMENT = "demo-classifier"
 
 
 def _deploy(
-    uri: str, best: int, runner_up: int, rows: Any, console: Any, wait_s: float = 120.0
+    uri: str,
+    best: int,
+    runner_up: int,
+    rows: Any,
+    truth: Any,
+    console: Any,
+    wait_s: float = 120.0,
 ) -> str | None:
-    """Deploy the champion (the runner-up in its shadow) and send it a minute of traffic, so
-    the Deployments page has something live; the address, or None when nothing serves it."""
+    """Deploy the champion (the runner-up in its shadow), set two alert rules, and send it a
+    minute of traffic whose second half drifts, with labels arriving late, so the Deployments
+    and Monitoring pages have something live; the address, or None when nothing serves it."""
     from modelyard.serving.client import Deployments
 
     with Deployments(uri) as deployments:
@@ -149,14 +158,33 @@ def _deploy(
             reason="demo: the runner-up answers in the shadow, compared, never returned",
         )
         url = _ready_endpoint(deployments, wait_s)
+    _alert_rules(uri)
     if url is None:
         console.print("demo: no serving process reported in (is the server supervising?)")
         return None
     threading.Thread(
-        target=_send_traffic, args=(url, rows.tolist()), name="modelyard-demo-traffic", daemon=True
+        target=_send_traffic,
+        args=(url, rows.tolist(), truth.tolist(), uri),
+        name="modelyard-demo-traffic",
+        daemon=True,
     ).start()
     console.print(f"demo: deployment {DEMO_DEPLOYMENT} answers at {url}/predict; sending traffic")
     return url
+
+
+def _alert_rules(uri: str) -> None:
+    """Two rules on the demo deployment: its realized accuracy, and the drift of its inputs."""
+    from modelyard.monitoring.alerts_client import Alerts
+
+    with Alerts(uri) as alerts:
+        alerts.create_rule(
+            "demo: accuracy below 0.6", DEMO_DEPLOYMENT, "accuracy", op="<", threshold=0.6,
+            window="1h",
+        )  # fmt: skip
+        alerts.create_rule(
+            "demo: inputs drifted", DEMO_DEPLOYMENT, "drift_share", op=">", threshold=0.04,
+            window="1h",
+        )  # fmt: skip
 
 
 def _ready_endpoint(deployments: Any, wait_s: float) -> str | None:
@@ -176,21 +204,53 @@ def _ready_endpoint(deployments: Any, wait_s: float) -> str | None:
     return None
 
 
-def _send_traffic(url: str, rows: list[list[float]], seconds: float = 60.0) -> None:
-    """About 20 requests a second for a minute, from a few made-up users."""
+DRIFTED = 3  # the feature whose values shift in the second half of the demo's traffic
+
+
+def _send_traffic(
+    url: str, rows: list[list[float]], truth: list[int], uri: str, seconds: float = 60.0
+) -> None:
+    """About 20 requests a second for a minute, from a few made-up users; from half-time on,
+    feature f3 shifts (drift), and the true labels of the answered requests arrive in batches
+    every ten seconds, as a feedback system would send them."""
     import httpx
 
-    end = time.monotonic() + seconds
+    from modelyard.errors import ModelyardError
+    from modelyard.monitoring.client import monitoring_api
+
+    names = [f"f{j}" for j in range(len(rows[0]))]
+    start = time.monotonic()
+    end = start + seconds
+    pending: dict[str, int] = {}
+    sent_labels = start
+    api = monitoring_api(uri)
     with httpx.Client(base_url=url, timeout=10) as http:
         i = 0
         while time.monotonic() < end:
+            row = list(rows[i % len(rows)])
+            if time.monotonic() - start > seconds / 2:
+                row[DRIFTED] += 2.5
+            rid = f"demo-{int(start)}-{i}"
             try:
-                http.post(
+                answer = http.post(
                     "/predict",
-                    json={"inputs": [rows[i % len(rows)]]},
-                    headers={"X-User-Id": f"user-{i % 50}"},
+                    json={"dataframe_split": {"columns": names, "data": [row]}},
+                    headers={"X-User-Id": f"user-{i % 50}", "X-Request-Id": rid},
                 )
             except httpx.HTTPError:
-                return
+                break
+            if answer.status_code == 200 and i % 10 < 8:  # most outcomes become known
+                pending[rid] = int(truth[i % len(truth)])
             i += 1
+            if time.monotonic() - sent_labels > 10 and pending:
+                sent_labels = time.monotonic()
+                time.sleep(1.5)  # the serving process writes its log once a second
+                try:
+                    api.add_labels(DEMO_DEPLOYMENT, [
+                        {"request_id": k, "row": 0, "label": v} for k, v in pending.items()
+                    ])  # fmt: skip
+                except ModelyardError:
+                    pass
+                pending = {}
             time.sleep(0.05)
+    api.close()

@@ -20,9 +20,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from modelyard.monitoring.alerts_client import Alerts
     from modelyard.monitoring.client import MonitoringApi
 
+
+def __getattr__(name: str) -> Any:
+    if name == "Alerts":  # the alert rules' client: rules, silences, firings, events
+        from modelyard.monitoring.alerts_client import Alerts
+
+        return Alerts
+    raise AttributeError(f"module 'modelyard.monitoring' has no attribute {name!r}")
+
+
 __all__ = [
+    "Alerts",
+    "alert_firings",
+    "alert_rules",
+    "create_alert",
     "drift",
     "health",
     "log_labels",
@@ -236,3 +250,50 @@ def overview(window: str = "1h") -> builtins.list[dict[str, Any]]:
     """Every monitored deployment with its latest window's figures."""
     with _api() as api:
         return api.overview(window)
+
+
+def create_alert(
+    name: str,
+    target: str,
+    metric: str,
+    *,
+    op: str,
+    threshold: float,
+    window: str | int = "5m",
+    for_s: str | int = 0,
+    channels: Sequence[Mapping[str, Any]] = (),
+    action: str | None = None,
+) -> dict[str, Any]:
+    """An alert rule evaluated by the server: ``metric`` (accuracy, estimated_accuracy,
+    latency_p99_ms, error_rate, availability, drift_share, drift_score:COLUMN, ...) of
+    ``target`` over ``window`` compared by ``op`` to ``threshold``, held ``for_s`` seconds;
+    notified on ``channels`` (``{"type": "webhook"|"slack", "url"}``, ``{"type": "email",
+    "to": [...]}``); ``action="rollback"`` rolls the deployment back when it fires."""
+    from modelyard.monitoring.alerts_client import Alerts
+    from modelyard.tracking import fluent
+
+    with Alerts(fluent.get_tracking_uri()) as alerts:
+        return alerts.create_rule(
+            name, target, metric, op=op, threshold=threshold, window=window, for_s=for_s,
+            channels=channels, action=action,
+        )  # fmt: skip
+
+
+def alert_rules(target: str | None = None) -> builtins.list[dict[str, Any]]:
+    """The alert rules (of one deployment), with their state."""
+    from modelyard.monitoring.alerts_client import Alerts
+    from modelyard.tracking import fluent
+
+    with Alerts(fluent.get_tracking_uri()) as alerts:
+        return alerts.rules(target)
+
+
+def alert_firings(
+    target: str | None = None, status: str | None = None
+) -> builtins.list[dict[str, Any]]:
+    """Every firing (of one deployment; ``status`` firing, acknowledged, resolved or active)."""
+    from modelyard.monitoring.alerts_client import Alerts
+    from modelyard.tracking import fluent
+
+    with Alerts(fluent.get_tracking_uri()) as alerts:
+        return alerts.firings(target, status=status)
