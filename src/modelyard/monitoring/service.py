@@ -328,13 +328,32 @@ class MonitoringService:
             if found is None:
                 return None
             if metric == "drift_share":
-                return float(found.report.drifted_share)
+                return found.report.drifted_share
             column = metric.split(":", 1)[1]
             for col in found.report.columns:
                 if col.column == column:
                     return None if col.score is None else float(col.score)
             return None
         return self.store.figures(name, window_s=window_s, now_ms=now_ms).get(metric)
+
+    def version_quality(
+        self, name: str, version: int, metric: str, since_ms: int, until_ms: int
+    ) -> tuple[float | None, int]:
+        """One version's quality figure over ``[since, until)`` as one window, and the count it
+        rests on (labelled predictions for a realized figure, predictions for an estimated one):
+        what a canary's quality gate compares."""
+        from modelyard.monitoring import performance
+
+        span_s = max(1, (until_ms - since_ms + 999) // 1000)
+        result = performance.query(
+            self.store.root, name, window_s=span_s, since_ms=since_ms, until_ms=until_ms,
+            version=version, align_ms=since_ms,
+        )  # fmt: skip
+        estimated = metric.startswith("estimated_")
+        for point in result.points:
+            value = (point.estimated if estimated else point.realized).get(metric)
+            return value, point.predictions if estimated else point.labelled
+        return None, 0
 
     def _cached_drift(self, name: str, window_s: int, since: int, until: int) -> Drift | None:
         key = (name, window_s)
