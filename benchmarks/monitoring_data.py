@@ -7,8 +7,11 @@
    LZ4, files of 20,000 records, one row of 8 numeric and 2 text features each, plus the class
    probabilities column), turned into typed tables by MonitoringStore.ingest(); records/s.
 2. Quality: 10 M typed predictions over 10 days (one compacted file per hour, as written by the
-   store's own writer) of a binary classifier with probabilities, 2 versions, and 1 M labels in 20
-   files; MonitoringStore.quality() by day and version, cold (first query of the process) and warm.
+   store's own writer) of a binary classifier with probabilities, 2 versions, and 1 M labels sent
+   through MonitoringStore.add_labels in 20 batches (each label row carries its prediction's
+   columns); MonitoringStore.quality() by day and version, cold (first query of the process) and
+   warm, and by segment. ``--old-labels`` writes the labels as files without the predictions'
+   columns instead (as before labels carried them: the query joins them on the request id).
 """
 
 from __future__ import annotations
@@ -99,8 +102,11 @@ def bench_ingest(scratch: Path, records: int) -> dict[str, float]:
     }
 
 
-def write_typed(root: Path, predictions: int, labels: int, hours: int = 240) -> None:
-    """Typed prediction tables (one file an hour) and label files, with the store's writer."""
+def write_typed(
+    root: Path, predictions: int, labels: int, hours: int = 240, old_labels: bool = False
+) -> float:
+    """Typed prediction tables (one file an hour) and labels; returns the seconds adding the
+    labels took (``old_labels``: label files without the predictions' columns, written directly)."""
     rng = np.random.default_rng(2)
     per_hour = predictions // hours
     base = layout.tables_dir(root, "bench")
@@ -139,8 +145,17 @@ def write_typed(root: Path, predictions: int, labels: int, hours: int = 240) -> 
         label_y.append(y[mine - first].astype(np.int64))
     ids = np.concatenate(label_ids)
     ys = np.concatenate(label_y)
+    batches = np.array_split(np.arange(len(ids)), 20)
+    if not old_labels:
+        store = MonitoringStore(root, None)
+        started = time.perf_counter()
+        for chunk in batches:
+            store.add_labels(
+                "bench", list(zip(ids[chunk].tolist(), [0] * len(chunk), ys[chunk].tolist()))
+            )
+        return time.perf_counter() - started
     folder = layout.day_path(layout.labels_dir(root, "bench"), T0 + hours * HOUR)
-    for part, chunk in enumerate(np.array_split(np.arange(len(ids)), 20)):
+    for part, chunk in enumerate(batches):
         table = pa.table(
             {
                 "request_id": pa.array(ids[chunk]),
@@ -151,13 +166,16 @@ def write_typed(root: Path, predictions: int, labels: int, hours: int = 240) -> 
             }
         )
         layout.write_table(folder / f"labels-{part:02d}.parquet", table)
+    return 0.0
 
 
-def bench_quality(scratch: Path, predictions: int, labels: int) -> dict[str, object]:
-    root = scratch / "monitoring-q"
+def bench_quality(
+    scratch: Path, predictions: int, labels: int, old_labels: bool = False
+) -> dict[str, object]:
+    root = scratch / ("monitoring-q-old" if old_labels else "monitoring-q")
     started = time.perf_counter()
-    write_typed(root, predictions, labels)
-    write_s = time.perf_counter() - started
+    label_s = write_typed(root, predictions, labels, old_labels=old_labels)
+    write_s = time.perf_counter() - started - label_s
     store = MonitoringStore(root, None)
     times = []
     result = None
@@ -176,7 +194,10 @@ def bench_quality(scratch: Path, predictions: int, labels: int) -> dict[str, obj
     return {
         "quality_predictions": predictions,
         "quality_labels": labels,
+        "quality_label_format": "joined (old files)" if old_labels else "with predictions",
         "quality_write_s": round(write_s, 1),
+        "quality_add_labels_s": round(label_s, 1),
+        "quality_add_labels_per_s": round(labels / label_s) if label_s else None,
         "quality_points": len(result.points),
         "quality_cold_s": round(times[0], 3),
         "quality_warm_s": round(min(times[1:]), 3),
@@ -196,6 +217,7 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--scratch", type=Path, default=None)
     parser.add_argument("--only", choices=["ingest", "quality"], default=None)
+    parser.add_argument("--old-labels", action="store_true", help="labels without predictions")
     args = parser.parse_args()
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="modelyard-monbench-"))
     out: dict[str, object] = {}
@@ -203,7 +225,7 @@ def main() -> None:
         if args.only in (None, "ingest"):
             out.update(bench_ingest(scratch, args.records))
         if args.only in (None, "quality"):
-            out.update(bench_quality(scratch, args.predictions, args.labels))
+            out.update(bench_quality(scratch, args.predictions, args.labels, args.old_labels))
     finally:
         if args.scratch is None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sklearn import metrics
 
 from modelyard.errors import InvalidInput
+from modelyard.monitoring import labels, layout
 from modelyard.monitoring.store import MonitoringStore
 
 from ._traffic import HOUR, T0, record, write_log
+
+DAY = 24 * HOUR
 
 
 @pytest.fixture
@@ -198,3 +203,96 @@ def test_segments_top_values_and_other(store: MonitoringStore) -> None:
     )
     assert by["c02"].realized["accuracy"] == 1.0
     assert by["c03"].realized["accuracy"] == 0.0
+
+
+def test_label_rows_carry_the_predictions_they_judge(
+    store: MonitoringStore, tmp_path: Path
+) -> None:
+    write_log(
+        tmp_path / "log",
+        [
+            record("a", [[1.5, "Paris"], [2, "Lyon"]], [1, 0], at=T0 + 5),
+            record("a", [[1.5, "Paris"], [2, "Lyon"]], [0, 0], at=T0 + 6, version=2, role="shadow"),
+            record("b", [[3, "Nice"]], [1], at=T0 + 7),
+        ],
+    )
+    # the same key twice in a batch: the last one wins, counted once
+    assert store.add_labels("churn", [("a", 0, 1), ("b", 0, 1), ("b", 0, 0)]) == 3
+    (path,) = layout.label_files(store.root, "churn")
+    rows = sorted(
+        pq.read_table(path).to_pylist(), key=lambda r: (r["request_id"], r["model_version"])
+    )
+    assert [
+        (r["request_id"], r["row"], r["label_class"], r["model_version"], r["role"],
+         r["prediction_class"], r["time_ms"], r["f.x"], r["f.city"])
+        for r in rows
+    ] == [
+        ("a", 0, "1", 1, "live", "1", T0 + 5, 1.5, "Paris"),
+        ("a", 0, "1", 2, "shadow", "0", T0 + 6, 1.5, "Paris"),
+        ("b", 0, "0", 1, "live", "1", T0 + 7, 3.0, "Nice"),
+    ]  # fmt: skip
+    got = {
+        (p.version, p.segment): (p.predictions, p.labelled, p.realized["accuracy"])
+        for p in store.quality("churn", window_s=3600, segment="city").points
+    }
+    assert got == {
+        (1, "Paris"): (1, 1, 1.0),
+        (1, "Lyon"): (1, 0, None),
+        (1, "Nice"): (1, 1, 0.0),
+        (2, "Paris"): (1, 1, 0.0),
+        (2, "Lyon"): (1, 0, None),
+    }
+
+
+def test_label_files_without_predictions_are_joined(store: MonitoringStore) -> None:
+    """Label files written before labels carried their predictions still count; the latest
+    label of a key wins across both kinds of file."""
+    n = 8
+    ids = [f"r{i}" for i in range(n)]
+    store.write_predictions(
+        "old", pa.table({"x": np.arange(n, dtype=float)}), [1] * n, model_version=1, ids=ids,
+        time_ms=T0,
+    )  # fmt: skip
+    now = int(time.time() * 1000)
+
+    def old_file(name: str, labels: list[tuple[str, int]], received: int) -> None:
+        folder = layout.day_path(layout.labels_dir(store.root, "old"), received)
+        layout.write_table(
+            folder / name,
+            pa.table(
+                {
+                    "request_id": pa.array([r for r, _ in labels], pa.string()),
+                    "row": pa.array([0] * len(labels), pa.int32()),
+                    "label_value": pa.array([float(v) for _, v in labels]),
+                    "label_class": pa.array([str(v) for _, v in labels]),
+                    "received_ms": pa.array([received] * len(labels), pa.int64()),
+                },
+                schema=layout.label_schema(),
+            ),
+        )
+
+    # r0..r3 right in an old file; r2, r3 corrected (wrong) later by new labels; r4 wrong in a
+    # new label, corrected (right) by a later old file; r5 only in a new label (right)
+    old_file("a.parquet", [("r0", 1), ("r1", 1), ("r2", 1), ("r3", 1)], now - 86_400_000)
+    store.add_labels("old", [("r2", 0, 0), ("r3", 0, 0), ("r4", 0, 0), ("r5", 0, 1)])
+    old_file("b.parquet", [("r4", 1)], now + 86_400_000)
+    (point,) = store.quality("old", window_s=3600).points
+    assert (point.predictions, point.labelled) == (n, 6)
+    assert point.realized["accuracy"] == pytest.approx(4 / 6)  # r0 r1 r4 r5 right, r2 r3 wrong
+
+
+def test_predictions_swept_by_retention_are_not_judged(
+    store: MonitoringStore, tmp_path: Path
+) -> None:
+    now = T0 + 100 * DAY
+    write_log(
+        tmp_path / "log",
+        [record(f"r{d}", [[1, "A"]], [1], at=now - d * DAY) for d in (0, 95)],
+    )
+    store.ingest()
+    labels.add(store.root, "churn", [("r0", 0, 1), ("r95", 0, 1)], now_ms=now)
+    assert sum(p.labelled for p in store.quality("churn", window_s=DAY // 1000).points) == 2
+    store.sweep(90, now)  # the hour of r95 goes; its label (received today) stays
+    assert len(layout.label_files(store.root, "churn")) == 1
+    points = store.quality("churn", window_s=DAY // 1000).points
+    assert [(p.predictions, p.labelled) for p in points] == [(1, 1)]

@@ -3,6 +3,11 @@
 A batch is kept whole or not at all. The latest received label of a key wins when read, so
 sending a label again changes nothing. Numeric predictions (a regressor, an integer classifier)
 take numbers (or numeric text); text predictions take text (or booleans for boolean ones).
+
+Each label row carries a copy of the prediction it judges (``PREDICTION_COLUMNS`` and the
+``f.*`` features), one row per logged prediction of its key (a live and a shadow answer give two
+rows), so realized quality reads the label rows alone, with no join on the request id. Label files
+written before that (without ``time_ms``) are joined to the predictions when read.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from modelyard.monitoring import layout
 from modelyard.monitoring.ingest import as_classes
 
 MAX_ID = 256
+# the prediction's columns copied into its label rows (with the f.* features)
+PREDICTION_COLUMNS = (
+    "model_version", "role", "source", "time_ms", "status",
+    "prediction_value", "prediction_class", "confidence", "score",
+)  # fmt: skip
 
 
 def _label_value(label: Any) -> tuple[float | None, str | bool | None, bool]:
@@ -66,46 +76,48 @@ def add(
             )
         numbers.append(number)
         texts.append(text)
+    last = {(r, w): i for i, (r, w, _) in enumerate(labels)}  # a key twice: the last one wins
     keys = pa.table(
         {
             "request_id": pa.array([k[0] for k in labels], pa.string()),
             "row": pa.array([k[1] for k in labels], pa.int32()),
-            "numeric": pa.array([n is not None for n in numbers], pa.bool_()),
         }
     )
-    kinds = _kinds(root, deployment, keys)
-    missing = [labels[i][0] for i, kind in enumerate(kinds) if kind is None]
-    if missing:
-        raise NotFound(
-            f"{len(missing)} label(s) name no logged prediction of deployment {deployment!r}",
-            request_ids=sorted(set(missing))[:20],
+    with layout.connection() as con:
+        found = _predictions(con, root, deployment, keys)
+        kinds = _kinds(found, keys)
+        missing = [labels[i][0] for i, kind in enumerate(kinds) if kind is None]
+        if missing:
+            raise NotFound(
+                f"{len(missing)} label(s) name no logged prediction of deployment {deployment!r}",
+                request_ids=sorted(set(missing))[:20],
+            )
+        wrong = [i for i, kind in enumerate(kinds) if kind == "numeric" and numbers[i] is None]
+        wrong += [i for i, kind in enumerate(kinds) if kind == "text" and texts[i] is None]
+        if wrong:
+            first = labels[sorted(wrong)[0]]
+            raise InvalidInput(
+                f"label {first[2]!r} does not match the type of the predictions of request "
+                f"{first[0]!r} ({kinds[sorted(wrong)[0]]})",
+                field="label",
+                request_ids=sorted({labels[i][0] for i in wrong})[:20],
+            )
+        keep = sorted(last.values())
+        values = [numbers[i] if kinds[i] == "numeric" else None for i in keep]
+        as_text = [
+            texts[i] if kinds[i] != "numeric" or numbers[i] is None else numbers[i] for i in keep
+        ]
+        at = now_ms if now_ms is not None else int(time.time() * 1000)
+        batch = pa.table(
+            {
+                "request_id": keys.column("request_id").take(keep),
+                "row": keys.column("row").take(keep),
+                "label_value": pa.array(values, pa.float64()),
+                "label_class": _class_texts(as_text),
+                "received_ms": pa.array([at] * len(keep), pa.int64()),
+            }
         )
-    wrong = [i for i, kind in enumerate(kinds) if kind == "numeric" and numbers[i] is None]
-    wrong += [i for i, kind in enumerate(kinds) if kind == "text" and texts[i] is None]
-    if wrong:
-        first = labels[sorted(wrong)[0]]
-        raise InvalidInput(
-            f"label {first[2]!r} does not match the type of the predictions of request "
-            f"{first[0]!r} ({kinds[sorted(wrong)[0]]})",
-            field="label",
-            request_ids=sorted({labels[i][0] for i in wrong})[:20],
-        )
-    values = [numbers[i] if kinds[i] == "numeric" else None for i in range(len(labels))]
-    as_text = [
-        texts[i] if kinds[i] != "numeric" or numbers[i] is None else numbers[i]
-        for i in range(len(labels))
-    ]
-    classes = _class_texts(as_text)
-    at = now_ms if now_ms is not None else int(time.time() * 1000)
-    table = pa.table(
-        {
-            "request_id": keys.column("request_id"),
-            "row": keys.column("row"),
-            "label_value": pa.array(values, pa.float64()),
-            "label_class": classes,
-            "received_ms": pa.array([at] * len(labels), pa.int64()),
-        }
-    )
+        table = _with_predictions(con, batch, found)
     folder = layout.day_path(layout.labels_dir(root, deployment), at)
     layout.write_table(folder / f"{at}-{uuid.uuid4().hex}.parquet", table)
     return len(labels)
@@ -125,36 +137,50 @@ def _class_texts(values: list[Any]) -> Any:
     return pa.array(out, pa.string())
 
 
-def _kinds(root: Path, deployment: str, keys: Any) -> list[str | None]:
-    """Per label key: None (no such logged row), "numeric", "text" or "any" (only failed rows)."""
+def _predictions(con: Any, root: Path, deployment: str, keys: Any) -> Any:
+    """Every logged prediction row of the given keys (all versions and roles), as Arrow."""
+    import pyarrow as pa
+
     files = layout.prediction_files(root, deployment)
     if not files:
+        return pa.table({"request_id": pa.array([], pa.string()), "row": pa.array([], pa.int32())})
+    con.register("label_keys", keys)
+    try:
+        return con.sql(
+            f"""
+            SELECT p.* EXCLUDE (latency_ms)
+            FROM read_parquet({layout.sql_list(files)}, union_by_name = true) p
+            SEMI JOIN (SELECT DISTINCT request_id, "row" FROM label_keys) k
+                ON p.request_id = k.request_id AND p."row" = k."row"
+            WHERE p.request_id IN (SELECT request_id FROM label_keys)
+            """
+        ).to_arrow_table()
+    finally:
+        con.unregister("label_keys")
+
+
+def _kinds(found: Any, keys: Any) -> list[str | None]:
+    """Per label key: None (no such logged row), "numeric", "text" or "any" (only failed rows)."""
+    import pyarrow.compute as pc
+
+    if found.num_rows == 0:
         return [None] * keys.num_rows
-    with layout.connection() as con:
-        con.register("label_keys", keys)
-        try:
-            found = con.sql(
-                f"""
-                WITH p AS (
-                    SELECT request_id, "row",
-                           bool_or(status = 200 AND prediction_value IS NOT NULL) AS num,
-                           bool_or(status = 200 AND prediction_class IS NOT NULL) AS txt
-                    FROM read_parquet({layout.sql_list(files)}, union_by_name = true)
-                    WHERE request_id IN (SELECT request_id FROM label_keys)
-                    GROUP BY ALL
-                )
-                SELECT k.request_id, k."row", p.num, p.txt, p.request_id IS NOT NULL AS hit
-                FROM label_keys k LEFT JOIN p USING (request_id, "row")
-                """
-            ).to_arrow_table()
-        finally:
-            con.unregister("label_keys")
-    lookup = {
-        (r, w): ("numeric" if num else "text" if txt else "any") if hit else None
-        for r, w, num, txt, hit in zip(
-            *(found.column(i).to_pylist() for i in range(5)), strict=True
-        )
-    }
+    ok = pc.equal(found.column("status"), 200)
+    num = pc.and_(ok, pc.is_valid(found.column("prediction_value")))
+    txt = pc.and_(ok, pc.is_valid(found.column("prediction_class")))
+    rows = zip(
+        found.column("request_id").to_pylist(),
+        found.column("row").to_pylist(),
+        num.to_pylist(),
+        txt.to_pylist(),
+        strict=True,
+    )
+    lookup: dict[tuple[str, int], str] = {}
+    for r, w, n, t in rows:
+        kind = "numeric" if n else "text" if t else "any"
+        before = lookup.get((r, w))
+        if before is None or _RANK[kind] > _RANK[before]:
+            lookup[(r, w)] = kind
     return [
         lookup.get(k)
         for k in zip(
@@ -163,12 +189,46 @@ def _kinds(root: Path, deployment: str, keys: Any) -> list[str | None]:
     ]
 
 
+_RANK = {"any": 0, "text": 1, "numeric": 2}
+
+
+def _with_predictions(con: Any, batch: Any, found: Any) -> Any:
+    """The label rows: each label once per logged prediction of its key, with its columns."""
+    con.register("label_batch", batch)
+    con.register("label_predictions", found)
+    try:
+        return con.sql(
+            """
+            SELECT b.*, p.* EXCLUDE (request_id, "row")
+            FROM label_batch b JOIN label_predictions p
+                ON b.request_id = p.request_id AND b."row" = p."row"
+            ORDER BY p.time_ms, b.request_id, b."row"
+            """
+        ).to_arrow_table()
+    finally:
+        con.unregister("label_batch")
+        con.unregister("label_predictions")
+
+
+def has_predictions(path: Path, cache: dict[Path, bool]) -> bool:
+    """Whether a label file carries its predictions' columns (files written before do not)."""
+    found = cache.get(path)
+    if found is None:
+        import pyarrow.parquet as pq
+
+        found = "time_ms" in pq.read_schema(path).names
+        cache[path] = found
+    return found
+
+
 def latest_sql(files: list[Path]) -> str:
-    """SQL of the labels in force: per key, the last one received."""
+    """SQL of the labels in force in label files without the predictions' columns: per key,
+    the last one received (and when)."""
     return f"""
         SELECT request_id, "row",
                arg_max(label_value, received_ms) AS label_value,
-               arg_max(label_class, received_ms) AS label_class
+               arg_max(label_class, received_ms) AS label_class,
+               max(received_ms) AS received_ms
         FROM read_parquet({layout.sql_list(files)}, union_by_name = true)
         GROUP BY request_id, "row"
     """

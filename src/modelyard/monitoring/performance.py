@@ -17,7 +17,7 @@ import numpy as np
 
 from modelyard.errors import InvalidInput
 from modelyard.monitoring import estimate, layout
-from modelyard.monitoring.labels import latest_sql
+from modelyard.monitoring.labels import PREDICTION_COLUMNS, has_predictions, latest_sql
 
 MAX_CLASSES = 50
 TOP_SEGMENTS = 20
@@ -166,40 +166,80 @@ def query(
         window_ms = int(window_s) * 1000
         start_sql = f"({int(align_ms)} + floor((time_ms - {int(align_ms)}) / {window_ms})::BIGINT * {window_ms})"
         version_sql = "model_version" if by_version or version is not None else "-1::BIGINT"
-        lfiles = layout.label_files(root, deployment)
-        labels = (
-            latest_sql(lfiles)
-            if lfiles
-            else 'SELECT NULL::VARCHAR AS request_id, NULL::INTEGER AS "row", '
-            "NULL::DOUBLE AS label_value, NULL::VARCHAR AS label_class WHERE false"
-        )
-        base = f"""
-            WITH l AS ({labels}),
-            p AS (
-                SELECT request_id, "row", {start_sql} AS t, {version_sql} AS v, {seg_sql} AS s,
-                       prediction_value AS pv, prediction_class AS pc, confidence AS conf, score
-                FROM {source} WHERE {" AND ".join(where)}
-            ),
-            j AS (SELECT p.*, l.label_value AS lv, l.label_class AS lc
-                  FROM p LEFT JOIN l USING (request_id, "row"))
-        """
+        derived = f"""{start_sql} AS t, {version_sql} AS v, {seg_sql} AS s,
+                      prediction_value AS pv, prediction_class AS pc, confidence AS conf, score"""
+        preds = f"SELECT {derived} FROM {source} WHERE {' AND '.join(where)}"
+        # the labels in force (the latest of each key), each with the prediction it judges;
+        # a prediction swept by retention is not judged (labels outlive its hour)
+        first_hour = layout.hours(layout.tables_dir(root, deployment))[0][0]
+        label_where = [*where, f"time_ms >= {first_hour}"]
+        labelled = _labelled_sql(con, root, deployment, source, label_where, segment)
+        judged = f"""SELECT {derived}, label_value AS lv, label_class AS lc
+                     FROM ({labelled}) WHERE {" AND ".join(label_where)}
+                     QUALIFY received_ms = max(received_ms) OVER (PARTITION BY request_id, "row")"""
         if task == "regression":
-            _regression(con, base, result, seg_names)
+            _regression(con, preds, judged, result, seg_names)
         else:
-            _classification(con, base, result, seg_names)
+            _classification(con, preds, judged, result, seg_names)
     result.points.sort(key=lambda p: (p.start_ms, p.version or 0, p.segment or ""))
     return result
 
 
-def _regression(con: Any, base: str, result: QualityResult, seg_names: list[str] | None) -> None:
+_FORMAT: dict[Path, bool] = {}  # label file -> whether it carries its predictions' columns
+
+
+def _labelled_sql(
+    con: Any, root: Path, deployment: str, source: str, where: list[str], segment: str | None
+) -> str:
+    """SQL of every label row with its prediction's columns (request_id, row, received_ms,
+    label_value, label_class, the prediction's columns and the segment's column); label files
+    without them (written before labels carried them) are joined to the predictions here."""
+    files = layout.label_files(root, deployment)
+    new = [f for f in files if has_predictions(f, _FORMAT)]
+    old = [f for f in files if not has_predictions(f, _FORMAT)]
+    columns = ["request_id", '"row"', "received_ms", "label_value", "label_class"]
+    columns += list(PREDICTION_COLUMNS)
+    seg_name = None if segment is None else layout.FEATURE_PREFIX + segment
+    seg = [] if seg_name is None else [_quote(seg_name)]
+    parts = []
+    if new:
+        read = f"read_parquet({layout.sql_list(new)}, union_by_name = true)"
+        names = {r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {read}").fetchall()}
+        extra = [f"NULL::VARCHAR AS {c}" if seg_name not in names else c for c in seg]
+        parts.append(f"SELECT {', '.join(columns + extra)} FROM {read}")
+    if old:
+        picked = ", ".join(
+            [f"o.{c}" for c in columns[:5]] + [f"p.{c}" for c in columns[5:]]
+            + [f"p.{c}" for c in seg]
+        )  # fmt: skip
+        parts.append(
+            f"""SELECT {picked} FROM ({latest_sql(old)}) o
+                JOIN (SELECT * FROM {source} WHERE {" AND ".join(where)}) p
+                ON o.request_id = p.request_id AND o."row" = p."row" """
+        )
+    if not parts:
+        types = ["VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "VARCHAR", "BIGINT", "VARCHAR"]
+        types += ["VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "VARCHAR", "DOUBLE", "DOUBLE"]
+        nothing = ", ".join(
+            f"NULL::{t} AS {c}"
+            for t, c in zip(types + ["VARCHAR"] * len(seg), columns + seg, strict=True)
+        )
+        return f"SELECT {nothing} WHERE false"
+    return " UNION ALL BY NAME ".join(parts)
+
+
+def _regression(
+    con: Any, preds: str, judged: str, result: QualityResult, seg_names: list[str] | None
+) -> None:
+    counts = con.sql(f"SELECT t, v, s, count(*) FROM ({preds}) GROUP BY t, v, s").fetchall()
     got = con.sql(
-        base
-        + """SELECT t, v, s, count(*) AS n, count(lv) AS nl,
-                  sum(abs(pv - lv)) AS ae, sum((pv - lv) * (pv - lv)) AS se,
-                  var_pop(lv) AS vy
-           FROM j GROUP BY t, v, s"""
+        f"""SELECT t, v, s, count(lv) AS nl,
+                  sum(abs(pv - lv)) AS ae, sum((pv - lv) * (pv - lv)) AS se, var_pop(lv) AS vy
+           FROM ({judged}) GROUP BY t, v, s"""
     ).fetchall()
-    for t, v, s, n, nl, ae, se, vy in got:
+    errors = {(t, v, s): rest for t, v, s, *rest in got}
+    for t, v, s, n in counts:
+        nl, ae, se, vy = errors.get((t, v, s), (0, None, None, None))
         realized: dict[str, float | None] = dict.fromkeys(REGRESSOR_FIGURES)
         if nl:
             realized["mae"] = _num(ae / nl)
@@ -261,47 +301,59 @@ class _Keys:
 
 
 def _classification(
-    con: Any, base: str, result: QualityResult, seg_names: list[str] | None
+    con: Any, preds: str, judged: str, result: QualityResult, seg_names: list[str] | None
 ) -> None:
     bin_sql = (  # least() skips NULLs: a row without probabilities has no bin
         f"CASE WHEN conf IS NOT NULL THEN "
         f"least(floor(conf * {estimate.BINS}), {estimate.BINS - 1})::INTEGER END"
     )
+    # every prediction by (window, version, segment, predicted class, confidence bin)
+    bins = con.sql(
+        f"""SELECT t, v, s, pc, {bin_sql} AS b, count(*) AS n, sum(conf) AS sp
+            FROM ({preds}) GROUP BY ALL"""
+    ).fetchnumpy()
+    # the labelled ones: confusion counts, calibration counts, labelled rows by exact score
     got = con.sql(
-        base
-        + f"""SELECT GROUPING(t, v, s, pc, lc, b, ls) AS gid, t, v, s, pc, lc, b, ls,
-                   count(*) AS n, sum(conf) AS sp
-            FROM (SELECT *, {bin_sql} AS b,
-                         CASE WHEN lc IS NOT NULL THEN score END AS ls FROM j)
-            GROUP BY GROUPING SETS ((t, v, s, pc, lc), (t, v, s, pc, b), (v, pc, lc, b), (t, v, s, lc, ls))"""
+        f"""SELECT GROUPING(t, v, s, pc, lc, b, ls) AS gid, t, v, s, pc, lc, b, ls,
+                   count(*) AS n
+            FROM (SELECT *, {bin_sql} AS b, score AS ls FROM ({judged}) WHERE lc IS NOT NULL)
+            GROUP BY GROUPING SETS ((t, v, s, pc, lc), (v, pc, lc, b), (t, v, s, lc, ls))"""
     ).fetchnumpy()
     gid = np.asarray(got["gid"])
     # GROUPING bits, from the left: t v s pc lc b ls (a set bit: not grouped by that column)
-    bits = {"confusion": 0b0000011, "bins": 0b0000101, "calib": 0b1010001, "scores": 0b0001010}
+    bits = {"confusion": 0b0000011, "calib": 0b1010001, "scores": 0b0001010}
     part = {name: {k: v[gid == b] for k, v in got.items()} for name, b in bits.items()}
+    part["bins"] = bins
     conf = part["confusion"]
-    pc_ok, lc_ok = _present(conf["pc"]), _present(conf["lc"])
     classes = sorted(
-        set(_data(conf["pc"])[pc_ok].tolist()) | set(_data(conf["lc"])[lc_ok].tolist()),
+        set(_data(bins["pc"]).tolist())
+        | set(_data(conf["pc"]).tolist())
+        | set(_data(conf["lc"]).tolist()),
         key=_class_key,
     )
     result.classes = classes
     binary = len(classes) == 2
     positive = classes[1] if binary else None
     result.positive_class = positive
-    keys = _Keys(conf["t"], conf["v"], conf["s"], seg_names)
-    codes = keys.inverse
+    keys = _Keys(
+        *(np.concatenate([_data(bins[c]), _data(conf[c])]) for c in ("t", "v", "s")), seg_names
+    )
     groups = keys.count
+    predicted = np.bincount(
+        keys.codes(bins["t"], bins["v"], bins["s"]),
+        weights=_data(bins["n"]).astype(np.float64),
+        minlength=groups,
+    )
+    codes = keys.codes(conf["t"], conf["v"], conf["s"])
     n = _data(conf["n"]).astype(np.float64)
-    predicted = np.bincount(codes, weights=n, minlength=groups)
-    labelled = np.bincount(codes, weights=np.where(lc_ok, n, 0.0), minlength=groups)
+    labelled = np.bincount(codes, weights=n, minlength=groups)
     class_index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
     cm = np.zeros((groups, k, k))
-    if lc_ok.any():
-        pi = np.array([class_index[c] for c in _data(conf["pc"])[lc_ok].tolist()])
-        li = np.array([class_index[c] for c in _data(conf["lc"])[lc_ok].tolist()])
-        np.add.at(cm, (codes[lc_ok], pi, li), n[lc_ok])
+    if len(codes):
+        pi = np.array([class_index[c] for c in _data(conf["pc"]).tolist()])
+        li = np.array([class_index[c] for c in _data(conf["lc"]).tolist()])
+        np.add.at(cm, (codes, pi, li), n)
     realized = _realized(cm, binary)
     if binary:
         realized.update(_scored(part["scores"], keys, positive))
