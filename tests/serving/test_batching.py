@@ -37,7 +37,9 @@ def part(*rows: int) -> Part:
 
 async def ask(batcher: Batcher, p: Part) -> list[Any]:
     batcher.coming()
-    return await batcher.submit(p)
+    out, proba = await batcher.submit(p)
+    assert proba is None
+    return out
 
 
 def test_concurrent_requests_share_model_calls() -> None:
@@ -99,7 +101,7 @@ def test_arriving_requests_are_waited_for_up_to_the_bound() -> None:
             batcher.coming()  # a second request is being read
             first = asyncio.ensure_future(ask(batcher, part(1)))
             await asyncio.sleep(0.05)
-            second = await batcher.submit(part(2))
+            second, _ = await batcher.submit(part(2))
             assert await first == [2]
             assert second == [4]
         finally:
@@ -171,3 +173,34 @@ def test_open_connections_merge_groups_and_a_vain_wait_is_not_repeated() -> None
     assert model.calls[0] == 8  # the two groups became one call
     assert vain >= 0.4
     assert after < 0.3
+
+
+def test_a_scored_batch_splits_its_probabilities_back_per_request() -> None:
+    import numpy as np
+
+    calls: list[int] = []
+
+    def scored(parts: list[Part]) -> tuple[list[int], Any]:
+        rows = [r for p in parts for r in p.rows or ()]
+        calls.append(len(rows))
+        return [2 * r for r in rows], np.array([[r, -r] for r in rows])
+
+    async def main() -> None:
+        batcher = Batcher(scored, max_rows=64, max_wait_s=0.05, scored=True)
+        try:
+            for _ in range(3):
+                batcher.coming()
+            got = await asyncio.gather(
+                *(batcher.submit(part(*rows)) for rows in ([1, 2], [3], [4, 5]))
+            )
+        finally:
+            batcher.close()
+        assert [out for out, _ in got] == [[2, 4], [6], [8, 10]]
+        assert [proba.tolist() for _, proba in got] == [
+            [[1, -1], [2, -2]],
+            [[3, -3]],
+            [[4, -4], [5, -5]],
+        ]
+
+    asyncio.run(main())
+    assert calls == [5]  # one call: the slices were cut from one array

@@ -303,3 +303,44 @@ def test_excluded_columns_never_reach_the_log_file_and_hashed_ones_hold_the_hmac
     assert logged["inputs"] == (
         '{"columns":["a","b","user_id","note"],"data":[[0.5,-1.0,"' + mac + '","' + note + '"]]}'
     )
+
+
+def test_a_classifier_s_probabilities_are_logged_with_each_request(
+    model_store: ModelStore, tmp_path: Path
+) -> None:
+    import json
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    env = {"MODELYARD_TRACKING_URI": model_store.uri}
+    logs = tmp_path / "predictions"
+    frame = model_store.frame
+    args = ["models:/churn/1", "--prediction-log", str(logs)]
+    with serving(args, tmp_path, env=env) as served, httpx.Client(base_url=served.url) as http:
+        ids = {}
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:  # batches of several requests
+            answers = pool.map(
+                lambda i: http.post(
+                    "/predict", json=split(frame[i : i + 1 + i % 3].values.tolist())
+                ),
+                range(40),
+            )
+            for i, got in enumerate(answers):
+                assert got.status_code == 200, got.text
+                ids[got.headers["x-request-id"]] = i
+    with serving(["models:/total/1", "--prediction-log", str(logs)], tmp_path, env=env) as other:
+        assert httpx.post(other.url + "/predict", json={"inputs": [[1, 2, 3]]}).is_success
+    labels = (frame["f0"] + frame["f1"] > 0).astype(int)
+    model = LogisticRegression().fit(frame, labels)  # the same fit as the registered one
+    logged = {r["request_id"]: r for r in predlog.read(logs, "churn").to_pylist()}
+    assert set(ids) <= set(logged)
+    for rid, i in ids.items():
+        scores = json.loads(logged[rid]["scores"])
+        rows = frame[i : i + 1 + i % 3]
+        assert scores["classes"] == [0, 1]
+        np.testing.assert_allclose(scores["proba"], model.predict_proba(rows), rtol=1e-9)
+        outputs = json.loads(logged[rid]["outputs"])
+        assert outputs == np.argmax(scores["proba"], axis=1).tolist()
+    (plain,) = predlog.read(logs, "total").to_pylist()  # no predict_proba: no scores
+    assert plain["scores"] is None

@@ -132,7 +132,7 @@ class InferenceApp:
             batcher.gone()
             raise
         try:
-            out = await batcher.submit(part)
+            out, proba = await batcher.submit(part)
         except ModelyardError as exc:
             if isinstance(exc, PredictionFailed):
                 log.error("request %s: version %s failed: %s", rid, version, exc.message)
@@ -141,7 +141,7 @@ class InferenceApp:
             await _send(send, exc.status, _error(exc), extra)
             return
         await _send(send, 200, orjson.dumps({"predictions": out}), extra)
-        state.observe(predictor, rid, part, out, started)
+        state.observe(predictor, rid, part, out, started, proba)
         for shadow in routes.shadow:
             task = asyncio.get_running_loop().create_task(self._shadow(shadow, part, out, rid))
             self._shadows.add(task)  # held until done: the loop keeps only weak references
@@ -152,11 +152,13 @@ class InferenceApp:
         started = time.perf_counter()
         batcher = self.state.batcher(predictor)
         batcher.coming()
+        proba = None
         try:
-            out: list[Any] | ModelyardError = await batcher.submit(part)
+            out: list[Any] | ModelyardError
+            out, proba = await batcher.submit(part)
         except ModelyardError as exc:
             out = exc
-        self.state.observe_shadow(predictor, rid, part, out, live, started)
+        self.state.observe_shadow(predictor, rid, part, out, live, started, proba)
 
 
 async def _read(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:

@@ -9,6 +9,9 @@ came, so after a burst at most one lone request waits, once: a request never kee
 for a batch that will not come. A batch that fails is retried request by request, so one
 poisoned request gets its error and the others their answers.
 
+A ``scored`` run answers ``(outputs, probabilities)`` (an array with a row per output, or
+None); each request gets its rows of both. An unscored one answers the outputs alone.
+
 A fast model (recent calls under ``INLINE_S``) is called on the event loop itself: the
 requests that arrive meanwhile wait in the socket and are read right after, which merges
 them as well as a thread would, without the GIL passing back and forth. A slower model is
@@ -26,7 +29,8 @@ from typing import Any
 
 from modelyard.serving.inputs import Part
 
-Run = Callable[[list[Part]], list[Any]]
+Run = Callable[[list[Part]], Any]  # outputs, or (outputs, probabilities) when scored
+Answer = tuple[list[Any], Any]  # a request's outputs and its rows' probabilities (or None)
 INLINE_S = 0.02  # model calls shorter than this (lately) run on the event loop
 
 
@@ -41,12 +45,14 @@ class Batcher:
         max_wait_s: float = 0.002,
         batchable: bool = True,
         clients: Callable[[], int] = lambda: 1,
+        scored: bool = False,
     ) -> None:
         self.run = run
+        self.scored = scored
         self.max_rows = max_rows if batchable else 1
         self.max_wait_s = max_wait_s
         self.arriving = 0  # requests routed here and still being read or checked
-        self._queue: deque[tuple[Part, asyncio.Future[list[Any]]]] = deque()
+        self._queue: deque[tuple[Part, asyncio.Future[Answer]]] = deque()
         self._busy = False
         self._task: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
@@ -66,10 +72,11 @@ class Batcher:
         self.arriving -= 1
         self._arrived.set()
 
-    async def submit(self, part: Part) -> list[Any]:
-        """The outputs for ``part``'s rows (after ``coming``: the arrival is now complete)."""
+    async def submit(self, part: Part) -> Answer:
+        """The outputs for ``part``'s rows and their probabilities (None unless scored), after
+        ``coming`` (the arrival is now complete)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
+        future: asyncio.Future[Answer] = loop.create_future()
         self._queue.append((part, future))
         self.arriving -= 1
         self._arrived.set()
@@ -128,7 +135,7 @@ class Batcher:
     def _queued_rows(self) -> int:
         return sum(part.n for part, _ in self._queue)
 
-    def _take(self) -> list[tuple[Part, asyncio.Future[list[Any]]]]:
+    def _take(self) -> list[tuple[Part, asyncio.Future[Answer]]]:
         batch = [self._queue.popleft()]
         rows = batch[0][0].n
         while self._queue and rows + self._queue[0][0].n <= self.max_rows:
@@ -137,7 +144,7 @@ class Batcher:
             batch.append(item)
         return batch
 
-    async def _call(self, batch: list[tuple[Part, asyncio.Future[list[Any]]]]) -> None:
+    async def _call(self, batch: list[tuple[Part, asyncio.Future[Answer]]]) -> None:
         loop = asyncio.get_running_loop()
         parts = [part for part, _ in batch]
         self.sizes(sum(p.n for p in parts))
@@ -158,26 +165,32 @@ class Batcher:
         finally:
             took = time.perf_counter() - started  # one slow call moves calls off the loop at once
             self.call_s = max(took, 0.8 * self.call_s + 0.2 * took)
+        proba = None
+        if self.scored:
+            out, proba = out
         if len(out) != sum(p.n for p in parts):
             if len(batch) > 1:  # the model does not answer row by row: never merge again
                 self.max_rows = 1
                 for item in batch:
                     await self._call([item])
                 return
-            _settle(batch[0][1], out)
+            _settle(batch[0][1], (out, None))
             return
+        if proba is not None and len(proba) != len(out):
+            proba = None
         start = 0
         for part, future in batch:
-            _settle(future, out[start : start + part.n])
-            start += part.n
+            end = start + part.n
+            _settle(future, (out[start:end], None if proba is None else proba[start:end]))
+            start = end
 
 
 def _settle(
-    future: asyncio.Future[list[Any]], out: list[Any] | None = None, exc: Exception | None = None
+    future: asyncio.Future[Answer], out: Answer | None = None, exc: Exception | None = None
 ) -> None:
     if future.done():  # the client went away and the request was cancelled
         return
     if exc is not None:
         future.set_exception(exc)
     else:
-        future.set_result(out or [])
+        future.set_result(out or ([], None))

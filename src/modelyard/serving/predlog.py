@@ -36,7 +36,7 @@ import orjson
 
 COLUMNS = (
     "request_id", "deployment", "model_version", "role", "time_ms", "latency_ms", "status",
-    "inputs", "outputs",
+    "inputs", "outputs", "scores",
 )  # fmt: skip
 
 
@@ -53,6 +53,7 @@ class Record(NamedTuple):
     status: int
     inputs: str  # JSON: the request's checked rows, {"columns": [...], "data": [[...]]}
     outputs: str  # JSON: the answer (a list), or the error
+    scores: str | None = None  # JSON: {"classes": [...], "proba": [[...]]} of a classifier
 
 
 HASH_HEX = 32  # hex digits kept of a hashed value's HMAC-SHA256 (16 bytes)
@@ -113,6 +114,8 @@ KEEP_ALL = Redaction()
 class NoLog:
     """The prediction log when it is off: takes records and keeps nothing."""
 
+    keeps_scores = False  # whether class probabilities are worth computing for it
+
     def append(self, record: Record) -> None:
         pass
 
@@ -129,14 +132,18 @@ class NoLog:
         status: int,
         inputs: Callable[[], Any],
         outputs: Any,
+        scores: tuple[str, Any] | None = None,
     ) -> None:
-        """Log one answer; ``inputs`` is called only if the record is kept (it builds JSON)."""
+        """Log one answer; ``inputs`` is called only if the record is kept (it builds JSON);
+        ``scores`` is (the classes as JSON text, the rows' class probabilities) or None."""
 
     def close(self) -> None:
         pass
 
 
 class PredictionLog(NoLog):
+    keeps_scores = True
+
     def __init__(
         self,
         root: Path,
@@ -174,6 +181,7 @@ class PredictionLog(NoLog):
         status: int,
         inputs: Callable[[], Any],
         outputs: Any,
+        scores: tuple[str, Any] | None = None,
     ) -> None:
         """Log one answer (sampled), serialized now: a queue of plain strings and numbers is
         cheap for Python's garbage collector, where one of live rows and dicts was not (it
@@ -184,13 +192,20 @@ class PredictionLog(NoLog):
             doc = self.redaction.apply(inputs())
             text_in = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY).decode()
             text_out = orjson.dumps(outputs, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+            text_scores = None
+            if scores is not None:
+                proba = orjson.dumps(scores[1], option=orjson.OPT_SERIALIZE_NUMPY).decode()
+                text_scores = f'{{"classes":{scores[0]},"proba":{proba}}}'
         except (TypeError, IndexError):  # a value JSON cannot hold: the record is lost, counted
             self._dropped(1)
             return
         at = int(time.time() * 1000)
         self._put(
-            Record(request_id, deployment, version, role, at, latency_ms, status, text_in, text_out)
-        )
+            Record(
+                request_id, deployment, version, role, at, latency_ms, status, text_in, text_out,
+                text_scores,
+            )
+        )  # fmt: skip
 
     def configure(self, redaction: Redaction, sample: float) -> None:
         self.redaction = redaction
@@ -281,6 +296,7 @@ def schema() -> Any:
             ("status", pa.int32()),
             ("inputs", pa.string()),
             ("outputs", pa.string()),
+            ("scores", pa.string()),  # null: no class probabilities
         ]
     )
 
@@ -299,12 +315,19 @@ def folder_name(deployment: str) -> str:
 
 
 def read(root: Path, deployment: str) -> Any:
-    """Every logged record of ``deployment`` as one Arrow table (for tests and monitoring)."""
+    """Every logged record of ``deployment`` as one Arrow table (for tests and monitoring);
+    files written before ``scores`` existed get it as null."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     files = sorted((root / folder_name(deployment)).glob("*/*/*.parquet"))
-    if not files:
-        import pyarrow as pa
-
-        return pa.table({c: [] for c in COLUMNS})
-    return pq.ParquetDataset(files).read()
+    tables = [pq.read_table(f) for f in files]
+    tables = [
+        t
+        if "scores" in t.column_names
+        else t.append_column("scores", pa.nulls(len(t), pa.string()))
+        for t in tables
+    ]
+    if not tables:
+        return schema().empty_table()
+    return pa.concat_tables([t.select(list(COLUMNS)) for t in tables])

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from modelyard.errors import ModelyardError
 from modelyard.listener import open_connections
 from modelyard.serving.batching import Batcher
@@ -53,6 +55,7 @@ class ServingState:
         self.load_state: dict[int, tuple[str, str | None]] = {}  # version -> (state, error)
         self.policy: tuple[list[tuple[int, float]], list[int], str | None] = ([], [], None)
         self._batchers: dict[int, Batcher] = {}
+        self._classes: dict[int, str] = {}  # per scored predictor: its classes as JSON
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.sources: list[Source] = []
@@ -119,12 +122,16 @@ class ServingState:
         key = id(predictor)
         found = self._batchers.get(key)
         if found is None:
+            scored = predictor.classes is not None and self.predlog.keeps_scores
+            if scored:  # the classes once, as JSON text: each logged record repeats them
+                self._classes[key] = orjson.dumps(predictor.classes).decode()
             found = Batcher(
-                predictor.predict,
+                predictor.predict_scored if scored else predictor.predict,
                 max_rows=self.batching.max_rows,
                 max_wait_s=self.batching.max_wait_ms / 1000,
                 batchable=predictor.batchable,
                 clients=open_connections,
+                scored=scored,
             )
             found.sizes = self.metrics.batch_observer(str(predictor.version or 0))
             self._batchers[key] = found
@@ -137,6 +144,7 @@ class ServingState:
         part: Part | None,
         result: list[Any] | ModelyardError,
         started: float,
+        proba: Any = None,
     ) -> None:
         seconds = time.perf_counter() - started
         status = result.status if isinstance(result, ModelyardError) else 200
@@ -144,7 +152,7 @@ class ServingState:
         self.metrics.observe(str(version), status, seconds)
         self.predlog.entry(
             rid, self.deployment, version, "live", seconds * 1000, status,
-            lambda: _inputs(predictor, part), _outputs(result),
+            lambda: _inputs(predictor, part), _outputs(result), self._scores(predictor, proba),
         )  # fmt: skip
 
     def observe_shadow(
@@ -155,6 +163,7 @@ class ServingState:
         result: list[Any] | ModelyardError,
         live: list[Any],
         started: float,
+        proba: Any = None,
     ) -> None:
         seconds = time.perf_counter() - started
         status = result.status if isinstance(result, ModelyardError) else 200
@@ -163,8 +172,15 @@ class ServingState:
         self.metrics.shadow.labels(self.deployment, str(version), agree).inc()
         self.predlog.entry(
             rid, self.deployment, version, "shadow", seconds * 1000, status,
-            lambda: _inputs(predictor, part), _outputs(result),
+            lambda: _inputs(predictor, part), _outputs(result), self._scores(predictor, proba),
         )  # fmt: skip
+
+    def _scores(self, predictor: Predictor, proba: Any) -> tuple[str, Any] | None:
+        """(the classes as JSON, the rows' probabilities) for the log; None without them."""
+        if proba is None:
+            return None
+        classes = self._classes.get(id(predictor))
+        return None if classes is None else (classes, proba)
 
     # -- what the process says about itself -------------------------------------------------
 
