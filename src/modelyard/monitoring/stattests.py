@@ -95,10 +95,10 @@ def ecdf_compare(reference: Array, current: Array) -> tuple[float, float]:
     centred = small - shift
     # F_big at each small value, left and right limits (ties need both)
     below = np.searchsorted(big, small, side="left")
-    upto = below.copy()
-    inside = np.flatnonzero(below < m)
-    tied = inside[big[below[inside]] == small[inside]]
+    upto = below
+    tied = np.flatnonzero(big[np.minimum(below, m - 1)] == small)
     if len(tied):
+        upto = below.copy()
         upto[tied] = np.searchsorted(big, small[tied], side="right")
     # F_small's own limits: the first and last index of each run of equal values
     run_starts = np.flatnonzero(np.concatenate(([True], small[1:] != small[:-1])))
@@ -108,10 +108,12 @@ def ecdf_compare(reference: Array, current: Array) -> tuple[float, float]:
         lengths = np.diff(np.append(run_starts, n))
         first = np.repeat(run_starts, lengths)
         last = np.repeat(run_starts + lengths, lengths)
-    ks = max(
-        float(np.max(np.abs(last / n - upto / m))),
-        float(np.max(np.abs(below / m - first / n))),
-    )
+    # in units of 1 / (n m), in integers: |F_small - F_big| after and just before each small value
+    gap_after = last * m
+    gap_after -= upto * n
+    gap_before = below * n
+    gap_before -= first * m
+    ks = max(int(np.abs(gap_after).max()), int(np.abs(gap_before).max())) / (n * m)
     # m * the integral of F_big up to each small value (k = #big <= x: k * x - prefix[k])
     g = upto * centred
     g -= prefix[upto]
@@ -120,8 +122,7 @@ def ecdf_compare(reference: Array, current: Array) -> tuple[float, float]:
     total += float((prefix[m] - prefix[k]) - (m - k) * centred[-1])  # and 1 after its last
     # on [a, b) between consecutive small values F_small = L = steps / n; F_big reaches L at
     # big[reach - 1] (x, clipped to [a, b)): the area is L(x - a) - (G(x) - G(a)) + (G(b) - G(x)) - L(b - x)
-    steps = np.arange(1, n, dtype=np.int64)
-    reach = steps * m
+    reach = np.arange(1, n, dtype=np.int64) * m
     reach += n - 1
     reach //= n
     cross = big[reach - 1] - shift
@@ -133,7 +134,7 @@ def ecdf_compare(reference: Array, current: Array) -> tuple[float, float]:
     x *= 2
     x -= a
     x -= b
-    total += float(np.dot(steps, x)) * (m / n)
+    total += float(np.dot(np.arange(1.0, n), x)) * (m / n)
     total += 2 * float(g.sum()) - float(g[0]) - float(g[-1]) - 2 * float(gx.sum())
     return ks, total / m
 
