@@ -151,7 +151,8 @@ def write_typed(
         started = time.perf_counter()
         for chunk in batches:
             store.add_labels(
-                "bench", list(zip(ids[chunk].tolist(), [0] * len(chunk), ys[chunk].tolist()))
+                "bench",
+                list(zip(ids[chunk].tolist(), [0] * len(chunk), ys[chunk].tolist(), strict=True)),
             )
         return time.perf_counter() - started
     folder = layout.day_path(layout.labels_dir(root, "bench"), T0 + hours * HOUR)

@@ -12,10 +12,13 @@ written before that (without ``time_ms``) are joined to the predictions when rea
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
+import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +86,7 @@ def add(
             "row": pa.array([k[1] for k in labels], pa.int32()),
         }
     )
-    with layout.connection() as con:
+    with layout.connection() as con, _locked(root, deployment):
         found = _predictions(con, root, deployment, keys)
         kinds = _kinds(found, keys)
         missing = [labels[i][0] for i, kind in enumerate(kinds) if kind is None]
@@ -108,19 +111,65 @@ def add(
             texts[i] if kinds[i] != "numeric" or numbers[i] is None else numbers[i] for i in keep
         ]
         at = now_ms if now_ms is not None else int(time.time() * 1000)
+        kept = keys.take(keep)
+        relabel, latest = _labelled_before(con, root, deployment, kept)
+        at = max(at, latest + 1)  # a resend in the same millisecond still comes after
         batch = pa.table(
             {
-                "request_id": keys.column("request_id").take(keep),
-                "row": keys.column("row").take(keep),
+                "request_id": kept.column("request_id"),
+                "row": kept.column("row"),
                 "label_value": pa.array(values, pa.float64()),
                 "label_class": _class_texts(as_text),
                 "received_ms": pa.array([at] * len(keep), pa.int64()),
+                "relabel": relabel,
             }
         )
         table = _with_predictions(con, batch, found)
-    folder = layout.day_path(layout.labels_dir(root, deployment), at)
-    layout.write_table(folder / f"{at}-{uuid.uuid4().hex}.parquet", table)
+        folder = layout.day_path(layout.labels_dir(root, deployment), at)
+        layout.write_table(folder / f"{at}-{uuid.uuid4().hex}.parquet", table)
     return len(labels)
+
+
+@contextlib.contextmanager
+def _locked(root: Path, deployment: str) -> Iterator[None]:
+    """One label add of a deployment at a time (across processes: a file lock)."""
+    base = layout.labels_dir(root, deployment)
+    base.mkdir(parents=True, exist_ok=True)
+    fd = os.open(base / ".add.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _labelled_before(con: Any, root: Path, deployment: str, keys: Any) -> tuple[Any, int]:
+    """Per key: whether it already has a label; and when the latest of those was received."""
+    import pyarrow as pa
+
+    nothing = pa.array([False] * keys.num_rows, pa.bool_()), -1
+    files = layout.label_files(root, deployment)
+    if not files:
+        return nothing
+    con.register("label_keys", keys)
+    try:
+        seen = con.sql(
+            f"""
+            SELECT request_id, "row", max(received_ms)
+            FROM read_parquet({layout.sql_list(files)}, union_by_name = true)
+            WHERE request_id IN (SELECT request_id FROM label_keys)
+            GROUP BY request_id, "row"
+            """
+        ).fetchall()
+    finally:
+        con.unregister("label_keys")
+    if not seen:
+        return nothing
+    old = {(r, w): m for r, w, m in seen}
+    pairs = zip(keys.column("request_id").to_pylist(), keys.column("row").to_pylist(), strict=True)
+    before = [old.get(k) for k in pairs]
+    latest = max((m for m in before if m is not None), default=-1)
+    return pa.array([m is not None for m in before], pa.bool_()), latest
 
 
 def _class_texts(values: list[Any]) -> Any:
@@ -210,13 +259,17 @@ def _with_predictions(con: Any, batch: Any, found: Any) -> Any:
         con.unregister("label_predictions")
 
 
-def has_predictions(path: Path, cache: dict[Path, bool]) -> bool:
-    """Whether a label file carries its predictions' columns (files written before do not)."""
+def file_format(path: Path, cache: dict[Path, str]) -> str:
+    """A label file's kind: "joined" (no predictions' columns: written before labels carried
+    them), "copied" (with them) or "flagged" (with them and the relabel flag)."""
     found = cache.get(path)
     if found is None:
         import pyarrow.parquet as pq
 
-        found = "time_ms" in pq.read_schema(path).names
+        names = pq.read_schema(path).names
+        found = (
+            "joined" if "time_ms" not in names else "flagged" if "relabel" in names else "copied"
+        )
         cache[path] = found
     return found
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from modelyard.errors import InvalidInput
 from modelyard.monitoring import estimate, layout
-from modelyard.monitoring.labels import PREDICTION_COLUMNS, has_predictions, latest_sql
+from modelyard.monitoring.labels import PREDICTION_COLUMNS, file_format, latest_sql
 
 MAX_CLASSES = 50
 TOP_SEGMENTS = 20
@@ -175,8 +175,7 @@ def query(
         label_where = [*where, f"time_ms >= {first_hour}"]
         labelled = _labelled_sql(con, root, deployment, source, label_where, segment)
         judged = f"""SELECT {derived}, label_value AS lv, label_class AS lc
-                     FROM ({labelled}) WHERE {" AND ".join(label_where)}
-                     QUALIFY received_ms = max(received_ms) OVER (PARTITION BY request_id, "row")"""
+                     FROM ({labelled}) WHERE {" AND ".join(label_where)}"""
         if task == "regression":
             _regression(con, preds, judged, result, seg_names)
         else:
@@ -185,18 +184,21 @@ def query(
     return result
 
 
-_FORMAT: dict[Path, bool] = {}  # label file -> whether it carries its predictions' columns
+_FORMAT: dict[Path, str] = {}  # label file -> its kind (labels.file_format)
 
 
 def _labelled_sql(
     con: Any, root: Path, deployment: str, source: str, where: list[str], segment: str | None
 ) -> str:
-    """SQL of every label row with its prediction's columns (request_id, row, received_ms,
-    label_value, label_class, the prediction's columns and the segment's column); label files
-    without them (written before labels carried them) are joined to the predictions here."""
+    """SQL of the label rows in force (the latest of each key) with their predictions' columns
+    (request_id, row, received_ms, label_value, label_class, the prediction's columns and the
+    segment's column). Label files without them (written before labels carried them) are joined
+    to the predictions here. When every file flags relabels, only the flagged keys are looked at
+    for superseded labels (none flagged: nothing to look for); else every key is."""
     files = layout.label_files(root, deployment)
-    new = [f for f in files if has_predictions(f, _FORMAT)]
-    old = [f for f in files if not has_predictions(f, _FORMAT)]
+    kinds = [file_format(f, _FORMAT) for f in files]
+    new = [f for f, k in zip(files, kinds, strict=True) if k != "joined"]
+    old = [f for f, k in zip(files, kinds, strict=True) if k == "joined"]
     columns = ["request_id", '"row"', "received_ms", "label_value", "label_class"]
     columns += list(PREDICTION_COLUMNS)
     seg_name = None if segment is None else layout.FEATURE_PREFIX + segment
@@ -225,7 +227,18 @@ def _labelled_sql(
             for t, c in zip(types + ["VARCHAR"] * len(seg), columns + seg, strict=True)
         )
         return f"SELECT {nothing} WHERE false"
-    return " UNION ALL BY NAME ".join(parts)
+    rows = " UNION ALL BY NAME ".join(parts)
+    if old or "copied" in kinds:
+        return f"""SELECT * FROM ({rows})
+            QUALIFY received_ms = max(received_ms) OVER (PARTITION BY request_id, "row")"""
+    read = f"read_parquet({layout.sql_list(new)}, union_by_name = true)"
+    flagged = (
+        f'SELECT request_id, "row", max(received_ms) AS m FROM {read} WHERE relabel GROUP BY ALL'
+    )
+    if not con.sql(f"SELECT count(*) FROM {read} WHERE relabel").fetchall()[0][0]:
+        return rows
+    return f"""SELECT l.* FROM ({rows}) l ANTI JOIN ({flagged}) r
+        ON l.request_id = r.request_id AND l."row" = r."row" AND l.received_ms < r.m"""
 
 
 def _regression(
@@ -314,14 +327,13 @@ def _classification(
     ).fetchnumpy()
     # the labelled ones: confusion counts, calibration counts, labelled rows by exact score
     got = con.sql(
-        f"""SELECT GROUPING(t, v, s, pc, lc, b, ls) AS gid, t, v, s, pc, lc, b, ls,
-                   count(*) AS n
-            FROM (SELECT *, {bin_sql} AS b, score AS ls FROM ({judged}) WHERE lc IS NOT NULL)
-            GROUP BY GROUPING SETS ((t, v, s, pc, lc), (v, pc, lc, b), (t, v, s, lc, ls))"""
+        f"""SELECT GROUPING(t, v, s, pc, lc, b) AS gid, t, v, s, pc, lc, b, count(*) AS n
+            FROM (SELECT *, {bin_sql} AS b FROM ({judged}) WHERE lc IS NOT NULL)
+            GROUP BY GROUPING SETS ((t, v, s, pc, lc), (v, pc, lc, b))"""
     ).fetchnumpy()
     gid = np.asarray(got["gid"])
-    # GROUPING bits, from the left: t v s pc lc b ls (a set bit: not grouped by that column)
-    bits = {"confusion": 0b0000011, "calib": 0b1010001, "scores": 0b0001010}
+    # GROUPING bits, from the left: t v s pc lc b (a set bit: not grouped by that column)
+    bits = {"confusion": 0b000001, "calib": 0b101000}
     part = {name: {k: v[gid == b] for k, v in got.items()} for name, b in bits.items()}
     part["bins"] = bins
     conf = part["confusion"]
@@ -335,9 +347,8 @@ def _classification(
     binary = len(classes) == 2
     positive = classes[1] if binary else None
     result.positive_class = positive
-    keys = _Keys(
-        *(np.concatenate([_data(bins[c]), _data(conf[c])]) for c in ("t", "v", "s")), seg_names
-    )
+    tt, vv, ss = (np.concatenate([_data(bins[c]), _data(conf[c])]) for c in ("t", "v", "s"))
+    keys = _Keys(tt, vv, ss, seg_names)
     groups = keys.count
     predicted = np.bincount(
         keys.codes(bins["t"], bins["v"], bins["s"]),
@@ -356,7 +367,8 @@ def _classification(
         np.add.at(cm, (codes, pi, li), n)
     realized = _realized(cm, binary)
     if binary:
-        realized.update(_scored(part["scores"], keys, positive))
+        assert positive is not None
+        realized.update(_scored(con, judged, keys, positive))
     estimated, calibration = _estimated(part, keys, binary, positive)
     result.calibration = calibration
     for g in range(groups):
@@ -408,40 +420,40 @@ def _realized(cm: np.ndarray, binary: bool) -> dict[str, np.ndarray]:
     }
 
 
-def _scored(
-    rows: dict[str, np.ndarray], keys: _Keys, positive: str | None
-) -> dict[str, np.ndarray]:
-    """ROC AUC (ties count half) and log loss per group, from labelled rows by exact score."""
+def _scored(con: Any, judged: str, keys: _Keys, positive: str) -> dict[str, np.ndarray]:
+    """ROC AUC (ties count half) and log loss per group, from the labelled rows' scores (fetched
+    as numbers, sorted by group and score: group keys, score, whether the label is positive)."""
+    rows = con.sql(
+        f"""SELECT t, v, s, score AS ls, lc = {_lit(positive)} AS y
+            FROM ({judged}) WHERE lc IS NOT NULL AND score IS NOT NULL
+            ORDER BY t, v, s, ls"""
+    ).fetchnumpy()
     groups = keys.count
-    keep = _present(rows["lc"]) & _present(rows["ls"])
-    if not keep.any():
+    if not len(rows["ls"]):
         return {"roc_auc": np.full(groups, np.nan), "log_loss": np.full(groups, np.nan)}
-    g = keys.codes(rows["t"][keep], rows["v"][keep], rows["s"][keep])
-    score = _data(rows["ls"])[keep].astype(np.float64)
-    y = _data(rows["lc"])[keep] == positive
-    n = _data(rows["n"])[keep].astype(np.float64)
+    g = keys.codes(rows["t"], rows["v"], rows["s"])
+    score = _data(rows["ls"]).astype(np.float64)
+    y = _data(rows["y"]).astype(bool)
     ok = g >= 0
-    g, score, y, n = g[ok], score[ok], y[ok], n[ok]
+    g, score, y = g[ok], score[ok], y[ok]
     eps = np.finfo(np.float64).eps
     p = np.clip(score, eps, 1 - eps)
-    terms = np.where(y, -np.log(p), -np.log1p(-p)) * n
-    count = np.bincount(g, weights=n, minlength=groups)
+    terms = np.where(y, -np.log(p), -np.log1p(-p))
+    count = np.bincount(g, minlength=groups).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         loss = np.where(count > 0, np.bincount(g, weights=terms, minlength=groups) / count, np.nan)
-    order = np.lexsort((score, g))
-    g, score, y, n = g[order], score[order], y[order], n[order]
-    pos = np.where(y, n, 0.0)
-    neg = np.where(y, 0.0, n)
-    before = np.cumsum(neg) - neg  # negatives before each entry (all groups)
-    first = np.ones(len(g), dtype=bool)  # the first entry of each (group, score)
+    # sorted: the group codes follow (t, v, s) in order
+    neg = (~y).astype(np.float64)
+    before = np.cumsum(neg) - neg  # negatives before each row (all groups)
+    first = np.ones(len(g), dtype=bool)  # the first row of each (group, score)
     first[1:] = (g[1:] != g[:-1]) | (score[1:] != score[:-1])
     tie = np.cumsum(first) - 1
     neg_tie = np.bincount(tie, weights=neg)[tie]
     group_first = np.ones(len(g), dtype=bool)
     group_first[1:] = g[1:] != g[:-1]
     below = before[first][tie] - before[group_first][np.cumsum(group_first) - 1]
-    pairs = np.bincount(g, weights=pos * (below + 0.5 * neg_tie), minlength=groups)
-    p_tot = np.bincount(g, weights=pos, minlength=groups)
+    pairs = np.bincount(g, weights=y * (below + 0.5 * neg_tie), minlength=groups)
+    p_tot = np.bincount(g, weights=y.astype(np.float64), minlength=groups)
     n_tot = np.bincount(g, weights=neg, minlength=groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = np.where((p_tot > 0) & (n_tot > 0), pairs / (p_tot * n_tot), np.nan)
