@@ -29,7 +29,7 @@ from modelyard.serving.predlog import folder_name
 
 log = logging.getLogger(__name__)
 
-SOURCES_KEY = "modelyard.sources"  # a compacted file's metadata: the names it holds (JSON list)
+SOURCES_KEY = layout.SOURCES_KEY
 QUIET_NS = 2_000_000_000  # a folder modified this recently may still change within its mtime tick
 
 
@@ -37,22 +37,10 @@ def typed_name(raw_name: str) -> str:
     return f"s-{raw_name}"
 
 
-def done_names(folder: Path, cache: dict[Path, list[str]]) -> set[str]:
-    """The raw or SDK file names already held by the typed files of one hour folder."""
-    names: set[str] = set()
-    for path in layout.parquet_files(folder):
-        if path.name.startswith("compact-"):
-            found = cache.get(path)
-            if found is None:
-                import pyarrow.parquet as pq
-
-                meta = pq.read_schema(path).metadata or {}
-                found = orjson.loads(meta.get(SOURCES_KEY.encode(), b"[]"))
-                cache[path] = found
-            names.update(found)
-        else:
-            names.add(path.name)
-    return names
+def done_names(folder: Path) -> set[str]:
+    """The typed file names already in one hour folder: its files and those compacted ones hold."""
+    files = layout.parquet_files(folder)
+    return {f.name for f in files} | layout.superseded(files)
 
 
 class Ingester:
@@ -63,7 +51,6 @@ class Ingester:
         self.log_root = log_root
         self._lock = threading.Lock()
         self._seen: dict[Path, int] = {}  # raw hour folder -> its mtime when a pass found it done
-        self._sources: dict[Path, list[str]] = {}  # compacted file -> the names it holds
 
     def deployment_folders(self) -> list[str]:
         if self.log_root is None:
@@ -84,12 +71,13 @@ class Ingester:
                 raw_base = self.log_root / folder
                 if not raw_base.is_dir():
                     continue
-                with self._flock(folder):
+                with self.locked(folder):
                     total += self._run_one(folder, raw_base)
         return total
 
     @contextlib.contextmanager
-    def _flock(self, folder: str) -> Iterator[None]:
+    def locked(self, folder: str) -> Iterator[None]:
+        """The deployment folder's ingest lock (ingest and compaction take it; across processes)."""
         base = self.root / "tables" / folder
         base.mkdir(parents=True, exist_ok=True)
         fd = os.open(base / ".ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -109,7 +97,7 @@ class Ingester:
             if self._seen.get(raw_hour) == mtime:
                 continue
             out = self.root / "tables" / folder / raw_hour.relative_to(raw_base)
-            done = done_names(out, self._sources)
+            done = done_names(out)
             complete = True
             for raw in layout.parquet_files(raw_hour):
                 if typed_name(raw.name) in done:

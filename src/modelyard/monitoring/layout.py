@@ -5,6 +5,11 @@
 
 Every file is written whole to a hidden ``.{name}.part`` and renamed, so a reader never sees
 half of one and a crash leaves only a ``.part`` that nothing globs.
+
+A closed hour of typed predictions is compacted into one ``compact-{uuid}.parquet`` whose metadata
+lists the files it holds (``SOURCES_KEY``); those files are superseded from the moment it is
+renamed into place (readers skip them, ``live_files``) and deleted later, so a reader never
+sees a row twice nor misses one, whichever step a crash interrupts.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ BASE_COLUMNS = (
 )  # fmt: skip
 LABEL_COLUMNS = ("request_id", "row", "label_value", "label_class", "received_ms")
 FEATURE_PREFIX = "f."
+COMPACT_PREFIX = "compact-"
+SOURCES_KEY = "modelyard.sources"  # a compacted file's metadata: the names it holds (JSON list)
 
 
 def base_schema() -> Any:
@@ -137,6 +144,44 @@ def parquet_files(folder: Path) -> list[Path]:
         return []
 
 
+_sources: dict[Path, frozenset[str]] = {}  # compacted file -> the names it holds (immutable)
+_sources_lock = threading.Lock()
+
+
+def compact_sources(path: Path) -> frozenset[str]:
+    """The file names a compacted file holds (read from its metadata once per process)."""
+    with _sources_lock:
+        found = _sources.get(path)
+    if found is None:
+        import orjson
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+        found = frozenset(orjson.loads(meta.get(SOURCES_KEY.encode(), b"[]")))
+        with _sources_lock:
+            if len(_sources) > 100_000:
+                _sources.clear()
+            _sources[path] = found
+    return found
+
+
+def superseded(files: list[Path]) -> set[str]:
+    """The names of the files (of one folder) that a compacted file among them holds."""
+    names: set[str] = set()
+    for path in files:
+        if path.name.startswith(COMPACT_PREFIX):
+            with contextlib.suppress(FileNotFoundError):  # itself compacted and removed since
+                names.update(compact_sources(path))
+    return names
+
+
+def live_files(folder: Path) -> list[Path]:
+    """The finished files of a typed hour folder, without those a compacted file holds."""
+    files = parquet_files(folder)
+    gone = superseded(files)
+    return [f for f in files if f.name not in gone] if gone else files
+
+
 def prediction_files(
     root: Path, deployment: str, since_ms: int | None = None, until_ms: int | None = None
 ) -> list[Path]:
@@ -144,7 +189,7 @@ def prediction_files(
     return [
         f
         for _, hour in hours(tables_dir(root, deployment), since_ms, until_ms)
-        for f in parquet_files(hour)
+        for f in live_files(hour)
     ]
 
 

@@ -7,6 +7,7 @@ Layout and columns: docs/monitoring.md and ``layout``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 
 from modelyard.errors import InvalidInput
 from modelyard.monitoring import ingest as _ingest
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from modelyard.monitoring.serving_health import HealthPoint
 
 MAX_ROWS = 10_000_000
+CLOSED_AFTER_MS = 2 * layout.HOUR_MS  # an hour this long over gets no new raw file
+COMPACT_GRACE_S = 600.0  # superseded files outlive the compacted file this long
 
 
 class MonitoringStore:
@@ -160,6 +164,33 @@ class MonitoringStore:
                 pass
         return sorted(names)
 
+    # -- compaction -------------------------------------------------------------------------
+
+    def compact(self, now_ms: int, *, grace_s: float = COMPACT_GRACE_S) -> int:
+        """Rewrite each closed hour of typed predictions (ended CLOSED_AFTER_MS before now) held
+        in several files as one; returns the hours compacted.
+
+        Under the deployment's ingest lock (so no ingest adds a file meanwhile; an SDK write may,
+        and its file is left for the next pass). The new file is written whole and renamed; from
+        then on the files it holds are superseded (readers and ingest skip them) and they are
+        deleted by a pass ``grace_s`` seconds later, so a query that listed them before the
+        rename can still read them."""
+        cutoff = now_ms - CLOSED_AFTER_MS
+        done = 0
+        try:
+            folders = sorted(e.name for e in os.scandir(self.root / "tables") if e.is_dir())
+        except FileNotFoundError:
+            return 0
+        for folder in folders:
+            base = self.root / "tables" / folder
+            with self._ingester.locked(folder):
+                for start, hour in layout.hours(base, until_ms=cutoff):
+                    if start + layout.HOUR_MS > cutoff:
+                        continue
+                    _remove_superseded(hour, grace_s)
+                    done += _compact_hour(hour)
+        return done
+
     # -- retention --------------------------------------------------------------------------
 
     def sweep(self, retention_days: int, now_ms: int) -> int:
@@ -189,6 +220,60 @@ class MonitoringStore:
                 if day_ms is not None and day_ms + layout.DAY_MS <= cutoff:
                     removed += _remove_tree(day)
         return removed
+
+
+def _compact_hour(hour: Path) -> int:
+    """One file for the live files of an hour folder (when there are several); returns 1 if so."""
+    files = layout.live_files(hour)
+    if len(files) < 2:
+        return 0
+    sources: set[str] = set()
+    for f in files:
+        sources.add(f.name)
+        if f.name.startswith(layout.COMPACT_PREFIX):
+            sources.update(layout.compact_sources(f))
+    name = f"{layout.COMPACT_PREFIX}{uuid.uuid4().hex}.parquet"
+    partial = hour / f".{name}.part"
+    meta = orjson.dumps(sorted(sources)).decode().replace("'", "''")
+    try:
+        with layout.connection() as con:
+            con.sql(
+                f"""COPY (SELECT * FROM read_parquet({layout.sql_list(files)}, union_by_name = true)
+                          ORDER BY time_ms, request_id, "row")
+                    TO '{str(partial).replace("'", "''")}'
+                    (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{'{layout.SOURCES_KEY}': '{meta}'}})"""
+            )
+        os.replace(partial, hour / name)
+    finally:
+        partial.unlink(missing_ok=True)
+    return 1
+
+
+def _remove_superseded(hour: Path, grace_s: float) -> None:
+    """Delete the files compacted files of an hour hold (once those are ``grace_s`` old), and
+    hidden ``.part`` files left by a crash."""
+    now = time.time()
+    files = layout.parquet_files(hour)
+    old = [f for f in files if f.name.startswith(layout.COMPACT_PREFIX) and _age(f, now) >= grace_s]
+    gone = layout.superseded(old)
+    for f in files:
+        if f.name in gone:
+            f.unlink(missing_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        for e in os.scandir(hour):
+            if (
+                e.name.startswith(".")
+                and e.name.endswith(".part")
+                and _age(Path(e.path), now) >= max(grace_s, 3600.0)
+            ):
+                Path(e.path).unlink(missing_ok=True)
+
+
+def _age(path: Path, now: float) -> float:
+    try:
+        return now - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _remove_tree(folder: Path) -> int:
