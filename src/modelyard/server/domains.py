@@ -163,10 +163,12 @@ def _monitoring_running(service: MonitoringService, _settings: Any) -> Iterator[
     sweep = Every(
         3600.0, lambda: service.sweep(config.MONITORING_RETENTION_DAYS.get()), "sweep"
     ).start()
+    compact = Every(3600.0, lambda: service.store.compact(service.clock()), "compact").start()
     try:
         with probing(service.deployments.db, _settings):
             yield
     finally:
+        compact.stop()
         sweep.stop()
         ingest.stop()
 
