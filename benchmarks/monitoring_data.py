@@ -12,6 +12,9 @@
    columns); MonitoringStore.quality() by day and version, cold (first query of the process) and
    warm, and by segment. ``--old-labels`` writes the labels as files without the predictions'
    columns instead (as before labels carried them: the query joins them on the request id).
+3. Compaction: one hour of one serving instance as ingest leaves it (3,600 typed files, one per
+   second, 20 rows each), some labelled; quality and health of that hour and a label add, before
+   and after MonitoringStore.compact() rewrote it as one file (and how long that took).
 """
 
 from __future__ import annotations
@@ -211,13 +214,76 @@ def bench_quality(
     }
 
 
+def bench_compaction(scratch: Path, files: int, rows: int) -> dict[str, object]:
+    root = scratch / "monitoring-c"
+    rng = np.random.default_rng(3)
+    hour = layout.hour_path(layout.tables_dir(root, "bench"), T0)
+    for f in range(files):
+        n = rows
+        score = rng.uniform(size=n)
+        pred = (score > 0.5).astype(np.int64)
+        table = pa.table(
+            {
+                "request_id": pa.array([f"c{f}-{i}" for i in range(n)]),
+                "row": pa.array(np.zeros(n, np.int32)),
+                "model_version": pa.array(np.ones(n, np.int64)),
+                "role": pa.array(["live"] * n),
+                "source": pa.array(["serving"] * n),
+                "time_ms": pa.array(T0 + f * 1000 + np.arange(n, dtype=np.int64)),
+                "latency_ms": pa.array(rng.uniform(1, 20, n)),
+                "status": pa.array(np.full(n, 200, np.int32)),
+                "prediction_value": pa.array(pred.astype(np.float64)),
+                "prediction_class": pa.array(pred.astype(str)),
+                "confidence": pa.array(np.where(pred == 1, score, 1 - score)),
+                "score": pa.array(score),
+                "f.n0": pa.array(rng.normal(size=n)),
+                "f.city": pa.array(
+                    ["Paris", "Lyon", "Nice", "Lille"] * (n // 4) + ["Paris"] * (n % 4)
+                ),
+            }
+        )
+        layout.write_table(hour / f"s-bench-1-{T0 + f * 1000}-{f:06d}.parquet", table)
+    store = MonitoringStore(root, None)
+    labelled = [
+        (f"c{f}-{i}", 0, int(rng.uniform() < 0.5)) for f in range(0, files, 10) for i in range(rows)
+    ]
+    out: dict[str, object] = {"compaction_files": files, "compaction_rows": files * rows}
+
+    def measure(tag: str) -> None:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            store.quality("bench", window_s=3600)
+            times.append(time.perf_counter() - started)
+        out[f"compaction_quality_{tag}_cold_s"] = round(times[0], 3)
+        out[f"compaction_quality_{tag}_warm_s"] = round(min(times[1:]), 3)
+        started = time.perf_counter()
+        store.health("bench", window_s=60)
+        out[f"compaction_health_{tag}_s"] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+        store.add_labels("bench", labelled[:100])
+        out[f"compaction_add_100_labels_{tag}_s"] = round(time.perf_counter() - started, 3)
+
+    store.add_labels("bench", labelled)
+    measure("before")
+    started = time.perf_counter()
+    assert store.compact(T0 + 3 * HOUR) == 1
+    out["compaction_compact_s"] = round(time.perf_counter() - started, 3)
+    assert store.compact(T0 + 3 * HOUR, grace_s=0) == 0  # the superseded files go
+    assert len(layout.parquet_files(hour)) == 1
+    measure("after")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--predictions", type=int, default=10_000_000)
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--scratch", type=Path, default=None)
-    parser.add_argument("--only", choices=["ingest", "quality"], default=None)
+    parser.add_argument("--only", choices=["ingest", "quality", "compaction"], default=None)
+    parser.add_argument("--hour-files", type=int, default=3600)
+    parser.add_argument("--rows-per-file", type=int, default=20)
     parser.add_argument("--old-labels", action="store_true", help="labels without predictions")
     args = parser.parse_args()
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="modelyard-monbench-"))
@@ -227,6 +293,8 @@ def main() -> None:
             out.update(bench_ingest(scratch, args.records))
         if args.only in (None, "quality"):
             out.update(bench_quality(scratch, args.predictions, args.labels, args.old_labels))
+        if args.only in (None, "compaction"):
+            out.update(bench_compaction(scratch, args.hour_files, args.rows_per_file))
     finally:
         if args.scratch is None:
             shutil.rmtree(scratch, ignore_errors=True)
