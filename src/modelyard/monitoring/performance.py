@@ -129,25 +129,6 @@ def query(
             names = [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()]
             if layout.FEATURE_PREFIX + segment not in names:
                 raise InvalidInput(f"no logged column {segment!r} to segment by", field="segment")
-        meta = con.sql(
-            f"""SELECT count(*), count(prediction_value),
-                       bool_and(prediction_value IS NULL OR prediction_value = floor(prediction_value)),
-                       approx_count_distinct(prediction_class)
-                FROM {source} WHERE {" AND ".join(where)}"""
-        ).fetchall()[0]
-        assert meta is not None
-        rows, numeric, integral, distinct = meta
-        if rows == 0:
-            return result
-        if task is None:
-            many = numeric > 0 and (not integral or distinct > MAX_CLASSES * 1.2)
-            if numeric > 0 and not many and distinct > MAX_CLASSES * 0.8:
-                exact = con.sql(
-                    f"SELECT count(DISTINCT prediction_class) FROM {source} WHERE {' AND '.join(where)}"
-                ).fetchall()[0]
-                many = exact is not None and exact[0] > MAX_CLASSES
-            task = "regression" if many else "classification"
-        result.task = task
         seg_sql = "0"
         seg_names: list[str] | None = None
         if segment is not None:
@@ -169,6 +150,19 @@ def query(
         derived = f"""{start_sql} AS t, {version_sql} AS v, {seg_sql} AS s,
                       prediction_value AS pv, prediction_class AS pc, confidence AS conf, score"""
         preds = f"SELECT {derived} FROM {source} WHERE {' AND '.join(where)}"
+        # one pass over the predictions: counts by (window, version, segment, predicted class,
+        # confidence bin), the class hidden for non-integral numbers (a regressor's answers)
+        bins = _bins(con, preds, hide=task != "classification")
+        rows = int(_data(bins["n"]).sum())
+        if rows == 0:
+            return result
+        classes = {c for c in _data(bins["pc"]).tolist() if c is not None}
+        integral = bool(_data(bins["whole"]).all())
+        if task is None:
+            numeric = int(_data(bins["npv"]).sum()) > 0
+            many = numeric and (not integral or len(classes) > MAX_CLASSES)
+            task = "regression" if many else "classification"
+        result.task = task
         # the labels in force (the latest of each key), each with the prediction it judges;
         # a prediction swept by retention is not judged (labels outlive its hour)
         first_hour = layout.hours(layout.tables_dir(root, deployment))[0][0]
@@ -177,9 +171,9 @@ def query(
         judged = f"""SELECT {derived}, label_value AS lv, label_class AS lc
                      FROM ({labelled}) WHERE {" AND ".join(label_where)}"""
         if task == "regression":
-            _regression(con, preds, judged, result, seg_names)
+            _regression(con, bins, judged, result, seg_names)
         else:
-            _classification(con, preds, judged, result, seg_names)
+            _classification(con, bins, judged, result, seg_names)
     result.points.sort(key=lambda p: (p.start_ms, p.version or 0, p.segment or ""))
     return result
 
@@ -241,26 +235,55 @@ def _labelled_sql(
         ON l.request_id = r.request_id AND l."row" = r."row" AND l.received_ms < r.m"""
 
 
+_BIN_SQL = (  # least() skips NULLs: a row without probabilities has no bin
+    f"CASE WHEN conf IS NOT NULL THEN "
+    f"least(floor(conf * {estimate.BINS}), {estimate.BINS - 1})::INTEGER END"
+)
+
+
+def _bins(con: Any, preds: str, *, hide: bool) -> dict[str, np.ndarray]:
+    """The predictions by (t, v, s, pc, b): rows, sum of confidence, numeric rows, whether all
+    numbers are whole; with ``hide``, pc is null for non-integral numbers (so a regressor's
+    answers make few groups)."""
+    whole = "(pv IS NULL OR pv = floor(pv))"
+    pc = f"CASE WHEN {whole} THEN pc END" if hide else "pc"
+    return dict(
+        con.sql(
+            f"""SELECT t, v, s, {pc} AS pc, {_BIN_SQL} AS b, count(*) AS n, sum(conf) AS sp,
+                       count(pv) AS npv, bool_and({whole}) AS whole
+                FROM ({preds}) GROUP BY ALL"""
+        ).fetchnumpy()
+    )
+
+
 def _regression(
-    con: Any, preds: str, judged: str, result: QualityResult, seg_names: list[str] | None
-) -> None:
-    counts = con.sql(f"SELECT t, v, s, count(*) FROM ({preds}) GROUP BY t, v, s").fetchall()
+    con: Any, bins: dict[str, np.ndarray], judged: str, result: QualityResult,
+    seg_names: list[str] | None,
+) -> None:  # fmt: skip
+    keys = _Keys(bins["t"], bins["v"], bins["s"], seg_names)
+    count = np.bincount(keys.inverse, weights=_data(bins["n"]), minlength=keys.count)
     got = con.sql(
         f"""SELECT t, v, s, count(lv) AS nl,
                   sum(abs(pv - lv)) AS ae, sum((pv - lv) * (pv - lv)) AS se, var_pop(lv) AS vy
            FROM ({judged}) GROUP BY t, v, s"""
     ).fetchall()
-    errors = {(t, v, s): rest for t, v, s, *rest in got}
-    for t, v, s, n in counts:
-        nl, ae, se, vy = errors.get((t, v, s), (0, None, None, None))
+    errors: dict[int, tuple[Any, ...]] = {}
+    if got:
+        t, v, s = (np.array([r[i] for r in got], dtype=np.int64) for i in range(3))
+        for g, row in zip(keys.codes(t, v, s).tolist(), got, strict=True):
+            if g >= 0:
+                errors[g] = row[3:]
+    for g in range(keys.count):
+        nl, ae, se, vy = errors.get(g, (0, None, None, None))
         realized: dict[str, float | None] = dict.fromkeys(REGRESSOR_FIGURES)
         if nl:
             realized["mae"] = _num(ae / nl)
             realized["rmse"] = _num(math.sqrt(se / nl))
             realized["r2"] = _num(1.0 - se / (vy * nl)) if vy and vy > 0 else None
-        segment = None if seg_names is None else seg_names[int(s)]
-        version = None if v < 0 else int(v)
-        result.points.append(QualityPoint(int(t), version, segment, int(n), int(nl), realized, {}))
+        start, version, segment = keys.key(g)
+        result.points.append(
+            QualityPoint(start, version, segment, int(count[g]), int(nl), realized, {})
+        )
 
 
 def _present(values: np.ndarray) -> np.ndarray:
@@ -314,17 +337,10 @@ class _Keys:
 
 
 def _classification(
-    con: Any, preds: str, judged: str, result: QualityResult, seg_names: list[str] | None
-) -> None:
-    bin_sql = (  # least() skips NULLs: a row without probabilities has no bin
-        f"CASE WHEN conf IS NOT NULL THEN "
-        f"least(floor(conf * {estimate.BINS}), {estimate.BINS - 1})::INTEGER END"
-    )
-    # every prediction by (window, version, segment, predicted class, confidence bin)
-    bins = con.sql(
-        f"""SELECT t, v, s, pc, {bin_sql} AS b, count(*) AS n, sum(conf) AS sp
-            FROM ({preds}) GROUP BY ALL"""
-    ).fetchnumpy()
+    con: Any, bins: dict[str, np.ndarray], judged: str, result: QualityResult,
+    seg_names: list[str] | None,
+) -> None:  # fmt: skip
+    bin_sql = _BIN_SQL
     # the labelled ones: confusion counts, calibration counts, labelled rows by exact score
     got = con.sql(
         f"""SELECT GROUPING(t, v, s, pc, lc, b) AS gid, t, v, s, pc, lc, b, count(*) AS n

@@ -241,7 +241,7 @@ def _compact_hour(hour: Path) -> int:
                 f"""COPY (SELECT * FROM read_parquet({layout.sql_list(files)}, union_by_name = true)
                           ORDER BY time_ms, request_id, "row")
                     TO '{str(partial).replace("'", "''")}'
-                    (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{'{layout.SOURCES_KEY}': '{meta}'}})"""
+                    (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2, KV_METADATA {{'{layout.SOURCES_KEY}': '{meta}'}})"""
             )
         os.replace(partial, hour / name)
     finally:
