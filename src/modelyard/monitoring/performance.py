@@ -438,11 +438,10 @@ def _realized(cm: np.ndarray, binary: bool) -> dict[str, np.ndarray]:
 
 def _scored(con: Any, judged: str, keys: _Keys, positive: str) -> dict[str, np.ndarray]:
     """ROC AUC (ties count half) and log loss per group, from the labelled rows' scores (fetched
-    as numbers, sorted by group and score: group keys, score, whether the label is positive)."""
+    as numbers: group keys, score, whether the label is positive)."""
     rows = con.sql(
         f"""SELECT t, v, s, score AS ls, lc = {_lit(positive)} AS y
-            FROM ({judged}) WHERE lc IS NOT NULL AND score IS NOT NULL
-            ORDER BY t, v, s, ls"""
+            FROM ({judged}) WHERE lc IS NOT NULL AND score IS NOT NULL"""
     ).fetchnumpy()
     groups = keys.count
     if not len(rows["ls"]):
@@ -458,7 +457,10 @@ def _scored(con: Any, judged: str, keys: _Keys, positive: str) -> dict[str, np.n
     count = np.bincount(g, minlength=groups).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         loss = np.where(count > 0, np.bincount(g, weights=terms, minlength=groups) / count, np.nan)
-    # sorted: the group codes follow (t, v, s) in order
+    order = np.argsort(score)  # by score, then (stable) by group: radix-sorted small codes
+    small = g.astype(np.int16) if groups < 2**15 else g
+    order = order[np.argsort(small[order], kind="stable")]
+    g, score, y = g[order], score[order], y[order]
     neg = (~y).astype(np.float64)
     before = np.cumsum(neg) - neg  # negatives before each row (all groups)
     first = np.ones(len(g), dtype=bool)  # the first row of each (group, score)
