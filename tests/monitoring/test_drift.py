@@ -84,7 +84,8 @@ def test_drift_against_a_profile_flags_the_same_columns() -> None:
             by_name[name].statistics["ks_statistic"],
             exact[name].statistics["ks_statistic"],
         )
-        assert binned_ks is not None and exact_ks is not None
+        assert binned_ks is not None
+        assert exact_ks is not None
         assert binned_ks <= exact_ks + 1e-9  # the edges are some of the points KS looks at
 
 
@@ -348,3 +349,33 @@ def test_encodings_of_text_are_one_type() -> None:
     report = compare(reference, current)
     assert report.schema == ()
     assert report.columns[0].score == 0
+
+
+def test_profile_categories_beyond_the_top_ten_and_booleans() -> None:
+    rng = np.random.default_rng(10)
+    names = np.array([f"v{i}" for i in range(30)])
+    reference = pa.table(
+        {
+            "many": names[rng.integers(0, 30, 5000)],
+            "few": CATEGORIES[rng.integers(0, 3, 5000)],  # three categories: the profile knows all
+            "flag": rng.random(5000) < 0.5,
+        }
+    )
+    current = pa.table(
+        {
+            "many": names[rng.integers(0, 30, 4000)],
+            "few": CATEGORIES[rng.integers(0, 4, 4000)],  # a quarter in a new category
+            "flag": rng.random(4000) < 0.8,
+        }
+    )
+    by_name = {c.column: c for c in compare_to_profile(profile(reference), current).columns}
+    many = by_name["many"]
+    assert (many.drifted, many.out_of_range) == (False, None)  # the profile lists 10 of 30
+    assert many.distribution.other
+    assert many.distribution.reference[-1] == pytest.approx(2 / 3, abs=0.03)
+    few = by_name["few"]
+    assert few.drifted
+    assert few.out_of_range == pytest.approx(0.25, abs=0.03)
+    flag = by_name["flag"]
+    assert (flag.kind, flag.method, flag.drifted) == ("categorical", "jensenshannon", True)
+    assert set(flag.distribution.categories) == {"true", "false"}
