@@ -296,3 +296,33 @@ def test_predictions_swept_by_retention_are_not_judged(
     assert len(layout.label_files(store.root, "churn")) == 1
     points = store.quality("churn", window_s=DAY // 1000).points
     assert [(p.predictions, p.labelled) for p in points] == [(1, 1)]
+
+
+def test_scores_per_window_and_version_match_scikit_learn(store: MonitoringStore) -> None:
+    """ROC AUC and log loss computed for several groups at once (sorted together)."""
+    rng = np.random.default_rng(5)
+    expected = {}
+    for hour in range(3):
+        for version in (1, 2):
+            n = 500
+            y = rng.integers(0, 2, n)
+            score = np.clip(np.round(0.2 * (hour + 1) * y + rng.uniform(0, 0.6, n), 2), 0, 1)
+            ids = [f"h{hour}v{version}-{i}" for i in range(n)]
+            store.write_predictions(
+                "multi", pa.table({"x": np.arange(n, dtype=float)}), (score > 0.5).astype(int),
+                model_version=version, ids=ids, proba=np.c_[1 - score, score], classes=[0, 1],
+                time_ms=T0 + hour * HOUR + version,
+            )  # fmt: skip
+            store.add_labels("multi", [(ids[i], 0, int(y[i])) for i in range(n)])
+            expected[(T0 + hour * HOUR, version)] = (
+                metrics.roc_auc_score(y, score),
+                metrics.log_loss(y, score),
+            )
+    got = {
+        (p.start_ms, p.version): (p.realized["roc_auc"], p.realized["log_loss"])
+        for p in store.quality("multi", window_s=3600).points
+    }
+    assert got.keys() == expected.keys()
+    for key, (auc, loss) in expected.items():
+        assert got[key][0] == pytest.approx(auc), key
+        assert got[key][1] == pytest.approx(loss), key
