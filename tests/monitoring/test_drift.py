@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_h
 from scipy import stats
 from scipy.spatial import distance
 
@@ -379,3 +382,20 @@ def test_profile_categories_beyond_the_top_ten_and_booleans() -> None:
     flag = by_name["flag"]
     assert (flag.kind, flag.method, flag.drifted) == ("categorical", "jensenshannon", True)
     assert set(flag.distribution.categories) == {"true", "false"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st_h.lists(st_h.floats(-1e6, 1e6, allow_subnormal=False), min_size=1, max_size=60),
+    st_h.lists(st_h.floats(-1e6, 1e6, allow_subnormal=False), min_size=1, max_size=60),
+    st_h.integers(0, 3),
+)
+def test_ks_and_wasserstein_equal_scipys(ref: list[float], cur: list[float], rounding: int) -> None:
+    a, b = np.sort(np.round(ref, rounding)), np.sort(np.round(cur, rounding))  # ties too
+    ks, wasserstein = st.ecdf_compare(a, b)
+    with warnings.catch_warnings():  # scipy's p-value warns on tiny samples; the statistic is exact
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected_ks = stats.ks_2samp(a, b).statistic
+    assert ks == pytest.approx(expected_ks, abs=1e-12)
+    expected = stats.wasserstein_distance(a, b)
+    assert wasserstein == pytest.approx(expected, rel=1e-7, abs=1e-9 * (1 + np.abs(a).max()))
