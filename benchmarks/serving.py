@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import serving_servers as servers
+from serving_ingest import measure_ingest
 from serving_load import (
     Load,
     raw_predict,
@@ -45,7 +46,7 @@ BUILDERS: dict[str, Callable[[servers.Model], servers.Server]] = {
     "bentoml": servers.bentoml,
 }
 
-PARTS = ("predlog", "rollouts")  # modelyard only: its prediction log off and on, its rollouts
+PARTS = ("predlog", "ingest", "rollouts")  # modelyard only: its log, monitoring ingest, rollouts
 FLOOR = "import sklearn.linear_model"  # what any Python server of this model pays before its own
 
 
@@ -177,6 +178,16 @@ ROWS: list[tuple[str, str, str, Callable[[float], bool] | None]] = [
     ("predlog_on_server_cpu_pct", "  server CPU, % of machine, log on", "", None),
     ("predlog_written_pct", "  log records written, % of requests", "100", lambda v: v >= 99.99),
     ("predlog_errors", "  failed requests", "0", lambda v: v == 0),
+    ("ingest_off_rate", "1 row, 16 clients, monitoring ingest off: req/s", "", None),
+    ("ingest_on_rate", "  ingest running beside it (as the server does): req/s", "", None),
+    ("ingest_serving_ratio", "  on / off", ">= 0.95", lambda v: v >= 0.95),
+    (
+        "ingest_records_per_s",
+        "  ingest: log records per second of ingest work",
+        ">= 50,000",
+        lambda v: v >= 50_000,
+    ),
+    ("ingest_records", "  log records ingested", "", None),
     ("rollout_deploy_s", "deployment created to ready process, s", "", None),
     ("rollout_steady_rate", "  1 row, 16 clients, no rollout: req/s", "", None),
     ("rollout_bluegreen_switch_s", "blue-green v1 -> v2: switch, s", "", None),
@@ -191,7 +202,7 @@ ROWS: list[tuple[str, str, str, Callable[[float], bool] | None]] = [
     ("rollout_canary_p99_ms", "  p99 ms during", "", None),
 ]
 # the peers have nothing like these (shown as n/a)
-MODELYARD_ONLY = {key for key, *_ in ROWS if key.startswith(("predlog_", "rollout_"))}
+MODELYARD_ONLY = {key for key, *_ in ROWS if key.startswith(("predlog_", "rollout_", "ingest_"))}
 # a share of raw has the ratio of its rate; raw and the machine's load are not the server's
 NO_RATIO = {key for key, *_ in ROWS if "_pct_" in key or key.startswith(("raw_", "load_"))}
 NO_RATIO |= MODELYARD_ONLY
@@ -300,6 +311,8 @@ def main() -> None:
             out.setdefault("load_avg_1m", os.getloadavg()[0])
             if name == "predlog":
                 out.update(measure_predlog(server, args))
+            elif name == "ingest":
+                out.update(measure_ingest(server, args))
             elif name == "rollouts":
                 out.update(measure_rollouts(model, server.one_row, args))
             else:
