@@ -115,7 +115,7 @@ def modelyard_side(folder: Path, runs: int, workers: int | None) -> dict[str, An
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from modelyard.monitoring.drift import compare
+    from modelyard.monitoring.data_drift import compare
 
     started = time.perf_counter()
     reference = pq.read_table(folder / "reference.parquet")

@@ -18,7 +18,7 @@ from scipy.spatial import distance
 from modelyard.datasets.profile import profile
 from modelyard.errors import InvalidInput
 from modelyard.monitoring import stattests as st
-from modelyard.monitoring.drift import compare, compare_to_profile, figures, report_json
+from modelyard.monitoring.data_drift import compare, compare_to_profile, figures, report_json
 
 CATEGORIES = np.array(["red", "green", "blue", "black", "white", "grey"])
 EVEN = np.full(6, 1 / 6)

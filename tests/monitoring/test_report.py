@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import numpy as np
 import pyarrow as pa
 
-from modelyard.monitoring.drift import compare
-from modelyard.monitoring.report import render
+from modelyard.monitoring.data_drift import compare
+from modelyard.monitoring.drift_report import render
 
 HOSTILE = "<script>alert(1)</script>"
 

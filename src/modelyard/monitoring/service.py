@@ -21,7 +21,7 @@ from modelyard.store.metadata.sql import now_ms
 
 if TYPE_CHECKING:
     from modelyard.datasets.service import DatasetsService
-    from modelyard.monitoring.drift import DriftReport
+    from modelyard.monitoring.data_drift import DriftReport
     from modelyard.monitoring.store import MonitoringStore
     from modelyard.registry.service import RegistryService
     from modelyard.serving.deployments import DeploymentService
@@ -53,7 +53,7 @@ class Drift:
     current: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        from modelyard.monitoring.drift import report_json
+        from modelyard.monitoring.data_drift import report_json
 
         return {
             **report_json(self.report),
@@ -245,7 +245,7 @@ class MonitoringService:
     ) -> Drift:
         """Drift of the logged inputs (and predictions) of ``[since, until)`` against the
         training dataset of the version (its lineage says which) or a window of the log."""
-        from modelyard.monitoring import drift
+        from modelyard.monitoring import data_drift as drift
 
         found = self.target(name)
         now = self.clock()
@@ -306,7 +306,7 @@ class MonitoringService:
 
     def report_html(self, name: str, **drift_options: Any) -> str:
         """The drift check as one self-contained HTML page."""
-        from modelyard.monitoring.report import render
+        from modelyard.monitoring.drift_report import render
 
         found = self.drift(name, **drift_options)
         ref = found.reference

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from modelyard.monitoring.drift import ColumnDrift, Distribution, DriftReport
+from modelyard.monitoring.data_drift import ColumnDrift, Distribution, DriftReport
 
 CHART_WIDTH = 560
 CHART_HEIGHT = 150
