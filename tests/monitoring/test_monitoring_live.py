@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -17,6 +18,7 @@ import pytest
 import modelyard as my
 from modelyard.server.app import ServerSettings
 from modelyard.server.background import serve_in_background
+from tests.monitoring.test_notify import webhook
 from tests.serving.conftest import serving
 
 pytestmark = pytest.mark.slow
@@ -54,6 +56,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         env.setenv("MODELYARD_PREDICTION_LOG", str(log))
         env.setenv("MODELYARD_MONITORING_DIR", str(folder / "monitoring"))
         env.setenv("MODELYARD_MONITORING_INGEST_INTERVAL", "0.2")
+        env.setenv("MODELYARD_ALERT_INTERVAL", "0.3")
+        env.setenv("MODELYARD_ALERT_ALLOW_PRIVATE", "1")  # the webhook receiver is on 127.0.0.1
         env.setenv("MODELYARD_SYSTEM_METRICS_INTERVAL", "0")
         my.set_tracking_uri(store)
         dataset = my.datasets.register("churn-train", pa.Table.from_pandas(train.assign(label=y)))
@@ -249,3 +253,29 @@ def test_bad_input_gets_a_clear_4xx_and_writes_nothing(world: World) -> None:
             json={"columns": ["f0"], "data": [[1.0, 2.0]], "predictions": [1]},
         )
         assert wide.status_code == 400
+
+
+def test_an_alert_on_realized_accuracy_fires_once_through_the_real_domain(world: World) -> None:
+    wait_ingested(world, 2 * N)
+    my.set_tracking_uri(world.url)
+    try:
+        my.monitoring.log_labels("churn", world.labels)
+        with webhook() as hook:
+            rule = my.monitoring.create_alert(
+                "churn below 0.99", "churn", "accuracy", op="<", threshold=0.99, window="1d",
+                channels=[{"type": "webhook", "url": hook.url}],
+            )  # fmt: skip
+            deadline = time.monotonic() + 30
+            while not hook.got:
+                assert time.monotonic() < deadline, my.monitoring.alert_rules("churn")
+                time.sleep(0.1)
+            time.sleep(1.5)  # several more evaluations: the firing is told once
+            assert len(hook.got) == 1
+            sent = orjson.loads(hook.got[0].body)
+            (firing,) = my.monitoring.alert_firings("churn")
+    finally:
+        my.set_tracking_uri(None)
+    assert (sent["status"], sent["metric"], sent["deployment"]) == ("firing", "accuracy", "churn")
+    assert 0.5 < sent["value"] < 0.99
+    assert firing["rule_id"] == rule["id"]
+    assert firing["value"] == pytest.approx(sent["value"])
