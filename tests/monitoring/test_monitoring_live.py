@@ -29,7 +29,8 @@ N = 1500  # requests before the shift, and after it (fewer: the normed Wasserste
 
 def truth(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     noise = rng.normal(scale=0.7, size=len(frame))
-    return (frame["f0"] + 0.5 * frame["f1"] + noise > 0).astype(int).to_numpy()
+    answer: np.ndarray = (frame["f0"] + 0.5 * frame["f1"] + noise > 0).astype(int).to_numpy()
+    return answer
 
 
 @dataclass

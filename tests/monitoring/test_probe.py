@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import Connection
 
 from modelyard.monitoring.probe import Prober, availability, probe_series, probing, targets
 from modelyard.registry.client import ModelRegistry
@@ -22,6 +24,10 @@ T0 = 1_700_000_040_000  # a minute's start
 MIN = 60_000
 
 
+def _record(conn: Connection, *, at: int, ok: int, total: int) -> None:
+    probes_repo.record(conn, "d", at, ok, total, 5.0 * ok)
+
+
 def test_minutes_add_up_and_windows_sum_them(store_uri: str) -> None:
     db = Database(store_uri)
     try:
@@ -29,11 +35,7 @@ def test_minutes_add_up_and_windows_sum_them(store_uri: str) -> None:
             (T0, 1, 1), (T0 + 10_000, 0, 1), (T0 + 59_999, 2, 2),  # one minute, added up
             (T0 + MIN, 1, 1), (T0 + 5 * MIN, 0, 3),
         ]:  # fmt: skip
-            db.write(
-                lambda c, at=at, ok=ok, total=total: probes_repo.record(
-                    c, "d", at, ok, total, 5.0 * ok
-                )
-            )
+            db.write(partial(_record, at=at, ok=ok, total=total))
         db.write(lambda c: probes_repo.record(c, "other", T0, 0, 9, 0.0))
         with db.read() as conn:
             assert probes_repo.uptime(conn, "d", T0, T0 + 6 * MIN) == (4, 8)

@@ -54,8 +54,16 @@ def test_one_predict_proba_call_gives_the_model_s_own_answers(
     assert p.derives
     calls: list[str] = []
     original = model.predict_proba
-    model.predict = lambda x: calls.append("predict")  # type: ignore[method-assign]
-    model.predict_proba = lambda x: calls.append("proba") or original(x)  # type: ignore[method-assign]
+
+    def predict(x: object) -> None:
+        calls.append("predict")
+
+    def predict_proba(x: object) -> object:
+        calls.append("proba")
+        return original(x)
+
+    model.predict = predict
+    model.predict_proba = predict_proba
     out, proba = p.predict_scored(_parts(p, frame))
     assert calls == ["proba"]
     assert out == model.__class__.predict(model, frame).tolist()

@@ -184,8 +184,10 @@ QUALITY_FIGURES = (
 
 def quality_metric(value: object) -> str | None:
     """A monitoring quality figure a canary is gated on (None: no quality gate)."""
-    if value is None or value in QUALITY_FIGURES:
-        return value  # type: ignore[return-value]
+    if value is None:
+        return None
+    if isinstance(value, str) and value in QUALITY_FIGURES:
+        return value
     raise InvalidInput(
         f"quality_metric is one of {', '.join(QUALITY_FIGURES)}, not {value!r:.80}",
         field="quality_metric",
