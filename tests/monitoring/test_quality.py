@@ -326,3 +326,43 @@ def test_scores_per_window_and_version_match_scikit_learn(store: MonitoringStore
     for key, (auc, loss) in expected.items():
         assert got[key][0] == pytest.approx(auc), key
         assert got[key][1] == pytest.approx(loss), key
+
+
+def test_repeated_queries_see_new_files_and_cut_hours(store: MonitoringStore) -> None:
+    """Each file's aggregate is kept between queries (files never change): new files, ranges
+    that cut an hour, and rows outside their file's hour still count exactly."""
+
+    def log(ids: list[str], at: int, preds: list[int]) -> None:
+        store.write_predictions(
+            "cache", pa.table({"x": [1.0] * len(ids)}), preds, model_version=1, ids=ids,
+            proba=np.array([[0.3, 0.7]] * len(ids)), classes=[0, 1], time_ms=at,
+        )  # fmt: skip
+
+    def counts(**kwargs: int) -> list[tuple[int, int]]:
+        points = store.quality("cache", window_s=3600, **kwargs).points
+        return [((p.start_ms - T0) // HOUR, p.predictions) for p in points]
+
+    log(["a1", "a2"], T0 + 10, [1, 1])
+    log(["b1"], T0 + HOUR + 10, [0])
+    assert counts() == [(0, 2), (1, 1)]
+    log(["a3"], T0 + 20, [1])  # a new file in an hour already aggregated
+    assert counts() == [(0, 3), (1, 1)]
+    assert counts(since_ms=T0 + 15) == [(0, 1), (1, 1)]  # the range cuts hour 0
+    assert counts(until_ms=T0 + HOUR) == [(0, 3)]
+    # a file of hour 1 holding a row of hour 0 (written late): out of a range starting at hour 1
+    folder = layout.hour_path(layout.tables_dir(store.root, "cache"), T0 + HOUR)
+    layout.write_table(
+        folder / "s-late.parquet",
+        pq.read_table(layout.prediction_files(store.root, "cache")[-1]).set_column(
+            5, "time_ms", pa.array([T0 + HOUR - 5], pa.int64())
+        ),
+    )
+    assert counts() == [(0, 4), (1, 1)]
+    assert counts(since_ms=T0 + HOUR) == [(1, 1)]
+    assert counts() == [(0, 4), (1, 1)]
+    store.add_labels("cache", [("a1", 0, 1), ("b1", 0, 1)])
+    got = {(p.start_ms - T0) // HOUR: p for p in store.quality("cache", window_s=3600).points}
+    # hour 0: a1 (right) and the late copy of b1 (predicted 0, wrong)
+    assert (got[0].labelled, got[0].realized["accuracy"]) == (2, 0.5)
+    assert (got[1].labelled, got[1].realized["accuracy"]) == (1, 0.0)
+    assert got[0].estimated["accuracy"] == pytest.approx((3 * 0.7 + 0.3) / 4)  # uncalibrated

@@ -8,7 +8,10 @@ are then computed with numpy from those aggregates, never per row in Python.
 
 from __future__ import annotations
 
+import itertools
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,11 +117,12 @@ def query(
     files = layout.prediction_files(root, deployment, since_ms, until_ms)
     if not files:
         return result
-    where = ["status = 200", "prediction_class IS NOT NULL"]
+    time_where = []
     if since_ms is not None:
-        where.append(f"time_ms >= {int(since_ms)}")
+        time_where.append(f"time_ms >= {int(since_ms)}")
     if until_ms is not None:
-        where.append(f"time_ms < {int(until_ms)}")
+        time_where.append(f"time_ms < {int(until_ms)}")
+    where = ["status = 200", "prediction_class IS NOT NULL", *time_where]
     if version is not None:
         where.append(f"model_version = {int(version)}")
     elif not by_version:
@@ -149,10 +153,12 @@ def query(
         version_sql = "model_version" if by_version or version is not None else "-1::BIGINT"
         derived = f"""{start_sql} AS t, {version_sql} AS v, {seg_sql} AS s,
                       prediction_value AS pv, prediction_class AS pc, confidence AS conf, score"""
-        preds = f"SELECT {derived} FROM {source} WHERE {' AND '.join(where)}"
         # one pass over the predictions: counts by (window, version, segment, predicted class,
         # confidence bin), the class hidden for non-integral numbers (a regressor's answers)
-        bins = _bins(con, preds, hide=task != "classification")
+        bins = _bins(
+            con, root, deployment, derived, where, time_where, since_ms, until_ms,
+            hide=task != "classification",
+        )  # fmt: skip
         rows = int(_data(bins["n"]).sum())
         if rows == 0:
             return result
@@ -241,19 +247,115 @@ _BIN_SQL = (  # least() skips NULLs: a row without probabilities has no bin
 )
 
 
-def _bins(con: Any, preds: str, *, hide: bool) -> dict[str, np.ndarray]:
+_Bins = dict[str, np.ndarray]
+# (file, the aggregate's shape) -> the file's predictions aggregated, and its first and last time:
+# typed files never change once renamed into place (compaction writes new ones), so a file's
+# aggregate is computed once per process and shape (dashboards ask the same again and again)
+_bins_cache: OrderedDict[tuple[str, str], tuple[_Bins, int, int]] = OrderedDict()
+_bins_lock = threading.Lock()
+BINS_CACHE_FILES = 50_000
+
+
+def _bins(
+    con: Any,
+    root: Path,
+    deployment: str,
+    derived: str,
+    where: list[str],
+    time_where: list[str],
+    since_ms: int | None,
+    until_ms: int | None,
+    *,
+    hide: bool,
+) -> _Bins:
     """The predictions by (t, v, s, pc, b): rows, sum of confidence, numeric rows, whether all
     numbers are whole; with ``hide``, pc is null for non-integral numbers (so a regressor's
-    answers make few groups)."""
+    answers make few groups). Rows of different files are not added up (the callers sum).
+
+    Files whose hour lies inside the range come from the cache (or are aggregated whole and
+    cached); files of an hour the range cuts are aggregated with the time filter."""
     whole = "(pv IS NULL OR pv = floor(pv))"
     pc = f"CASE WHEN {whole} THEN pc END" if hide else "pc"
-    return dict(
-        con.sql(
-            f"""SELECT t, v, s, {pc} AS pc, {_BIN_SQL} AS b, count(*) AS n, sum(conf) AS sp,
-                       count(pv) AS npv, bool_and({whole}) AS whole
-                FROM ({preds}) GROUP BY ALL"""
-        ).fetchnumpy()
-    )
+    base = [w for w in where if w not in time_where]
+    shape = f"{hide}|{derived}|{' AND '.join(base)}"
+    lo, hi = since_ms, until_ms
+
+    def inside(first: int, last: int) -> bool:
+        return (lo is None or first >= lo) and (hi is None or last < hi)
+
+    found: list[_Bins] = []
+    missing: dict[str, int] = {}  # file -> its hour
+    cut: list[Path] = []
+    for start, hour in layout.hours(layout.tables_dir(root, deployment), lo, hi):
+        for f in layout.live_files(hour):
+            if not inside(start, start + layout.HOUR_MS - 1):
+                cut.append(f)
+                continue
+            with _bins_lock:
+                hit = _bins_cache.get((str(f), shape))
+                if hit is not None:
+                    _bins_cache.move_to_end((str(f), shape))
+            if hit is not None and inside(hit[1], hit[2]):
+                found.append(hit[0])
+            elif hit is not None:
+                cut.append(f)
+            else:
+                missing[str(f)] = start
+
+    def aggregate(files: list[Path], conditions: list[str]) -> dict[str, np.ndarray]:
+        source = f"read_parquet({layout.sql_list(files)}, union_by_name = true, filename = true)"
+        return dict(
+            con.sql(
+                f"""SELECT filename AS file, t, v, s, {pc} AS pc, {_BIN_SQL} AS b,
+                           count(*) AS n, sum(conf) AS sp, count(pv) AS npv,
+                           bool_and({whole}) AS whole, min(time_ms) AS lo, max(time_ms) AS hi
+                    FROM (SELECT filename, time_ms, {derived} FROM {source}
+                          WHERE {" AND ".join(conditions)})
+                    GROUP BY ALL ORDER BY file"""
+            ).fetchnumpy()
+        )
+
+    if missing:
+        got = aggregate([Path(f) for f in missing], base)
+        names = _data(got["file"])
+        edges: list[int] = (
+            np.flatnonzero(np.r_[True, names[1:] != names[:-1], True]).tolist()
+            if len(names)
+            else []
+        )
+        parts = {
+            str(names[i]): (
+                {k: v[i:j] for k, v in got.items() if k not in ("file", "lo", "hi")},
+                int(_data(got["lo"])[i:j].min()),
+                int(_data(got["hi"])[i:j].max()),
+            )
+            for i, j in itertools.pairwise(edges)
+        }
+        empty = {k: v[:0] for k, v in got.items() if k not in ("file", "lo", "hi")}
+        for name, start in missing.items():
+            part, first, last = parts.get(name, (empty, start, start))  # no answered rows
+            with _bins_lock:
+                _bins_cache[(name, shape)] = (part, first, last)
+                while len(_bins_cache) > BINS_CACHE_FILES:
+                    _bins_cache.popitem(last=False)
+            if inside(first, last):
+                found.append(part)
+            else:  # a row outside its file's hour and out of the range: filtered below
+                cut.append(Path(name))
+    if cut:
+        got = aggregate(cut, where)
+        found.append({k: v for k, v in got.items() if k not in ("file", "lo", "hi")})
+    columns = ("t", "v", "s", "pc", "b", "n", "sp", "npv", "whole")
+    if not found:
+        return {c: np.zeros(0) for c in columns}
+    return {c: _concat([part[c] for part in found]) for c in columns}
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    """Fetched columns end to end, keeping NULLs (masks) where there are any."""
+    if any(isinstance(a, np.ma.MaskedArray) for a in arrays):
+        return np.ma.concatenate([np.ma.asarray(a) for a in arrays])  # type: ignore[no-untyped-call,no-any-return]
+    return np.concatenate(arrays)
 
 
 def _regression(
