@@ -303,28 +303,29 @@ def _bins(
                 missing[str(f)] = start
 
     def aggregate(files: list[Path], conditions: list[str]) -> dict[str, np.ndarray]:
-        source = f"read_parquet({layout.sql_list(files)}, union_by_name = true, filename = true)"
+        source = f"read_parquet({layout.sql_list(files)}, union_by_name = true)"
         return dict(
-            con.sql(
-                f"""SELECT filename AS file, t, v, s, {pc} AS pc, {_BIN_SQL} AS b,
+            con.sql(  # file_index: the file's place in the list
+                f"""SELECT file_index AS file, t, v, s, {pc} AS pc, {_BIN_SQL} AS b,
                            count(*) AS n, sum(conf) AS sp, count(pv) AS npv,
                            bool_and({whole}) AS whole, min(time_ms) AS lo, max(time_ms) AS hi
-                    FROM (SELECT filename, time_ms, {derived} FROM {source}
+                    FROM (SELECT file_index, time_ms, {derived} FROM {source}
                           WHERE {" AND ".join(conditions)})
                     GROUP BY ALL ORDER BY file"""
             ).fetchnumpy()
         )
 
     if missing:
-        got = aggregate([Path(f) for f in missing], base)
-        names = _data(got["file"])
+        listed = list(missing)
+        got = aggregate([Path(f) for f in listed], base)
+        names = _data(got["file"]).astype(np.int64)
         edges: list[int] = (
             np.flatnonzero(np.r_[True, names[1:] != names[:-1], True]).tolist()
             if len(names)
             else []
         )
         parts = {
-            str(names[i]): (
+            listed[names[i]]: (
                 {k: v[i:j] for k, v in got.items() if k not in ("file", "lo", "hi")},
                 int(_data(got["lo"])[i:j].min()),
                 int(_data(got["hi"])[i:j].max()),
