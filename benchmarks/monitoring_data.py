@@ -9,8 +9,9 @@
 2. Quality: 10 M typed predictions over 10 days (one compacted file per hour, as written by the
    store's own writer) of a binary classifier with probabilities, 2 versions, and 1 M labels sent
    through MonitoringStore.add_labels in 20 batches (each label row carries its prediction's
-   columns); MonitoringStore.quality() by day and version, cold (first query of the process) and
-   warm, and by segment. ``--old-labels`` writes the labels as files without the predictions'
+   columns); MonitoringStore.quality() by day and version, cold (first query of the process:
+   every prediction file scanned and its aggregate kept) and warm (the files' aggregates kept,
+   the labels read again), and by segment (its own first query). ``--old-labels`` writes the labels as files without the predictions'
    columns instead (as before labels carried them: the query joins them on the request id).
 3. Compaction: one hour of one serving instance as ingest leaves it (3,600 typed files, one per
    second, 20 rows each), some labelled; quality and health of that hour and a label add, before
