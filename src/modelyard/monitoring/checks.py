@@ -10,8 +10,9 @@ from typing import Any
 from modelyard.errors import InvalidInput
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # as the serving process accepts them
-MAX_ROWS = 1_000_000  # rows in one logged batch
-MAX_LABELS = 1_000_000  # labels in one call
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_ROWS = 100_000  # rows in one logged batch (the SDK sends 50,000 at a time)
+MAX_LABELS = 100_000  # labels in one call (~3 s and ~250 MB of parsing at this size)
 MAX_COLUMNS = 1_000
 MAX_COLUMN_NAME = 256
 MAX_TEXT = 10_000  # characters of one text value or label
@@ -54,8 +55,11 @@ def rows_table(columns: Sequence[Any], data: Sequence[Any]) -> Any:
             raise InvalidInput(
                 f"a column name is text of 1 to {MAX_COLUMN_NAME} characters", field="columns"
             )
-    if len(set(names)) != len(names):
-        raise InvalidInput("columns names a column twice", field="columns")
+        if CONTROL.search(name):
+            raise InvalidInput(f"column name {name!r} holds a control character", field="columns")
+    if len({n.casefold() for n in names}) != len(names):  # the query engine folds case
+        raise InvalidInput("columns names a column twice (names differ by more than case)",
+                           field="columns")  # fmt: skip
     if not isinstance(data, Sequence) or isinstance(data, str) or not 1 <= len(data) <= MAX_ROWS:
         raise InvalidInput(f"data is a list of 1 to {MAX_ROWS} rows", field="data")
     width = len(names)

@@ -77,6 +77,7 @@ def refusal(ip: Address) -> str | None:
         (ip.is_multicast, "multicast"),
         (ip.is_reserved, "reserved"),
         (ip.is_private, "private"),
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "site-local"),
         (not ip.is_global, "not a public address"),
     ):
         if flag:
@@ -117,7 +118,11 @@ def check_url(
         raise InvalidInput(
             "webhook url must not hold credentials (user:password@)", field="channels"
         )
-    if not parsed.host:
+    try:
+        host = parsed.host
+    except UnicodeError as exc:  # an internationalised name IDNA refuses
+        raise InvalidInput(f"webhook url {url!r} has a bad host name", field="channels") from exc
+    if not host:
         raise InvalidInput(f"webhook url {url!r} names no host", field="channels")
     if parsed.fragment:
         parsed = parsed.copy_with(fragment=None)

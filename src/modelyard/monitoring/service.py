@@ -141,6 +141,8 @@ class MonitoringService:
             if model_version is None:
                 raise InvalidInput(f"{found.model!r} has no version", field="model_version")
         self.registry.get_version(found.model, model_version)  # NotFound for a wrong version
+        if found.deployment:
+            columns, data = self._redacted(found.name, columns, data)
         features = checks.rows_table(columns, data)
         preds = checks.predictions(predictions, features.num_rows)
         keys = checks.ids(ids, features.num_rows)
@@ -149,6 +151,20 @@ class MonitoringService:
             found.name, features, preds, model_version=model_version, ids=keys, proba=probs,
             classes=None if classes is None else list(classes),
         )  # fmt: skip
+
+    def _redacted(
+        self, name: str, columns: Sequence[str], data: Sequence[Sequence[Any]]
+    ) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
+        """The rows as the deployment's logging policy lets them be kept: its excluded
+        columns dropped, its hashed ones keyed-hashed as its serving processes do."""
+        from modelyard.serving.predlog import Redaction
+
+        policy = self.deployments.get(name).logging
+        if not (policy.exclude or policy.hash):
+            return columns, data
+        redaction = Redaction(policy.exclude, policy.hash, bytes.fromhex(policy.key))
+        doc = redaction.apply({"columns": list(columns), "data": [list(r) for r in data]})
+        return doc["columns"], doc["data"]
 
     def add_labels(self, name: str, labels: Sequence[tuple[str, int, Any]]) -> int:
         """Ground truth by request id (and row), all or nothing; resending changes nothing."""
@@ -269,6 +285,10 @@ class MonitoringService:
                 raise InvalidInput(
                     "a window reference needs reference_since and reference_until",
                     field="reference_since",
+                )
+            if reference_since_ms >= reference_until_ms:
+                raise InvalidInput(
+                    "reference_since must come before reference_until", field="reference_since"
                 )
             base = self.store.features(
                 found.name, since_ms=reference_since_ms, until_ms=reference_until_ms,

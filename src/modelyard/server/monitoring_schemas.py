@@ -13,7 +13,9 @@ class _In(BaseModel):
 
 class PredictionsIn(_In):
     columns: list[str] = Field(min_length=1, max_length=1000, description="the feature names")
-    data: list[list[Scalar]] = Field(min_length=1, description="one list of values per row")
+    data: list[list[Scalar]] = Field(
+        min_length=1, max_length=100_000, description="one list of values per row"
+    )
     predictions: list[str | int | float | bool] = Field(description="one per row")
     model_version: int | None = Field(
         None, ge=1, le=2**31 - 1, description="default: the deployment's stable, the newest"
@@ -32,4 +34,4 @@ class LabelIn(_In):
 
 
 class LabelsIn(_In):
-    labels: list[LabelIn] = Field(min_length=1, max_length=1_000_000)
+    labels: list[LabelIn] = Field(min_length=1, max_length=100_000)

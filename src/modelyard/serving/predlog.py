@@ -311,7 +311,11 @@ def _arrow(records: list[Record]) -> Any:
 def folder_name(deployment: str) -> str:
     """A deployment's folder under the log root: one plain path segment, whatever the name."""
     clean = re.sub(r"[^A-Za-z0-9._-]", "_", deployment).lstrip(".")
-    return clean[:128] or "_"
+    if clean and clean == deployment and len(clean) <= 128:
+        return clean
+    # changed to fit: a digest of the real name keeps "team/churn" and "team_churn" apart
+    digest = hashlib.sha256(deployment.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{clean[:100] or '_'}-{digest}"
 
 
 def read(root: Path, deployment: str) -> Any:
