@@ -89,3 +89,27 @@ def test_batch_predictions_of_a_deployment_follow_its_logging_policy(tmp_path: P
     phones = table.column("f.phone").to_pylist()
     assert all(len(p) == 32 and "+33" not in p for p in phones)
     assert len(set(phones)) == 50
+
+
+def test_a_classifier_with_thousands_of_classes_is_judged_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    """A text answer with 9,000 distinct values split by 30 segments: a dense confusion matrix
+    per group would take 22 x 9,000^2 floats (14 GB); the per-class counts take 2 MB."""
+    import pyarrow as pa
+
+    store = MonitoringStore(tmp_path / "monitoring", None)
+    n = 9_000
+    preds = [f"item-{i}" for i in range(n)]
+    features = pa.table({"a": [i % 30 for i in range(n)]})
+    ids = store.write_predictions("m", features, preds, model_version=1, time_ms=1_700_000_000_000)
+    truth = [p if i % 3 else "other" for i, p in enumerate(preds)]
+    store.add_labels("m", [(k, 0, t) for k, t in zip(ids, truth, strict=True)])
+    found = store.quality(
+        "m", window_s=86_400, since_ms=1_699_900_000_000, until_ms=1_700_100_000_000,
+        segment="a", task="classification",
+    )  # fmt: skip
+    labelled = sum(p.labelled for p in found.points)
+    correct = sum((p.realized["accuracy"] or 0) * p.labelled for p in found.points)
+    assert labelled == n
+    assert correct == pytest.approx(n - n // 3)

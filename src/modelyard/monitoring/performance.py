@@ -479,12 +479,12 @@ def _classification(
     labelled = np.bincount(codes, weights=n, minlength=groups)
     class_index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
-    cm = np.zeros((groups, k, k))
+    counts = _ClassCounts(groups, k)
     if len(codes):
-        pi = np.array([class_index[c] for c in _data(conf["pc"]).tolist()])
-        li = np.array([class_index[c] for c in _data(conf["lc"]).tolist()])
-        np.add.at(cm, (codes, pi, li), n)
-    realized = _realized(cm, binary)
+        pi = np.array([class_index[c] for c in _data(conf["pc"]).tolist()], dtype=np.int64)
+        li = np.array([class_index[c] for c in _data(conf["lc"]).tolist()], dtype=np.int64)
+        counts.add(codes, pi, li, n)
+    realized = _realized(counts, binary)
     if binary:
         assert positive is not None
         realized.update(_scored(con, judged, keys, positive))
@@ -510,13 +510,30 @@ def _class_key(c: str) -> tuple[int, float, str]:
         return (1, 0.0, c)
 
 
-def _realized(cm: np.ndarray, binary: bool) -> dict[str, np.ndarray]:
-    """Accuracy, precision, recall, F1 per group from confusion counts [group, predicted, label]
-    (binary: of the positive class; else macro over the classes seen), 0 where undefined."""
-    total = cm.sum(axis=(1, 2))
-    tp = np.diagonal(cm, axis1=1, axis2=2)
-    pred = cm.sum(axis=2)
-    true = cm.sum(axis=1)
+class _ClassCounts:
+    """Per group and class: true positives, predicted and labelled counts (O(groups x classes):
+    a dense confusion matrix per group took groups x classes^2, 24 GB for a text answer with
+    12,000 distinct values)."""
+
+    def __init__(self, groups: int, k: int) -> None:
+        self.groups, self.k = groups, k
+        self.tp = np.zeros((groups, k))
+        self.pred = np.zeros((groups, k))
+        self.true = np.zeros((groups, k))
+
+    def add(self, codes: np.ndarray, pi: np.ndarray, li: np.ndarray, n: np.ndarray) -> None:
+        size = self.groups * self.k
+        hit = pi == li
+        self.tp += np.bincount(codes[hit] * self.k + pi[hit], n[hit], size).reshape(self.tp.shape)
+        self.pred += np.bincount(codes * self.k + pi, n, size).reshape(self.tp.shape)
+        self.true += np.bincount(codes * self.k + li, n, size).reshape(self.tp.shape)
+
+
+def _realized(counts: _ClassCounts, binary: bool) -> dict[str, np.ndarray]:
+    """Accuracy, precision, recall, F1 per group from per-class counts (binary: of the positive
+    class; else macro over the classes seen), 0 where undefined."""
+    tp, pred, true = counts.tp, counts.pred, counts.true
+    total = pred.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = tp.sum(axis=1) / total
         precision = np.where(pred > 0, tp / pred, 0.0)
