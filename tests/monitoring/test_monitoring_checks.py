@@ -113,3 +113,17 @@ def test_a_classifier_with_thousands_of_classes_is_judged_in_bounded_memory(
     correct = sum((p.realized["accuracy"] or 0) * p.labelled for p in found.points)
     assert labelled == n
     assert correct == pytest.approx(n - n // 3)
+
+
+def test_a_retried_batch_is_refused_not_counted_twice(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from modelyard.errors import AlreadyExists
+
+    store = MonitoringStore(tmp_path / "monitoring", None)
+    features = pa.table({"x": [1.0, 2.0]})
+    store.write_predictions("m", features, [0, 1], model_version=1, ids=["a", "b"])
+    with pytest.raises(AlreadyExists) as err:
+        store.write_predictions("m", features, [0, 1], model_version=1, ids=["b", "c"])
+    assert err.value.details["request_ids"] == ["b"]
+    assert store.features("m").num_rows == 2

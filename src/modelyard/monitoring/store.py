@@ -61,12 +61,29 @@ class MonitoringStore:
         classes: Sequence[Any] | None = None,
         time_ms: int | None = None,
     ) -> list[str]:
-        """Log batch predictions made outside the server (source "sdk"); returns their ids."""
+        """Log batch predictions made outside the server (source "sdk"); returns their ids.
+        Ids logged before are refused (AlreadyExists): a retried call would count twice."""
         table = sdk_table(features, predictions, model_version, ids, proba, classes, time_ms)
+        if ids is not None:
+            self._refuse_logged(deployment, table)
         at = int(table.column("time_ms")[0].as_py()) if table.num_rows else int(time.time() * 1000)
         folder = layout.hour_path(layout.tables_dir(self.root, deployment), at)
         layout.write_table(folder / f"sdk-{uuid.uuid4().hex}.parquet", table)
         return [str(x) for x in table.column("request_id").to_pylist()]
+
+    def _refuse_logged(self, deployment: str, table: pa.Table) -> None:
+        from modelyard.errors import AlreadyExists
+        from modelyard.monitoring.labels import _predictions
+
+        keys = table.select(["request_id", "row"])
+        with layout.connection() as con:
+            found = _predictions(con, self.root, deployment, keys)
+        if found.num_rows:
+            taken = sorted(set(found.column("request_id").to_pylist()))
+            raise AlreadyExists(
+                f"{len(taken)} id(s) already name logged predictions of {deployment!r}",
+                request_ids=taken[:20],
+            )
 
     def add_labels(self, deployment: str, labels: Sequence[tuple[str, int, Any]]) -> int:
         """Append labels (all or nothing); pending raw files of the deployment are ingested first."""
