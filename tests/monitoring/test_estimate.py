@@ -10,6 +10,7 @@ import pytest
 from sklearn.isotonic import IsotonicRegression
 
 from modelyard.monitoring import estimate
+from modelyard.monitoring.performance import QualityPoint
 from modelyard.monitoring.store import MonitoringStore
 
 from ._traffic import HOUR, T0
@@ -23,7 +24,8 @@ def store(tmp_path: Path) -> MonitoringStore:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return out
 
 
 def _hour(
@@ -52,7 +54,13 @@ def _traffic(
     return labels
 
 
-def _by_hour(store: MonitoringStore) -> dict[int, object]:
+def _figure(figures: dict[str, float | None], name: str) -> float:
+    value = figures[name]
+    assert value is not None, name
+    return value
+
+
+def _by_hour(store: MonitoringStore) -> dict[int, QualityPoint]:
     return {(p.start_ms - T0) // HOUR: p for p in store.quality("churn", window_s=3600).points}
 
 
@@ -69,8 +77,8 @@ def test_estimated_accuracy_tracks_realized_on_calibrated_probabilities(
     for rest in labels[1:]:
         store.add_labels("churn", rest)  # days later, the labels come
     late = _by_hour(store)
-    realized = [late[h].realized["accuracy"] for h in range(4)]
-    estimated = [early[h].estimated["accuracy"] for h in range(4)]
+    realized = [_figure(late[h].realized, "accuracy") for h in range(4)]
+    estimated = [_figure(early[h].estimated, "accuracy") for h in range(4)]
     assert realized[0] - realized[3] > 0.1  # the drop is real ...
     for h in range(4):  # ... and the estimate, made before any label of hours 1-3, saw it
         assert estimated[h] == pytest.approx(realized[h], abs=0.03), h
@@ -91,8 +99,8 @@ def test_calibration_on_labelled_rows_fixes_an_overconfident_model(store: Monito
         store.add_labels("churn", rest)
     late = _by_hour(store)
     for h in (1, 2, 3):
-        truth = late[h].realized["accuracy"]
-        assert blind[h].estimated["accuracy"] - truth > 0.05
+        truth = _figure(late[h].realized, "accuracy")
+        assert _figure(blind[h].estimated, "accuracy") - truth > 0.05
         assert calibrated[h].estimated["accuracy"] == pytest.approx(truth, abs=0.03)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -15,7 +16,7 @@ from modelyard.monitoring.store import MonitoringStore
 from ._traffic import HOUR, T0, record, write_log, write_scored
 
 
-def _typed(root: Path) -> list[dict]:
+def _typed(root: Path) -> list[dict[str, Any]]:
     files = sorted((root / "tables").rglob("*.parquet"))
     if not files:
         return []
@@ -158,5 +159,7 @@ def test_old_hours_are_not_opened(store: MonitoringStore, tmp_path: Path) -> Non
     store.ingest()
     files = layout.prediction_files(store.root, "churn", T0 + 24 * HOUR, T0 + 25 * HOUR)
     assert len(files) == 1
-    got = duckdb.sql(f"SELECT request_id FROM read_parquet({layout.sql_list(files)})").fetchall()
+    found = duckdb.sql(f"SELECT request_id FROM read_parquet({layout.sql_list(files)})")
+    assert found is not None
+    got = found.fetchall()
     assert got == [("r1",)]

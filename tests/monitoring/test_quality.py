@@ -13,6 +13,7 @@ from sklearn import metrics
 
 from modelyard.errors import InvalidInput
 from modelyard.monitoring import labels, layout
+from modelyard.monitoring.performance import QualityPoint, QualityResult
 from modelyard.monitoring.store import MonitoringStore
 
 from ._traffic import HOUR, T0, record, write_log
@@ -25,7 +26,7 @@ def store(tmp_path: Path) -> MonitoringStore:
     return MonitoringStore(tmp_path / "monitoring", tmp_path / "log")
 
 
-def _points(result) -> dict[tuple, object]:
+def _points(result: QualityResult) -> dict[tuple[int, int | None, str | None], QualityPoint]:
     return {(p.start_ms, p.version, p.segment): p for p in result.points}
 
 
@@ -184,7 +185,7 @@ def test_regression_metrics_match_scikit_learn(store: MonitoringStore) -> None:
 def test_segments_top_values_and_other(store: MonitoringStore) -> None:
     n = 30 * 25
     cities = [f"c{i % 25:02d}" if i % 25 < 24 else None for i in range(n)]
-    counts = {}
+    counts: dict[str | None, int] = {}
     # 24 cities and missing; c00 gets the most rows so the top 20 is well defined
     cities = ["c00" if i < 100 else c for i, c in enumerate(cities)]
     for c in cities:
@@ -338,8 +339,8 @@ def test_repeated_queries_see_new_files_and_cut_hours(store: MonitoringStore) ->
             proba=np.array([[0.3, 0.7]] * len(ids)), classes=[0, 1], time_ms=at,
         )  # fmt: skip
 
-    def counts(**kwargs: int) -> list[tuple[int, int]]:
-        points = store.quality("cache", window_s=3600, **kwargs).points
+    def counts(since_ms: int | None = None, until_ms: int | None = None) -> list[tuple[int, int]]:
+        points = store.quality("cache", window_s=3600, since_ms=since_ms, until_ms=until_ms).points
         return [((p.start_ms - T0) // HOUR, p.predictions) for p in points]
 
     log(["a1", "a2"], T0 + 10, [1, 1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +24,7 @@ def store(tmp_path: Path) -> MonitoringStore:
     return MonitoringStore(tmp_path / "monitoring", tmp_path / "log")
 
 
-def _labels(store: MonitoringStore, deployment: str = "churn") -> list[dict]:
+def _labels(store: MonitoringStore, deployment: str = "churn") -> list[dict[str, Any]]:
     files = layout.label_files(store.root, deployment)
     return pq.ParquetDataset(files).read().to_pylist() if files else []
 
@@ -70,7 +71,7 @@ def test_write_predictions(store: MonitoringStore) -> None:
     ],
 )
 def test_write_predictions_checks_its_input(
-    store: MonitoringStore, kwargs: dict, field: str
+    store: MonitoringStore, kwargs: dict[str, Any], field: str
 ) -> None:
     args = {"predictions": [1, 0, 1], **kwargs}
     with pytest.raises(InvalidInput) as err:
