@@ -252,6 +252,15 @@ def overview(window: str = "1h") -> builtins.list[dict[str, Any]]:
         return api.overview(window)
 
 
+@contextmanager
+def _alerts() -> Iterator[Alerts]:
+    from modelyard.monitoring.alerts_client import Alerts
+    from modelyard.tracking import fluent
+
+    with Alerts(fluent.get_tracking_uri()) as alerts:
+        yield alerts
+
+
 def create_alert(
     name: str,
     target: str,
@@ -269,10 +278,7 @@ def create_alert(
     ``target`` over ``window`` compared by ``op`` to ``threshold``, held ``for_s`` seconds;
     notified on ``channels`` (``{"type": "webhook"|"slack", "url"}``, ``{"type": "email",
     "to": [...]}``); ``action="rollback"`` rolls the deployment back when it fires."""
-    from modelyard.monitoring.alerts_client import Alerts
-    from modelyard.tracking import fluent
-
-    with Alerts(fluent.get_tracking_uri()) as alerts:
+    with _alerts() as alerts:
         return alerts.create_rule(
             name, target, metric, op=op, threshold=threshold, window=window, for_s=for_s,
             channels=channels, action=action,
@@ -281,10 +287,7 @@ def create_alert(
 
 def alert_rules(target: str | None = None) -> builtins.list[dict[str, Any]]:
     """The alert rules (of one deployment), with their state."""
-    from modelyard.monitoring.alerts_client import Alerts
-    from modelyard.tracking import fluent
-
-    with Alerts(fluent.get_tracking_uri()) as alerts:
+    with _alerts() as alerts:
         return alerts.rules(target)
 
 
@@ -292,8 +295,5 @@ def alert_firings(
     target: str | None = None, status: str | None = None
 ) -> builtins.list[dict[str, Any]]:
     """Every firing (of one deployment; ``status`` firing, acknowledged, resolved or active)."""
-    from modelyard.monitoring.alerts_client import Alerts
-    from modelyard.tracking import fluent
-
-    with Alerts(fluent.get_tracking_uri()) as alerts:
+    with _alerts() as alerts:
         return alerts.firings(target, status=status)

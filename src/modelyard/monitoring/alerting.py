@@ -531,30 +531,3 @@ def _definition(rule: AlertRule) -> dict[str, Any]:
             "enabled",
         )
     }
-
-
-class Schedule:
-    """Calls ``service.evaluate()`` every ``interval`` seconds in a daemon thread until stopped."""
-
-    def __init__(self, service: AlertService, interval: float) -> None:
-        self.service = service
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="modelyard-alerts", daemon=True)
-
-    def start(self) -> Schedule:
-        if self.interval > 0:
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.service.evaluate()
-            except Exception:  # a store that is down now may be up at the next round
-                log.exception("modelyard: an alerts evaluation pass failed")

@@ -256,6 +256,16 @@ def connection() -> Iterator[Any]:
     yield con
 
 
+def quote_name(name: str) -> str:
+    """A column name as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_text(text: str) -> str:
+    """Text as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def sql_list(paths: list[Path]) -> str:
     """A DuckDB list literal of file paths (quoted for SQL)."""
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"

@@ -87,14 +87,6 @@ def _num(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def query(
     root: Path,
     deployment: str,
@@ -136,14 +128,14 @@ def query(
         seg_sql = "0"
         seg_names: list[str] | None = None
         if segment is not None:
-            col = f"CAST({_quote(layout.FEATURE_PREFIX + segment)} AS VARCHAR)"
+            col = f"CAST({layout.quote_name(layout.FEATURE_PREFIX + segment)} AS VARCHAR)"
             top = con.sql(
                 f"""SELECT {col} AS v, count(*) AS c FROM {source}
                     WHERE {" AND ".join(where)} AND {col} IS NOT NULL
                     GROUP BY 1 ORDER BY c DESC, v LIMIT {TOP_SEGMENTS}"""
             ).fetchall()
             seg_names = [v for v, _ in top] + ["(other)", "(missing)"]
-            values = ", ".join(_lit(v) for v, _ in top) or "NULL"
+            values = ", ".join(layout.quote_text(v) for v, _ in top) or "NULL"
             seg_sql = (
                 f"CASE WHEN {col} IS NULL THEN {len(top) + 1} "
                 f"ELSE coalesce(list_position([{values}], {col}) - 1, {len(top)}) END"
@@ -202,7 +194,7 @@ def _labelled_sql(
     columns = ["request_id", '"row"', "received_ms", "label_value", "label_class"]
     columns += list(PREDICTION_COLUMNS)
     seg_name = None if segment is None else layout.FEATURE_PREFIX + segment
-    seg = [] if seg_name is None else [_quote(seg_name)]
+    seg = [] if seg_name is None else [layout.quote_name(seg_name)]
     parts = []
     if new:
         read = f"read_parquet({layout.sql_list(new)}, union_by_name = true)"
@@ -560,7 +552,7 @@ def _scored(con: Any, judged: str, keys: _Keys, positive: str) -> dict[str, np.n
     """ROC AUC (ties count half) and log loss per group, from the labelled rows' scores (fetched
     as numbers: group keys, score, whether the label is positive)."""
     rows = con.sql(
-        f"""SELECT t, v, s, score AS ls, lc = {_lit(positive)} AS y
+        f"""SELECT t, v, s, score AS ls, lc = {layout.quote_text(positive)} AS y
             FROM ({judged}) WHERE lc IS NOT NULL AND score IS NOT NULL"""
     ).fetchnumpy()
     groups = keys.count

@@ -19,12 +19,14 @@ class Every:
         self._thread = threading.Thread(target=self._run, name=f"modelyard-{name}", daemon=True)
 
     def start(self) -> Self:
-        self._thread.start()
+        if self.seconds > 0:  # 0 turns the job off
+            self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while not self._stop.wait(self.seconds):

@@ -63,10 +63,6 @@ class HealthPoint:
         }
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def empty_figures() -> dict[str, float | None]:
     return dict.fromkeys(HEALTH_FIGURES)
 
@@ -166,7 +162,10 @@ def features(
         ).fetchall()[0]
         prediction = "prediction_value" if numeric and numeric[0] else "prediction_class"
         select = ", ".join(
-            [f"{_quote(c)} AS {_quote(c[len(layout.FEATURE_PREFIX) :])}" for c in cols]
+            [
+                f"{layout.quote_name(c)} AS {layout.quote_name(c[len(layout.FEATURE_PREFIX) :])}"
+                for c in cols
+            ]
             + [f"{prediction} AS prediction"]
         )
         sql = f"SELECT {select} FROM {source} WHERE {' AND '.join(where)}"

@@ -16,8 +16,9 @@ from fastapi import APIRouter, FastAPI
 
 from modelyard import config
 from modelyard.datasets.service import DatasetsService
-from modelyard.monitoring.alerting import AlertService, Schedule, rollback_action
+from modelyard.monitoring.alerting import AlertService, rollback_action
 from modelyard.monitoring.notify import Notifier
+from modelyard.monitoring.schedule import Every
 from modelyard.monitoring.service import MonitoringService, monitoring_root
 from modelyard.monitoring.store import MonitoringStore
 from modelyard.registry.promotions import PromotionService
@@ -136,7 +137,7 @@ def _alerting(service: AlertService, settings: Any) -> Iterator[None]:
     """The rules are evaluated every MODELYARD_ALERT_INTERVAL seconds while the server runs."""
     if settings.url:
         service.base_url = settings.url
-    schedule = Schedule(service, config.ALERT_INTERVAL.get()).start()
+    schedule = Every(config.ALERT_INTERVAL.get(), service.evaluate, "alerts").start()
     try:
         yield
     finally:
@@ -157,7 +158,6 @@ def _monitoring_running(service: MonitoringService, _settings: Any) -> Iterator[
     """New prediction-log files become monitoring tables every few seconds, data older than
     the retention is removed hourly, and every deployment is probed for availability."""
     from modelyard.monitoring.probe import probing
-    from modelyard.monitoring.schedule import Every
 
     ingest = Every(config.MONITORING_INGEST_INTERVAL.get(), service.ingest, "ingest").start()
     sweep = Every(
