@@ -171,6 +171,69 @@ SMTP_STARTTLS = Setting(
     "MODELYARD_SMTP_STARTTLS", True, "Upgrade the SMTP connection with STARTTLS before login."
 )
 
+AUTH = Setting(
+    "MODELYARD_AUTH",
+    False,
+    "Turn on access control in `modelyard server` (same as --auth): every request needs a "
+    "token, a password or a UI session, and roles decide what it may do.",
+)
+ADMIN_PASSWORD = Setting(
+    "MODELYARD_ADMIN_PASSWORD",
+    "",
+    "Password of the `admin` account an auth-enabled server makes on first start (empty: "
+    "a generated one, printed once).",
+)
+TOKEN = Setting(
+    "MODELYARD_TOKEN",
+    "",
+    "API token the SDK and CLI send to the server (`modelyard login` stores one instead).",
+)
+CA_BUNDLE = Setting(
+    "MODELYARD_CA_BUNDLE",
+    "",
+    "CA certificates (PEM file) the SDK and CLI trust for an https server (default: the "
+    "system's).",
+)
+OIDC_ISSUER = Setting(
+    "MODELYARD_OIDC_ISSUER",
+    "",
+    "OpenID Connect issuer URL for the web UI's single sign-on (empty: no single sign-on).",
+)
+OIDC_CLIENT_ID = Setting("MODELYARD_OIDC_CLIENT_ID", "", "OpenID Connect client id.")
+OIDC_CLIENT_SECRET = Setting("MODELYARD_OIDC_CLIENT_SECRET", "", "OpenID Connect client secret.")
+OIDC_GROUPS_CLAIM = Setting(
+    "MODELYARD_OIDC_GROUPS_CLAIM",
+    "groups",
+    "ID-token claim listing the user's groups; groups named like a team make them its member.",
+)
+RATE_LIMIT = Setting(
+    "MODELYARD_RATE_LIMIT",
+    50.0,
+    "Requests per second each token (or each address, without one) may send on average, in "
+    "bursts of up to 10x; past it the server answers 429 with Retry-After (0: no limit).",
+)
+TOKEN_MAX_UPLOAD_MB = Setting(
+    "MODELYARD_TOKEN_MAX_UPLOAD_MB",
+    0,
+    "Largest upload (artifact, blob or part) one request may send, in MB, when auth is on "
+    "(0: no limit beyond the store's).",
+)
+ARTIFACTS_KEYS = Setting(
+    "MODELYARD_ARTIFACTS_KEYS",
+    "",
+    "Encrypt local artifacts at rest: comma-separated `id:base64-key` (32-byte AES-256-GCM "
+    "keys); the first encrypts, every one decrypts (rotation: put a new key first, then run "
+    "`modelyard artifacts rekey`).",
+)
+S3_SSE = Setting(
+    "MODELYARD_S3_SSE",
+    "",
+    "Server-side encryption of S3 artifacts: `AES256` (SSE-S3) or `aws:kms` (SSE-KMS).",
+)
+S3_SSE_KMS_KEY_ID = Setting(
+    "MODELYARD_S3_SSE_KMS_KEY_ID", "", "KMS key id or ARN for `MODELYARD_S3_SSE=aws:kms`."
+)
+
 RAY_ADDRESS = Setting(
     "MODELYARD_RAY_ADDRESS",
     "",
@@ -219,6 +282,19 @@ ALL_SETTINGS: tuple[Setting[object], ...] = (
     PREDICTION_LOG,
     SERVE_MAX_BATCH_ROWS,
     SERVE_MAX_WAIT_MS,
+    AUTH,
+    ADMIN_PASSWORD,
+    TOKEN,
+    CA_BUNDLE,
+    OIDC_ISSUER,
+    OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET,
+    OIDC_GROUPS_CLAIM,
+    RATE_LIMIT,
+    TOKEN_MAX_UPLOAD_MB,
+    ARTIFACTS_KEYS,
+    S3_SSE,
+    S3_SSE_KMS_KEY_ID,
     RAY_ADDRESS,
     RAY_HTTP_HOST,
     RAY_HTTP_PORT,

@@ -11,6 +11,8 @@ Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP `
     │   ├── UnsafeArchive             UNSAFE_ARCHIVE            400
     │   ├── HostNotAllowed            HOST_NOT_ALLOWED          400
     │   └── UnsupportedMediaType      UNSUPPORTED_MEDIA_TYPE    415
+    ├── Unauthenticated               UNAUTHENTICATED           401
+    ├── PermissionDenied              PERMISSION_DENIED         403
     ├── NotTrusted                    NOT_TRUSTED               403
     ├── CrossSiteRequest              CROSS_SITE_REQUEST        403
     ├── NotFound                      RESOURCE_DOES_NOT_EXIST   404
@@ -20,6 +22,7 @@ Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP `
     │   ├── InvalidState              INVALID_STATE             409
     │   └── GateFailed                GATE_FAILED               409
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
+    ├── RateLimited                   RATE_LIMITED              429
     ├── StorageFull                   STORAGE_FULL              507
     ├── PredictionFailed              PREDICTION_FAILED         500
     ├── StoreUnavailable              STORE_UNAVAILABLE         503
@@ -115,6 +118,20 @@ class CrossSiteRequest(ModelyardError):
     status = 403
 
 
+class Unauthenticated(ModelyardError):
+    """The route needs a caller who proved who they are (a token, a password or a session)."""
+
+    code = "UNAUTHENTICATED"
+    status = 401
+
+
+class PermissionDenied(ModelyardError):
+    """The caller is known but lacks the role (or the token the scope) the route needs."""
+
+    code = "PERMISSION_DENIED"
+    status = 403
+
+
 class NotTrusted(ModelyardError):
     """A model in a format that can run code on load, and nobody marked its digest trusted."""
 
@@ -166,6 +183,14 @@ class PayloadTooLarge(ModelyardError):
 
     code = "PAYLOAD_TOO_LARGE"
     status = 413
+
+
+class RateLimited(ModelyardError):
+    """The caller sent more than its share; ``details.retry_after`` (and ``Retry-After``) say
+    how many seconds to wait."""
+
+    code = "RATE_LIMITED"
+    status = 429
 
 
 class StorageFull(ModelyardError):

@@ -45,6 +45,9 @@ class ServerSettings:
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # Host names it answers to; "*": any
     url: str | None = None  # where this server answers (for the serving processes it starts)
     supervise: bool = True  # start and keep the "process" deployments' serving processes
+    auth: bool = False  # access control: credentials on every request, roles on every route
+    tls: bool = False  # served over https (the UI's session cookie is then Secure)
+    admin_password: str | None = None  # the first admin's password (else a generated one)
 
 
 def default_settings() -> ServerSettings:
@@ -53,6 +56,8 @@ def default_settings() -> ServerSettings:
         artifacts_uri=config.ARTIFACTS_URI.get() or config.default_artifacts_uri(),
         max_body_bytes=config.MAX_BODY_MB.get() << 20,
         allowed_hosts=allowed_hosts("127.0.0.1", config.ALLOWED_HOSTS.get().split(",")),
+        auth=config.AUTH.get(),
+        admin_password=config.ADMIN_PASSWORD.get() or None,
     )
 
 

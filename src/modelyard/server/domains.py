@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from modelyard import config
+from modelyard.access.service import AccessService
 from modelyard.datasets.service import DatasetsService
 from modelyard.monitoring.alerting import AlertService, rollback_action
 from modelyard.monitoring.notify import Notifier
@@ -64,6 +65,28 @@ class Domain:
     routers: tuple[APIRouter, ...] = ()
     mount: Callable[[FastAPI], None] | None = None
     running: Callable[[Any, Any], AbstractContextManager[None]] | None = None
+
+
+def _access(stores: Stores, _built: Services) -> AccessService:
+    return AccessService(stores.db)
+
+
+@contextmanager
+def _access_running(service: AccessService, settings: Any) -> Iterator[None]:
+    """An auth-enabled server on a store without accounts makes ``admin`` on start and prints
+    its password once (unless it was given)."""
+    if getattr(settings, "auth", False):
+        password = service.ensure_admin(getattr(settings, "admin_password", None))
+        if password is not None and not getattr(settings, "admin_password", None):
+            import sys
+
+            print(  # noqa: T201 - shown once, on the server's own terminal
+                f"modelyard: made the admin account: user admin, password {password}\n"
+                "  (shown once; change it with `modelyard users update admin --password`)",
+                file=sys.stderr,
+                flush=True,
+            )
+    yield
 
 
 def _tracking(stores: Stores, _built: Services) -> TrackingService:
@@ -178,6 +201,7 @@ def _mount_health(app: FastAPI) -> None:
 
 
 BUILT_IN: tuple[Domain, ...] = (
+    Domain("access", _access, running=_access_running),
     Domain(
         "tracking",
         _tracking,

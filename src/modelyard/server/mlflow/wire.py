@@ -18,7 +18,10 @@ from modelyard.errors import (
     ModelyardError,
     NotFound,
     PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
     StoreUnavailable,
+    Unauthenticated,
 )
 from modelyard.registry.entities import (
     LoggedModel,
@@ -48,6 +51,12 @@ def error_body(exc: ModelyardError) -> tuple[int, dict[str, Any]]:
         code, status = "RESOURCE_ALREADY_EXISTS", 400
     elif isinstance(exc, PayloadTooLarge):
         code, status = "INVALID_PARAMETER_VALUE", 413
+    elif isinstance(exc, Unauthenticated):
+        code, status = "UNAUTHENTICATED", 401
+    elif isinstance(exc, PermissionDenied):
+        code, status = "PERMISSION_DENIED", 403
+    elif isinstance(exc, RateLimited):
+        code, status = "REQUEST_LIMIT_EXCEEDED", 429
     elif isinstance(exc, StoreUnavailable):
         code, status = "TEMPORARILY_UNAVAILABLE", 503
     elif exc.status < 500:

@@ -444,3 +444,125 @@ monitor_probes = Table(
     Column("total", Integer, nullable=False, default=0),
     Column("latency_ms_sum", Float, nullable=False, default=0.0),
 )
+
+# ---- access control and audit -----------------------------------------------------------------
+
+# Accounts: local (argon2 password hash) or from single sign-on (no password; ``issuer``/``subject``).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=True),  # argon2; NULL: cannot log in with a password
+    Column("is_admin", Integer, nullable=False, default=0),
+    Column("disabled", Integer, nullable=False, default=0),
+    Column("issuer", String(500), nullable=True),  # OIDC issuer of an SSO account
+    Column("subject", String(250), nullable=True),  # OIDC subject
+    Column("email", String(320), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_users_issuer_subject", users.c.issuer, users.c.subject)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_id", Integer, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("from_sso", Integer, nullable=False, default=0),  # kept in step with an SSO groups claim
+)
+
+# API tokens: shown once, stored as the SHA-256 of their secret (a lookup by id, then a constant-time
+# compare); ``scope`` caps what the token may do whatever its owner's roles.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(250), nullable=False),
+    Column("kind", String(16), nullable=False),  # personal | service
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scope", String(16), nullable=False),  # read | write | admin
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("last_used_from", String(64), nullable=True),
+)
+Index("ix_api_tokens_user_id", api_tokens.c.user_id)
+
+# Roles granted to a user, team or token on one object, or on the whole server (kind "server").
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("principal_kind", String(8), nullable=False),  # user | team | token
+    Column("principal", String(64), nullable=False),  # user id, team id or token id
+    Column(
+        "resource_kind", String(16), nullable=False
+    ),  # server|experiment|model|dataset|deployment
+    Column("resource", String(500), nullable=False),  # "" for the server
+    Column("role", String(16), nullable=False),  # viewer | editor | maintainer | admin
+    Column("granted_by", String(250), nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+)
+Index(
+    "ix_grants_principal_resource",
+    grants.c.principal_kind,
+    grants.c.principal,
+    grants.c.resource_kind,
+    grants.c.resource,
+    unique=True,
+)
+Index("ix_grants_resource", grants.c.resource_kind, grants.c.resource)
+
+# Web UI sessions: the cookie holds a random id, stored hashed; writes must carry the CSRF token.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+# The audit log: one record per write, append-only, each carrying the hash of the one before.
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # user | token | anonymous | local | serving
+    Column("token_id", String(32), nullable=True),
+    Column("address", String(64), nullable=False),
+    Column("action", String(128), nullable=False),  # e.g. "POST /api/v1/runs" or "grant.create"
+    Column("object_kind", String(16), nullable=False),
+    Column("object_id", String(500), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("changes_doc", Text, nullable=False, default="{}"),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_records_at", audit_records.c.at)
+Index("ix_audit_records_actor_at", audit_records.c.actor, audit_records.c.at)
+Index("ix_audit_records_object", audit_records.c.object_kind, audit_records.c.object_id)
+
+# The chain's head, one row: appenders lock it (FOR UPDATE), so several servers extend one chain.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -1,0 +1,90 @@
+"""Credentials as text: API tokens (made, parsed, hashed), passwords (argon2), and masking.
+
+A token is ``myt_<id>_<secret>``: the id finds its row, the SHA-256 of the secret is compared in
+constant time (a token is 256 random bits, so a fast hash is enough; argon2 is for passwords,
+which people choose). :func:`mask` hides tokens and well-known secret shapes in any text.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+TOKEN_PREFIX = "myt_"
+_TOKEN = re.compile(r"^myt_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
+MIN_PASSWORD = 8
+
+
+def new_token() -> tuple[str, str, str]:
+    """``(token id, the whole token to show once, the hash to store)``."""
+    token_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
+    secret = secrets.token_urlsafe(32)
+    return token_id, f"{TOKEN_PREFIX}{token_id}_{secret}", secret_hash(secret)
+
+
+def parse_token(text: str) -> tuple[str, str] | None:
+    """``(token id, secret)`` of a well-formed token, else None."""
+    found = _TOKEN.match(text.strip())
+    return (found.group(1), found.group(2)) if found else None
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(secret_hash(secret), stored_hash)
+
+
+def new_secret(nbytes: int = 32) -> str:
+    """A random URL-safe secret (session ids, CSRF tokens, generated passwords)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password: str, stored_hash: str | None) -> bool:
+    """True when ``password`` matches; a missing hash still costs one hash (no timing oracle)."""
+    if stored_hash is None:
+        _hasher().hash(password)
+        return False
+    try:
+        return _hasher().verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# Well-known secret shapes: ours, then AWS access keys, GitHub, Slack, OpenAI-style keys, and
+# private key blocks. Masking keeps a short prefix so people can tell which secret it was.
+_SECRET_SHAPES = re.compile(
+    r"myt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}"
+    r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"
+    r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}\b"
+    r"|\bsk-[A-Za-z0-9_-]{20,}\b"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]{0,8192}?-----END [A-Z ]*PRIVATE KEY-----"
+)
+
+
+def mask(text: str) -> str:
+    """``text`` with every secret it holds replaced by its first characters and ``****``."""
+    if len(text) < 16:
+        return text
+    return _SECRET_SHAPES.sub(lambda m: m.group(0)[:4] + "****", text)
+
+
+def holds_secret(text: str) -> bool:
+    return len(text) >= 16 and _SECRET_SHAPES.search(text) is not None
