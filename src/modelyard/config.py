@@ -191,8 +191,7 @@ TOKEN = Setting(
 CA_BUNDLE = Setting(
     "MODELYARD_CA_BUNDLE",
     "",
-    "CA certificates (PEM file) the SDK and CLI trust for an https server (default: the "
-    "system's).",
+    "CA certificates (PEM file) the SDK and CLI trust for an https server (default: the system's).",
 )
 OIDC_ISSUER = Setting(
     "MODELYARD_OIDC_ISSUER",

@@ -33,6 +33,22 @@ def serve(
         "--supervise/--no-supervise",
         help="Start and keep a serving process for each deployment (engine 'process').",
     ),
+    auth: bool = typer.Option(
+        False,
+        "--auth",
+        envvar="MODELYARD_AUTH",
+        help="Access control: accounts, tokens and roles (an admin is made on first start).",
+    ),
+    insecure_no_auth: bool = typer.Option(
+        False,
+        "--insecure-no-auth",
+        help="Bind an address other than loopback without --auth (anyone who reaches it may "
+        "read, change and delete everything).",
+    ),
+    tls_cert: str = typer.Option(
+        None, "--tls-cert", help="PEM certificate (chain): serve https instead of http."
+    ),
+    tls_key: str = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
     """Run the REST API and web UI (and the serving processes of the deployments)."""
@@ -42,21 +58,36 @@ def serve(
     from modelyard.server.app import ServerSettings, create_app
     from modelyard.server.guard import allowed_hosts as hosts_for
 
+    if bool(tls_cert) != bool(tls_key):
+        err_console.print("[red]error:[/red] --tls-cert and --tls-key go together")
+        raise typer.Exit(2)
+    if not auth and not _loopback(host) and not insecure_no_auth:
+        err_console.print(
+            f"[red]error:[/red] binding {host} without --auth lets anyone who reaches it "
+            "read, change and delete everything; add --auth (accounts and tokens), or "
+            "--insecure-no-auth if a network you trust guards it"
+        )
+        raise typer.Exit(2)
+    scheme = "https" if tls_cert else "http"
     settings = ServerSettings(
         store_uri=store or config.default_store_uri(),
         artifacts_uri=artifacts or config.default_artifacts_uri(),
         max_body_bytes=config.MAX_BODY_MB.get() << 20,
         allowed_hosts=hosts_for(host, (allowed_hosts or "").split(",")),
-        url=f"http://{_reachable(host)}:{port}",
+        url=f"{scheme}://{_reachable(host)}:{port}",
         supervise=supervise,
+        auth=auth,
+        tls=bool(tls_cert),
+        admin_password=config.ADMIN_PASSWORD.get() or None,
     )
     try:
         app = create_app(settings)
     except ModelyardError as exc:
         err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
         raise typer.Exit(1) from exc
-    server = uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level))
-    url = f"http://{host}:{port}"
+    tls = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key} if tls_cert else {}
+    server = uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level, **tls))
+    url = f"{scheme}://{host}:{port}"
 
     def announce() -> None:
         while not server.started:
@@ -64,6 +95,14 @@ def serve(
                 return
             time.sleep(0.02)
         console.print(f"modelyard is serving {settings.store_uri}")
+        if not auth and not _loopback(host):
+            err_console.print(
+                f"[bold red]warning:[/bold red] no access control on {host} "
+                "(--insecure-no-auth): anyone who reaches this server may read, change and "
+                "delete everything"
+            )
+        elif auth:
+            console.print("  access control: on (accounts, tokens and roles)")
         console.print(f"  artifacts: {settings.artifacts_uri}")
         if settings.allowed_hosts == ("*",):
             err_console.print(
@@ -78,6 +117,19 @@ def serve(
 
     threading.Thread(target=announce, daemon=True).start()
     server.run()
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface only."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _reachable(host: str) -> str:

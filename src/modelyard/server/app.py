@@ -16,6 +16,7 @@ from starlette.types import Scope
 
 from modelyard import __version__, config
 from modelyard.server import errors
+from modelyard.server.audit import install_audit
 from modelyard.server.domains import BUILT_IN, Domain
 from modelyard.server.guard import (
     LOOPBACK_HOSTS,
@@ -23,6 +24,7 @@ from modelyard.server.guard import (
     allowed_hosts,
 )
 from modelyard.server.identity import identify
+from modelyard.server.limits import install_limits
 from modelyard.server.metrics import install_metrics
 from modelyard.store.stores import open_stores
 
@@ -105,6 +107,8 @@ def create_app(
             domain.mount(app)
     _api_not_found(app)
     _mount_ui(app)
+    install_audit(app)  # inner: sees the identity and the answer of every write
+    install_limits(app)  # before any route or credential check runs
     app.add_middleware(
         RequestGuard,
         hosts=settings.allowed_hosts,
