@@ -24,6 +24,7 @@ Every error has a stable ``code`` (sent as ``error_code`` in JSON) and an HTTP `
     ├── PayloadTooLarge               PAYLOAD_TOO_LARGE         413
     ├── RateLimited                   RATE_LIMITED              429
     ├── StorageFull                   STORAGE_FULL              507
+    ├── ArtifactUnreadable            ARTIFACT_UNREADABLE       500
     ├── PredictionFailed              PREDICTION_FAILED         500
     ├── StoreUnavailable              STORE_UNAVAILABLE         503
     │   ├── SchemaOutdated            SCHEMA_OUTDATED           503
@@ -198,6 +199,14 @@ class StorageFull(ModelyardError):
 
     code = "STORAGE_FULL"
     status = 507
+
+
+class ArtifactUnreadable(ModelyardError):
+    """A stored object fails its integrity check: changed on disk, or sealed with a key the
+    server does not hold (MODELYARD_ARTIFACTS_KEYS)."""
+
+    code = "ARTIFACT_UNREADABLE"
+    status = 500
 
 
 class PredictionFailed(ModelyardError):
