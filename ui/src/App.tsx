@@ -1,8 +1,15 @@
-/** The shell: top navigation, theme switch, and the page the URL names. */
+/** The shell: the session, top navigation, theme switch, and the page the URL names. */
 import { useEffect } from "react";
 import { Link } from "./components/Link";
+import { UserMenu } from "./components/UserMenu";
+import { safeNext } from "./lib/access";
 import { match, navigate, useLocation } from "./lib/route";
+import { here, loadSession, loginHref, useSession } from "./lib/session";
 import { useTheme } from "./lib/theme";
+import { AccountPage } from "./pages/Account";
+import { AdminPage } from "./pages/Admin";
+import { AuditPage } from "./pages/Audit";
+import { LoginPage } from "./pages/Login";
 import { ComparePage } from "./pages/Compare";
 import { DatasetPage, DatasetsPage } from "./pages/Datasets";
 import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
@@ -28,6 +35,9 @@ function Page({ path }: { path: string }) {
   if (path === "/monitoring") return <MonitoringIndexPage />;
   if ((m = match("/monitoring/:name", path))) return <MonitoringPage key={m.name} name={m.name} />;
   if (path === "/help") return <HelpPage />;
+  if (path === "/account") return <AccountPage />;
+  if (path === "/admin") return <AdminPage />;
+  if (path === "/audit") return <AuditPage />;
   return <section className="main"><h1>Not found</h1><p>No page at <code>{path}</code>. <Link to="/">Go to the runs.</Link></p></section>;
 }
 
@@ -40,8 +50,18 @@ const NAV: [string, string, string][] = [
 ];
 
 export function App() {
-  const { path } = useLocation();
+  const { path, query } = useLocation();
   const [theme, toggle] = useTheme();
+  const state = useSession();
+  useEffect(() => {
+    loadSession().catch(() => {}); // shown below
+  }, []);
+  const session = state.status === "ready" ? state.session : null;
+  const signedOut = session !== null && session.auth && session.user === null;
+  useEffect(() => {
+    if (signedOut && path !== "/login") navigate(loginHref(here()), true);
+    if (session && !signedOut && path === "/login") navigate(safeNext(query.get("next")), true);
+  }, [session, signedOut, path, query]);
   useEffect(() => {
     let pending = false;
     const onKey = (e: KeyboardEvent) => {
@@ -67,18 +87,28 @@ export function App() {
     <>
       <header className="topbar">
         <Link to="/" className="brand">modelyard</Link>
-        <nav>
-          {NAV.map(([to, label]) => (
-            <Link key={to} to={to} className={section === to ? "active" : ""}>{label}</Link>
-          ))}
-        </nav>
+        {session && !signedOut && (
+          <nav>
+            {NAV.map(([to, label]) => (
+              <Link key={to} to={to} className={section === to ? "active" : ""}>{label}</Link>
+            ))}
+          </nav>
+        )}
         <span className="spacer" />
         <Link to="/help">Keys</Link>
         <a href="/docs" target="_blank" rel="noreferrer">API</a>
         <button className="theme" onClick={toggle} aria-label="switch theme" data-testid="theme">{theme === "dark" ? "☀ light" : "☾ dark"}</button>
+        {session?.user && <UserMenu user={session.user} />}
       </header>
       <main>
-        <Page path={path} />
+        {state.status === "loading" && <section className="main"><p className="muted">Loading…</p></section>}
+        {state.status === "error" && (
+          <section className="main">
+            <p className="error" role="alert">Could not reach the server: {state.error.message}</p>
+            <button onClick={() => loadSession().catch(() => {})}>Try again</button>
+          </section>
+        )}
+        {session && (signedOut ? <LoginPage sso={session.sso} /> : <Page path={path} />)}
       </main>
     </>
   );

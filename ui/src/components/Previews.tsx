@@ -94,7 +94,7 @@ export function Preview({ runId, path, size }: { runId: string; path: string; si
     if (kind === "table") {
       api.artifactTable(runId, path).then(setTable, (e: Error) => setError(e.message));
     } else if ((kind === "text" || kind === "json") && (size ?? 0) <= MAX_TEXT) {
-      fetch(url).then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.statusText)))).then(setText, (e: Error) => setError(e.message));
+      fetch(url, { credentials: "same-origin" }).then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.statusText)))).then(setText, (e: Error) => setError(e.message));
     }
   }, [runId, path, kind, size, url]);
   const header = (

@@ -323,25 +323,64 @@ export class ApiError extends Error {
   }
 }
 
-const BASE = "/api/v1";
+export const BASE = "/api/v1";
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** How requests take part in the signed-in session (set by lib/session; no-ops with auth off). */
+export const credentials = {
+  /** the CSRF token every write carries in `X-CSRF-Token` (from GET /auth/session) */
+  csrf: null as string | null,
+  /** called on a 401 from any route but /auth/* (the session ended: go to the login page) */
+  onUnauthenticated: () => {},
+  /** called when a write was refused for its CSRF token: read the session again (true: retry) */
+  refresh: async (): Promise<boolean> => false,
+};
+
+/** A readable sentence for a 403 PERMISSION_DENIED ("You need the editor role on experiment '3'"). */
+export function deniedText(message: string, details: Record<string, unknown> = {}): string {
+  const held = typeof details.held === "string" ? ` (you have ${details.held})` : "";
+  const m = /\bneeds the (\w+) role on (.+)$/.exec(message);
+  if (m) return `You need the ${m[1]} role on ${m[2]}${held}.`;
+  if (typeof details.needed === "string") return `You need the ${details.needed} role for this${held}: ${message}`;
+  return `Permission denied: ${message}`;
+}
+
+async function send(method: string, path: string, body: string | undefined, signal?: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (WRITES.has(method) && credentials.csrf) headers["x-csrf-token"] = credentials.csrf;
+  return fetch(BASE + path, { method, signal, headers, body, credentials: "same-origin" });
+}
+
+async function errorOf(resp: Response): Promise<ApiError> {
+  let payload: { error_code?: string; message?: string; details?: Record<string, unknown> } = {};
+  try {
+    payload = await resp.json();
+  } catch {
+    /* not JSON: keep the status text */
+  }
+  const code = payload.error_code ?? "HTTP_" + resp.status;
+  const details = payload.details && typeof payload.details === "object" ? payload.details : {};
+  let message = typeof payload.message === "string" ? payload.message : resp.statusText;
+  if (code === "PERMISSION_DENIED") message = deniedText(message, details);
+  return new ApiError(resp.status, code, message, details);
+}
 
 export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const init: RequestInit = { method, signal, headers: {} };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { "content-type": "application/json" };
-  }
-  const resp = await fetch(BASE + path, init);
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  let resp = await send(method, path, text, signal);
   if (!resp.ok) {
-    let payload: { error_code?: string; message?: string; details?: Record<string, unknown> } = {};
-    try {
-      payload = await resp.json();
-    } catch {
-      /* not JSON: keep the status text */
+    let error = await errorOf(resp);
+    if (error.code === "CROSS_SITE_REQUEST" && WRITES.has(method) && (await credentials.refresh())) {
+      resp = await send(method, path, text, signal); // the session's CSRF token changed (another tab logged in)
+      error = resp.ok ? error : await errorOf(resp);
     }
-    throw new ApiError(resp.status, payload.error_code ?? "HTTP_" + resp.status, payload.message ?? resp.statusText, payload.details ?? {});
+    if (!resp.ok) {
+      if (error.status === 401 && !path.startsWith("/auth/")) credentials.onUnauthenticated();
+      throw error;
+    }
   }
-  if (resp.status === 204) return undefined as T;
+  if (resp.status === 204 || resp.status === 205) return undefined as T;
   return (await resp.json()) as T;
 }
 

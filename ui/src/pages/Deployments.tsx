@@ -1,10 +1,11 @@
 /** Deployments: each one's traffic split, live figures per version, the rollout in progress, its history,
  * and promote / rollback (the REST API decides; a refusal is shown as the server words it). */
 import { useRef, useState } from "react";
-import { api, ApiError, type Deployment, type DeploymentStatus, type VersionFigures } from "../lib/api";
+import { api, type Deployment, type DeploymentStatus, type VersionFigures } from "../lib/api";
 import { time } from "../lib/format";
 import { useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
+import { type Action, Outcome, useAction } from "../components/Action";
 import { DeploymentHistory } from "../components/DeploymentHistory";
 import { Link } from "../components/Link";
 import { millis, percent, perSecond, rpsSeries, sampleOf, keepRecent, windowOf, type Sample, type Window } from "../components/liveFigures";
@@ -254,34 +255,6 @@ function Instances({ s }: { s: DeploymentStatus }) {
       )}
     </>
   );
-}
-
-type Action = ReturnType<typeof useAction>;
-
-/** Run a change; the outcome of the last one (the server's refusal as it words it: code and message) is kept. */
-function useAction(onDone: () => void) {
-  const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | null>(null);
-  const run = async (what: string, change: () => Promise<string>) => {
-    setBusy(true);
-    setOutcome(null);
-    try {
-      setOutcome({ ok: true, text: await change() });
-    } catch (e) {
-      const why = e instanceof ApiError ? `${e.code}: ${e.message}` : (e as Error).message;
-      setOutcome({ ok: false, text: `${what} refused: ${why}` });
-    } finally {
-      setBusy(false);
-      onDone();
-    }
-  };
-  return { busy, outcome, run };
-}
-
-function Outcome({ action }: { action: Action }) {
-  const o = action.outcome;
-  if (!o) return null;
-  return o.ok ? <p className="ok" role="status" data-testid="action-done">{o.text}</p> : <p className="error" role="alert" data-testid="action-error">{o.text}</p>;
 }
 
 function PromoteForm({ d, action }: { d: DeploymentStatus; action: Action }) {
