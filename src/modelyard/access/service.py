@@ -32,6 +32,8 @@ GRANT_CACHE_S = 1.0
 TOUCH_EVERY_MS = 60_000  # a token's last-used time is written at most once a minute
 SESSION_HOURS = 12
 MAX_NAME = 250
+MAX_PASSWORD = 1024
+MAX_EMAIL = 320
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-")
 
 
@@ -47,6 +49,34 @@ def check_name(name: str, what: str = "name") -> str:
             field=what,
         )
     return name
+
+
+def check_password(password: str) -> str:
+    """A new password: 8-1024 characters."""
+    if not secrets.MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"a password needs {secrets.MIN_PASSWORD}-{MAX_PASSWORD} characters", field="password"
+        )
+    return password
+
+
+def check_email(email: str | None) -> str | None:
+    """An e-mail address: ``local@domain``, no spaces or control characters, at most 320."""
+    if email is None or email == "":
+        return None
+    local, at, domain = email.partition("@")
+    if (
+        len(email) > MAX_EMAIL
+        or not (at and local and domain)
+        or any(c.isspace() or not c.isprintable() for c in email)
+    ):
+        raise InvalidInput(f"not an e-mail address: {email[:80]!r}", field="email")
+    return email
+
+
+def acts_as_admin(who: Identity) -> bool:
+    """Whether ``who`` is an admin whose credential may use it (not a read or write token)."""
+    return who.is_admin and who.ceiling >= Role.ADMIN
 
 
 class AccessService:
@@ -79,10 +109,9 @@ class AccessService:
         by: Identity,
     ) -> User:
         check_name(name)
-        if password is not None and len(password) < secrets.MIN_PASSWORD:
-            raise InvalidInput(
-                f"a password needs at least {secrets.MIN_PASSWORD} characters", field="password"
-            )
+        if password is not None:
+            check_password(password)
+        email = check_email(email)
         hashed = secrets.hash_password(password) if password is not None else None
         at = self.clock()
 
@@ -131,18 +160,14 @@ class AccessService:
     ) -> User:
         values: dict[str, Any] = {"updated_at": self.clock()}
         if password is not None:
-            if len(password) < secrets.MIN_PASSWORD:
-                raise InvalidInput(
-                    f"a password needs at least {secrets.MIN_PASSWORD} characters",
-                    field="password",
-                )
+            check_password(password)
             values["password_hash"] = secrets.hash_password(password)
         if is_admin is not None:
             values["is_admin"] = int(is_admin)
         if disabled is not None:
             values["disabled"] = int(disabled)
         if email is not None:
-            values["email"] = email
+            values["email"] = check_email(email)  # "" clears it
         user = self.user_named(name)
 
         def job(conn: Connection) -> None:
@@ -156,6 +181,20 @@ class AccessService:
         self.db.write(job)
         self._forget()
         return self.user(user.id)
+
+    def change_password(self, user_id: int, current: str, new: str) -> None:
+        """Change one's own password, given the current one (every session of it ends)."""
+        with self.db.read() as conn:
+            row = repo.user_by_id(conn, user_id)
+        if row is None:
+            raise NotFound(f"user {user_id} does not exist")
+        if row.password_hash is None:
+            raise InvalidInput(
+                "this account signs in with single sign-on and has no password", field="current"
+            )
+        if not secrets.verify_password(current, row.password_hash):
+            raise InvalidInput("the current password is wrong", field="current")
+        self.update_user(str(row.name), password=new)
 
     def delete_user(self, name: str) -> None:
         user = self.user_named(name)
@@ -282,19 +321,28 @@ class AccessService:
     ) -> tuple[Token, str]:
         """A personal token of ``owner`` (default: the caller), or a service token (no owner,
         roles from its own grants). Returns the token and its secret text, shown once."""
-        if not name or len(name) > MAX_NAME:
-            raise InvalidInput("a token needs a name of 1-250 characters", field="name")
+        if not name or len(name) > MAX_NAME or not name.isprintable():
+            raise InvalidInput("a token needs a name of 1-250 printable characters", field="name")
         if expires_in_days is not None and not (0 < expires_in_days <= 3650):
             raise InvalidInput("expires_in_days must be in (0, 3650]", field="expires_in_days")
+        if not by.authenticated:
+            raise Unauthenticated("log in to make a token")
+        if by.kind == "token" and by.ceiling < Role.ADMIN:
+            # else a stolen token could mint others that outlive its revocation
+            raise PermissionDenied(
+                "tokens are made by logging in (a password or the web UI), or with an admin token"
+            )
         if by.scope is not None and scope.ceiling > by.scope.ceiling:
             raise PermissionDenied(f"a {by.scope.value} token cannot make a {scope.value} token")
+        if scope is Scope.ADMIN and not acts_as_admin(by):
+            raise PermissionDenied("only an admin makes admin tokens")
         user_id: int | None = None
         if not service:
             owner_name = owner or by.name
             user_id = self.user_named(owner_name).id
-            if user_id != by.user_id and not by.is_admin:
+            if user_id != by.user_id and not acts_as_admin(by):
                 raise PermissionDenied("only an admin makes tokens for someone else")
-        elif not by.is_admin:
+        elif not acts_as_admin(by):
             raise PermissionDenied("only an admin makes service tokens")
         token_id, text, hashed = secrets.new_token()
         at = self.clock()
@@ -331,7 +379,7 @@ class AccessService:
     def revoke_token(self, token_id: str, by: Identity) -> Token:
         token = self.token(token_id)
         mine = token.owner is not None and by.user_id is not None and token.owner == by.name
-        if not (mine or by.is_admin):
+        if not (mine or acts_as_admin(by)):
             raise NotFound(f"token {token_id!r} does not exist")
         self.db.write(lambda conn: repo.revoke_token(conn, token_id, self.clock()))
         self._forget()
@@ -485,6 +533,20 @@ class AccessService:
         with self.db.read() as conn:
             rows = repo.grant_rows(conn, None if kind is None else kind.value, resource, pkind, pid)
             return [self._grant(conn, r) for r in rows]
+
+    def held_by(self, who: Identity) -> list[Grant]:
+        """The grants ``who`` holds: to their user, their teams and their token."""
+        principals = [("team", str(t)) for t in who.teams]
+        if who.user_id is not None:
+            principals.insert(0, ("user", str(who.user_id)))
+        if who.token_id is not None:
+            principals.append(("token", who.token_id))
+        with self.db.read() as conn:
+            return [
+                self._grant(conn, row)
+                for pkind, pid in principals
+                for row in repo.grant_rows(conn, principal_kind=pkind, principal=pid)
+            ]
 
     def forget_object(self, kind: Kind, resource: str) -> None:
         """Drop the grants on an object that is gone for good."""

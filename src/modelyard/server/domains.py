@@ -26,6 +26,7 @@ from modelyard.registry.promotions import PromotionService
 from modelyard.registry.service import RegistryService
 from modelyard.server import mlflow
 from modelyard.server.routes import (
+    access,
     alerts,
     artifacts,
     blobs,
@@ -201,7 +202,7 @@ def _mount_health(app: FastAPI) -> None:
 
 
 BUILT_IN: tuple[Domain, ...] = (
-    Domain("access", _access, running=_access_running),
+    Domain("access", _access, (access.router,), running=_access_running),
     Domain(
         "tracking",
         _tracking,

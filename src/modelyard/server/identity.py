@@ -76,10 +76,15 @@ async def identify(request: Request) -> Identity:
     if not getattr(settings, "auth", False):
         request.state.identity = ANONYMOUS
         return ANONYMOUS
-    from modelyard.server.permissions import authorize
+    from modelyard.server.permissions import authorize, need_of
 
     access: AccessService = request.app.state.services["access"]
-    identity = await run_in_threadpool(authenticate, access, request)
+    try:
+        identity = await run_in_threadpool(authenticate, access, request)
+    except (Unauthenticated, CrossSiteRequest):
+        if need_of(request).mode != "open":
+            raise
+        identity = ANONYMOUS  # stale credentials must not lock anyone out of logging in
     request.state.identity = identity
     await run_in_threadpool(authorize, request, identity)
     return identity
@@ -103,6 +108,7 @@ def authenticate(access: AccessService, request: Request) -> Identity:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         identity, csrf = access.session(cookie)
+        request.state.csrf = csrf
         if request.method in _WRITES:
             sent = request.headers.get(CSRF_HEADER, "")
             if not sent or not _same(sent, csrf):
