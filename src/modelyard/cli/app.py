@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from modelyard.cli import (
+    audit,
     datasets,
     db,
     deploy,
@@ -36,8 +37,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(importing.app, name="import")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(audit.app, name="audit")
 app.command("sync")(maintenance.sync)
 app.command("gc")(maintenance.gc)
+access.register(app)  # login, logout, whoami, users, teams, tokens, grants
 
 
 def main() -> None:

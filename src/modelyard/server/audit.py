@@ -1,0 +1,137 @@
+"""The audit log's middleware: one record per write the app answers (see modelyard.access.audit).
+
+A write (POST, PUT, PATCH, DELETE) answered below 400, or refused with 403 to a caller who
+proved who they are, gets one record before its answer starts: the middleware holds
+``http.response.start``, appends in a worker thread, then sends it on. A client therefore never
+sees success for a write the log lacks; when the append fails, the answer is a 503 instead
+(the change itself stays made). Reads are not recorded.
+
+A record names the caller (``request.state.identity``, read when the answer starts, so a route
+that signs someone in may set it), the action (``"{METHOD} {route template}"``), the object
+(``request.state.audit_object``, set by the permission check or a route, else the route's first
+path parameter: ``/models/{name}/...`` is ``("model", name)``, else a ``run_id`` or
+``experiment_id`` in the JSON body) and ``request.state.audit_changes`` (a dict a route may set:
+before/after of settings and permissions).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelyard.access.audit import AuditLog, Entry
+from modelyard.access.entities import ANONYMOUS, Identity
+from modelyard.errors import StoreUnavailable
+from modelyard.server.guard import WRITES, parsed_json
+from modelyard.server.metrics import route_template
+from modelyard.server.responses import error_response
+
+log = logging.getLogger("modelyard.server.audit")
+_BODY_OBJECTS = (("run_id", "run"), ("run_uuid", "run"), ("experiment_id", "experiment"))
+
+
+def install_audit(app: FastAPI) -> None:
+    """Record every write the app answers; the log is ``app.state.audit``."""
+    access = app.state.services.get("access")
+    if access is None:  # an app without the access domain has no audit log
+        return
+    app.state.audit = AuditLog(access.db)
+    app.add_middleware(AuditMiddleware, audit=app.state.audit)
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp, audit: AuditLog) -> None:
+        self.app = app
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITES:
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        failed = False
+
+        async def sending(message: Message) -> None:
+            nonlocal failed
+            if failed:
+                return  # the route's body after an answer replaced for a failed append
+            if message["type"] == "http.response.start":
+                entry = entry_of(scope, state, int(message["status"]))
+                if entry is not None:
+                    try:
+                        await run_in_threadpool(self.audit.append, entry)
+                    except Exception as exc:
+                        failed = True
+                        log.exception("audit: could not record %s", entry.action)
+                        error = StoreUnavailable(
+                            f"the change was made but the audit log could not record it: {exc}"
+                        )
+                        answer = error_response(error.status, error.code, error.message)
+                        await answer(scope, receive, send)
+                        return
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def entry_of(scope: Scope, state: dict[str, Any], status: int) -> Entry | None:
+    """The record a write's answer makes, or None when it makes none."""
+    who: Identity = state.get("identity") or ANONYMOUS
+    if status >= 400 and not (status == 403 and who.authenticated):
+        return None
+    template = route_template(scope)
+    kind, object_id = object_of(scope, state, template)
+    changes = state.get("audit_changes")
+    client = scope.get("client")
+    return Entry.of(
+        who,
+        f"{scope['method']} {template}",
+        address=client[0] if client else "",
+        object_kind=kind,
+        object_id=object_id,
+        status=status,
+        changes=changes if isinstance(changes, dict) else {},
+    )
+
+
+def object_of(scope: Scope, state: dict[str, Any], template: str) -> tuple[str, str]:
+    """``(kind, id)`` of the object a write acted on ("" when it names none)."""
+    named = state.get("audit_object")
+    kind = ""
+    if isinstance(named, tuple) and len(named) == 2:
+        kind = str(named[0])
+        if named[1]:
+            return kind, str(named[1])
+    params: dict[str, Any] = scope.get("path_params") or {}
+    for name, value in params.items():
+        if value not in (None, ""):
+            return _kind_of(template, name), str(value)
+    body = parsed_json(scope)
+    if isinstance(body, dict):
+        for key, body_kind in _BODY_OBJECTS:
+            value = body.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+                return body_kind, str(value)
+    return kind, ""
+
+
+def _kind_of(template: str, param: str) -> str:
+    """The kind a path parameter names: the segment before it, singular (``/models/{name}``:
+    model), else the parameter's own name without ``_id``."""
+    parts = template.split("/")
+    for i, part in enumerate(parts):
+        if part.startswith("{") and part[1:].split(":", 1)[0].rstrip("}") == param:
+            before = parts[i - 1] if i > 0 else ""
+            if before and not before.startswith("{"):
+                return _singular(before)
+    return param.removesuffix("_id").removesuffix("_uuid")
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
