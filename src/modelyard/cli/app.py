@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from modelyard.cli import (
+    access,
     audit,
     datasets,
     db,

@@ -3,38 +3,85 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import ssl
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
 from modelyard import config
-from modelyard.errors import ServerUnreachable, error_from_json
+from modelyard.errors import InvalidInput, ServerUnreachable, error_from_json
+from modelyard.tracking import credentials
 from modelyard.tracking.shared import Shared
 
 
+def tls_context() -> ssl.SSLContext:
+    """Certificates a client of a modelyard server trusts: MODELYARD_CA_BUNDLE's, else the
+    system's."""
+    bundle = config.CA_BUNDLE.get()
+    try:
+        return ssl.create_default_context(cafile=bundle or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidInput(
+            f"MODELYARD_CA_BUNDLE={bundle!r} is not a readable PEM file of CA certificates: {exc}"
+        ) from exc
+
+
+def bearer(server: str) -> Callable[[Any], Any]:
+    """httpx auth sending the server's token (:func:`credentials.token_for`, looked up on each
+    request) unless the request carries its own Authorization."""
+
+    def sign(request: Any) -> Any:
+        if "authorization" not in request.headers:
+            token = credentials.token_for(server)
+            if token:
+                request.headers["Authorization"] = f"Bearer {token}"
+        return request
+
+    return sign
+
+
+def _transport_error(base_url: object, exc: Exception) -> ServerUnreachable:
+    """A failed connection, saying what to do when it is the server's certificate."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        reason = getattr(cause, "verify_message", None) or str(cause)
+        return ServerUnreachable(
+            f"cannot verify the TLS certificate of {base_url} ({reason}); if a private CA "
+            "signed it, set MODELYARD_CA_BUNDLE to that CA's PEM file"
+        )
+    return ServerUnreachable(f"cannot reach {base_url}: {exc}")
+
+
 class HttpBackend:
-    """JSON over HTTP with keep-alive and TCP_NODELAY (no Nagle stalls on reused connections)."""
+    """JSON over HTTP with keep-alive and TCP_NODELAY (no Nagle stalls on reused connections),
+    the caller's token on every request, and certificates verified for https."""
 
     def __init__(self, base_url: str, timeout: float | None = None) -> None:
         import httpx
 
         self._httpx = httpx
+        base = base_url.rstrip("/")
+        secure = base.lower().startswith("https://")
         transport = httpx.HTTPTransport(
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            verify=tls_context() if secure else True,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
         self.http = httpx.Client(
-            base_url=base_url.rstrip("/"),
+            base_url=base,
             timeout=timeout if timeout is not None else config.HTTP_TIMEOUT.get(),
             transport=transport,
+            auth=bearer(base),
         )
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self.http.request(method, path, **kwargs)
         except self._httpx.TransportError as exc:
-            raise ServerUnreachable(f"cannot reach {self.http.base_url}: {exc}") from exc
+            raise _transport_error(self.http.base_url, exc) from exc
         return self._check(response, path)
 
     def _check(self, response: Any, path: str) -> Any:
@@ -55,15 +102,30 @@ class HttpBackend:
                     f"server error {status} from {self.http.base_url}{path}"
                 ) from cause
             body = {"message": response.text[:500] or f"HTTP {status}"}
-        raise error_from_json(status, _error_body(status, body)) from cause
+        body = _error_body(status, body)
+        sent = response.request.headers.get("authorization", "")
+        if status == 401 and not sent.lower().startswith("basic "):  # not a password just typed
+            base = str(self.http.base_url)
+            body["message"] += (
+                f" (server {base}: run `modelyard login {base}`, or set MODELYARD_TOKEN to an "
+                "API token)"
+            )
+        raise error_from_json(status, body) from cause
 
     def call(
-        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         content = None if body is None else orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-        headers = {"content-type": "application/json"} if content is not None else None
+        sent = dict(headers or {})
+        if content is not None:
+            sent["content-type"] = "application/json"
         response = self._send(
-            method, "/api/v1" + path, content=content, params=params, headers=headers
+            method, "/api/v1" + path, content=content, params=params, headers=sent or None
         )
         return orjson.loads(response.content) if response.content else None
 
@@ -84,7 +146,7 @@ class HttpBackend:
                 self._check(response, path)
                 yield from response.iter_bytes(1 << 20)
         except self._httpx.TransportError as exc:
-            raise ServerUnreachable(f"cannot reach {self.http.base_url}: {exc}") from exc
+            raise _transport_error(self.http.base_url, exc) from exc
 
     def close(self) -> None:
         self.http.close()
