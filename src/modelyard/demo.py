@@ -12,9 +12,21 @@ from typing import Any
 DEMO_EXPERIMENT = "demo: wine-like classification"
 
 
-def run_demo(tracking_uri: str, console: Any) -> None:
+def demo_token(access: Any) -> str:
+    """A day-long token of the server's first admin, made in the server process (the demo of
+    a server with auth on logs as that admin); ``access`` is the server's AccessService."""
+    from modelyard.access.entities import Scope
+
+    admin = next(u for u in access.users() if u.is_admin and not u.disabled)
+    owner = access.identity_of(admin.id)
+    _token, secret = access.create_token("demo", scope=Scope.WRITE, by=owner, expires_in_days=1.0)
+    return str(secret)
+
+
+def run_demo(tracking_uri: str, console: Any, token: str | None = None) -> None:
     """Log a small sweep of models, register them, deploy the champion and send it traffic;
-    skipped when the demo experiment already has runs."""
+    skipped when the demo experiment already has runs. ``token``: what this process sends the
+    server (one with auth on; see :func:`demo_token`)."""
     import numpy as np
     from sklearn.datasets import make_classification
     from sklearn.linear_model import SGDClassifier
@@ -23,7 +35,10 @@ def run_demo(tracking_uri: str, console: Any) -> None:
 
     import modelyard as my
     from modelyard.errors import NotFound
+    from modelyard.tracking import credentials
 
+    if token is not None:
+        credentials.use(tracking_uri, token)
     my.set_tracking_uri(tracking_uri)
     with my.Client(tracking_uri) as client:
         try:

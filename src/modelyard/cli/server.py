@@ -110,9 +110,9 @@ def serve(
                 "--allowed-hosts to guard browsers on this network against DNS rebinding"
             )
         if demo:
-            from modelyard.demo import run_demo
+            from modelyard.demo import demo_token, run_demo
 
-            run_demo(url, console)
+            run_demo(url, console, demo_token(app.state.services["access"]) if auth else None)
         console.print(f"[bold green]UI and API:[/bold green] {url}  (API docs: {url}/docs)")
 
     threading.Thread(target=announce, daemon=True).start()

@@ -84,8 +84,25 @@ def stored(url: str) -> dict[str, Any] | None:
     return load().get(server_key(url))
 
 
+_in_process: dict[str, str] = {}
+
+
+def use(url: str, token: str | None) -> None:
+    """Send ``token`` to the server at ``url`` from this process, before MODELYARD_TOKEN and
+    the stored one (None: stop); e.g. the demo, given a token by the server it runs in."""
+    if token is None:
+        _in_process.pop(server_key(url), None)
+    else:
+        _in_process[server_key(url)] = token
+
+
 def token_for(url: str) -> str | None:
-    """The token a client of ``url`` sends: MODELYARD_TOKEN, else the stored one, else None."""
+    """The token a client of ``url`` sends: one :func:`use` set, MODELYARD_TOKEN, the stored
+    one, else None."""
+    if _in_process:
+        given = _in_process.get(server_key(url))
+        if given is not None:
+            return given
     explicit = config.TOKEN.get().strip()
     if explicit:
         return explicit

@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from modelyard import config
 from modelyard.access.entities import Grant, Identity, Kind, Role, Scope
 from modelyard.access.service import SESSION_HOURS, AccessService, acts_as_admin
 from modelyard.errors import InvalidInput, InvalidState, NotFound, PermissionDenied
@@ -63,8 +62,7 @@ def _audit(request: Request, before: Any, after: Any) -> None:
 
 
 def _sso(request: Request) -> bool:
-    settings = request.app.state.settings
-    return bool(getattr(settings, "oidc_issuer", None) or config.OIDC_ISSUER.get())
+    return getattr(request.app.state.settings, "oidc", None) is not None
 
 
 def _session_json(
@@ -74,7 +72,8 @@ def _session_json(
     return {"auth": auth, "sso": auth and _sso(request), "user": user, "csrf": csrf}
 
 
-def _set_cookie(request: Request, response: Response, cookie: str) -> None:
+def set_session_cookie(request: Request, response: Response, cookie: str) -> None:
+    """The web UI's session cookie (password login and single sign-on set the same one)."""
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
@@ -108,7 +107,7 @@ def login(body: LoginIn, request: Request, svc: AccessService = Depends(access))
     assert who.user_id is not None
     cookie, csrf = svc.open_session(who.user_id)
     response = JSONOut(_session_json(request, svc.user(who.user_id).to_json(), csrf))
-    _set_cookie(request, response, cookie)
+    set_session_cookie(request, response, cookie)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -165,7 +164,7 @@ async def change_password(
     response = Response(status_code=204)
     if who.via_session:
         cookie, _csrf = await run_in_threadpool(svc.open_session, user_id)
-        _set_cookie(request, response, cookie)
+        set_session_cookie(request, response, cookie)
     return response
 
 
