@@ -6,6 +6,7 @@ import typer
 
 from modelyard.cli import (
     access,
+    artifacts,
     audit,
     datasets,
     db,
@@ -41,6 +42,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(audit.app, name="audit")
 app.command("sync")(maintenance.sync)
 app.command("gc")(maintenance.gc)
+app.add_typer(artifacts.app, name="artifacts")
 access.register(app)  # login, logout, whoami, users, teams, tokens, grants
 
 

@@ -38,15 +38,20 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def stat(self, key: str) -> ObjectInfo | None:
-        """Size and time of the object under ``key``, or None when there is none."""
+        """Size (of the plaintext) and time of the object under ``key``, or None when there is
+        none."""
 
     @abstractmethod
-    def put_file(self, key: str, path: Path) -> None:
-        """Store the local file ``path`` under ``key``; the file is consumed (moved or deleted)."""
+    def put_file(self, key: str, path: Path, *, durable: bool = True) -> None:
+        """Store the local file ``path`` under ``key``; the file is consumed (moved or deleted).
+
+        ``durable=False`` (local disks) skips the file's fsync: call ``flush()`` after a batch.
+        """
 
     @abstractmethod
     def open(self, key: str) -> BinaryIO:
-        """Open ``key`` for streaming reads; NotFound when missing."""
+        """Open ``key`` for streaming reads of its plaintext; NotFound when missing,
+        ArtifactUnreadable when it fails its integrity check (encrypted objects)."""
 
     @abstractmethod
     def delete(self, key: str) -> None:
@@ -57,7 +62,7 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def scan(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix``."""
+        """Every object whose key starts with ``prefix`` (sizes as stored, headers included)."""
 
     def multipart(self) -> Multipart:
         """Where parts of multipart uploads wait (default: files in the staging folder)."""

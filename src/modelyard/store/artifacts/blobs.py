@@ -87,8 +87,10 @@ class ContentStore:
     def put(self, stream: BinaryIO, expected: str | None = None, *, durable: bool = True) -> Blob:
         """Store a stream; with ``expected``, a digest mismatch is refused and nothing is kept.
 
-        ``durable=False`` skips the per-file fsync: call ``objects.flush()`` after a batch. A
-        full or read-only disk raises StorageFull; the staged file is removed whatever happens.
+        The digest is of the bytes as sent (an encrypting store seals them after), so the same
+        content is stored once whatever the keys. ``durable=False`` skips the per-file fsync:
+        call ``objects.flush()`` after a batch. A full or read-only disk raises StorageFull;
+        the staged file is removed whatever happens.
         """
         with writing("a new blob"):
             fd, tmp = tempfile.mkstemp(dir=self.objects.staging, prefix="put-")
@@ -101,14 +103,13 @@ class ContentStore:
                     h.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
-                if durable:
-                    out.flush()
-                    os.fsync(out.fileno())
-            return self.adopt(path, Blob(h.hexdigest(), size), expected)
+            return self.adopt(path, Blob(h.hexdigest(), size), expected, durable=durable)
         finally:
             path.unlink(missing_ok=True)
 
-    def adopt(self, path: Path, blob: Blob, expected: str | None = None) -> Blob:
+    def adopt(
+        self, path: Path, blob: Blob, expected: str | None = None, *, durable: bool = True
+    ) -> Blob:
         """Keep a staged local file whose digest is known; it is consumed either way."""
         if expected is not None and clean_digest(expected) != blob.digest:
             path.unlink(missing_ok=True)
@@ -119,7 +120,7 @@ class ContentStore:
         if self.objects.stat(key) is not None:
             path.unlink(missing_ok=True)  # stored once: the same bytes are already there
         else:
-            self.objects.put_file(key, path)
+            self.objects.put_file(key, path, durable=durable)
         return blob
 
     def open(self, digest: str) -> BinaryIO:

@@ -66,7 +66,12 @@ def open_regular(path: Path) -> BinaryIO:
 
 def fdopen_regular(fd: int) -> BinaryIO:
     """A reader of ``fd`` when it is a regular file; otherwise it is closed and ENOENT raised."""
+    return os.fdopen(regular(fd), "rb")
+
+
+def regular(fd: int) -> int:
+    """``fd`` when it is a regular file; otherwise it is closed and ENOENT raised."""
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise FileNotFoundError(errno.ENOENT, "not a regular file")
-    return os.fdopen(fd, "rb")
+    return fd

@@ -5,6 +5,9 @@ with ``O_NOFOLLOW`` from the root, and the object itself likewise. A link plante
 or as a folder (``blobs/sha256/ab``) reads as a missing object, is never listed, and a write
 through a linked folder is refused (PATH_NOT_ALLOWED); a write over a linked object replaces
 the link, never the file it points at.
+
+With a keyring (MODELYARD_ARTIFACTS_KEYS), every object is written sealed with AES-256-GCM
+(``encrypted.py``); objects written before keys were set still read.
 """
 
 from __future__ import annotations
@@ -13,30 +16,29 @@ import contextlib
 import errno
 import os
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from modelyard.errors import NotFound, PathNotAllowed
 from modelyard.store.artifacts.base import ObjectInfo, ObjectStore
-from modelyard.store.artifacts.disk import (
-    ABSENT,
-    NOFOLLOW,
-    fdopen_regular,
-    private_folder,
-    writing,
-)
+from modelyard.store.artifacts.disk import ABSENT, NOFOLLOW, private_folder, regular, writing
+from modelyard.store.artifacts.encrypted import HEAD_MAX, Keyring, codec_for
 from modelyard.store.artifacts.paths import clean_relative
 
 STAGING = ".staging"
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW
+_FILE = os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW
 
 
 class LocalObjectStore(ObjectStore):
-    """``/path`` or ``file:///path``: objects are files under the root folder."""
+    """``/path`` or ``file:///path``: objects are files under the root folder, sealed when
+    ``keys`` are given."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, keys: Keyring | None = None) -> None:
         self.uri = uri
+        self.codec = codec_for(keys)
         raw = uri[len("file://") :] if uri.startswith("file://") else uri
         self.root = Path(raw).expanduser().resolve()  # links up to the root are the admin's
         with writing(f"the artifact root {self.root}"):
@@ -73,25 +75,33 @@ class LocalObjectStore(ObjectStore):
             fd = self._folder(folders)
             try:
                 st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if not stat.S_ISREG(st.st_mode):
+                    return None  # a planted link or device is no object (a put replaces it)
+                size = self.codec.size(key, st.st_size, lambda: _head(fd, name))
             finally:
                 os.close(fd)
         except OSError as exc:
             if exc.errno in ABSENT:
                 return None
             raise
-        if not stat.S_ISREG(st.st_mode):
-            return None  # a planted link or device is no object (a put replaces it)
-        return ObjectInfo(key, st.st_size, st.st_mtime)
+        if size is None:
+            return None  # a sealed file cut short: no object (a put of its bytes replaces it)
+        return ObjectInfo(key, size, st.st_mtime)
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, *, durable: bool = True) -> None:
         *folders, name = clean_relative(key).split("/")
         try:
             with writing(f"object {key!r}"):
-                fd = self._folder(folders, create=True)
+                stored = self.codec.prepare(key, path, self.staging, durable=durable)
                 try:
-                    os.replace(path, name, dst_dir_fd=fd)  # replaces a link, never follows it
-                finally:
-                    os.close(fd)
+                    fd = self._folder(folders, create=True)
+                    try:
+                        os.replace(stored, name, dst_dir_fd=fd)  # replaces a link, never follows
+                    finally:
+                        os.close(fd)
+                except BaseException:
+                    stored.unlink(missing_ok=True)
+                    raise
         except OSError as exc:
             if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
@@ -109,14 +119,61 @@ class LocalObjectStore(ObjectStore):
         try:
             fd = self._folder(folders)
             try:
-                handle = os.open(name, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW, dir_fd=fd)
+                handle = regular(os.open(name, _FILE, dir_fd=fd))
             finally:
                 os.close(fd)
-            return fdopen_regular(handle)
         except OSError as exc:
-            if exc.errno in ABSENT:
-                raise NotFound(f"object {key!r} does not exist", path=key) from None
-            raise
+            raise _missing(exc, key) from None
+        return self.codec.reader(key, handle)
+
+    @contextlib.contextmanager
+    def _file(self, key: str) -> Iterator[tuple[int, int, str]]:
+        """(folder, file, name): descriptors of ``key``'s folder and file, closed after."""
+        *folders, name = clean_relative(key).split("/")
+        try:
+            folder = self._folder(folders)
+        except OSError as exc:
+            raise _missing(exc, key) from None
+        try:
+            try:
+                fd = regular(os.open(name, _FILE, dir_fd=folder))
+            except OSError as exc:
+                raise _missing(exc, key) from None
+            try:
+                yield folder, fd, name
+            finally:
+                os.close(fd)
+        finally:
+            os.close(folder)
+
+    def is_current(self, key: str) -> bool:
+        """Whether ``key`` is stored as this store writes (sealed under the first key)."""
+        with self._file(key) as (_, fd, _):
+            return self.codec.current(key, os.pread(fd, HEAD_MAX, 0))
+
+    def rekey(self, key: str) -> bool:
+        """Write ``key`` again as this store writes (sealed under the first key) unless it is
+        already; True when it was rewritten.
+
+        The new file is renamed over the old one (atomic) and keeps its time, from which gc
+        counts its grace; a damaged or unknown-key object raises ArtifactUnreadable and stays.
+        """
+        with self._file(key) as (folder, fd, name):
+            st = os.fstat(fd)
+            if self.codec.current(key, os.pread(fd, HEAD_MAX, 0)):
+                return False
+            with self.codec.reader(key, os.dup(fd)) as src, writing(f"object {key!r}"):
+                out, tmp = tempfile.mkstemp(dir=self.staging, prefix="rekey-")
+                try:
+                    with os.fdopen(out, "wb") as sealed:
+                        self.codec.write(key, src, sealed)
+                        sealed.flush()
+                        os.fsync(sealed.fileno())
+                    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+                    os.replace(tmp, name, dst_dir_fd=folder)
+                finally:
+                    Path(tmp).unlink(missing_ok=True)
+        return True
 
     def delete(self, key: str) -> None:
         *folders, name = clean_relative(key).split("/")
@@ -158,3 +215,17 @@ class LocalObjectStore(ObjectStore):
                         yield ObjectInfo(key, st.st_size, st.st_mtime)
         finally:
             os.close(top)
+
+
+def _missing(exc: OSError, key: str) -> Exception:
+    """NotFound for a missing (or linked) object; any other OS error as it is."""
+    return NotFound(f"object {key!r} does not exist", path=key) if exc.errno in ABSENT else exc
+
+
+def _head(folder: int, name: str) -> bytes:
+    """The first bytes of the file ``name`` in ``folder`` (no link followed)."""
+    fd = os.open(name, _FILE, dir_fd=folder)
+    try:
+        return os.pread(fd, HEAD_MAX, 0)
+    finally:
+        os.close(fd)

@@ -1,7 +1,9 @@
 """Objects in S3 or any S3-compatible server (MinIO, Ceph, moto), through boto3.
 
 ``s3://bucket/optional/prefix``; the endpoint comes from boto3's own settings
-(``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, profiles), credentials likewise.
+(``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, profiles), credentials likewise. With
+MODELYARD_S3_SSE, every object and multipart upload is created with that server-side
+encryption (and MODELYARD_S3_SSE_KMS_KEY_ID's key).
 """
 
 from __future__ import annotations
@@ -22,6 +24,33 @@ if TYPE_CHECKING:
     from modelyard.store.artifacts.multipart import Multipart
 
 MULTIPART_BYTES = 64 << 20  # boto3 switches to a parallel multipart upload above this
+SSE_MODES = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
+def sse_args(mode: str, kms_key_id: str) -> dict[str, str]:
+    """The arguments every object-creating S3 call gets for server-side encryption."""
+    mode, kms_key_id = mode.strip(), kms_key_id.strip()
+    if not mode:
+        if kms_key_id:
+            raise InvalidInput(
+                "MODELYARD_S3_SSE_KMS_KEY_ID is set but MODELYARD_S3_SSE is not: set it to aws:kms",
+                field="MODELYARD_S3_SSE",
+            )
+        return {}
+    if mode not in SSE_MODES:
+        raise InvalidInput(
+            f"MODELYARD_S3_SSE is {mode!r}; it must be one of {', '.join(SSE_MODES)}",
+            field="MODELYARD_S3_SSE",
+        )
+    args = {"ServerSideEncryption": mode}
+    if kms_key_id:
+        if not mode.startswith("aws:kms"):
+            raise InvalidInput(
+                f"MODELYARD_S3_SSE_KMS_KEY_ID needs MODELYARD_S3_SSE=aws:kms, not {mode!r}",
+                field="MODELYARD_S3_SSE_KMS_KEY_ID",
+            )
+        args["SSEKMSKeyId"] = kms_key_id
+    return args
 
 
 class S3ObjectStore(ObjectStore):
@@ -35,6 +64,7 @@ class S3ObjectStore(ObjectStore):
         if not self.bucket:
             raise InvalidInput(f"S3 artifact URI {uri!r} names no bucket")
         self.prefix = clean_relative(prefix, allow_empty=True)
+        self.sse = sse_args(config.S3_SSE.get(), config.S3_SSE_KMS_KEY_ID.get())
         self.client: Any = boto3.client("s3")
         self._transfer = TransferConfig(
             multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES
@@ -61,10 +91,14 @@ class S3ObjectStore(ObjectStore):
             raise unavailable(exc) from exc
         return ObjectInfo(key, int(head["ContentLength"]), head["LastModified"].timestamp())
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, *, durable: bool = True) -> None:
         try:
             self.client.upload_file(
-                str(path), self.bucket, self.full_key(key), Config=self._transfer
+                str(path),
+                self.bucket,
+                self.full_key(key),
+                ExtraArgs=self.sse,
+                Config=self._transfer,
             )
         except Exception as exc:
             raise unavailable(exc) from exc
@@ -94,7 +128,9 @@ class S3ObjectStore(ObjectStore):
         """A copy inside the bucket (S3 copies; the bytes do not pass through here)."""
         source = {"Bucket": self.bucket, "Key": self.full_key(src)}
         try:
-            self.client.copy(source, self.bucket, self.full_key(dst), Config=self._transfer)
+            self.client.copy(
+                source, self.bucket, self.full_key(dst), ExtraArgs=self.sse, Config=self._transfer
+            )
         except Exception as exc:
             raise unavailable(exc) from exc
 

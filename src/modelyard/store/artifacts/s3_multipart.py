@@ -46,7 +46,8 @@ class S3Parts(Multipart):
 
     def start(self, upload_id: str) -> str:
         key = self.store.full_key(self._whole(upload_id))
-        return str(self._call("create_multipart_upload", upload_id, Key=key)["UploadId"])
+        answer = self._call("create_multipart_upload", upload_id, Key=key, **self.store.sse)
+        return str(answer["UploadId"])
 
     def put(self, upload_id: str, native: str, number: int, path: Path) -> str:
         try:
