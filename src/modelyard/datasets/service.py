@@ -44,9 +44,11 @@ class DatasetsService:
         description: str = "",
         tags: dict[str, str] | None = None,
         user: str,
+        create_only: bool = False,
     ) -> tuple[DatasetVersion, bool]:
         """A new version from uploaded blobs (``{path: sha256}``); the same content registered
-        again returns the existing version (second value False)."""
+        again returns the existing version (second value False). ``create_only``: the dataset
+        must be new (AlreadyExists otherwise, decided in the write)."""
         clean_name = v.clean_name(name, "dataset name")
         clean = {clean_relative(p): clean_digest(d) for p, d in files.items()}
         if not clean:
@@ -58,7 +60,7 @@ class DatasetsService:
         digest = content_digest(clean)
         with self.db.read() as conn:
             existing = datasets_repo.by_digest(conn, clean_name, digest)
-        if existing is not None and existing.deleted_at is None:
+        if existing is not None and existing.deleted_at is None and not create_only:
             return existing, False  # the same content again: nothing to check or write
         rows = self.artifacts.stored(list(clean.items()))
         version = DatasetVersion(
@@ -76,7 +78,9 @@ class DatasetsService:
             user=user,
             created_at=now_ms(),
         )
-        return self.db.write(lambda c: datasets_repo.create_version(c, version, rows))
+        return self.db.write(
+            lambda c: datasets_repo.create_version(c, version, rows, create_only=create_only)
+        )
 
     def register_reference(
         self,
@@ -88,6 +92,7 @@ class DatasetsService:
         schema: Any = None,
         profile: Any = None,
         user: str,
+        create_only: bool = False,
     ) -> DatasetVersion:
         """A version that only describes data kept elsewhere (an MLflow dataset: its digest,
         source and schema); the same reference is the same version."""
@@ -114,7 +119,9 @@ class DatasetsService:
             > MAX_PROFILE_BYTES
         ):
             raise InvalidInput(f"schema and profile may take at most {MAX_PROFILE_BYTES} bytes")
-        return self.db.write(lambda c: datasets_repo.create_version(c, version, []))[0]
+        return self.db.write(
+            lambda c: datasets_repo.create_version(c, version, [], create_only=create_only)
+        )[0]
 
     def inputs(self, run_ids: list[str]) -> dict[str, list[tuple[DatasetUse, DatasetVersion]]]:
         """The dataset versions each run read (for run views)."""
@@ -126,9 +133,15 @@ class DatasetsService:
         metadata and lineage stay, and registering the same content brings it back."""
         return self.db.write(lambda c: datasets_repo.delete_version(c, name, version))
 
-    def all(self) -> list[Dataset]:
+    def all(self, readable: set[str] | None = None) -> list[Dataset]:
+        """Every dataset; with ``readable`` (names), only those."""
         with self.db.read() as conn:
-            return datasets_repo.list_datasets(conn)
+            found = datasets_repo.list_datasets(conn)
+        return found if readable is None else [d for d in found if d.name in readable]
+
+    def exists(self, name: str) -> bool:
+        with self.db.read() as conn:
+            return datasets_repo.find(conn, name) is not None
 
     def versions(self, name: str) -> list[DatasetVersion]:
         with self.db.read() as conn:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from modelyard.errors import InvalidInput
 from modelyard.registry.entities import LoggedModel
 from modelyard.store.metadata import run_search
 from modelyard.tracking import memory_search
 from modelyard.tracking.search import Field
+
+T = TypeVar("T")
 
 LOGGED_MODELS = memory_search.Searchable(
     "logged models",
@@ -60,6 +62,12 @@ VERSIONS = memory_search.Searchable(
     },
     frozenset({"version", "created_at", "updated_at"}),
 )
+
+
+def only(items: list[T], readable: set[str] | None, key: Callable[[T], str]) -> list[T]:
+    """The items whose ``key`` is in ``readable`` (all of them when it is None): a listing
+    filtered before it is searched and paged, so nothing else shows in names or counts."""
+    return items if readable is None else [i for i in items if key(i) in readable]
 
 
 def _value_of(item: Any, f: Field) -> Any:

@@ -102,10 +102,13 @@ class LoggedModels(RegistryPart):
         order_by: Sequence[str] | None = None,
         max_results: int = 100,
         page_token: str | None = None,
+        readable: set[str] | None = None,
     ) -> tuple[list[LoggedModel], str | None]:
-        """Newest first unless ordered."""
+        """Newest first unless ordered; with ``readable`` (experiment ids as text), only the
+        models of those experiments."""
         with self.db.read() as conn:
             items = logged_models_repo.list_in(conn, experiment_ids)
+        items = listing.only(items, readable, lambda m: str(m.experiment_id))
         items.sort(key=lambda m: (-m.created_at, m.id))
         return listing.search(
             items, listing.LOGGED_MODELS, filter, order_by, max_results, page_token

@@ -35,6 +35,11 @@ class Models(RegistryPart):
         with self.db.read() as conn:
             return registry_repo.get_model(conn, name)
 
+    def model_name(self, model_id: int) -> str:
+        """The name of a model by its id (its versions' files live under it)."""
+        with self.db.read() as conn:
+            return registry_repo.model_name(conn, model_id)
+
     def update_model(
         self,
         name: str,
@@ -68,10 +73,12 @@ class Models(RegistryPart):
         order_by: Sequence[str] | None = None,
         max_results: int = 100,
         page_token: str | None = None,
+        readable: set[str] | None = None,
     ) -> tuple[list[RegisteredModel], str | None]:
-        """By name unless ordered."""
+        """By name unless ordered; with ``readable`` (model names), only those."""
         with self.db.read() as conn:
             items = registry_repo.list_models(conn)
+        items = listing.only(items, readable, lambda m: m.name)
         return listing.search(items, listing.MODELS, filter, order_by, max_results, page_token)
 
     def set_card(self, name: str, card: str, user: str) -> RegisteredModel:

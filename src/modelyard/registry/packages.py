@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from modelyard.errors import InvalidInput, NotFound
+from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 from modelyard.registry.entities import ModelVersion, Stage
 from modelyard.registry.part import RegistryPart
 from modelyard.store.artifacts.blobs import clean_digest
@@ -27,12 +27,14 @@ class Packages(RegistryPart):
         run_id: str | None = None,
         description: str = "",
         tags: dict[str, str] | None = None,
+        create_only: bool = False,
     ) -> ModelVersion:
         """A new version from uploaded blobs (``{path: sha256}``) that form a modelyard package.
 
         The manifest is read from the stored ``modelyard.json``, must pass the packaging checks
         (the loader runs the same) and must name exactly these files with these digests; the
-        model is created on first use. A refused package writes nothing.
+        model is created on first use (``create_only``: it must be new, else AlreadyExists).
+        A refused package writes nothing.
         """
         from modelyard.packaging import manifest as mf
 
@@ -62,6 +64,9 @@ class Packages(RegistryPart):
                 registry_repo.model_id(conn, model_name)
             except NotFound:
                 registry_repo.create_model(conn, model_name, "", {}, user)
+            else:
+                if create_only:
+                    raise AlreadyExists(f"registered model {model_name!r} already exists")
             if run_id is not None:
                 runs_repo.get(conn, v.clean_run_id(run_id))
             now = now_ms()

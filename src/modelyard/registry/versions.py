@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, NotFound
 from modelyard.registry import listing
 from modelyard.registry.checks import parse_stage
 from modelyard.registry.entities import ModelVersion, Stage
@@ -59,6 +59,26 @@ class Versions(RegistryPart):
 
         return self.db.write(job)
 
+    def source_experiments(
+        self, source: str, *, run_id: str | None = None, logged_model_id: str | None = None
+    ) -> set[int]:
+        """The experiments whose files a version of ``source`` would register (errors as
+        :meth:`create_version`'s), so a caller can be checked before it writes."""
+        out: set[int] = set()
+        with self.db.read() as conn:
+            _prefix, owner_run, owner_model = _resolve_source(conn, source, run_id, logged_model_id)
+            if owner_model is not None:
+                try:
+                    out.add(logged_models_repo.get(conn, owner_model).experiment_id)
+                except NotFound:
+                    pass  # an id named beside a run's source: a link to nothing
+            if owner_run is not None:
+                try:
+                    out.add(runs_repo.get(conn, owner_run).experiment_id)
+                except NotFound:
+                    pass  # a run that does not exist holds nothing to read
+        return out
+
     def get_version(self, name: str, version: int) -> ModelVersion:
         with self.db.read() as conn:
             return registry_repo.get_version(conn, name, version)
@@ -101,10 +121,13 @@ class Versions(RegistryPart):
         order_by: Sequence[str] | None = None,
         max_results: int = 10_000,
         page_token: str | None = None,
+        readable: set[str] | None = None,
     ) -> tuple[list[ModelVersion], str | None]:
-        """By name, newest version first, unless ordered."""
+        """By name, newest version first, unless ordered; with ``readable`` (model names),
+        only versions of those models."""
         with self.db.read() as conn:
             items = registry_repo.list_versions(conn)
+        items = listing.only(items, readable, lambda x: x.name)
         items.sort(key=lambda x: (x.name, -x.version))
         return listing.search(items, listing.VERSIONS, filter, order_by, max_results, page_token)
 

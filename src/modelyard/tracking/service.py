@@ -100,9 +100,13 @@ class TrackingService:
         with self.db.read() as conn:
             return experiments_repo.get_by_name(conn, clean)
 
-    def list_experiments(self, view: ViewType = ViewType.ACTIVE) -> list[Experiment]:
+    def list_experiments(
+        self, view: ViewType = ViewType.ACTIVE, readable: set[str] | None = None
+    ) -> list[Experiment]:
+        """Every experiment in ``view``; with ``readable`` (ids as text), only those."""
         with self.db.read() as conn:
-            return experiments_repo.list_all(conn, view)
+            found = experiments_repo.list_all(conn, view)
+        return found if readable is None else [e for e in found if str(e.id) in readable]
 
     def search_experiments(
         self,
@@ -111,8 +115,12 @@ class TrackingService:
         view: ViewType = ViewType.ACTIVE,
         max_results: int = 1000,
         page_token: str | None = None,
+        readable: set[str] | None = None,
     ) -> tuple[list[Experiment], str | None]:
-        """Experiments matching a filter on name, times and tags; one page and the next token."""
+        """Experiments matching a filter on name, times and tags; one page and the next token.
+
+        With ``readable`` (experiment ids as text) the others are left out before paging.
+        """
         if not 1 <= max_results <= MAX_SEARCH_RESULTS:
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results"
@@ -121,7 +129,7 @@ class TrackingService:
         offset = run_search.decode_page_token(page_token)
         found = [
             e
-            for e in self.list_experiments(view)
+            for e in self.list_experiments(view, readable)
             if memory_search.matches(expr, e, memory_search.attribute_or_tag)
         ]
         found.sort(key=lambda e: (-e.created_at, e.id))  # newest first unless ordered
@@ -171,6 +179,12 @@ class TrackingService:
         self.ingest([RunBatch(run_id=rid, create=spec, tags=clean_tags)], user=user)
         return self.get_run(rid)
 
+    def experiments_of(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """The experiment of each run that exists (one read; for permission checks)."""
+        rids = sorted({v.clean_run_id(r) for r in run_ids})
+        with self.db.read() as conn:
+            return runs_repo.experiments_of(conn, rids)
+
     def get_run(self, run_id: str) -> Run:
         rid = v.clean_run_id(run_id)
         with self.db.read() as conn:
@@ -215,10 +229,18 @@ class TrackingService:
         max_results: int = 1000,
         page_token: str | None = None,
         view: ViewType = ViewType.ACTIVE,
+        readable: set[str] | None = None,
     ) -> RunPage:
-        """Runs matching a filter in the search grammar (docs/search.md), one page at a time."""
+        """Runs matching a filter in the search grammar (docs/search.md), one page at a time;
+        with ``readable`` (experiment ids as text), only runs of those experiments."""
         found, token = self._search(
-            runs_repo.load, experiment_ids, filter, order_by, max_results, page_token, view
+            runs_repo.load,
+            only_readable(experiment_ids, readable),
+            filter,
+            order_by,
+            max_results,
+            page_token,
+            view,
         )
         return RunPage(found, token)
 
@@ -230,10 +252,17 @@ class TrackingService:
         max_results: int = 1000,
         page_token: str | None = None,
         view: ViewType = ViewType.ACTIVE,
+        readable: set[str] | None = None,
     ) -> dict[str, Any]:
         """``search_runs`` as the API's JSON page, built without parsing the runs' read copies."""
         found, token = self._search(
-            runs_repo.load_json, experiment_ids, filter, order_by, max_results, page_token, view
+            runs_repo.load_json,
+            only_readable(experiment_ids, readable),
+            filter,
+            order_by,
+            max_results,
+            page_token,
+            view,
         )
         return {"runs": found, "next_page_token": token}
 
@@ -376,6 +405,17 @@ class TrackingService:
 
     def close(self) -> None:
         self.db.close()
+
+
+def only_readable(experiment_ids: list[int] | None, readable: set[str] | None) -> list[int] | None:
+    """The experiments a search may look in: those asked for (all when None) that are
+    readable (all when ``readable`` is None); an empty list finds nothing."""
+    if readable is None:
+        return experiment_ids
+    allowed = {int(e) for e in readable if e.isascii() and e.isdigit()}
+    if experiment_ids is None:
+        return sorted(allowed)
+    return [e for e in experiment_ids if e in allowed]
 
 
 @dataclass(frozen=True)

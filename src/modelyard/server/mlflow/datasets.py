@@ -12,13 +12,16 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.access.entities import Kind, Role
 from modelyard.datasets.entities import DatasetUse, DatasetVersion
 from modelyard.datasets.service import DatasetsService
 from modelyard.errors import InvalidInput
+from modelyard.server import permissions
 from modelyard.server.deps import datasets
 from modelyard.server.identity import Identity, identify
 from modelyard.server.mlflow import wire
 from modelyard.server.responses import JSONOut
+from modelyard.tracking import validation as v
 
 router = APIRouter()
 CONTEXT_TAG = "mlflow.data.context"
@@ -40,6 +43,8 @@ async def log_inputs(
     svc: DatasetsService = Depends(datasets),
     who: Identity = Depends(identify),
 ) -> JSONOut:
+    """The run read these datasets: each becomes a reference version of the dataset of its
+    name (editor on it; a new dataset makes its creator its maintainer)."""
     m = await wire.fields(request)
     run_id = str(wire.required(m, "run_id"))
     entries = m.get("datasets") or []
@@ -47,26 +52,45 @@ async def log_inputs(
         raise InvalidInput("datasets must be a list", field="datasets")
 
     def job() -> None:
-        for entry in entries:
-            ds = entry.get("dataset") if isinstance(entry, dict) else None
-            if not isinstance(ds, dict):
-                raise InvalidInput("each input needs a dataset", field="datasets")
-            tags = {t.get("key"): t.get("value") for t in entry.get("tags") or []}
+        found = [_dataset_of(entry) for entry in entries]
+        new = {name: not svc.exists(name) for name, _ds, _tags in found}
+        for name, fresh in new.items():  # every check before the first write
+            if fresh:
+                permissions.require_create(request)
+            else:
+                permissions.require(request, Kind.DATASET, name, Role.EDITOR)
+        for name, ds, tags in found:
             schema = _json_text(ds.get("schema"), {})
             version = svc.register_reference(
-                str(wire.required(ds, "name")),
+                name,
                 str(wire.required(ds, "digest")),
                 source=str(ds.get("source") or ""),
                 source_type=str(ds.get("source_type") or ""),
                 schema=[schema] if isinstance(schema, dict) and schema else schema,
                 profile=_json_text(ds.get("profile"), {}),
                 user=who.name,
+                create_only=new[name],
             )
+            if new[name]:
+                permissions.made(request, Kind.DATASET, name)
+                new[name] = False  # the next input of the same dataset adds to it
             context = str(tags.get(CONTEXT_TAG) or "")
             svc.log_use(run_id, version.name, version.version, "input", context)
 
     await run_in_threadpool(job)
     return JSONOut({})
+
+
+def _dataset_of(entry: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(name, dataset, tags) of one MLflow dataset input."""
+    ds = entry.get("dataset") if isinstance(entry, dict) else None
+    if not isinstance(ds, dict):
+        raise InvalidInput("each input needs a dataset", field="datasets")
+    raw_tags = entry.get("tags") or []
+    if not isinstance(raw_tags, list) or not all(isinstance(t, dict) for t in raw_tags):
+        raise InvalidInput("an input's tags are a list of {key, value}", field="datasets")
+    tags = {t.get("key"): t.get("value") for t in raw_tags}
+    return v.clean_name(str(wire.required(ds, "name")), "dataset name"), ds, tags
 
 
 def dataset_inputs(pairs: list[tuple[DatasetUse, DatasetVersion]]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.access.entities import Kind
 from modelyard.errors import InvalidInput
+from modelyard.server import permissions
 from modelyard.server.deps import tracking
 from modelyard.server.mlflow import wire
 from modelyard.server.responses import JSONOut
@@ -32,12 +34,14 @@ def view_type(message: dict[str, object], name: str) -> ViewType:
 
 @router.post("/create")
 async def create(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
+    """A new experiment; its creator becomes its maintainer."""
     m = await wire.fields(request)
     name = wire.required(m, "name")
     if not isinstance(name, str):
         raise InvalidInput("parameter 'name' must be a string", field="name")
     tags = wire.key_values(m, "tags")
     exp = await run_in_threadpool(svc.create_experiment, name, "", tags)
+    await run_in_threadpool(permissions.made, request, Kind.EXPERIMENT, str(exp.id))
     return JSONOut({"experiment_id": str(exp.id)})
 
 
@@ -65,6 +69,7 @@ async def search(request: Request, svc: TrackingService = Depends(tracking)) -> 
     assert max_results is not None
     if max_results < 1:
         raise InvalidInput("max_results must be a positive integer", field="max_results")
+    readable = await run_in_threadpool(permissions.readable, request, Kind.EXPERIMENT)
     found, token = await run_in_threadpool(
         svc.search_experiments,
         wire.text(m, "filter"),
@@ -72,6 +77,7 @@ async def search(request: Request, svc: TrackingService = Depends(tracking)) -> 
         view_type(m, "view_type"),
         min(max_results, MAX_SEARCH_RESULTS),  # more come as pages
         wire.text(m, "page_token"),
+        readable,
     )
     out: dict[str, object] = {"experiments": [wire.experiment_json(e) for e in found]}
     if token:

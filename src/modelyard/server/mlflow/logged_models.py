@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.access.entities import Kind
 from modelyard.errors import InvalidInput
 from modelyard.registry.service import RegistryService
+from modelyard.server import permissions
 from modelyard.server.deps import registry, tracking
 from modelyard.server.mlflow import wire
 from modelyard.server.responses import JSONOut
@@ -51,6 +53,7 @@ async def create(request: Request, reg: RegistryService = Depends(registry)) -> 
 async def search(request: Request, reg: RegistryService = Depends(registry)) -> JSONOut:
     m = await wire.fields(request)
     ids = [wire.experiment_id(e) for e in wire.strings(m, "experiment_ids")]
+    readable = await run_in_threadpool(permissions.readable, request, Kind.EXPERIMENT)
     found, token = await run_in_threadpool(
         reg.search_logged_models,
         ids or None,
@@ -58,6 +61,7 @@ async def search(request: Request, reg: RegistryService = Depends(registry)) -> 
         _order_by(m.get("order_by")),
         wire.integer(m, "max_results", 100) or 100,
         wire.text(m, "page_token"),
+        readable,
     )
     out: dict[str, Any] = {"models": [wire.logged_model_json(x) for x in found]}
     if token:
@@ -121,7 +125,7 @@ async def log_outputs(
 ) -> JSONOut:
     """A run declares the models it produced; each must be a logged model of that run."""
     m = await wire.fields(request)
-    run_id = str(m.get("run_id") or wire.required(m, "run_uuid"))
+    run_id = wire.run_id(m)
     models = m.get("models") or []
     if not isinstance(models, list):
         raise InvalidInput("'models' must be a list", field="models")

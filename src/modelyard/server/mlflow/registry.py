@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.access.entities import Kind, Role
 from modelyard.errors import InvalidInput
-from modelyard.registry.entities import ModelVersion
+from modelyard.registry.entities import ModelVersion, RegisteredModel
 from modelyard.registry.service import RegistryService, parse_stage
+from modelyard.server import permissions
 from modelyard.server.deps import registry, tracking
 from modelyard.server.identity import Identity, identify
 from modelyard.server.mlflow import wire
@@ -44,15 +46,20 @@ async def create_model(
     reg: RegistryService = Depends(registry),
     identity: Identity = Depends(identify),
 ) -> JSONOut:
+    """A new registered model; its creator becomes its maintainer."""
     m = await wire.fields(request)
-    model = await run_in_threadpool(
-        lambda: reg.create_model(
+
+    def job() -> RegisteredModel:
+        model = reg.create_model(
             _name(m),
             description=str(m.get("description") or ""),
             tags=wire.key_values(m, "tags"),
             user=identity.name,
         )
-    )
+        permissions.made(request, Kind.MODEL, model.name)
+        return model
+
+    model = await run_in_threadpool(job)
     return JSONOut({"registered_model": wire.registered_model_json(model)})
 
 
@@ -69,11 +76,17 @@ async def rename_model(
     reg: RegistryService = Depends(registry),
     identity: Identity = Depends(identify),
 ) -> JSONOut:
+    """A new name; the grants on the model follow it."""
     m = await wire.fields(request)
     new_name = str(wire.required(m, "new_name"))
-    model = await run_in_threadpool(
-        lambda: reg.update_model(_name(m), new_name=new_name, user=identity.name)
-    )
+
+    def job() -> RegisteredModel:
+        old = _name(m)
+        model = reg.update_model(old, new_name=new_name, user=identity.name)
+        permissions.moved(request, Kind.MODEL, old, model.name)
+        return model
+
+    model = await run_in_threadpool(job)
     return JSONOut({"registered_model": wire.registered_model_json(model)})
 
 
@@ -98,20 +111,29 @@ async def delete_model(
     reg: RegistryService = Depends(registry),
     identity: Identity = Depends(identify),
 ) -> JSONOut:
+    """Delete the model; its grants go too (a later namesake starts without them)."""
     m = await wire.fields(request)
-    await run_in_threadpool(reg.delete_model, _name(m), identity.name)
+
+    def job() -> None:
+        reg.delete_model(_name(m), identity.name)
+        permissions.forget(request, Kind.MODEL, _name(m))
+
+    await run_in_threadpool(job)
     return JSONOut({})
 
 
 @router.get("/registered-models/search")
 async def search_models(request: Request, reg: RegistryService = Depends(registry)) -> JSONOut:
+    """The models the caller may read that match."""
     m = await wire.fields(request)
+    readable = await run_in_threadpool(permissions.readable, request, Kind.MODEL)
     found, token = await run_in_threadpool(
         reg.search_models,
         wire.text(m, "filter"),
         wire.strings(m, "order_by"),
         wire.integer(m, "max_results", 100) or 100,
         wire.text(m, "page_token"),
+        readable,
     )
     return _page("registered_models", [wire.registered_model_json(x) for x in found], token)
 
@@ -187,18 +209,25 @@ async def create_version(
     reg: RegistryService = Depends(registry),
     identity: Identity = Depends(identify),
 ) -> JSONOut:
+    """A version of a run's or a logged model's files (viewer on their experiment too)."""
     m = await wire.fields(request)
-    version = await run_in_threadpool(
-        lambda: reg.create_version(
+
+    def job() -> ModelVersion:
+        source = str(wire.required(m, "source"))
+        run_id, model_id = m.get("run_id") or None, m.get("model_id") or None
+        for exp in reg.source_experiments(source, run_id=run_id, logged_model_id=model_id):
+            permissions.require(request, Kind.EXPERIMENT, str(exp), Role.VIEWER)
+        return reg.create_version(
             _name(m),
-            str(wire.required(m, "source")),
-            run_id=m.get("run_id") or None,
-            logged_model_id=m.get("model_id") or None,
+            source,
+            run_id=run_id,
+            logged_model_id=model_id,
             description=str(m.get("description") or ""),
             tags=wire.key_values(m, "tags"),
             user=identity.name,
         )
-    )
+
+    version = await run_in_threadpool(job)
     return JSONOut({"model_version": wire.version_json(version)})
 
 
@@ -254,13 +283,16 @@ async def delete_version(
 
 @router.get("/model-versions/search")
 async def search_versions(request: Request, reg: RegistryService = Depends(registry)) -> JSONOut:
+    """The versions of the models the caller may read that match."""
     m = await wire.fields(request)
+    readable = await run_in_threadpool(permissions.readable, request, Kind.MODEL)
     found, token = await run_in_threadpool(
         reg.search_versions,
         wire.text(m, "filter"),
         wire.strings(m, "order_by"),
         wire.integer(m, "max_results", 10_000) or 10_000,
         wire.text(m, "page_token"),
+        readable,
     )
     return _page("model_versions", [wire.version_json(x) for x in found], token)
 

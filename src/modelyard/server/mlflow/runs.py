@@ -11,14 +11,18 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.access.entities import Kind
+from modelyard.datasets.entities import DatasetUse, DatasetVersion
 from modelyard.datasets.service import DatasetsService
 from modelyard.errors import InvalidInput
+from modelyard.server import permissions
 from modelyard.server.deps import datasets, tracking
-from modelyard.server.identity import Identity, identify
+from modelyard.server.identity import Identity
 from modelyard.server.mlflow import wire
 from modelyard.server.mlflow.datasets import dataset_inputs
 from modelyard.server.mlflow.experiments import view_type
 from modelyard.server.responses import JSONOut
+from modelyard.server.run_access import authorize_batches, require_runs
 from modelyard.tracking import batches
 from modelyard.tracking.entities import DEFAULT_EXPERIMENT, Run
 from modelyard.tracking.service import MAX_SEARCH_RESULTS, TrackingService
@@ -28,13 +32,6 @@ router = APIRouter()
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
 MAX_SEARCH = 50_000
 MAX_BULK_RUNS, MAX_BULK_POINTS = 100, 10_000
-
-
-def _run_id(m: dict[str, Any]) -> str:
-    value = m.get("run_id") or m.get("run_uuid")
-    if not value:
-        raise InvalidInput("Missing value for required parameter 'run_id'.", field="run_id")
-    return str(value)
 
 
 def _metrics(items: Any) -> list[dict[str, Any]]:
@@ -56,17 +53,30 @@ def _metrics(items: Any) -> list[dict[str, Any]]:
     return [{"key": k, **s} for k, s in series.items()]
 
 
-def _apply(svc: TrackingService, identity: Identity, payload: dict[str, Any]) -> None:
+def _apply(request: Request, svc: TrackingService, payload: dict[str, Any]) -> None:
+    """One batch, checked per run (server/run_access.py), as the caller."""
     batch = batches.parse_batch(payload, int(time.time() * 1000))
-    svc.ingest([batch], user=identity.name)
+    who: Identity = request.state.identity
+    svc.ingest(authorize_batches(request, svc, [batch]), user=who.name)
 
 
 async def _write(
-    svc: TrackingService, identity: Identity, m: dict[str, Any], **parts: Any
+    request: Request, svc: TrackingService, m: dict[str, Any], **parts: Any
 ) -> JSONOut:
-    payload = {"run_id": _run_id(m), **parts}
-    await run_in_threadpool(_apply, svc, identity, payload)
+    payload = {"run_id": wire.run_id(m), **parts}
+    await run_in_threadpool(_apply, request, svc, payload)
     return JSONOut({})
+
+
+def _inputs(
+    request: Request, data: DatasetsService, run_ids: list[str]
+) -> dict[str, list[tuple[DatasetUse, DatasetVersion]]]:
+    """The dataset versions each run read, of the datasets the caller may read."""
+    found = data.inputs(run_ids)
+    readable = permissions.readable(request, Kind.DATASET)
+    if readable is None:
+        return found
+    return {r: [p for p in pairs if p[1].name in readable] for r, pairs in found.items()}
 
 
 def _name_update(tags: dict[str, str]) -> dict[str, Any] | None:
@@ -79,7 +89,6 @@ def _name_update(tags: dict[str, str]) -> dict[str, Any] | None:
 async def create(
     request: Request,
     svc: TrackingService = Depends(tracking),
-    identity: Identity = Depends(identify),
 ) -> JSONOut:
     m = await wire.fields(request)
     tags = wire.key_values(m, "tags")
@@ -98,7 +107,7 @@ async def create(
     payload = {"run_id": run_id, "create": spec, "tags": tags}
 
     def job() -> Run:
-        _apply(svc, identity, payload)
+        _apply(request, svc, payload)
         return svc.get_run(run_id)
 
     run = await run_in_threadpool(job)
@@ -112,8 +121,8 @@ async def get(
     data: DatasetsService = Depends(datasets),
 ) -> JSONOut:
     m = await wire.fields(request)
-    run = await run_in_threadpool(svc.get_run, _run_id(m))
-    inputs = await run_in_threadpool(data.inputs, [run.id])
+    run = await run_in_threadpool(svc.get_run, wire.run_id(m))
+    inputs = await run_in_threadpool(_inputs, request, data, [run.id])
     return JSONOut({"run": wire.run_json(run, dataset_inputs(inputs.get(run.id, [])))})
 
 
@@ -121,10 +130,9 @@ async def get(
 async def update(
     request: Request,
     svc: TrackingService = Depends(tracking),
-    identity: Identity = Depends(identify),
 ) -> JSONOut:
     m = await wire.fields(request)
-    run_id = _run_id(m)
+    run_id = wire.run_id(m)
     change: dict[str, Any] = {}
     if m.get("status"):
         change["status"] = m["status"]
@@ -136,7 +144,7 @@ async def update(
 
     def job() -> Run:
         if change:
-            _apply(svc, identity, {"run_id": run_id, "update": change})
+            _apply(request, svc, {"run_id": run_id, "update": change})
         return svc.get_run(run_id)
 
     run = await run_in_threadpool(job)
@@ -146,14 +154,14 @@ async def update(
 @router.post("/runs/delete")
 async def delete(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
     m = await wire.fields(request)
-    await run_in_threadpool(svc.delete_run, _run_id(m))
+    await run_in_threadpool(svc.delete_run, wire.run_id(m))
     return JSONOut({})
 
 
 @router.post("/runs/restore")
 async def restore(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
     m = await wire.fields(request)
-    await run_in_threadpool(svc.restore_run, _run_id(m))
+    await run_in_threadpool(svc.restore_run, wire.run_id(m))
     return JSONOut({})
 
 
@@ -161,42 +169,39 @@ async def restore(request: Request, svc: TrackingService = Depends(tracking)) ->
 async def log_metric(
     request: Request,
     svc: TrackingService = Depends(tracking),
-    identity: Identity = Depends(identify),
 ) -> JSONOut:
     m = await wire.fields(request)
     wire.required(m, "timestamp")
-    return await _write(svc, identity, m, metrics=_metrics([m]))
+    return await _write(request, svc, m, metrics=_metrics([m]))
 
 
 @router.post("/runs/log-parameter")
 async def log_param(
     request: Request,
     svc: TrackingService = Depends(tracking),
-    identity: Identity = Depends(identify),
 ) -> JSONOut:
     m = await wire.fields(request)
     key = wire.required(m, "key")
     if m.get("value") is None:
         raise InvalidInput("Missing value for required parameter 'value'.", field="value")
-    return await _write(svc, identity, m, params={key: m["value"]})
+    return await _write(request, svc, m, params={key: m["value"]})
 
 
 @router.post("/runs/set-tag")
 async def set_tag(
     request: Request,
     svc: TrackingService = Depends(tracking),
-    identity: Identity = Depends(identify),
 ) -> JSONOut:
     m = await wire.fields(request)
     value = m.get("value")
     tags = {str(wire.required(m, "key")): "" if value is None else str(value)}
-    return await _write(svc, identity, m, tags=tags, update=_name_update(tags))
+    return await _write(request, svc, m, tags=tags, update=_name_update(tags))
 
 
 @router.post("/runs/delete-tag")
 async def delete_tag(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
     m = await wire.fields(request)
-    await run_in_threadpool(svc.delete_run_tag, _run_id(m), wire.required(m, "key"))
+    await run_in_threadpool(svc.delete_run_tag, wire.run_id(m), wire.required(m, "key"))
     return JSONOut({})
 
 
@@ -204,7 +209,6 @@ async def delete_tag(request: Request, svc: TrackingService = Depends(tracking))
 async def log_batch(
     request: Request,
     svc: TrackingService = Depends(tracking),
-    identity: Identity = Depends(identify),
 ) -> JSONOut:
     m = await wire.fields(request)
     raw_metrics = m.get("metrics") or []
@@ -218,8 +222,8 @@ async def log_batch(
     if sum(counts) > MAX_ENTITIES:
         raise InvalidInput(f"A batch logging request can contain at most {MAX_ENTITIES} entities")
     return await _write(
+        request,
         svc,
-        identity,
         m,
         metrics=_metrics(raw_metrics),
         params=params,
@@ -231,7 +235,7 @@ async def log_batch(
 @router.get("/metrics/get-history")
 async def get_history(request: Request, svc: TrackingService = Depends(tracking)) -> JSONOut:
     m = await wire.fields(request)
-    run_id, key = _run_id(m), str(wire.required(m, "metric_key"))
+    run_id, key = wire.run_id(m), str(wire.required(m, "metric_key"))
 
     def job() -> list[dict[str, Any]]:
         svc.get_run(run_id)  # an unknown run is 404 even when it has no such metric
@@ -269,6 +273,7 @@ async def get_history_bulk_interval(
     start, end = wire.integer(m, "start_step"), wire.integer(m, "end_step")
 
     def job() -> list[dict[str, Any]]:
+        require_runs(request, svc, run_ids)
         out = []
         for run_id in run_ids:
             svc.get_run(run_id)
@@ -297,6 +302,7 @@ async def search(
             field="max_results",
         )
     ids = [wire.experiment_id(e) for e in wire.strings(m, "experiment_ids")]
+    readable = await run_in_threadpool(permissions.readable, request, Kind.EXPERIMENT)
     page = await run_in_threadpool(
         svc.search_runs,
         ids or None,
@@ -305,8 +311,9 @@ async def search(
         min(max_results, MAX_SEARCH_RESULTS),
         wire.text(m, "page_token"),
         view_type(m, "run_view_type"),
+        readable,
     )
-    inputs = await run_in_threadpool(data.inputs, [r.id for r in page.runs])
+    inputs = await run_in_threadpool(_inputs, request, data, [r.id for r in page.runs])
     out: dict[str, Any] = {
         "runs": [wire.run_json(r, dataset_inputs(inputs.get(r.id, []))) for r in page.runs]
     }

@@ -67,10 +67,16 @@ def error_body(exc: ModelyardError) -> tuple[int, dict[str, Any]]:
 
 
 async def fields(request: Request) -> dict[str, Any]:
+    """The request message (see :func:`message`)."""
+    return message(request)
+
+
+def message(request: Request) -> dict[str, Any]:
     """The request message: the query string of a GET, the JSON body of any other method.
 
     Query arguments are never merged into a write (a link or a form could carry them); the
-    guard has already parsed and bounded the body (see server/guard.py).
+    guard has already parsed and bounded the body (see server/guard.py). The permission
+    check reads the same message (server/finders.py).
     """
     if request.method in ("GET", "HEAD"):
         out: dict[str, Any] = {}
@@ -84,6 +90,14 @@ async def fields(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise MalformedRequest("request body must be a JSON object")
     return body
+
+
+def run_id(message: dict[str, Any]) -> str:
+    """The run a message names: ``run_id``, else MLflow's older ``run_uuid``."""
+    value = message.get("run_id") or message.get("run_uuid")
+    if not value:
+        raise InvalidInput("Missing value for required parameter 'run_id'.", field="run_id")
+    return str(value)
 
 
 def required(message: dict[str, Any], name: str) -> Any:

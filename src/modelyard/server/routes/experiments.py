@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
+from modelyard.access.entities import Kind
+from modelyard.server import permissions
 from modelyard.server.deps import tracking
 from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import (
@@ -23,17 +25,22 @@ _ONE: dict[int | str, dict[str, Any]] = {200: {"model": ExperimentOut}}
 
 @router.get("", responses={200: {"model": list[ExperimentOut]}})
 def list_experiments(
+    request: Request,
     view: Literal["active", "deleted", "all"] = "active",
     svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
-    return JSONOut([e.to_json() for e in svc.list_experiments(ViewType(view))])
+    """The experiments the caller may read."""
+    readable = permissions.readable(request, Kind.EXPERIMENT)
+    return JSONOut([e.to_json() for e in svc.list_experiments(ViewType(view), readable)])
 
 
 @router.post("", responses=_ONE, status_code=201)
 def create_experiment(
-    body: ExperimentCreateIn, svc: TrackingService = Depends(tracking)
+    body: ExperimentCreateIn, request: Request, svc: TrackingService = Depends(tracking)
 ) -> JSONOut:
+    """A new experiment; its creator becomes its maintainer."""
     exp = svc.create_experiment(body.name, body.description, body.tags)
+    permissions.made(request, Kind.EXPERIMENT, str(exp.id))
     return JSONOut(exp.to_json(), status_code=201)
 
 

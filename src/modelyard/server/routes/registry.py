@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.access.entities import Kind, Role
 from modelyard.registry.entities import ModelVersion
 from modelyard.registry.service import RegistryService, parse_stage
-from modelyard.server.deps import registry
+from modelyard.server import permissions
+from modelyard.server.deps import registry, tracking
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
+from modelyard.server.run_access import require_runs
 from modelyard.server.schemas import AliasIn, CardIn, PackageIn, ReasonIn, VersionUpdateIn
+from modelyard.tracking.service import TrackingService
 from modelyard.wire import files_json, model_json, version_json
 
 router = APIRouter(prefix="/models", tags=["registry"])
@@ -21,12 +25,17 @@ router = APIRouter(prefix="/models", tags=["registry"])
 
 @router.get("")
 async def list_models(
+    request: Request,
     filter: str | None = None,
     max_results: int = 100,
     page_token: str | None = None,
     reg: RegistryService = Depends(registry),
 ) -> JSONOut:
-    found, token = await run_in_threadpool(reg.search_models, filter, None, max_results, page_token)
+    """The models the caller may read that match ``filter``, one page at a time."""
+    readable = await run_in_threadpool(permissions.readable, request, Kind.MODEL)
+    found, token = await run_in_threadpool(
+        reg.search_models, filter, None, max_results, page_token, readable
+    )
     return JSONOut({"models": [model_json(m) for m in found], "next_page_token": token})
 
 
@@ -73,20 +82,30 @@ async def history(name: str, reg: RegistryService = Depends(registry)) -> JSONOu
 async def register(
     name: str,
     body: PackageIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
+    svc: TrackingService = Depends(tracking),
     who: Identity = Depends(identify),
 ) -> JSONOut:
-    """A new version from uploaded blobs forming a modelyard package (see ``/blobs``)."""
+    """A new version from uploaded blobs forming a modelyard package (see ``/blobs``); the
+    first makes the model, and its creator its maintainer. A run named must be readable."""
+    new = permissions.created(request)
 
     def job() -> ModelVersion:
-        return reg.register_package(
+        if body.run_id is not None:
+            require_runs(request, svc, [body.run_id])
+        found = reg.register_package(
             name,
             body.files,
             run_id=body.run_id,
             description=body.description,
             tags=body.tags,
             user=who.name,
+            create_only=new,
         )
+        if new:
+            permissions.made(request, Kind.MODEL, found.name)
+        return found
 
     return JSONOut(version_json(await run_in_threadpool(job)), status_code=201)
 
@@ -96,11 +115,15 @@ async def update_version(
     name: str,
     version: int,
     body: VersionUpdateIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
-    """Change the description or the stage (``archive_others`` archives the stage's others)."""
+    """Change the description or the stage (``archive_others`` archives the stage's others;
+    a stage needs the maintainer role)."""
     stage = parse_stage(body.stage) if body.stage is not None else None
+    if stage is not None:
+        await run_in_threadpool(permissions.require, request, Kind.MODEL, name, Role.MAINTAINER)
 
     def job() -> ModelVersion:
         return reg.update_version(
@@ -142,9 +165,16 @@ async def trust(
 
 
 @router.get("/{name}/versions/{version}/lineage")
-async def lineage(name: str, version: int, reg: RegistryService = Depends(registry)) -> JSONOut:
-    """Run, code commit, params, metrics and dataset versions behind this version."""
-    return JSONOut(await run_in_threadpool(reg.lineage, name, version))
+async def lineage(
+    name: str, version: int, request: Request, reg: RegistryService = Depends(registry)
+) -> JSONOut:
+    """Run, code commit, params, metrics and dataset versions behind this version (the
+    datasets the caller may read)."""
+    found = await run_in_threadpool(reg.lineage, name, version)
+    readable = await run_in_threadpool(permissions.readable, request, Kind.DATASET)
+    if readable is not None:
+        found["datasets"] = [d for d in found["datasets"] if d["name"] in readable]
+    return JSONOut(found)
 
 
 @router.get("/{name}/versions/{version}/files")

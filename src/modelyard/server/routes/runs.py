@@ -10,11 +10,14 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.access.entities import Kind
 from modelyard.errors import MalformedRequest
+from modelyard.server import permissions
 from modelyard.server.deps import tracking
 from modelyard.server.guard import parsed_json
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
+from modelyard.server.run_access import authorize_batches, require_runs
 from modelyard.server.schemas import (
     GcIn,
     GcOut,
@@ -32,14 +35,18 @@ from modelyard.server.schemas import (
     inline_schema,
 )
 from modelyard.tracking import batches
-from modelyard.tracking.entities import MetricPoints, ViewType, json_float
+from modelyard.tracking.entities import MetricPoints, RunBatch, ViewType, json_float
 from modelyard.tracking.service import TrackingService
+from modelyard.tracking.validation import clean_run_id
 
 router = APIRouter(tags=["runs"])
 _ONE: dict[int | str, dict[str, Any]] = {200: {"model": RunOut}}
 
 
-def _ingest(svc: TrackingService, payload: Any, user: str, run_id: str | None) -> dict[str, int]:
+def _ingest(
+    request: Request, svc: TrackingService, user: str, run_id: str | None
+) -> dict[str, int]:
+    payload = parsed_json(request.scope)
     if payload is None:
         raise MalformedRequest("the request needs a JSON body")
     now = int(time.time() * 1000)
@@ -49,6 +56,7 @@ def _ingest(svc: TrackingService, payload: Any, user: str, run_id: str | None) -
         if isinstance(payload, dict):
             payload = {**payload, "run_id": run_id}
         parsed = [batches.parse_batch(payload, now)]
+    parsed = authorize_batches(request, svc, parsed)
     result = svc.ingest(parsed, user=user)
     return {"applied": result.applied, "duplicates": result.duplicates, "points": result.points}
 
@@ -69,8 +77,7 @@ async def ingest(
     svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
     """Write batches to many runs in one request: all of them or none (the SDK's path)."""
-    body = parsed_json(request.scope)
-    return JSONOut(await run_in_threadpool(_ingest, svc, body, identity.name, None))
+    return JSONOut(await run_in_threadpool(_ingest, request, svc, identity.name, None))
 
 
 @router.post(
@@ -90,23 +97,30 @@ async def log_batch(
     svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
     """Write params, tags and metric points to one run, atomically."""
-    body = parsed_json(request.scope)
-    return JSONOut(await run_in_threadpool(_ingest, svc, body, identity.name, run_id))
+    return JSONOut(await run_in_threadpool(_ingest, request, svc, identity.name, run_id))
 
 
 @router.post("/runs", responses=_ONE, status_code=201)
 def create_run(
     body: RunCreateIn,
+    request: Request,
     identity: Identity = Depends(identify),
     svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
     spec = batches.parse_create(body.model_dump(exclude={"run_id", "tags"}))
-    run = svc.create_run(spec, run_id=body.run_id, tags=body.tags, user=identity.name)
+    run_id = body.run_id or batches.new_run_id()
+    batch = RunBatch(run_id=clean_run_id(run_id), create=spec, tags=body.tags)
+    [batch] = authorize_batches(request, svc, [batch])
+    assert batch.create is not None
+    run = svc.create_run(batch.create, run_id=run_id, tags=batch.tags, user=identity.name)
     return JSONOut(run.to_json(), status_code=201)
 
 
 @router.post("/runs/search", responses={200: {"model": RunPageOut}})
-def search_runs(body: SearchIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+def search_runs(
+    body: SearchIn, request: Request, svc: TrackingService = Depends(tracking)
+) -> JSONOut:
+    """Runs of the experiments the caller may read (the others are never searched)."""
     page = svc.search_runs_json(
         body.experiment_ids,
         body.filter,
@@ -114,6 +128,7 @@ def search_runs(body: SearchIn, svc: TrackingService = Depends(tracking)) -> JSO
         body.max_results,
         body.page_token,
         ViewType(body.view),
+        readable=permissions.readable(request, Kind.EXPERIMENT),
     )
     return JSONOut(page)
 
@@ -183,8 +198,11 @@ def metric_history(
 
 
 @router.post("/metrics/history", responses={200: {"model": HistoriesOut}})
-def metric_histories(body: HistoriesIn, svc: TrackingService = Depends(tracking)) -> JSONOut:
+def metric_histories(
+    body: HistoriesIn, request: Request, svc: TrackingService = Depends(tracking)
+) -> JSONOut:
     """Many runs' series in one answer; a run without a key has no entry for it."""
+    require_runs(request, svc, body.run_ids)
     found = svc.metric_histories(
         body.run_ids,
         body.keys,

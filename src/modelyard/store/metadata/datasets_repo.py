@@ -9,14 +9,18 @@ from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from modelyard.datasets.entities import Dataset, DatasetUse, DatasetVersion, Direction
-from modelyard.errors import NotFound
+from modelyard.errors import AlreadyExists, NotFound
 from modelyard.store.metadata import artifact_index_repo
 from modelyard.store.metadata.sql import now_ms
 from modelyard.store.metadata.tables import dataset_versions, datasets, run_datasets, runs
 
 
+def find(conn: Connection, name: str) -> Row[Any] | None:
+    return conn.execute(select(datasets).where(datasets.c.name == name)).first()
+
+
 def _row(conn: Connection, name: str) -> Row[Any]:
-    row = conn.execute(select(datasets).where(datasets.c.name == name)).first()
+    row = find(conn, name)
     if row is None:
         raise NotFound(f"dataset {name!r} does not exist", name=name)
     return row
@@ -72,11 +76,16 @@ def create_version(
     conn: Connection,
     version: DatasetVersion,
     files: list[artifact_index_repo.FileRow],
+    *,
+    create_only: bool = False,
 ) -> tuple[DatasetVersion, bool]:
     """Insert the next version, or return the one with the same digest (False: not new).
 
     Content of a deleted version registered again brings that version back with its files.
+    ``create_only``: the dataset must be new (AlreadyExists otherwise), in this transaction.
     """
+    if create_only and find(conn, version.name) is not None:
+        raise AlreadyExists(f"dataset {version.name!r} already exists", name=version.name)
     existing = by_digest(conn, version.name, version.digest)
     if existing is not None and existing.deleted_at is None:
         return existing, False

@@ -58,6 +58,16 @@ def model_id(conn: Connection, name: str) -> int:
     return int(_model_row(conn, name).id)
 
 
+def model_name(conn: Connection, model_id: int) -> str:
+    """The name of the model with this id (NotFound once it is deleted)."""
+    row = conn.execute(
+        select(registered_models.c.name).where(registered_models.c.id == model_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"registered model {model_id} does not exist")
+    return str(row.name)
+
+
 def _aliases(conn: Connection, ids: list[int]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {i: {} for i in ids}
     if ids:

@@ -88,6 +88,15 @@ def get(conn: Connection, run_id: str) -> Run:
     return found[0]
 
 
+def experiments_of(conn: Connection, run_ids: list[str]) -> dict[str, int]:
+    """``{run id: experiment id}`` of the runs that exist."""
+    out: dict[str, int] = {}
+    for chunk in chunked(run_ids):
+        rows = conn.execute(select(runs.c.id, runs.c.experiment_id).where(runs.c.id.in_(chunk)))
+        out.update((str(r.id), int(r.experiment_id)) for r in rows)
+    return out
+
+
 def _lock_active(conn: Connection, run_id: str) -> None:
     row = conn.execute(
         select(runs.c.lifecycle).where(runs.c.id == run_id).with_for_update()
