@@ -54,7 +54,9 @@ router = APIRouter(tags=["access"])
 _on = APIRouter(tags=["access"], dependencies=[Depends(_auth_on)])
 
 
-def _audit(request: Request, before: Any, after: Any) -> None:
+def _audit(request: Request, obj: tuple[str, str], before: Any, after: Any) -> None:
+    """What the audit log records of this change: its object, and the before and after."""
+    request.state.audit_object = obj
     request.state.audit_changes = {"before": before, "after": after}
 
 
@@ -106,6 +108,8 @@ def login(body: LoginIn, request: Request, svc: AccessService = Depends(access))
     who = svc.authenticate_password(body.name, body.password)
     assert who.user_id is not None
     cookie, csrf = svc.open_session(who.user_id)
+    request.state.identity = who  # the audit log's record of this login names them
+    request.state.audit_object = ("user", who.name)
     response = JSONOut(_session_json(request, svc.user(who.user_id).to_json(), csrf))
     set_session_cookie(request, response, cookie)
     response.headers["Cache-Control"] = "no-store"
@@ -160,7 +164,7 @@ async def change_password(
     user_id = who.user_id
     await run_in_threadpool(svc.change_password, user_id, body.current, body.new)
     PASSWORDS.clear()
-    _audit(request, None, {"user": who.name, "password": "changed"})
+    _audit(request, ("user", who.name), None, {"user": who.name, "password": "changed"})
     response = Response(status_code=204)
     if who.via_session:
         cookie, _csrf = await run_in_threadpool(svc.open_session, user_id)
@@ -201,7 +205,7 @@ def create_token(
         expires_in_days=body.expires_in_days,
         owner=body.owner,
     )
-    _audit(request, None, token.to_json())
+    _audit(request, ("token", token.id), None, token.to_json())
     response = JSONOut({"token": token.to_json(), "secret": secret}, status_code=201)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -217,7 +221,7 @@ def revoke_token(
     """Revoke a token (one's own, or any for an admin); it stops working at once."""
     before = svc.token(token_id)
     after = svc.revoke_token(token_id, who)
-    _audit(request, before.to_json(), after.to_json())
+    _audit(request, ("token", token_id), before.to_json(), after.to_json())
     return JSONOut(after.to_json())
 
 
@@ -243,7 +247,7 @@ def create_user(
     user = svc.create_user(
         body.name, body.password, is_admin=body.is_admin, email=body.email, by=who
     )
-    _audit(request, None, user.to_json())
+    _audit(request, ("user", user.name), None, user.to_json())
     return JSONOut(user.to_json(), status_code=201)
 
 
@@ -267,7 +271,7 @@ def update_user(
     )
     _accounts_changed()
     changed = {**after.to_json(), "password": "changed"} if body.password else after.to_json()
-    _audit(request, before.to_json(), changed)
+    _audit(request, ("user", name), before.to_json(), changed)
     return JSONOut(after.to_json())
 
 
@@ -277,7 +281,7 @@ def delete_user(name: str, request: Request, svc: AccessService = Depends(access
     before = svc.user_named(name)
     svc.delete_user(name)
     _accounts_changed()
-    _audit(request, before.to_json(), None)
+    _audit(request, ("user", name), before.to_json(), None)
     return Response(status_code=204)
 
 
@@ -294,7 +298,7 @@ def create_team(
     body: TeamCreateIn, request: Request, svc: AccessService = Depends(access)
 ) -> JSONOut:
     team = svc.create_team(body.name)
-    _audit(request, None, team)
+    _audit(request, ("team", body.name), None, team)
     return JSONOut(team, status_code=201)
 
 
@@ -303,7 +307,7 @@ def delete_team(name: str, request: Request, svc: AccessService = Depends(access
     """Delete a team and the grants it held (its members stay)."""
     before = svc.team(name)
     svc.delete_team(name)
-    _audit(request, before, None)
+    _audit(request, ("team", name), before, None)
     return Response(status_code=204)
 
 
@@ -313,7 +317,7 @@ def add_member(
 ) -> JSONOut:
     before = svc.team(name)
     after = svc.set_member(name, user, True)
-    _audit(request, before, after)
+    _audit(request, ("team", name), before, after)
     return JSONOut(after)
 
 
@@ -323,7 +327,7 @@ def remove_member(
 ) -> JSONOut:
     before = svc.team(name)
     after = svc.set_member(name, user, False)
-    _audit(request, before, after)
+    _audit(request, ("team", name), before, after)
     return JSONOut(after)
 
 
@@ -431,7 +435,12 @@ def create_grant(
         if g.resource_kind is kind and g.resource == resource
     ]
     grant = svc.grant(body.principal, kind, resource, Role.parse(body.role), by=who)
-    _audit(request, previous[0].to_json() if previous else None, grant.to_json())
+    _audit(
+        request,
+        (kind.value, resource),
+        previous[0].to_json() if previous else None,
+        grant.to_json(),
+    )
     return JSONOut(grant.to_json(), status_code=201)
 
 
@@ -448,7 +457,7 @@ def delete_grant(
         raise NotFound(f"grant {grant_id} does not exist")
     _may_manage(svc, who, grant.resource_kind, grant.resource)
     svc.revoke_grant(grant_id)
-    _audit(request, grant.to_json(), None)
+    _audit(request, (grant.resource_kind.value, grant.resource), grant.to_json(), None)
     return JSONOut(grant.to_json())
 
 
