@@ -38,6 +38,8 @@ MAX_PROBLEMS = 1000
 MAX_CHANGES_BYTES = 256 << 10
 MAX_FILTER = 500
 _LOOKUPS = 20  # broken links whose target is looked up (each a scan of the table)
+_ORIGINS = 100  # records failing their hash that are tried at other seqs (moved, not edited)
+_NEAR = 8  # how far from its place a moved record is looked for
 _SIZES = {  # the columns' lengths: values are cut to fit before they are hashed
     "actor": 250,
     "actor_kind": 16,
@@ -271,6 +273,7 @@ class _Walk:
         self.conn = conn
         self.problems: list[Problem] = []
         self.lookups = _LOOKUPS
+        self.origins = _ORIGINS
 
     def note(self, seq: int, kind: str, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -357,13 +360,20 @@ class _Walk:
         return repo.seq_of_hash(self.conn, hashed)
 
     def origin(self, record: Record) -> int | None:
-        """The seq a record whose hash fails held before it was moved, when its fields match
-        its hash at the seq after the record it chains to."""
-        target = self.find(record.prev_hash)
-        if target is None or target + 1 == record.seq:
+        """The seq a record whose hash fails held before it was moved: one near its place, or
+        after the record it chains to, at which its fields match its hash."""
+        if self.origins <= 0:
             return None
-        moved = {**record.hashed_fields(), "seq": target + 1}
-        return target + 1 if digest(moved) == record.hash else None
+        self.origins -= 1
+        candidates = [record.seq + d for d in range(-_NEAR, _NEAR + 1) if d]
+        target = self.find(record.prev_hash)
+        if target is not None:
+            candidates.insert(0, target + 1)
+        fields_ = record.hashed_fields()
+        for seq in candidates:
+            if seq > 0 and seq != record.seq and digest({**fields_, "seq": seq}) == record.hash:
+                return seq
+        return None
 
 
 def _span(first: int, last: int) -> str:
@@ -386,8 +396,10 @@ def _fitted(entry: Entry) -> dict[str, Any]:
     return out
 
 
-def _text(value: str, size: int) -> str:
-    return str(value).replace("\x00", "\ufffd")[:size]
+def _text(value: str, size: int | None = None) -> str:
+    """Text any store keeps as it is: no NULs, no lone surrogates; cut to ``size``."""
+    clean = str(value).encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
+    return clean if size is None else clean[:size]
 
 
 def plain_changes(changes: dict[str, Any]) -> dict[str, Any]:
@@ -409,12 +421,20 @@ def _scrub(value: Any, depth: int) -> Any:
     if depth > 32:
         return "..."
     if isinstance(value, dict):
-        return {k: "****" if _secret_key(k) else _scrub(v, depth + 1) for k, v in value.items()}
+        return {
+            _key(k): "****" if _secret_key(k) else _scrub(v, depth + 1) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_scrub(v, depth + 1) for v in value]
     if isinstance(value, str):
-        return mask(value.replace("\x00", "\ufffd"))
+        return mask(_text(value))
+    if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < 1 << 64:
+        return str(value)  # past the integers JSON encoders keep exactly
     return value
+
+
+def _key(key: object) -> object:
+    return _text(key) if isinstance(key, str) else key
 
 
 def _secret_key(key: object) -> bool:
