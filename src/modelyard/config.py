@@ -217,6 +217,13 @@ TOKEN_MAX_UPLOAD_MB = Setting(
     "Largest upload (artifact, blob or part) one request may send, in MB, when auth is on "
     "(0: no limit beyond the store's).",
 )
+SERVING_TOKEN = Setting(
+    "MODELYARD_SERVING_TOKEN",
+    "",
+    "A deployment's serving token, which `modelyard serve --deployment` sends with its "
+    "heartbeats (the server hands it to the processes it starts; for engine external, "
+    "`modelyard deploy token NAME`).",
+)
 ARTIFACTS_KEYS = Setting(
     "MODELYARD_ARTIFACTS_KEYS",
     "",
@@ -291,6 +298,7 @@ ALL_SETTINGS: tuple[Setting[object], ...] = (
     OIDC_GROUPS_CLAIM,
     RATE_LIMIT,
     TOKEN_MAX_UPLOAD_MB,
+    SERVING_TOKEN,
     ARTIFACTS_KEYS,
     S3_SSE,
     S3_SSE_KMS_KEY_ID,

@@ -14,6 +14,7 @@ LATENCY_BOUNDS_MS: tuple[float, ...] = (
 )  # fmt: skip
 """Upper bounds (ms) of the latency buckets every instance reports, the last one open."""
 
+SERVING_TOKEN_HEADER = "X-Serving-Token"  # a serving process's proof it serves its deployment
 STALE_AFTER_MS = 10_000  # an instance not heard from for this long is stale: shown, not counted
 ENGINES = ("process", "external", "ray")
 STRATEGIES = ("blue-green", "canary")
