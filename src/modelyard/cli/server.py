@@ -54,6 +54,7 @@ def serve(
     """Run the REST API and web UI (and the serving processes of the deployments)."""
     import uvicorn
 
+    from modelyard.access.oidc import OidcSettings
     from modelyard.listener import uvicorn_config
     from modelyard.server.app import ServerSettings, create_app
     from modelyard.server.guard import allowed_hosts as hosts_for
@@ -69,18 +70,19 @@ def serve(
         )
         raise typer.Exit(2)
     scheme = "https" if tls_cert else "http"
-    settings = ServerSettings(
-        store_uri=store or config.default_store_uri(),
-        artifacts_uri=artifacts or config.default_artifacts_uri(),
-        max_body_bytes=config.MAX_BODY_MB.get() << 20,
-        allowed_hosts=hosts_for(host, (allowed_hosts or "").split(",")),
-        url=f"{scheme}://{_reachable(host)}:{port}",
-        supervise=supervise,
-        auth=auth,
-        tls=bool(tls_cert),
-        admin_password=config.ADMIN_PASSWORD.get() or None,
-    )
     try:
+        settings = ServerSettings(
+            store_uri=store or config.default_store_uri(),
+            artifacts_uri=artifacts or config.default_artifacts_uri(),
+            max_body_bytes=config.MAX_BODY_MB.get() << 20,
+            allowed_hosts=hosts_for(host, (allowed_hosts or "").split(",")),
+            url=f"{scheme}://{_reachable(host)}:{port}",
+            supervise=supervise,
+            auth=auth,
+            tls=bool(tls_cert),
+            admin_password=config.ADMIN_PASSWORD.get() or None,
+            oidc=OidcSettings.from_config(),
+        )
         app = create_app(settings)
     except ModelyardError as exc:
         err_console.print(f"[red]error:[/red] {exc.code}: {exc.message}")
@@ -103,6 +105,11 @@ def serve(
             )
         elif auth:
             console.print("  access control: on (accounts, tokens and roles)")
+        if settings.oidc is not None:
+            console.print(
+                f"  single sign-on: {settings.oidc.issuer}"
+                + ("" if auth else " (off: needs --auth)")
+            )
         console.print(f"  artifacts: {settings.artifacts_uri}")
         if settings.allowed_hosts == ("*",):
             err_console.print(

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from modelyard import __version__, config
+from modelyard.access.oidc import OidcSettings
 from modelyard.server import errors
 from modelyard.server.audit import install_audit
 from modelyard.server.domains import BUILT_IN, Domain
@@ -50,6 +51,7 @@ class ServerSettings:
     auth: bool = False  # access control: credentials on every request, roles on every route
     tls: bool = False  # served over https (the UI's session cookie is then Secure)
     admin_password: str | None = None  # the first admin's password (else a generated one)
+    oidc: OidcSettings | None = None  # the web UI's single sign-on provider (None: none)
 
 
 def default_settings() -> ServerSettings:
@@ -60,6 +62,7 @@ def default_settings() -> ServerSettings:
         allowed_hosts=allowed_hosts("127.0.0.1", config.ALLOWED_HOSTS.get().split(",")),
         auth=config.AUTH.get(),
         admin_password=config.ADMIN_PASSWORD.get() or None,
+        oidc=OidcSettings.from_config(),
     )
 
 

@@ -35,6 +35,7 @@ from modelyard.server.routes import (
     experiments,
     health,
     monitoring,
+    oidc,
     promotions,
     registry,
     runs,
@@ -202,7 +203,7 @@ def _mount_health(app: FastAPI) -> None:
 
 
 BUILT_IN: tuple[Domain, ...] = (
-    Domain("access", _access, (access.router,), running=_access_running),
+    Domain("access", _access, (access.router, oidc.router), running=_access_running),
     Domain(
         "tracking",
         _tracking,
