@@ -62,7 +62,7 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def scan(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix`` (sizes as stored, headers included)."""
+        """Every object whose key starts with ``prefix`` (sizes of the plaintext, as ``stat``)."""
 
     def multipart(self) -> Multipart:
         """Where parts of multipart uploads wait (default: files in the staging folder)."""

@@ -18,6 +18,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -77,7 +78,7 @@ class LocalObjectStore(ObjectStore):
                 st = os.stat(name, dir_fd=fd, follow_symlinks=False)
                 if not stat.S_ISREG(st.st_mode):
                     return None  # a planted link or device is no object (a put replaces it)
-                size = self.codec.size(key, st.st_size, lambda: _head(fd, name))
+                size = self.codec.size(key, st.st_size, partial(_head, fd, name))
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -211,8 +212,14 @@ class LocalObjectStore(ObjectStore):
                         continue
                     rel = os.path.normpath(os.path.join(dirpath, name))
                     key = f"{folder}/{rel}" if folder else rel
-                    if key.startswith(prefix):
-                        yield ObjectInfo(key, st.st_size, st.st_mtime)
+                    if not key.startswith(prefix):
+                        continue
+                    try:
+                        size = self.codec.size(key, st.st_size, partial(_head, fd, name))
+                    except FileNotFoundError:
+                        continue
+                    # a damaged file is still listed (gc removes it, rekey names it)
+                    yield ObjectInfo(key, st.st_size if size is None else size, st.st_mtime)
         finally:
             os.close(top)
 
