@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelyard.access.entities import Identity
+from modelyard.access.audit import AuditLog, Filter
 from modelyard.access.oidc import CALLBACK_PATH, OidcClient, OidcSettings, safe_next
 from modelyard.access.service import AccessService
 from modelyard.errors import InvalidInput
@@ -36,7 +36,6 @@ from tests.ui.conftest import browser  # noqa: F401 (Debian's chromium, or a ski
 
 SECRET = "provider-secret-of-32-characters!!"
 LOGIN = "/api/v1/auth/oidc/login"
-ADMIN = Identity("admin", kind="user", is_admin=True)
 
 
 @dataclass
@@ -205,6 +204,16 @@ def test_groups_claim_makes_team_members_and_takes_them_away(
     agent.cookies.clear()
     assert sign_in(site, agent).status_code == 302
     assert site.access.user_named("gina").teams == ("ops",)
+
+    audit: AuditLog = site.app.state.audit
+    records = list(audit.records(Filter(actor="gina", action="oidc")))
+    assert [r.changes for r in records] == [
+        {"teams": {"before": [], "after": ["finance", "ml"]}},
+        {"teams": {"before": ["finance", "ml", "ops"], "after": ["ml", "ops"]}},
+        {"teams": {"before": ["ml", "ops"], "after": ["ops"]}},
+    ]
+    assert {(r.object_kind, r.object_id, r.status) for r in records} == {("user", "gina", 302)}
+    assert audit.verify().ok
 
 
 def test_groups_read_from_userinfo_when_the_id_token_lacks_them(

@@ -15,9 +15,12 @@ import html
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from modelyard.access.audit import AuditLog, Entry
+from modelyard.access.entities import User
 from modelyard.access.oidc import CALLBACK_PATH, STATE_TTL_S, OidcClient
 from modelyard.access.service import AccessService
-from modelyard.errors import ModelyardError, NotFound, Unauthenticated
+from modelyard.errors import ModelyardError, NotFound, StoreUnavailable, Unauthenticated
+from modelyard.server.identity import client_address
 from modelyard.server.responses import error_response
 from modelyard.server.routes.access import set_session_cookie
 
@@ -65,6 +68,7 @@ def oidc_callback(request: Request) -> Response:
         if user.disabled:
             raise Unauthenticated(f"the account {user.name!r} is disabled")
         access.sync_sso_teams(user.id, signed.groups)
+        _record(request, user, access.user(user.id))
         cookie, _csrf = access.open_session(user.id)
     except ModelyardError as exc:
         return _failure(request, exc)
@@ -73,6 +77,31 @@ def oidc_callback(request: Request) -> Response:
     set_session_cookie(request, response, cookie)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _record(request: Request, before: User, after: User) -> None:
+    """The sign-in in the audit log (a GET, so the log's middleware does not see it), with
+    the team memberships it changed; the session opens only once it is recorded."""
+    audit: AuditLog | None = getattr(request.app.state, "audit", None)
+    if audit is None:
+        return
+    changes = {}
+    if before.teams != after.teams:
+        changes = {"teams": {"before": list(before.teams), "after": list(after.teams)}}
+    entry = Entry(
+        after.name,
+        "user",
+        f"GET {CALLBACK_PATH}",
+        address=client_address(request),
+        object_kind="user",
+        object_id=after.name,
+        status=302,
+        changes=changes,
+    )
+    try:
+        audit.append(entry)
+    except Exception as exc:
+        raise StoreUnavailable(f"the audit log could not record the sign-in: {exc}") from exc
 
 
 def _client(request: Request) -> OidcClient:
