@@ -325,7 +325,6 @@ def test_a_sign_in_older_than_ten_minutes_is_refused(provider: OidcProvider) -> 
         assert answer_after(590).subject == "user-1"
     finally:
         provider.redirect_uris.remove(redirect)
-        client.close()
 
 
 def test_a_mixed_up_issuer_in_the_answer_is_refused(site: Site, agent: httpx.Client) -> None:
@@ -490,7 +489,6 @@ def test_the_test_provider_is_strict(provider: OidcProvider) -> None:
             assert elsewhere.status_code == 400
     finally:
         provider.redirect_uris.remove(redirect)
-        client.close()
 
 
 # ---- servers without single sign-on, or with a provider that cannot be used

@@ -159,26 +159,22 @@ class _Sealer:
 
 
 class OidcClient:
-    """One provider's relying party; thread-safe, one per server."""
+    """One provider's relying party; thread-safe, one per server. Each call to the provider
+    opens its own connection (sign-ins are rare; nothing to close)."""
 
     def __init__(
         self,
         settings: OidcSettings,
         *,
-        http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self._http = http or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
         self._sealer = _Sealer(settings.client_secret)
         self._lock = threading.Lock()
         self._metadata: tuple[float, dict[str, Any]] | None = None
         self._jwks: tuple[float, KeySet] | None = None
         self._used: dict[str, float] = {}  # states already completed, until they expire
-
-    def close(self) -> None:
-        self._http.close()
 
     # ---- the two steps
 
@@ -304,7 +300,9 @@ class OidcClient:
             else:
                 form["client_secret"] = secret
         try:
-            answer = self._http.post(meta["token_endpoint"], data=form, headers=headers)
+            answer = httpx.post(
+                meta["token_endpoint"], data=form, headers=headers, timeout=TIMEOUT_S
+            )
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"the OpenID provider did not answer: {exc}") from exc
         body = _json_object(answer)
@@ -354,7 +352,9 @@ class OidcClient:
         if not isinstance(endpoint, str) or not isinstance(access_token, str):
             return {}
         try:
-            answer = self._http.get(endpoint, headers={"Authorization": f"Bearer {access_token}"})
+            answer = httpx.get(
+                endpoint, headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMEOUT_S
+            )
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"the OpenID provider did not answer: {exc}") from exc
         info = _json_object(answer) if answer.status_code == 200 else {}
@@ -362,7 +362,7 @@ class OidcClient:
 
     def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            answer = self._http.get(url, headers={"Accept": "application/json"})
+            answer = httpx.get(url, headers={"Accept": "application/json"}, timeout=TIMEOUT_S)
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"the OpenID provider did not answer at {url}: {exc}") from exc
         if answer.status_code != 200:

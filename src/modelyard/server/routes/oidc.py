@@ -11,6 +11,7 @@ usual JSON error otherwise, with 400 (the answer does not belong to this browser
 from __future__ import annotations
 
 import html
+import threading
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -27,6 +28,7 @@ from modelyard.server.routes.access import set_session_cookie
 router = APIRouter(prefix="/auth/oidc", tags=["auth"])
 
 STATE_COOKIE = "modelyard_oidc"
+_MAKING = threading.Lock()  # one relying party per app, so one memory of completed sign-ins
 _STATE_PATH = "/api/v1/auth/oidc"
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign-in failed</title></head>
@@ -111,9 +113,10 @@ def _client(request: Request) -> OidcClient:
     if oidc is None or not getattr(settings, "auth", False):
         raise NotFound("single sign-on is not configured on this server (MODELYARD_OIDC_ISSUER)")
     state = request.app.state
-    client: OidcClient | None = getattr(state, "oidc_client", None)
-    if client is None or client.settings != oidc:
-        client = state.oidc_client = OidcClient(oidc)
+    with _MAKING:
+        client: OidcClient | None = getattr(state, "oidc_client", None)
+        if client is None or client.settings != oidc:
+            client = state.oidc_client = OidcClient(oidc)
     return client
 
 
