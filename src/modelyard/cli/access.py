@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from modelyard import config
 from modelyard.cli.common import TrackingUri, console, err_console, reported, when
@@ -183,6 +183,20 @@ def _user_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _user_lines(u: dict[str, Any]) -> str:
+    """One account, a field a line."""
+    fields = {
+        "name": u["name"],
+        "admin": "yes" if u["is_admin"] else "no",
+        "disabled": "yes" if u["disabled"] else "no",
+        "e-mail": u["email"] or "-",
+        "single sign-on": "yes" if u["sso"] else "no",
+        "teams": ", ".join(u["teams"]) or "-",
+        "created": when(u["created_at"]),
+    }
+    return "\n".join(f"{k}: {escape(str(v))}" for k, v in fields.items())
+
+
 def _new_password() -> str:
     return str(typer.prompt("New password", hide_input=True, confirmation_prompt=True))
 
@@ -214,7 +228,7 @@ def users_create(
 @users.command("show")
 def users_show(name: str, uri: str | None = TrackingUri) -> None:
     with api(uri) as backend:
-        console.print(_user_table([backend.call("GET", f"/users/{quote_part(name)}")]))
+        console.print(_user_lines(backend.call("GET", f"/users/{quote_part(name)}")))
 
 
 @users.command("update")
@@ -234,7 +248,7 @@ def users_update(
         body["password"] = _new_password()
     with api(uri) as backend:
         user = backend.call("PATCH", f"/users/{quote_part(name)}", body)
-    console.print(_user_table([user]))
+    console.print(_user_lines(user))
 
 
 @users.command("delete")
@@ -310,7 +324,10 @@ def tokens_list(
 ) -> None:
     with api(uri) as backend:
         rows = backend.call("GET", "/tokens", params={"all": "true"} if every else None)["tokens"]
-    table = Table("id", "name", "owner", "scope", "created", "expires", "last used", "revoked")
+    table = Table(
+        Column("id", no_wrap=True, min_width=12),
+        *("name", "owner", "scope", "expires", "last used", "revoked"),
+    )
     for t in rows:
         used = "-"
         if t["last_used_at"] is not None:
@@ -318,9 +335,8 @@ def tokens_list(
         table.add_row(
             t["id"],
             escape(t["name"]),
-            escape(t["owner"] or "(service)"),
+            escape(t["owner"] or "service"),
             t["scope"],
-            when(t["created_at"]),
             _expiry(t["expires_at"]),
             used,
             when(t["revoked_at"]) if t["revoked_at"] else "",
@@ -379,7 +395,7 @@ def grants_list(
     params = {k: v for k, v in given.items() if v is not None}
     with api(uri) as backend:
         rows = backend.call("GET", "/grants", params=params)["grants"]
-    table = Table("id", "principal", "role", "on", "granted by", "at")
+    table = Table(Column("id", no_wrap=True), "principal", "role", "on", "granted by", "at")
     for g in rows:
         target = g["resource_kind"] + (
             "" if g["resource_kind"] == "server" else f" {g['resource']}"
