@@ -20,6 +20,7 @@ import hmac
 import json
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -170,6 +171,8 @@ class OidcClient:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # made once: a TLS context per request costs more than the rest of a sign-in
+        self._tls = ssl.create_default_context()  # the system's CAs (or SSL_CERT_FILE's)
         self._sealer = _Sealer(settings.client_secret)
         self._lock = threading.Lock()
         self._metadata: tuple[float, dict[str, Any]] | None = None
@@ -301,7 +304,7 @@ class OidcClient:
                 form["client_secret"] = secret
         try:
             answer = httpx.post(
-                meta["token_endpoint"], data=form, headers=headers, timeout=TIMEOUT_S
+                meta["token_endpoint"], data=form, headers=headers, **self._options()
             )
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"the OpenID provider did not answer: {exc}") from exc
@@ -353,7 +356,7 @@ class OidcClient:
             return {}
         try:
             answer = httpx.get(
-                endpoint, headers={"Authorization": f"Bearer {access_token}"}, timeout=TIMEOUT_S
+                endpoint, headers={"Authorization": f"Bearer {access_token}"}, **self._options()
             )
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"the OpenID provider did not answer: {exc}") from exc
@@ -362,12 +365,15 @@ class OidcClient:
 
     def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            answer = httpx.get(url, headers={"Accept": "application/json"}, timeout=TIMEOUT_S)
+            answer = httpx.get(url, headers={"Accept": "application/json"}, **self._options())
         except httpx.HTTPError as exc:
             raise ServerUnreachable(f"the OpenID provider did not answer at {url}: {exc}") from exc
         if answer.status_code != 200:
             raise ServerUnreachable(f"the OpenID provider answered {answer.status_code} at {url}")
         return _json_object(answer)
+
+    def _options(self) -> dict[str, Any]:
+        return {"timeout": TIMEOUT_S, "verify": self._tls, "follow_redirects": False}
 
     def _use(self, state: str, now: float) -> None:
         """Mark a sign-in's state completed; a second answer with it is a replay."""
