@@ -4,14 +4,16 @@ A write (POST, PUT, PATCH, DELETE) answered below 400, or refused with 403 to a 
 proved who they are, gets one record before its answer starts: the middleware holds
 ``http.response.start``, appends in a worker thread, then sends it on. A client therefore never
 sees success for a write the log lacks; when the append fails, the answer is a 503 instead
-(the change itself stays made). Reads are not recorded.
+(the change itself stays made). Reads are not recorded, nor are the writes by method that
+only read (searches, :data:`UNRECORDED`) or a serving process's heartbeats.
 
 A record names the caller (``request.state.identity``, read when the answer starts, so a route
 that signs someone in may set it), the action (``"{METHOD} {route template}"``), the object
-(``request.state.audit_object``, set by the permission check or a route, else the route's first
-path parameter: ``/models/{name}/...`` is ``("model", name)``, else a ``run_id`` or
-``experiment_id`` in the JSON body) and ``request.state.audit_changes`` (a dict a route may set:
-before/after of settings and permissions).
+(the route's first path parameter: ``/models/{name}/...`` is ``("model", name)``; else
+``request.state.audit_object``, set by a route or the permission check; else a ``run_id``,
+``experiment_id`` or a registered model's ``name`` in the JSON body) and what changed
+(``request.state.audit_changes``, a dict a route may set: before/after of settings and
+permissions).
 """
 
 from __future__ import annotations
@@ -24,14 +26,32 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.access.audit import AuditLog, Entry
-from modelyard.access.entities import ANONYMOUS, Identity
+from modelyard.access.entities import ANONYMOUS, Identity, Role
 from modelyard.errors import StoreUnavailable
 from modelyard.server.guard import WRITES, parsed_json
 from modelyard.server.metrics import route_template
+from modelyard.server.permissions import PERMISSIONS, endpoint_key
 from modelyard.server.responses import error_response
 
 log = logging.getLogger("modelyard.server.audit")
 _BODY_OBJECTS = (("run_id", "run"), ("run_uuid", "run"), ("experiment_id", "experiment"))
+_MODEL_ROUTES = ("/registered-models/", "/model-versions/")  # MLflow's: the body's name
+_SERVER = "modelyard.server."
+# Writes by method that only read (searches take their filter in a POST body), and a serving
+# process's heartbeat (its state every few seconds, not a change anyone made). Besides these,
+# a route whose declared permission is the viewer role reads.
+UNRECORDED = frozenset(
+    _SERVER + name
+    for name in (
+        "routes.runs:search_runs",
+        "routes.runs:metric_histories",
+        "routes.blobs:missing",
+        "routes.deployments:heartbeat",
+        "mlflow.experiments:search",
+        "mlflow.runs:search",
+        "mlflow.logged_models:search",
+    )
+)
 
 
 def install_audit(app: FastAPI) -> None:
@@ -83,6 +103,8 @@ def entry_of(scope: Scope, state: dict[str, Any], status: int) -> Entry | None:
     who: Identity = state.get("identity") or ANONYMOUS
     if status >= 400 and not (status == 403 and who.authenticated):
         return None
+    if reads(scope):
+        return None
     template = route_template(scope)
     kind, object_id = object_of(scope, state, template)
     changes = state.get("audit_changes")
@@ -98,21 +120,38 @@ def entry_of(scope: Scope, state: dict[str, Any], status: int) -> Entry | None:
     )
 
 
+def reads(scope: Scope) -> bool:
+    """Whether the route that took the request only reads (see :data:`UNRECORDED`)."""
+    endpoint = getattr(scope.get("route"), "endpoint", None)
+    if endpoint is None:
+        return False
+    key = endpoint_key(endpoint)
+    if key in UNRECORDED:
+        return True
+    need = PERMISSIONS.get(key)
+    return need is not None and need.mode in ("object", "server") and need.role is Role.VIEWER
+
+
 def object_of(scope: Scope, state: dict[str, Any], template: str) -> tuple[str, str]:
-    """``(kind, id)`` of the object a write acted on ("" when it names none)."""
+    """``(kind, id)`` of the object a write acted on ("" when it names none): the one its path
+    names (a run, not the experiment the permission check looked at), else the one a route or
+    the permission check set, else an id in the JSON body (MLflow's routes)."""
+    params: dict[str, Any] = scope.get("path_params") or {}
+    for name, value in params.items():
+        if value not in (None, ""):
+            return _kind_of(template, name), str(value)
     named = state.get("audit_object")
     kind = ""
     if isinstance(named, tuple) and len(named) == 2:
         kind = str(named[0])
         if named[1]:
             return kind, str(named[1])
-    params: dict[str, Any] = scope.get("path_params") or {}
-    for name, value in params.items():
-        if value not in (None, ""):
-            return _kind_of(template, name), str(value)
     body = parsed_json(scope)
     if isinstance(body, dict):
-        for key, body_kind in _BODY_OBJECTS:
+        keys: tuple[tuple[str, str], ...] = _BODY_OBJECTS
+        if any(part in template for part in _MODEL_ROUTES):
+            keys = (*keys, ("name", "model"))
+        for key, body_kind in keys:
             value = body.get(key)
             if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
                 return body_kind, str(value)

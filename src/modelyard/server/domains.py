@@ -29,6 +29,7 @@ from modelyard.server.routes import (
     access,
     alerts,
     artifacts,
+    audit,
     blobs,
     datasets,
     deployments,
@@ -203,7 +204,7 @@ def _mount_health(app: FastAPI) -> None:
 
 
 BUILT_IN: tuple[Domain, ...] = (
-    Domain("access", _access, (access.router, oidc.router), running=_access_running),
+    Domain("access", _access, (access.router, oidc.router, audit.router), running=_access_running),
     Domain(
         "tracking",
         _tracking,
