@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from modelyard.access.audit import AuditLog, Filter
 from modelyard.access.oidc import CALLBACK_PATH, OidcClient, OidcSettings, safe_next
 from modelyard.access.service import AccessService
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, Unauthenticated
 from modelyard.listener import free_port
 from modelyard.server.app import ServerSettings, create_app
 from modelyard.server.background import serve_app
@@ -366,7 +366,26 @@ def test_bad_id_tokens_are_refused(site: Site, agent: httpx.Client, attack: str)
     assert session_of(site, agent)["user"] is None
 
 
-# ---- the provider says no; the page a agent sees
+def test_a_provider_offering_only_symmetric_signatures_is_refused(
+    provider: OidcProvider,
+) -> None:
+    """joserfc takes its default algorithms (HS256 among them) when given none."""
+    redirect = "http://127.0.0.1:1/cb"
+    provider.redirect_uris.append(redirect)
+    provider.algorithms, provider.forge = ("HS256",), "HS256"
+    client = OidcClient(OidcSettings(provider.issuer, "modelyard", SECRET))
+    try:
+        url, sealed = client.start(redirect)
+        with httpx.Client(follow_redirects=False) as http:
+            back = parse_qs(urlsplit(http.get(url).headers["location"]).query)
+        with pytest.raises(Unauthenticated, match="signs id_tokens with none of RS256"):
+            client.finish({k: v[0] for k, v in back.items()}, sealed, redirect)
+    finally:
+        provider.redirect_uris.remove(redirect)
+        provider.algorithms = ("RS256",)
+
+
+# ---- the provider says no; the page a browser sees
 
 
 def test_a_refusal_by_the_provider_is_a_clear_page(site: Site, agent: httpx.Client) -> None:

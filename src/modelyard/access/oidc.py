@@ -320,6 +320,10 @@ class OidcClient:
         meta = self.metadata()
         offered = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
         algorithms = [a for a in offered if a in ALGORITHMS]
+        if not algorithms:  # (an empty list would let joserfc take its defaults, HS256 too)
+            raise Unauthenticated(
+                f"the provider signs id_tokens with none of {', '.join(ALGORITHMS)}"
+            )
         registry = JWSRegistry(algorithms=algorithms, strict_check_header=False)
         text = tokens["id_token"]
         try:

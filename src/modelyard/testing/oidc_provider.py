@@ -82,6 +82,7 @@ class OidcProvider:
     overrides: dict[str, Any] = field(default_factory=dict)  # claims replaced in id_tokens
     sign_with: RSAKey | None = None  # sign id_tokens with this key instead of the published one
     forge: str = ""  # "none": unsigned id_tokens; "HS256": keyed with the client secret
+    algorithms: tuple[str, ...] = ("RS256",)  # what discovery says id_tokens are signed with
     userinfo_only: tuple[str, ...] = ()  # claims left out of id_tokens (served by /userinfo)
     key: RSAKey = field(default_factory=lambda: new_rsa_key("key-1"))
     token_requests: int = 0
@@ -112,7 +113,7 @@ class OidcProvider:
                 "userinfo_endpoint": f"{self.issuer}/userinfo",
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"],
+                "id_token_signing_alg_values_supported": list(self.algorithms),
                 "code_challenge_methods_supported": ["S256"],
                 "token_endpoint_auth_methods_supported": [
                     "client_secret_basic",
