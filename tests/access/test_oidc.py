@@ -580,3 +580,22 @@ def test_sign_in_in_chromium(site: Site, request: pytest.FixtureRequest) -> None
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_sign_in_from_the_login_page_in_chromium(
+    site: Site, request: pytest.FixtureRequest
+) -> None:
+    """The web UI's login page offers single sign-on and comes back to the page asked for."""
+    chromium = request.getfixturevalue("browser")
+    site.provider.user = {"sub": "sub-dave", "preferred_username": "dave"}
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(site.url + "/login?next=%2Fmodels")
+        page.get_by_test_id("sso").click()
+        page.wait_for_url(site.url + "/models")
+        seen = page.request.get(site.url + "/api/v1/auth/session").json()
+        assert seen["user"]["name"] == "dave"
+    finally:
+        context.close()
