@@ -1,5 +1,5 @@
 /** Grants: a table of who holds which role on what, and the form that grants one. */
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { api } from "../lib/api";
 import { access, GRANT_ROLES, RESOURCE_KINDS, type Grant, type GrantRole, type ResourceKind } from "../lib/access";
 import { time } from "../lib/format";
@@ -9,9 +9,21 @@ import { type Action, ConfirmButton } from "./Action";
 /** Names to show for objects a grant names by id (experiments): `kind:id` -> name. */
 export type Labels = Map<string, string>;
 
+/** Experiments' names, for grants that name them by id. */
+export function useLabels(): Labels {
+  const experiments = useAsync(() => api.experiments(), []);
+  return useMemo(() => new Map((experiments.data ?? []).map((e) => [`experiment:${e.id}`, e.name])), [experiments.data]);
+}
+
 function objectText(g: Grant, labels?: Labels): string {
   const name = labels?.get(`${g.resource_kind}:${g.resource}`);
   return name ? `${name} (#${g.resource})` : g.resource;
+}
+
+/** A grant's principal without its kind (the server may name it "user:bob" or "bob"). */
+export function principalName(g: Grant): string {
+  const prefix = `${g.principal_kind}:`;
+  return g.principal.startsWith(prefix) ? g.principal.slice(prefix.length) : g.principal;
 }
 
 /** Grants as a table: who, on what, which role; `onDelete` adds a delete button per grant. */
@@ -29,12 +41,12 @@ export function GrantsTable({ grants, empty, onDelete, busy, labels }: {
       <tbody>
         {grants.map((g) => (
           <tr key={g.id} data-grant={g.id}>
-            <td><span className="kind">{g.principal_kind}</span>{g.principal}</td>
+            <td><span className="kind">{g.principal_kind}</span>{principalName(g)}</td>
             <td>{g.resource_kind === "server" ? "the whole server" : <><span className="kind">{g.resource_kind}</span>{objectText(g, labels)}</>}</td>
             <td>{g.role}</td>
             <td>{g.granted_by}</td>
             <td>{time(g.granted_at)}</td>
-            {onDelete && <td><ConfirmButton label="Delete" question={`Remove ${g.role} of ${g.principal}?`} disabled={busy} onConfirm={() => onDelete(g)} /></td>}
+            {onDelete && <td><ConfirmButton label="Delete" question={`Remove ${g.role} of ${principalName(g)}?`} disabled={busy} onConfirm={() => onDelete(g)} /></td>}
           </tr>
         ))}
       </tbody>
@@ -74,7 +86,7 @@ export function GrantForm({ action, principals }: { action: Action; principals: 
     action.run("Grant", async () => {
       const made = await access.createGrant({ principal: `${who}:${picked}`, kind, resource: kind === "server" ? "" : resource.trim(), role });
       setResource("");
-      return `${made.principal_kind} ${made.principal} is now ${made.role} on ${made.resource_kind === "server" ? "the server" : `${made.resource_kind} ${made.resource}`}`;
+      return `${made.principal_kind} ${principalName(made)} is now ${made.role} on ${made.resource_kind === "server" ? "the server" : `${made.resource_kind} ${made.resource}`}`;
     });
   return (
     <form className="row action-card" data-testid="grant-form" onSubmit={(e) => { e.preventDefault(); void grant(); }}>

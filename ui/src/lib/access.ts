@@ -89,7 +89,16 @@ export interface AuditQuery {
   since?: number | null;
   until?: number | null;
   limit?: number;
+  /** oldest first (page on with `after_seq`) or newest first (`before_seq`) */
+  order?: "asc" | "desc";
   after_seq?: number | null;
+  before_seq?: number | null;
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  next_after_seq: number | null;
+  next_before_seq?: number | null;
 }
 
 export interface Verification {
@@ -134,9 +143,9 @@ export const access = {
   createGrant: (body: { principal: string; kind: ResourceKind; resource: string; role: GrantRole }) => request<Grant>("POST", "/grants", body),
   deleteGrant: (id: number) => request<Grant>("DELETE", `/grants/${id}`),
   audit: (query: AuditQuery, signal?: AbortSignal) =>
-    request<{ records: AuditRecord[]; next_after_seq: number | null }>("GET", href("/audit", { ...query }), undefined, signal),
+    request<AuditPage>("GET", href("/audit", { ...query }), undefined, signal),
   verify: () => request<Verification>("GET", "/audit/verify"),
-  exportUrl: (format: "jsonl" | "csv", query: AuditQuery) => href(`${BASE}/audit/export`, { format, ...query, limit: undefined, after_seq: undefined }),
+  exportUrl: (format: "jsonl" | "csv", query: AuditQuery) => href(`${BASE}/audit/export`, { format, ...query, limit: undefined, order: undefined, after_seq: undefined, before_seq: undefined }),
   ssoUrl: (next: string) => href(`${BASE}/auth/oidc/login`, { next }),
 };
 

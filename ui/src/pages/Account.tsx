@@ -1,11 +1,11 @@
 /** The signed-in user's account: who they are, their roles, their password and their API tokens. */
 import { useState } from "react";
 import { Outcome, useAction } from "../components/Action";
-import { GrantsTable } from "../components/Grants";
+import { GrantsTable, useLabels } from "../components/Grants";
 import { Tokens } from "../components/Tokens";
 import { access } from "../lib/access";
 import { time } from "../lib/format";
-import { useSession } from "../lib/session";
+import { loadSession, useSession } from "../lib/session";
 import { useAsync } from "../lib/useAsync";
 
 export function AccountPage() {
@@ -33,6 +33,7 @@ export function AccountPage() {
 
 function Profile() {
   const me = useAsync(() => access.me(), []);
+  const labels = useLabels();
   if (me.error) return <p className="error" role="alert">{me.error.message}</p>;
   if (!me.data) return <p className="muted">Loading…</p>;
   const { user, roles } = me.data;
@@ -45,7 +46,7 @@ function Profile() {
         <dt>account</dt><dd>{user.sso ? "single sign-on" : "local"} · since {time(user.created_at)}</dd>
       </dl>
       <h2>Your roles</h2>
-      <GrantsTable grants={roles} empty={user.is_admin ? "Administrators may do everything." : "No roles yet: ask an administrator or an object's maintainer."} />
+      <GrantsTable grants={roles} labels={labels} empty={user.is_admin ? "Administrators may do everything." : "No roles yet: ask an administrator or an object's maintainer."} />
     </>
   );
 }
@@ -59,6 +60,7 @@ function ChangePassword() {
   const change = () =>
     action.run("Password change", async () => {
       await access.changePassword(current, next);
+      await loadSession(); // the server ended every session and gave this one a new cookie and CSRF token
       setCurrent("");
       setNext("");
       setAgain("");

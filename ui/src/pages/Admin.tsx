@@ -1,9 +1,8 @@
 /** Administration (server admins): users, teams, grants and every API token. */
-import { useMemo, useState } from "react";
+import { useState } from "react";
 import { ConfirmButton, Outcome, useAction } from "../components/Action";
-import { GrantForm, GrantsTable, type Labels, type PrincipalKind } from "../components/Grants";
+import { GrantForm, GrantsTable, principalName, type PrincipalKind, useLabels } from "../components/Grants";
 import { Tokens } from "../components/Tokens";
-import { api } from "../lib/api";
 import { access, RESOURCE_KINDS, type Team, type User } from "../lib/access";
 import { time } from "../lib/format";
 import { useQueryParam } from "../lib/route";
@@ -197,8 +196,7 @@ function Grants() {
   const users = useAsync(() => access.users(), []);
   const teams = useAsync(() => access.teams(), []);
   const tokens = useAsync(() => access.tokens(true), []);
-  const experiments = useAsync(() => api.experiments(), []);
-  const labels: Labels = useMemo(() => new Map((experiments.data ?? []).map((e) => [`experiment:${e.id}`, e.name])), [experiments.data]);
+  const labels = useLabels();
   const principals: Record<PrincipalKind, [string, string][]> = {
     user: (users.data?.users ?? []).map((u) => [u.name, u.name]),
     team: (teams.data?.teams ?? []).map((t) => [t.name, t.name]),
@@ -215,7 +213,15 @@ function Grants() {
           {RESOURCE_KINDS.map((k) => <option key={k} value={k}>{k}</option>)}
         </select>
         <input value={resource} onChange={(e) => setResource(e.target.value)} placeholder="object (id or name)" aria-label="filter by object" />
-        <input value={principal} onChange={(e) => setPrincipal(e.target.value)} placeholder="principal (user:NAME, team:NAME, token:ID)" aria-label="filter by principal" />
+        <select value={principal} onChange={(e) => setPrincipal(e.target.value)} aria-label="filter by principal">
+          <option value="">everyone</option>
+          {principal && !Object.entries(principals).some(([k, list]) => list.some(([id]) => `${k}:${id}` === principal)) && <option value={principal}>{principal}</option>}
+          {(Object.entries(principals) as [PrincipalKind, [string, string][]][]).map(([k, list]) => (
+            <optgroup key={k} label={`${k}s`}>
+              {list.map(([id, label]) => <option key={id} value={`${k}:${id}`}>{label}</option>)}
+            </optgroup>
+          ))}
+        </select>
       </div>
       {list.error && <p className="error" role="alert">{list.error.message}</p>}
       {list.data && (
@@ -226,7 +232,7 @@ function Grants() {
           busy={action.busy}
           onDelete={(g) => void action.run("Delete grant", async () => {
             await access.deleteGrant(g.id);
-            return `Grant removed: ${g.principal} is no longer ${g.role} on ${g.resource_kind} ${g.resource}`;
+            return `Grant removed: ${g.principal_kind} ${principalName(g)} is no longer ${g.role} on ${g.resource_kind} ${g.resource}`;
           })}
         />
       )}

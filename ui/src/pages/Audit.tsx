@@ -1,7 +1,7 @@
 /** The audit log (server admins): every write, who made it, from where, what changed; the chain's
  * verification and exports. Filters live in the address, so a link shows the same records. */
 import { Fragment, useState } from "react";
-import { access, changeRows, shown, type AuditQuery, type AuditRecord, type Verification } from "../lib/access";
+import { access, changeRows, shown, type AuditPage as Page, type AuditQuery, type AuditRecord, type Verification } from "../lib/access";
 import { time } from "../lib/format";
 import { useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
@@ -22,7 +22,9 @@ export function AuditPage() {
   const [action, setAction] = useQueryParam("action");
   const [since, setSince] = useQueryParam("since");
   const [until, setUntil] = useQueryParam("until");
-  const query: AuditQuery = { actor, object_kind: objectKind, object_id: objectId, action, since: localMs(since), until: localMs(until) };
+  const [order, setOrder] = useQueryParam("order", "desc");
+  const newest = order !== "asc";
+  const query: AuditQuery = { actor, object_kind: objectKind, object_id: objectId, action, since: localMs(since), until: localMs(until), order: newest ? "desc" : "asc" };
   const key = JSON.stringify(query);
   const first = useAsync((signal) => access.audit({ ...query, limit: PAGE }, signal), [key]);
   const [more, setMore] = useState<{ base: unknown; records: AuditRecord[]; next: number | null }>();
@@ -30,14 +32,15 @@ export function AuditPage() {
   const [moreError, setMoreError] = useState("");
   const extra = more && more.base === first.data ? more : undefined;
   const records = [...(first.data?.records ?? []), ...(extra?.records ?? [])];
-  const next = extra ? extra.next : (first.data?.next_after_seq ?? null);
+  const nextOf = (page: Page | undefined) => (newest ? page?.next_before_seq : page?.next_after_seq) ?? null;
+  const next = extra ? extra.next : nextOf(first.data);
   const loadMore = async () => {
     if (next === null) return;
     setLoadingMore(true);
     setMoreError("");
     try {
-      const page = await access.audit({ ...query, limit: PAGE, after_seq: next });
-      setMore({ base: first.data, records: [...(extra?.records ?? []), ...page.records], next: page.next_after_seq });
+      const page = await access.audit({ ...query, limit: PAGE, ...(newest ? { before_seq: next } : { after_seq: next }) });
+      setMore({ base: first.data, records: [...(extra?.records ?? []), ...page.records], next: nextOf(page) });
     } catch (err) {
       setMoreError((err as Error).message);
     } finally {
@@ -61,6 +64,10 @@ export function AuditPage() {
         <input value={action} onChange={(e) => setAction(e.target.value)} placeholder="action" aria-label="action" />
         <label>from <input type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} aria-label="since" /></label>
         <label>to <input type="datetime-local" value={until} onChange={(e) => setUntil(e.target.value)} aria-label="until" /></label>
+        <select value={newest ? "desc" : "asc"} onChange={(e) => setOrder(e.target.value)} aria-label="order">
+          <option value="desc">newest first</option>
+          <option value="asc">oldest first</option>
+        </select>
       </div>
       {first.error && <p className="error" role="alert">{first.error.message}</p>}
       <table className="list audit-records" data-testid="audit">
@@ -83,7 +90,7 @@ function statusClass(status: number): string {
 
 function Row({ r }: { r: AuditRecord }) {
   const [open, setOpen] = useState(false);
-  const rows = changeRows(r.changes);
+  const changed = changeRows(r.changes).filter((c) => shown(c.before) !== shown(c.after)).length;
   return (
     <Fragment>
       <tr data-seq={r.seq} className={open ? "open" : ""}>
@@ -94,7 +101,7 @@ function Row({ r }: { r: AuditRecord }) {
         <td><code>{r.action}</code></td>
         <td>{r.object_kind && <span className="kind">{r.object_kind}</span>}{r.object_id}</td>
         <td className={statusClass(r.status)}>{r.status}</td>
-        <td><button className="link" onClick={() => setOpen(!open)} aria-expanded={open}>{open ? "hide" : rows.length ? `changes (${rows.length})` : "details"}</button></td>
+        <td><button className="link" onClick={() => setOpen(!open)} aria-expanded={open}>{open ? "hide" : changed ? `changes (${changed})` : "details"}</button></td>
       </tr>
       {open && (
         <tr className="changes-row">
@@ -118,7 +125,7 @@ function Changes({ r }: { r: AuditRecord }) {
           <thead><tr><th>field</th><th>before</th><th>after</th></tr></thead>
           <tbody>
             {rows.map((c, i) => (
-              <tr key={c.key + i}>
+              <tr key={c.key + i} className={shown(c.before) === shown(c.after) ? "same" : "changed"}>
                 <th>{c.key || "value"}</th>
                 <td className="del">{c.before === undefined ? <span className="muted">—</span> : <pre>{shown(c.before)}</pre>}</td>
                 <td className="ins">{c.after === undefined ? <span className="muted">—</span> : <pre>{shown(c.after)}</pre>}</td>
