@@ -220,6 +220,41 @@ def test_plaintext_objects_from_before_keys_still_read(tmp_path: Path) -> None:
     assert info.size == len(data)
 
 
+def test_an_unmarked_root_keeps_any_bytes_as_they_are(tmp_path: Path) -> None:
+    sealed_root, plain_root = tmp_path / "sealed", tmp_path / "plain"
+    store = LocalObjectStore(str(sealed_root), keys(KEY_A))
+    digest = put(store, b"inner")
+    looks_sealed = on_disk(store, digest).read_bytes()  # e.g. a backup logged as an artifact
+    plain = LocalObjectStore(str(plain_root))
+    assert read(plain, put(plain, looks_sealed)) == looks_sealed
+    assert not (plain_root / ".encrypted").exists()
+    assert (sealed_root / ".encrypted").exists()
+    assert ".encrypted" not in [i.key for i in store.scan("")]
+
+
+def test_parts_of_an_upload_wait_sealed(sealed_stores: Stores) -> None:
+    from modelyard.store.artifacts.uploads import Uploads
+
+    uploads = Uploads(sealed_stores.artifacts)
+    parts = [data_of(CHUNK + 10, seed=1), data_of(999, seed=2)]
+    upload_id = uploads.create()
+    for number, part in enumerate(parts, 1):
+        uploads.put_part(upload_id, number, io.BytesIO(part))
+    objects = sealed_stores.artifacts.objects
+    assert isinstance(objects, LocalObjectStore)
+    staged = sorted(p for p in objects.staging.rglob("*") if p.is_file())
+    assert [p.name for p in staged] == ["00001", "00002"]
+    for path, part in zip(staged, parts, strict=True):
+        raw = path.read_bytes()
+        assert raw.startswith(MAGIC)
+        assert part[:64] not in raw
+    blob = uploads.complete(upload_id)
+    assert blob.digest == sha(b"".join(parts))
+    with sealed_stores.artifacts.content.open(blob.digest) as handle:
+        assert handle.read() == b"".join(parts)
+    assert [p for p in objects.staging.rglob("*") if p.is_file()] == []
+
+
 # -- tampering
 
 

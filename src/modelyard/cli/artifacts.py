@@ -10,7 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from modelyard import config
 from modelyard.cli.common import console, err_console
 from modelyard.errors import ArtifactUnreadable, InvalidInput, NotFound
-from modelyard.store.artifacts.encrypted import SETTING, Sealed, new_key
+from modelyard.store.artifacts.codecs import Sealed
+from modelyard.store.artifacts.encrypted import SETTING, new_key
 from modelyard.store.artifacts.local import LocalObjectStore
 from modelyard.store.artifacts.registry import open_object_store
 
@@ -49,12 +50,13 @@ def rekey(
     try:
         store = open_object_store(artifacts or config.default_artifacts_uri())
     except InvalidInput as exc:
-        err_console.print(f"[red]{exc.message}[/red]")
+        err_console.print(f"[red]{exc.message}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
     if not isinstance(store, LocalObjectStore) or not isinstance(store.codec, Sealed):
         err_console.print(
             f"[red]nothing to rekey:[/red] {SETTING} is not set, or {store.uri} is not a local "
-            "folder (on S3, the bucket's own encryption applies)"
+            "folder (on S3, the bucket's own encryption applies)",
+            soft_wrap=True,
         )
         raise typer.Exit(2)
     current = store.codec.keys.current
@@ -82,11 +84,12 @@ def rekey(
                 kept += not changed
             progress.advance(task)
     for key, why in failed:
-        err_console.print(f"[red]unreadable[/red] {key}: {why}")
+        err_console.print(f"[red]unreadable[/red] {key}: {why}", soft_wrap=True)
     verb = "would be rewritten" if dry_run else "rewritten"
     console.print(
         f"{len(objects)} object(s): {rewritten} {verb} under key {current!r}, {kept} already "
-        f"under it, {len(failed)} unreadable" + (" (dry run)" if dry_run else "")
+        f"under it, {len(failed)} unreadable" + (" (dry run)" if dry_run else ""),
+        soft_wrap=True,
     )
     if failed:
         raise typer.Exit(1)

@@ -25,15 +25,10 @@ import binascii
 import io
 import os
 import re
-import tempfile
-from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from modelyard.errors import ArtifactUnreadable, InvalidInput
-from modelyard.store.artifacts.disk import NOFOLLOW, open_regular
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -160,7 +155,7 @@ def _damaged(key: str) -> ArtifactUnreadable:
     )
 
 
-class _Object:
+class ObjectCipher:
     """The per-object cipher: its AES key and nonce prefix, and each chunk's associated data."""
 
     def __init__(self, master: bytes, header: Header, key: str) -> None:
@@ -196,7 +191,7 @@ def seal(keys: Keyring, key: str, src: BinaryIO, out: BinaryIO) -> None:
     """Write ``src`` to ``out`` sealed under the current key, as object ``key``."""
     salt = os.urandom(SALT)
     header = Header(keys.current, salt, encode_header(keys.current, salt))
-    cipher = _Object(keys.keys[keys.current], header, key)
+    cipher = ObjectCipher(keys.keys[keys.current], header, key)
     out.write(header.raw)
     chunk, index = _read_full(src, CHUNK), 0
     while True:
@@ -217,7 +212,7 @@ class SealedReader(io.RawIOBase):
     byte is handed out; every chunk is checked before its bytes are.
     """
 
-    def __init__(self, fd: int, key: str, cipher: _Object, header: int, stored: int) -> None:
+    def __init__(self, fd: int, key: str, cipher: ObjectCipher, header: int, stored: int) -> None:
         size = plain_size(stored, header)
         if size is None:
             raise _damaged(key)
@@ -291,132 +286,3 @@ class SealedReader(io.RawIOBase):
         if not self.closed:
             os.close(self._fd)
         super().close()
-
-
-# -- how a local store keeps its files: as they are, or sealed (a null object each)
-
-
-class Codec(ABC):
-    """How a local object's bytes lie on disk."""
-
-    @abstractmethod
-    def prepare(self, key: str, path: Path, staging: Path, *, durable: bool) -> Path:
-        """The file to rename into place for the plaintext file ``path`` (which is consumed
-        when another file is made); with ``durable``, it is on disk when this returns."""
-
-    @abstractmethod
-    def write(self, key: str, src: BinaryIO, out: BinaryIO) -> None:
-        """Write plaintext ``src`` in this codec's form of object ``key``."""
-
-    @abstractmethod
-    def reader(self, key: str, fd: int) -> BinaryIO:
-        """The plaintext of the stored file ``fd`` (a regular file; closed with the reader)."""
-
-    @abstractmethod
-    def size(self, key: str, stored: int, head: Callable[[], bytes]) -> int | None:
-        """The plaintext size of a stored file of ``stored`` bytes whose first bytes ``head``
-        reads; None when the file cannot be an intact object."""
-
-    @abstractmethod
-    def current(self, key: str, head: bytes) -> bool:
-        """Whether a file starting with ``head`` is already as this codec writes it."""
-
-
-def sync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | NOFOLLOW)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class Plain(Codec):
-    """Files hold the plaintext; a sealed one (keys were set once) is refused by name."""
-
-    def prepare(self, key: str, path: Path, staging: Path, *, durable: bool) -> Path:
-        if durable:
-            sync(path)
-        return path
-
-    def write(self, key: str, src: BinaryIO, out: BinaryIO) -> None:
-        while chunk := src.read(CHUNK):
-            out.write(chunk)
-
-    def reader(self, key: str, fd: int) -> BinaryIO:
-        try:
-            header = parse_header(os.pread(fd, HEAD_MAX, 0), key)
-        except BaseException:
-            os.close(fd)
-            raise
-        if header is not None:
-            os.close(fd)
-            raise ArtifactUnreadable(
-                f"object {key!r} is encrypted (key {header.key_id!r}), but {SETTING} is not set",
-                path=key,
-            )
-        return os.fdopen(fd, "rb")
-
-    def size(self, key: str, stored: int, head: Callable[[], bytes]) -> int | None:
-        return stored
-
-    def current(self, key: str, head: bytes) -> bool:
-        return not head.startswith(MAGIC)
-
-
-class Sealed(Codec):
-    """Files are sealed under the keyring's current key; plaintext ones still read."""
-
-    def __init__(self, keys: Keyring) -> None:
-        self.keys = keys
-
-    def prepare(self, key: str, path: Path, staging: Path, *, durable: bool) -> Path:
-        fd, tmp = tempfile.mkstemp(dir=staging, prefix="sealed-")
-        try:
-            with os.fdopen(fd, "wb") as out, open_regular(path) as src:
-                self.write(key, src, out)
-                if durable:
-                    out.flush()
-                    os.fsync(out.fileno())
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        path.unlink(missing_ok=True)
-        return Path(tmp)
-
-    def write(self, key: str, src: BinaryIO, out: BinaryIO) -> None:
-        seal(self.keys, key, src, out)
-
-    def reader(self, key: str, fd: int) -> BinaryIO:
-        try:
-            header = parse_header(os.pread(fd, HEAD_MAX, 0), key)
-            if header is None:
-                return os.fdopen(fd, "rb")  # written before keys were set
-            master = self.keys.keys.get(header.key_id)
-            if master is None:
-                raise ArtifactUnreadable(
-                    f"object {key!r} is sealed with key {header.key_id!r}, which {SETTING} "
-                    "does not hold",
-                    path=key,
-                    key_id=header.key_id,
-                )
-            cipher = _Object(master, header, key)
-            stored = os.fstat(fd).st_size
-            return cast(BinaryIO, SealedReader(fd, key, cipher, len(header.raw), stored))
-        except BaseException:
-            os.close(fd)
-            raise
-
-    def size(self, key: str, stored: int, head: Callable[[], bytes]) -> int | None:
-        try:
-            header = parse_header(head(), key)
-        except ArtifactUnreadable:
-            return None
-        return stored if header is None else plain_size(stored, len(header.raw))
-
-    def current(self, key: str, head: bytes) -> bool:
-        header = parse_header(head, key)
-        return header is not None and header.key_id == self.keys.current
-
-
-def codec_for(keys: Keyring | None) -> Codec:
-    return Plain() if keys is None else Sealed(keys)

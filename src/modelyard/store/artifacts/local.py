@@ -20,13 +20,17 @@ import tempfile
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from modelyard.errors import NotFound, PathNotAllowed
 from modelyard.store.artifacts.base import ObjectInfo, ObjectStore
+from modelyard.store.artifacts.codecs import MARKER, codec_for
 from modelyard.store.artifacts.disk import ABSENT, NOFOLLOW, private_folder, regular, writing
-from modelyard.store.artifacts.encrypted import HEAD_MAX, Keyring, codec_for
+from modelyard.store.artifacts.encrypted import HEAD_MAX, Keyring
 from modelyard.store.artifacts.paths import clean_relative
+
+if TYPE_CHECKING:
+    from modelyard.store.artifacts.multipart import Multipart
 
 STAGING = ".staging"
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW
@@ -39,12 +43,13 @@ class LocalObjectStore(ObjectStore):
 
     def __init__(self, uri: str, keys: Keyring | None = None) -> None:
         self.uri = uri
-        self.codec = codec_for(keys)
         raw = uri[len("file://") :] if uri.startswith("file://") else uri
         self.root = Path(raw).expanduser().resolve()  # links up to the root are the admin's
         with writing(f"the artifact root {self.root}"):
             self.root.mkdir(parents=True, exist_ok=True)
         self.staging = private_folder(self.root / STAGING)
+        with writing(f"the artifact root {self.root}"):
+            self.codec = codec_for(self.root, keys)
 
     def _folder(self, names: list[str], *, create: bool = False) -> int:
         """A descriptor of the folder ``root/names...``, no link followed; the caller closes it.
@@ -111,6 +116,11 @@ class LocalObjectStore(ObjectStore):
                 "artifact store are not followed",
                 path=key,
             ) from exc
+
+    def multipart(self) -> Multipart:
+        from modelyard.store.artifacts.multipart import StagedParts
+
+        return StagedParts(self, self.codec.staged)
 
     def flush(self) -> None:
         os.sync()  # one flush for many small files written without their own fsync
@@ -212,7 +222,7 @@ class LocalObjectStore(ObjectStore):
                         continue
                     rel = os.path.normpath(os.path.join(dirpath, name))
                     key = f"{folder}/{rel}" if folder else rel
-                    if not key.startswith(prefix):
+                    if not key.startswith(prefix) or key == MARKER:
                         continue
                     try:
                         size = self.codec.size(key, st.st_size, partial(_head, fd, name))

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from modelyard.errors import NotFound
 from modelyard.store.artifacts.blobs import CHUNK, Blob
-from modelyard.store.artifacts.disk import open_regular, writing
+from modelyard.store.artifacts.codecs import Codec, Plain
+from modelyard.store.artifacts.disk import NOFOLLOW, regular, writing
 
 if TYPE_CHECKING:
     from modelyard.store.artifacts.base import ObjectStore
@@ -74,18 +75,21 @@ def join_streams(readers: Iterable[BinaryIO], out: BinaryIO) -> Blob:
     return Blob(h.hexdigest(), size)
 
 
-def _open_part(path: Path) -> BinaryIO:
-    try:
-        return open_regular(path)
-    except FileNotFoundError:
-        raise NotFound(f"part {path.name} of {path.parent.name} is gone; send it again") from None
-
-
 class StagedParts(Multipart):
-    """Parts as files ``upload-<id>/00001...`` in the object store's local staging folder."""
+    """Parts as files ``upload-<id>/00001...`` in the object store's local staging folder,
+    kept by ``codec`` (sealed when the local store seals its objects)."""
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: ObjectStore, codec: Codec | None = None) -> None:
         self.objects = objects
+        self.codec = codec or Plain()
+
+    def _open_part(self, folder: Path, number: int) -> BinaryIO:
+        path = folder / f"{number:05d}"
+        try:
+            fd = regular(os.open(path, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW))
+        except FileNotFoundError:
+            raise NotFound(f"part {path.name} of {folder.name} is gone; send it again") from None
+        return self.codec.reader(f"{folder.name}/{path.name}", fd)
 
     def _folder(self, upload_id: str) -> Path:
         folder = self.objects.staging / f"upload-{upload_id}"
@@ -104,8 +108,14 @@ class StagedParts(Multipart):
 
     def put(self, upload_id: str, native: str, number: int, path: Path) -> str:
         folder = self._folder(upload_id)
+        name = f"{number:05d}"
         with writing(f"part {number} of upload {upload_id}"):
-            os.replace(path, folder / f"{number:05d}")
+            stored = self.codec.prepare(f"{folder.name}/{name}", path, folder, durable=False)
+            try:
+                os.replace(stored, folder / name)
+            except BaseException:
+                stored.unlink(missing_ok=True)
+                raise
             os.utime(folder)  # a session in use is not stale
         return ""
 
@@ -116,7 +126,7 @@ class StagedParts(Multipart):
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".joining-")
         try:
             with writing(what), os.fdopen(fd, "wb") as out:
-                blob = join_streams((_open_part(folder / f"{n:05d}") for n, _, _ in parts), out)
+                blob = join_streams((self._open_part(folder, n) for n, _, _ in parts), out)
             os.replace(tmp, folder / "whole")
         finally:
             Path(tmp).unlink(missing_ok=True)
