@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -91,8 +92,8 @@ def create_app(
         title="modelyard",
         version=__version__,
         dependencies=[Depends(identify)],
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url=None,  # served by _api_docs, behind the same permission check as the API
+        docs_url=None,
         redoc_url=None,
     )
     app.state.services = services
@@ -108,6 +109,7 @@ def create_app(
     for domain in domains:
         if domain.mount is not None:
             domain.mount(app)
+    _api_docs(app)
     _api_not_found(app)
     _mount_ui(app)
     install_audit(app)  # inner: sees the identity and the answer of every write
@@ -138,6 +140,19 @@ class SinglePageApp(StaticFiles):
         else:
             response.headers["Cache-Control"] = "no-cache"
         return response
+
+
+def _api_docs(app: FastAPI) -> None:
+    """/openapi.json and /docs as routes of the app, so they pass its dependencies (with auth
+    on: a signed-in caller; FastAPI's own would answer anyone)."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> Response:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API")
 
 
 def _api_not_found(app: FastAPI) -> None:
