@@ -28,6 +28,7 @@ import orjson
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelyard.access.secrets import mask
 from modelyard.errors import (
     CrossSiteRequest,
     HostNotAllowed,
@@ -166,7 +167,8 @@ class RequestGuard:
         try:
             receive = await self._check(scope, receive)
         except ModelyardError as exc:
-            refusal = error_response(exc.status, exc.code, exc.message, exc.details)
+            details = {k: mask(v) if isinstance(v, str) else v for k, v in exc.details.items()}
+            refusal = error_response(exc.status, exc.code, mask(exc.message), details)
             await refusal(scope, receive, framed)
             return
         await self.app(scope, receive, framed)

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from modelyard import config
+from modelyard.access.secrets import mask
 from modelyard.errors import InvalidInput
 
 MAX_KEY_LENGTH = 250
@@ -56,7 +57,8 @@ def clean_key(value: object, what: str = "key") -> str:
 
 
 def clean_value(value: object, what: str) -> str:
-    """A param or tag value: stored as text, NFC-normalised, size-capped."""
+    """A param or tag value: stored as text, NFC-normalised, size-capped, and any secret it
+    holds (an API token, a cloud key: ``access.secrets.mask``) masked."""
     if isinstance(value, bool):
         text = str(value)
     elif isinstance(value, str):
@@ -82,7 +84,7 @@ def clean_value(value: object, what: str) -> str:
         raise InvalidInput(f"{what} must not contain NUL characters", field=what)
     if not text.isascii() and any(unicodedata.category(c) == "Cs" for c in text):
         raise InvalidInput(f"{what} is not valid Unicode (a lone surrogate)", field=what)
-    return text
+    return mask(text)
 
 
 def clean_pairs(values: Mapping[str, object] | None, what: str) -> dict[str, str]:
@@ -111,4 +113,4 @@ def clean_notes(value: object) -> str:
         raise InvalidInput("notes must be a string", field="notes")
     if len(value.encode()) > MAX_NOTES_BYTES:
         raise InvalidInput(f"notes exceed {MAX_NOTES_BYTES} bytes", field="notes")
-    return unicodedata.normalize("NFC", value)
+    return mask(unicodedata.normalize("NFC", value))
