@@ -53,11 +53,14 @@ describe("requests in a session", () => {
   it("reports a 401 as signed out, except from the login routes", async () => {
     const signedOut = vi.fn();
     credentials.onUnauthenticated = signedOut;
-    fakeFetch([[401, { error_code: "UNAUTHENTICATED", message: "log in" }], [401, { error_code: "UNAUTHENTICATED", message: "wrong password" }]]);
+    const lost: [number, unknown] = [401, { error_code: "UNAUTHENTICATED", message: "the session has expired" }];
+    fakeFetch([lost, lost, [401, { error_code: "UNAUTHENTICATED", message: "wrong password" }], lost]);
     await expect(request("GET", "/experiments")).rejects.toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
-    expect(signedOut).toHaveBeenCalledTimes(1);
+    await expect(access.me()).rejects.toMatchObject({ status: 401 });
+    expect(signedOut).toHaveBeenCalledTimes(2);
     await expect(access.login("a", "b")).rejects.toThrow("wrong password");
-    expect(signedOut).toHaveBeenCalledTimes(1);
+    await expect(access.logout()).rejects.toMatchObject({ status: 401 });
+    expect(signedOut).toHaveBeenCalledTimes(2);
   });
 
   it("reads the session again and retries a write refused for a stale CSRF token, once", async () => {

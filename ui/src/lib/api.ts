@@ -325,12 +325,13 @@ export class ApiError extends Error {
 
 export const BASE = "/api/v1";
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const SIGNING = new Set(["/auth/login", "/auth/logout"]); // their 401 is an answer, not a lost session
 
 /** How requests take part in the signed-in session (set by lib/session; no-ops with auth off). */
 export const credentials = {
   /** the CSRF token every write carries in `X-CSRF-Token` (from GET /auth/session) */
   csrf: null as string | null,
-  /** called on a 401 from any route but /auth/* (the session ended: go to the login page) */
+  /** called on a 401 from any route but login and logout (the session ended: go to the login page) */
   onUnauthenticated: () => {},
   /** called when a write was refused for its CSRF token: read the session again (true: retry) */
   refresh: async (): Promise<boolean> => false,
@@ -376,7 +377,7 @@ export async function request<T>(method: string, path: string, body?: unknown, s
       error = resp.ok ? error : await errorOf(resp);
     }
     if (!resp.ok) {
-      if (error.status === 401 && !path.startsWith("/auth/")) credentials.onUnauthenticated();
+      if (error.status === 401 && !SIGNING.has(path)) credentials.onUnauthenticated();
       throw error;
     }
   }
