@@ -184,3 +184,31 @@ def _populate(app: FastAPI, url: str) -> World:
         upload=upload,
         scratch=spend,
     )
+
+
+@dataclass
+class Secret:
+    """Objects only the admin may read."""
+
+    exp_id: int
+    run_ids: list[str]
+    model: str
+    logged_model: str
+    dataset: str
+
+
+def hide(w: World) -> Secret:
+    """Make a second experiment (three runs), model, logged model and dataset nobody holds a
+    role on."""
+    tracking, registry = w.services["tracking"], w.services["registry"]
+    exp = tracking.create_experiment("secret-exp")
+    runs = [tracking.create_run(RunCreate(experiment_id=exp.id), user="admin") for _ in range(3)]
+    for run in runs:
+        batch = {"run_id": run.id, "metrics": [{"key": "loss", "values": [0.1]}]}
+        tracking.ingest([batches.parse_batch(batch, 0)], user="admin")
+        tracking.log_artifact(run.id, "a.txt", io.BytesIO(b"secret"))
+    registry.create_model("secret-model", user="admin")
+    registry.create_version("secret-model", f"runs:/{runs[0].id}", user="admin")
+    logged = registry.create_logged_model(exp.id, "secret-lm", run_id=runs[0].id)
+    w.services["datasets"].register_reference("secret-data", "d", source="s3://x", user="admin")
+    return Secret(exp.id, [r.id for r in runs], "secret-model", logged.id, "secret-data")
