@@ -184,6 +184,19 @@ def test_a_parquet_preview_reads_a_sealed_file(sealed_stores: Stores) -> None:
     assert preview.rows[:3] == [[0, "v"], [1, "v"], [2, "v"]]
 
 
+def test_a_key_reads_under_any_spelling(tmp_path: Path) -> None:
+    store = LocalObjectStore(str(tmp_path / "root"), keys(KEY_A))
+    staged = tmp_path / "file"
+    staged.write_bytes(b"spelled")
+    store.put_file("runs/x/./model//m.bin", staged)
+    with store.open("runs/x/model/m.bin") as handle:
+        assert handle.read() == b"spelled"
+    info = store.stat("runs//x/model/m.bin")
+    assert info is not None
+    assert info.size == len(b"spelled")
+    assert not store.rekey("runs/x/model/./m.bin")  # already under the first key
+
+
 def test_no_plaintext_is_left_in_staging(tmp_path: Path) -> None:
     store = LocalObjectStore(str(tmp_path), keys(KEY_A))
     put(store, data_of(3 * CHUNK))

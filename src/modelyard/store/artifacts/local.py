@@ -76,7 +76,8 @@ class LocalObjectStore(ObjectStore):
         return fd
 
     def stat(self, key: str) -> ObjectInfo | None:
-        *folders, name = clean_relative(key).split("/")
+        key = clean_relative(key)  # as the codec binds it: one spelling per object
+        *folders, name = key.split("/")
         try:
             fd = self._folder(folders)
             try:
@@ -95,7 +96,8 @@ class LocalObjectStore(ObjectStore):
         return ObjectInfo(key, size, st.st_mtime)
 
     def put_file(self, key: str, path: Path, *, durable: bool = True) -> None:
-        *folders, name = clean_relative(key).split("/")
+        key = clean_relative(key)
+        *folders, name = key.split("/")
         try:
             with writing(f"object {key!r}"):
                 stored = self.codec.prepare(key, path, self.staging, durable=durable)
@@ -126,7 +128,8 @@ class LocalObjectStore(ObjectStore):
         os.sync()  # one flush for many small files written without their own fsync
 
     def open(self, key: str) -> BinaryIO:
-        *folders, name = clean_relative(key).split("/")
+        key = clean_relative(key)
+        *folders, name = key.split("/")
         try:
             fd = self._folder(folders)
             try:
@@ -139,8 +142,8 @@ class LocalObjectStore(ObjectStore):
 
     @contextlib.contextmanager
     def _file(self, key: str) -> Iterator[tuple[int, int, str]]:
-        """(folder, file, name): descriptors of ``key``'s folder and file, closed after."""
-        *folders, name = clean_relative(key).split("/")
+        """(folder, file, name): descriptors of the clean ``key``'s folder and file, closed after."""
+        *folders, name = key.split("/")
         try:
             folder = self._folder(folders)
         except OSError as exc:
@@ -159,6 +162,7 @@ class LocalObjectStore(ObjectStore):
 
     def is_current(self, key: str) -> bool:
         """Whether ``key`` is stored as this store writes (sealed under the first key)."""
+        key = clean_relative(key)
         with self._file(key) as (_, fd, _):
             return self.codec.current(key, os.pread(fd, HEAD_MAX, 0))
 
@@ -169,6 +173,7 @@ class LocalObjectStore(ObjectStore):
         The new file is renamed over the old one (atomic) and keeps its time, from which gc
         counts its grace; a damaged or unknown-key object raises ArtifactUnreadable and stays.
         """
+        key = clean_relative(key)
         with self._file(key) as (folder, fd, name):
             st = os.fstat(fd)
             if self.codec.current(key, os.pread(fd, HEAD_MAX, 0)):
@@ -187,7 +192,8 @@ class LocalObjectStore(ObjectStore):
         return True
 
     def delete(self, key: str) -> None:
-        *folders, name = clean_relative(key).split("/")
+        key = clean_relative(key)
+        *folders, name = key.split("/")
         try:
             with writing(f"object {key!r}"):
                 fd = self._folder(folders)
