@@ -2,13 +2,15 @@
 
 Every method that changes something takes the acting :class:`Identity` (``by``). Roles are
 resolved from the grants of the caller's user, teams and token, the highest wins, capped by the
-token's scope; a server-wide grant counts for every object. Grants are cached per principal
-for one second (and dropped at once in this process when any grant changes), so a check costs
-a dictionary lookup on the hot path.
+token's scope; a server-wide grant counts for every object. Grants and verified tokens are
+cached for one second (and dropped at once in this process when any grant, token, account or
+team changes), so a check costs a dictionary lookup on the hot path; another replica sees a
+change within that second.
 """
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +31,7 @@ from modelyard.store.metadata import access_repo as repo
 from modelyard.store.metadata.database import Database
 
 GRANT_CACHE_S = 1.0
+TOKEN_CACHE_S = 1.0  # a token revoked on another replica stops there within this
 TOUCH_EVERY_MS = 60_000  # a token's last-used time is written at most once a minute
 SESSION_HOURS = 12
 MAX_NAME = 250
@@ -86,6 +89,8 @@ class AccessService:
         self._cache: dict[tuple[Any, ...], tuple[float, list[tuple[str, str, str]]]] = {}
         self._lock = threading.Lock()
         self._touched: dict[str, int] = {}
+        self._tokens: dict[str, tuple[float, str, int | None, Identity]] = {}
+        self._identities: dict[tuple[int, bool], tuple[float, Identity]] = {}
 
     # ---- users
 
@@ -388,20 +393,46 @@ class AccessService:
     # ---- authentication
 
     def authenticate_token(self, text: str, address: str = "") -> Identity:
-        """The identity of an API token; :class:`Unauthenticated` for anything not a live one."""
+        """The identity of an API token; :class:`Unauthenticated` for anything not a live one.
+
+        A verified token is remembered for :data:`TOKEN_CACHE_S` (its expiry is still checked
+        on every use); any change to tokens, accounts or teams in this process forgets them."""
         parsed = secrets.parse_token(text)
         if parsed is None:
             raise Unauthenticated("the token is malformed")
         token_id, secret = parsed
+        digest = secrets.secret_hash(secret)
+        with self._lock:
+            hit = self._tokens.get(token_id)
+        if hit is not None and hit[0] > time.monotonic() and hmac.compare_digest(hit[1], digest):
+            expires_at, identity = hit[2], hit[3]
+        else:
+            expires_at, identity = self._token_identity(token_id, digest)
+            with self._lock:
+                if len(self._tokens) > 10_000:
+                    self._tokens.clear()
+                self._tokens[token_id] = (
+                    time.monotonic() + TOKEN_CACHE_S,
+                    digest,
+                    expires_at,
+                    identity,
+                )
+        now = self.clock()
+        if expires_at is not None and expires_at <= now:
+            raise Unauthenticated("the token has expired")
+        if now - self._touched.get(token_id, 0) >= TOUCH_EVERY_MS:
+            self._touched[token_id] = now
+            self.db.write(lambda conn: repo.touch_token(conn, token_id, now, address))
+        return identity
+
+    def _token_identity(self, token_id: str, digest: str) -> tuple[int | None, Identity]:
+        """``(expires at, identity)`` of a token that exists, matches and is not revoked."""
         with self.db.read() as conn:
             row = repo.token_by_id(conn, token_id)
-            if row is None or not secrets.secret_matches(secret, row.secret_hash):
+            if row is None or not hmac.compare_digest(digest, row.secret_hash):
                 raise Unauthenticated("the token is not valid")
-            now = self.clock()
             if row.revoked_at is not None:
                 raise Unauthenticated("the token was revoked")
-            if row.expires_at is not None and row.expires_at <= now:
-                raise Unauthenticated("the token has expired")
             user = None
             teams: tuple[int, ...] = ()
             if row.user_id is not None:
@@ -409,10 +440,7 @@ class AccessService:
                 if user is None or user.disabled:
                     raise Unauthenticated("the token's user is disabled")
                 teams = repo.team_ids_of(conn, user.id)
-        if now - self._touched.get(token_id, 0) >= TOUCH_EVERY_MS:
-            self._touched[token_id] = now
-            self.db.write(lambda conn: repo.touch_token(conn, token_id, now, address))
-        return Identity(
+        return row.expires_at, Identity(
             name=user.name if user is not None else f"token:{row.name}",
             kind="token",
             user_id=None if user is None else int(user.id),
@@ -433,12 +461,18 @@ class AccessService:
         return self.identity_of(int(row.id))
 
     def identity_of(self, user_id: int, *, via_session: bool = False) -> Identity:
+        """The identity of a live account (remembered as verified tokens are)."""
+        key = (user_id, via_session)
+        with self._lock:
+            hit = self._identities.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
         with self.db.read() as conn:
             row = repo.user_by_id(conn, user_id)
             if row is None or row.disabled:
                 raise Unauthenticated("the account is gone or disabled")
             teams = repo.team_ids_of(conn, user_id)
-        return Identity(
+        identity = Identity(
             name=row.name,
             kind="user",
             user_id=user_id,
@@ -446,6 +480,11 @@ class AccessService:
             teams=teams,
             via_session=via_session,
         )
+        with self._lock:
+            if len(self._identities) > 10_000:
+                self._identities.clear()
+            self._identities[key] = (time.monotonic() + TOKEN_CACHE_S, identity)
+        return identity
 
     def open_session(self, user_id: int) -> tuple[str, str]:
         """``(cookie value, CSRF token)`` of a new web UI session."""
@@ -640,8 +679,11 @@ class AccessService:
         return found
 
     def _forget(self) -> None:
+        """Drop the cached grants and verified tokens (something they depend on changed)."""
         with self._lock:
             self._cache.clear()
+            self._tokens.clear()
+            self._identities.clear()
 
     def _principal(self, text: str) -> tuple[str, str, str]:
         """``(kind, stored id, label)`` of "user:NAME", "team:NAME" or "token:ID"."""

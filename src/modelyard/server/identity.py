@@ -10,7 +10,10 @@ everything. With auth on, a caller proves who they are with one of:
 
 A verified password is remembered for :data:`PASSWORD_CACHE_S` seconds under the SHA-256 of
 the credentials (argon2 costs tens of milliseconds, and the mlflow client sends them with every
-request); the account itself is read on every request, so disabling it takes effect at once.
+request); the account behind it, like a verified token, is remembered for a second, and any
+change to accounts or tokens in this process forgets both at once (see AccessService). On a
+route open to anyone, credentials that fail count as none (a stale cookie must not lock anyone
+out of logging in).
 Then :func:`modelyard.server.permissions.authorize` checks the route's declared permission.
 """
 
