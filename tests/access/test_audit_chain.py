@@ -89,6 +89,18 @@ def test_a_chain_of_many_writes_verifies(db: Database) -> None:
     assert stored == records  # what the store gives back is what was hashed
 
 
+def test_records_appended_together_chain_in_order(db: Database) -> None:
+    log = AuditLog(db)
+    first = log.append(entry(0))
+    batch = log.append_many([entry(n, actor=f"a{n}") for n in range(1, 6)])
+    assert [r.seq for r in batch] == [2, 3, 4, 5, 6]
+    assert [r.actor for r in batch] == ["a1", "a2", "a3", "a4", "a5"]
+    assert [r.prev_hash for r in batch] == [first.hash, *(r.hash for r in batch[:-1])]
+    assert log.append_many([]) == []
+    assert log.query(after_seq=1).records == batch
+    assert log.verify().ok
+
+
 def test_an_empty_log_verifies(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'store.db'}")
     try:

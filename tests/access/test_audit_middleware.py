@@ -46,6 +46,34 @@ def test_a_write_the_log_cannot_record_is_answered_503(tmp_path: Path) -> None:
     ]
 
 
+def test_concurrent_writes_to_one_server_are_each_recorded_once(tmp_path: Path) -> None:
+    """Appends of concurrent requests share transactions; each still gets its own record."""
+    settings = ServerSettings(f"sqlite:///{tmp_path / 's.db'}", str(tmp_path / "artifacts"))
+    with serve_in_background(settings) as url:
+        with httpx.Client(base_url=url) as http:
+            rid = http.post("/api/v1/runs", json={"experiment_name": "busy"}).json()["id"]
+        statuses: list[int] = []
+
+        def write(k: int) -> None:
+            with httpx.Client(base_url=url, timeout=60) as http:
+                for i in range(20):
+                    body = {"metrics": [{"key": f"m{k}", "values": [float(i)], "steps": [i]}]}
+                    statuses.append(http.post(f"/api/v1/runs/{rid}/log", json=body).status_code)
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with httpx.Client(base_url=url) as http:
+            verified = http.get("/api/v1/audit/verify").json()
+            records = http.get("/api/v1/audit", params={"limit": 1000}).json()["records"]
+    assert statuses == [200] * 160
+    assert verified["ok"], verified["problems"]
+    assert [r["seq"] for r in records] == list(range(1, 162))
+    assert [r["action"] for r in records[1:]] == ["POST /api/v1/runs/{run_id}/log"] * 160
+
+
 @pytest.mark.postgres
 def test_two_replicas_on_one_postgresql_extend_one_chain(
     postgres_admin_url: str, tmp_path: Path

@@ -18,7 +18,7 @@ import csv
 import hashlib
 import io
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -197,17 +197,25 @@ class AuditLog:
 
     def append(self, entry: Entry) -> Record:
         """Add one record after the head, in one transaction (the head row locked)."""
-        values = _fitted(entry)
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: Sequence[Entry]) -> list[Record]:
+        """Add records after the head, in order, in one transaction (the head locked once)."""
+        fitted = [_fitted(e) for e in entries]
         at = self.clock()
 
-        def job(conn: Connection) -> Record:
+        def job(conn: Connection) -> list[Record]:
             seq, prev = repo.lock_head(conn)
-            unhashed = Record(seq=seq + 1, at=at, prev_hash=prev, hash="", **values)
-            record = _with_hash(unhashed)
-            repo.insert(conn, _row(record))
-            return record
+            out: list[Record] = []
+            for values in fitted:
+                seq += 1
+                record = _with_hash(Record(seq=seq, at=at, prev_hash=prev, hash="", **values))
+                out.append(record)
+                prev = record.hash
+            repo.insert(conn, [_row(r) for r in out])
+            return out
 
-        return self.db.write(job)
+        return self.db.write(job) if entries else []
 
     def query(
         self,

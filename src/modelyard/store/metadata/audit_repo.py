@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -19,13 +19,22 @@ from modelyard.store.metadata.tables import audit_head, audit_records
 HEAD_ID = 1
 GENESIS = "0" * 64  # the prev_hash of the first record
 
+# Built once: an append runs on every write the server answers, and building a statement
+# (values coerced, a cache key made) cost more than running it.
+_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == HEAD_ID)
+_HEAD_LOCKED = _HEAD.with_for_update()
+_INSERT = audit_records.insert()
+_MOVE = (
+    update(audit_head)
+    .where(audit_head.c.id == HEAD_ID)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
 
 def lock_head(conn: Connection) -> tuple[int, str]:
     """``(seq, hash)`` of the chain's head, locked until the transaction ends (made on first
     use: seq 0 and the genesis hash)."""
-    query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == HEAD_ID)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = _HEAD_LOCKED if conn.dialect.name == "postgresql" else _HEAD
     row = conn.execute(query).first()
     if row is None:  # the first append ever (two replicas at once: one inserts, one waits)
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -40,20 +49,14 @@ def lock_head(conn: Connection) -> tuple[int, str]:
 
 def head(conn: Connection) -> tuple[int, str] | None:
     """``(seq, hash)`` of the head, or None before the first record."""
-    row = conn.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == HEAD_ID)
-    ).first()
+    row = conn.execute(_HEAD).first()
     return None if row is None else (int(row.seq), str(row.hash))
 
 
-def insert(conn: Connection, values: dict[str, Any]) -> None:
-    """One record (``values`` holds every column) and the head moved onto it."""
-    conn.execute(audit_records.insert().values(**values))
-    conn.execute(
-        update(audit_head)
-        .where(audit_head.c.id == HEAD_ID)
-        .values(seq=values["seq"], hash=values["hash"])
-    )
+def insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Records (each row holds every column), in seq order, and the head moved onto the last."""
+    conn.execute(_INSERT, list(rows))
+    conn.execute(_MOVE, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
 
 
 def records(
