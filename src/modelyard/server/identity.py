@@ -79,17 +79,21 @@ async def identify(request: Request) -> Identity:
     if not getattr(settings, "auth", False):
         request.state.identity = ANONYMOUS
         return ANONYMOUS
+    access: AccessService = request.app.state.services["access"]
+    return await run_in_threadpool(_identify, access, request)  # one thread hop for both
+
+
+def _identify(access: AccessService, request: Request) -> Identity:
     from modelyard.server.permissions import authorize, need_of
 
-    access: AccessService = request.app.state.services["access"]
     try:
-        identity = await run_in_threadpool(authenticate, access, request)
+        identity = authenticate(access, request)
     except (Unauthenticated, CrossSiteRequest):
         if need_of(request).mode != "open":
             raise
         identity = ANONYMOUS  # stale credentials must not lock anyone out of logging in
-    request.state.identity = identity
-    await run_in_threadpool(authorize, request, identity)
+    request.state.identity = identity  # also when the check below refuses (the audit log)
+    authorize(request, identity)
     return identity
 
 
