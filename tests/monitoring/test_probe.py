@@ -79,10 +79,11 @@ def test_uptime_drops_while_the_serving_process_is_killed(tmp_path: Path) -> Non
     prober = Prober(db, interval_s=3600)
     try:
         with serving(["models:/m/1"], tmp_path, env={"MODELYARD_TRACKING_URI": uri}) as served:
-            svc.heartbeat("api", "host:1", served.url, {})
+            svc.heartbeat("api", "host:1", served.url, {}, token=svc.serving_secret("api"))
             # an external one registered long ago (stale) is still probed at its address
+            _far, token = svc.serving_token("far", user="t")
             DeploymentService(db, clock=lambda: int(time.time() * 1000) - 30_000).heartbeat(
-                "far", "by-hand", served.url, {}
+                "far", "by-hand", served.url, {}, token=token
             )
             since = int(time.time() * 1000)
             for _ in range(6):

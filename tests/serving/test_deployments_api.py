@@ -38,6 +38,13 @@ def api(store_uri: str, tmp_path: Path) -> Iterator[httpx.Client]:
         yield client
 
 
+def serving(api: httpx.Client, name: str) -> dict[str, str]:
+    """The headers of a serving process of ``name``: a token made as a maintainer makes one."""
+    made = api.post(f"/api/v1/deployments/{name}/serving-token")
+    assert made.status_code == 200, made.text
+    return {"X-Serving-Token": made.json()["token"]}
+
+
 def report(*versions: tuple[int, str], requests: int = 0) -> dict[str, Any]:
     return {
         str(v): {"state": state, "error": None, "requests": requests, "errors": 0,
@@ -64,10 +71,11 @@ def test_blue_green_rollout_driven_by_heartbeats(api: httpx.Client) -> None:
         1,
         [{"version": 1, "weight": 100.0}],
     )
+    token = serving(api, "churn-api")
     beat = {"instance": "host:1", "url": "http://127.0.0.1:9001", "versions": report((1, "ready"))}
-    answer = api.post("/api/v1/deployments/churn-api/heartbeat", json=beat)
+    answer = api.post("/api/v1/deployments/churn-api/heartbeat", json=beat, headers=token)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["revision"] == 1
+    assert answer.json()["revision"] == 2  # the new serving token was a change
 
     promoted = api.post(
         "/api/v1/deployments/churn-api/promote", json={"version": 2, "reason": "retrained"}
@@ -76,7 +84,7 @@ def test_blue_green_rollout_driven_by_heartbeats(api: httpx.Client) -> None:
     assert promoted.json()["warm"] == [2]
     assert promoted.json()["candidate"]["phase"] == "loading"
     beat["versions"] = report((1, "ready"), (2, "ready"))
-    api.post("/api/v1/deployments/churn-api/heartbeat", json=beat).raise_for_status()
+    api.post("/api/v1/deployments/churn-api/heartbeat", json=beat, headers=token).raise_for_status()
 
     def switched() -> bool:
         return bool(api.get("/api/v1/deployments/churn-api").json()["stable"] == 2)
@@ -91,6 +99,7 @@ def test_blue_green_rollout_driven_by_heartbeats(api: httpx.Client) -> None:
     events = api.get("/api/v1/deployments/churn-api/history").json()
     assert [(e["actor"], e["action"]) for e in events] == [
         ("anonymous", "create"),
+        ("anonymous", "serving-token"),
         ("anonymous", "promote"),
         ("controller", "switch"),
     ]
@@ -132,21 +141,23 @@ def test_traffic_split_and_errors_with_stable_codes(api: httpx.Client) -> None:
         ("POST", "/deployments/nope/promote", {"version": 1}, 404, "RESOURCE_DOES_NOT_EXIST"),
         ("POST", "/deployments", {"name": "x", "model": "runs:/abc/model"}, 400, "INVALID_PARAMETER_VALUE"),
         ("POST", "/deployments", {"name": "x", "model": "models:/churn/7"}, 404, "RESOURCE_DOES_NOT_EXIST"),
-        ("POST", "/deployments/ab/heartbeat", {"instance": "h", "url": "http://h", "versions": {"1": {"state": "ready", "latency_buckets": [1]}}}, 400, "INVALID_PARAMETER_VALUE"),
+        ("POST", "/deployments/ab/heartbeat", {"instance": "h", "url": "http://127.0.0.1:1", "versions": {"1": {"state": "ready", "latency_buckets": [1]}}}, 400, "INVALID_PARAMETER_VALUE"),
         ("POST", "/deployments/ab/heartbeat", {"instance": "h", "url": "ftp://h", "versions": {}}, 400, "INVALID_PARAMETER_VALUE"),
-        ("POST", "/deployments/ab/heartbeat", {"instance": "h", "url": "http://h", "versions": {"x": {"state": "ready", "latency_buckets": ZERO}}}, 400, "INVALID_PARAMETER_VALUE"),
+        ("POST", "/deployments/ab/heartbeat", {"instance": "h", "url": "http://127.0.0.1:1", "versions": {"x": {"state": "ready", "latency_buckets": ZERO}}}, 400, "INVALID_PARAMETER_VALUE"),
     ]  # fmt: skip
+    token = serving(api, "ab")
     for method, path, body, status, code in cases:
-        answer = api.request(method, "/api/v1" + path, json=body)
+        answer = api.request(method, "/api/v1" + path, json=body, headers=token)
         assert (answer.status_code, answer.json()["error_code"]) == (status, code), (path, body)
-    assert api.get("/api/v1/deployments/ab").json()["revision"] == 2  # nothing half-written
-    assert len(api.get("/api/v1/deployments/ab/history").json()) == 2
+    assert api.get("/api/v1/deployments/ab").json()["revision"] == 3  # nothing half-written
+    assert len(api.get("/api/v1/deployments/ab/history").json()) == 3
 
     assert api.delete("/api/v1/deployments/ab", params={"reason": "done"}).status_code == 200
-    gone = api.post("/api/v1/deployments/ab/heartbeat", json={"instance": "h", "url": "http://h"})
-    assert (gone.status_code, gone.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    beat = {"instance": "h", "url": "http://127.0.0.1:1"}
+    gone = api.post("/api/v1/deployments/ab/heartbeat", json=beat, headers=token)
+    assert (gone.status_code, gone.json()["error_code"]) == (401, "UNAUTHENTICATED")
     kept = api.get("/api/v1/deployments/ab/history").json()
-    assert [e["action"] for e in kept] == ["create", "set-traffic", "delete"]
+    assert [e["action"] for e in kept] == ["create", "set-traffic", "serving-token", "delete"]
     assert kept[-1]["reason"] == "done"
     assert api.get("/api/v1/deployments").json() == {"deployments": []}
 
@@ -160,7 +171,10 @@ def test_logging_policy_set_at_create_changed_later_and_its_key_only_in_heartbea
     assert created.status_code == 201, created.text
     assert created.json()["logging"] == logging
     beat = {"instance": "h:1", "url": "http://127.0.0.1:9", "versions": {}}
-    policy = api.post("/api/v1/deployments/pii/heartbeat", json=beat).json()["logging"]
+    token = serving(api, "pii")
+    policy = api.post("/api/v1/deployments/pii/heartbeat", json=beat, headers=token).json()[
+        "logging"
+    ]
     key = policy.pop("key")
     assert policy == logging
     assert len(key) == 64
@@ -180,7 +194,9 @@ def test_logging_policy_set_at_create_changed_later_and_its_key_only_in_heartbea
     assert changed.status_code == 200, changed.text
     assert changed.json()["logging"] == {"exclude": ["email", "phone"], "hash": [], "sample": 1.0}
     assert key not in changed.text
-    again = api.post("/api/v1/deployments/pii/heartbeat", json=beat).json()["logging"]
+    again = api.post("/api/v1/deployments/pii/heartbeat", json=beat, headers=token).json()[
+        "logging"
+    ]
     assert again["key"] == key  # hashes keep matching across the change
     assert again["exclude"] == ["email", "phone"]
     last = api.get("/api/v1/deployments/pii/history").json()[-1]
@@ -202,4 +218,6 @@ def test_logging_policy_set_at_create_changed_later_and_its_key_only_in_heartbea
         assert got.json()["error_code"] == "INVALID_PARAMETER_VALUE"
         assert field in got.text, got.text
     assert api.post("/api/v1/deployments/nope/logging", json={}).status_code == 404
-    assert api.get("/api/v1/deployments/pii").json()["revision"] == 2
+    assert (
+        api.get("/api/v1/deployments/pii").json()["revision"] == 3
+    )  # create, serving token, logging

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from modelyard.errors import AlreadyExists, Conflict, InvalidInput, InvalidState, NotFound
+from modelyard.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    Unauthenticated,
+)
 from modelyard.registry.service import RegistryService
 from modelyard.serving import rollouts
 from modelyard.serving.deployments import DeploymentService
@@ -53,6 +60,11 @@ def env(store_uri: str, tmp_path: Path) -> Iterator[Env]:
     clock = Clock()
     yield Env(DeploymentService(stores.db, clock=clock), reg, clock)
     tracking.close()
+
+
+def beat(svc: DeploymentService, name: str, instance: str, url: str, report: Any) -> Any:
+    """A heartbeat with the token the server gives the deployment's processes."""
+    return svc.heartbeat(name, instance, url, report, token=svc.serving_secret(name))
 
 
 def versions(**states: str | tuple[str, int, int]) -> dict[str, Any]:
@@ -157,7 +169,7 @@ def test_set_traffic_validates_everything_before_writing(env: Env) -> None:
 def test_blue_green_rollout_and_rollback(env: Env) -> None:
     svc, clock = env.svc, env.clock
     svc.create("api", "models:/churn/1", user=USER)
-    svc.heartbeat("api", "h:1", "http://127.0.0.1:9001", versions(v1="ready"))
+    beat(svc, "api", "h:1", "http://127.0.0.1:9001", versions(v1="ready"))
     d = svc.promote("api", 2, user=USER, reason="retrained on May")
     assert d.candidate is not None
     assert (d.candidate.phase, d.warm, d.traffic) == ("loading", (2,), (Split(1, 100.0),))
@@ -165,7 +177,7 @@ def test_blue_green_rollout_and_rollback(env: Env) -> None:
         svc.promote("api", 2, user=USER)
     assert svc.tick() == []  # v2 not reported ready yet
 
-    svc.heartbeat("api", "h:1", "http://127.0.0.1:9001", versions(v1="ready", v2="ready"))
+    beat(svc, "api", "h:1", "http://127.0.0.1:9001", versions(v1="ready", v2="ready"))
     (decision,) = svc.tick()
     assert decision.action == "switch"
     d = svc.get("api")
@@ -190,7 +202,7 @@ def test_blue_green_rollout_and_rollback(env: Env) -> None:
 
     # a failed load drops the candidate; an instance silent for 10 s no longer counts
     svc.promote("api", 3, user=USER)
-    svc.heartbeat("api", "h:2", "http://127.0.0.1:9002", versions(v1="ready", v3="failed"))
+    beat(svc, "api", "h:2", "http://127.0.0.1:9002", versions(v1="ready", v3="failed"))
     (failed,) = svc.tick()
     assert (failed.action, failed.reason) == ("load-failed", "v3 failed to load on h:2: boom")
     assert (svc.get("api").candidate, svc.get("api").warm) == (None, (2,))
@@ -199,7 +211,7 @@ def test_blue_green_rollout_and_rollback(env: Env) -> None:
         svc.rollback("fresh", user=USER)
 
     clock.now += STALE_AFTER_MS
-    svc.heartbeat("api", "h:1", "http://127.0.0.1:9001", versions(v1="ready", v4="ready"))
+    beat(svc, "api", "h:1", "http://127.0.0.1:9001", versions(v1="ready", v4="ready"))
     svc.promote("api", 4, user=USER)
     (switched,) = svc.tick()  # h:2 (which never loaded v4) is stale now
     assert switched.reason == "v4 ready on 1 instance; all traffic moved from v1"
@@ -212,15 +224,15 @@ def test_canary_rolled_back_by_its_gate_through_ticks(env: Env) -> None:
     canary = {"strategy": "canary", "steps": [10, 50, 100], "interval_s": 1, "min_requests": 20}
     svc.create("api", "models:/churn/1", user=USER, rollout=canary)
     svc.promote("api", 2, user=USER)
-    svc.heartbeat("api", "h:1", "http://h:1", versions(v1=("ready", 100, 0), v2="ready"))
+    beat(svc, "api", "h:1", "http://h:1", versions(v1=("ready", 100, 0), v2="ready"))
     (step,) = svc.tick()
     assert step.action == "step"
     assert svc.get("api").traffic == (Split(1, 90.0), Split(2, 10.0))
     clock.now += 2000
-    svc.heartbeat("api", "h:1", "http://h:1", versions(v1=("ready", 300, 0), v2=("ready", 30, 0)))
+    beat(svc, "api", "h:1", "http://h:1", versions(v1=("ready", 300, 0), v2=("ready", 30, 0)))
     (step,) = svc.tick()
     assert step.reason.endswith("canary step 2/3: 50% to v2")
-    svc.heartbeat("api", "h:1", "http://h:1", versions(v1=("ready", 400, 1), v2=("ready", 130, 25)))
+    beat(svc, "api", "h:1", "http://h:1", versions(v1=("ready", 400, 1), v2=("ready", 130, 25)))
     (gate,) = svc.tick()
     assert (gate.action, gate.actor) == ("rollback", "gate")
     assert gate.reason == "v2 error rate 25.0% over 100 requests vs v1 1.0% (+2.0% allowed)"
@@ -250,9 +262,9 @@ def test_following_the_alias(env: Env) -> None:
 def test_heartbeats_are_bounded_and_keep_the_latest_report(env: Env) -> None:
     svc = env.svc
     svc.create("api", "models:/churn/1", user=USER)
-    answer = svc.heartbeat("api", "h:1", "http://127.0.0.1:1", versions(v1=("ready", 5, 1)))
+    answer = beat(svc, "api", "h:1", "http://127.0.0.1:1", versions(v1=("ready", 5, 1)))
     assert answer.revision == 1
-    svc.heartbeat("api", "h:1", "http://127.0.0.1:1", versions(v1=("ready", 9, 1)))
+    beat(svc, "api", "h:1", "http://127.0.0.1:1", versions(v1=("ready", 9, 1)))
     _d, (inst,) = svc.status("api")
     assert (inst.versions[1].counters.requests, inst.last_seen) == (9, T0)
     too_many = {str(v): versions(v1="ready")["1"] for v in range(1, 66)}
@@ -265,16 +277,17 @@ def test_heartbeats_are_bounded_and_keep_the_latest_report(env: Env) -> None:
         ({"²": versions(v1="ready")["1"]}, "version must be a version number from 1"),
     ]:
         with pytest.raises(InvalidInput, match=message):
-            svc.heartbeat("api", "h:1", "http://127.0.0.1:1", bad)
+            beat(svc, "api", "h:1", "http://127.0.0.1:1", bad)
     long_error = {"1": {**versions(v1="failed")["1"], "error": "x" * 10_000}}
-    svc.heartbeat("api", "h:1", "http://127.0.0.1:1", long_error)  # kept short, not refused
+    beat(svc, "api", "h:1", "http://127.0.0.1:1", long_error)  # kept short, not refused
     _d, (inst,) = svc.status("api")
     assert inst.versions[1].error == "x" * 3999 + "…"
-    with pytest.raises(NotFound, match="deployment 'nope' does not exist"):
-        svc.heartbeat("nope", "h:1", "http://127.0.0.1:1", {})
+    token = svc.serving_secret("api")
+    with pytest.raises(Unauthenticated, match="serving token"):  # no names told without it
+        svc.heartbeat("nope", "h:1", "http://127.0.0.1:1", {}, token=token)
     svc.delete("api", user=USER, reason="retired")
-    with pytest.raises(NotFound, match="deployment 'api' does not exist"):
-        svc.heartbeat("api", "h:1", "http://127.0.0.1:1", {})
+    with pytest.raises(Unauthenticated, match="serving token"):
+        svc.heartbeat("api", "h:1", "http://127.0.0.1:1", {}, token=token)
     assert [e.action for e in svc.history("api")] == ["create", "delete"]
     with pytest.raises(NotFound, match="deployment 'never' does not exist"):
         svc.history("never")
@@ -314,7 +327,7 @@ def test_a_decision_on_a_stale_read_is_not_written(env: Env) -> None:
     svc = env.svc
     svc.create("api", "models:/churn/1", user=USER)
     svc.promote("api", 2, user=USER)
-    svc.heartbeat("api", "h:1", "http://h:1", versions(v1="ready", v2="ready"))
+    beat(svc, "api", "h:1", "http://h:1", versions(v1="ready", v2="ready"))
     read = svc.get("api")
     _d, instances = svc.status("api")
     decision = rollouts.advance(read, instances, env.clock.now)
@@ -329,3 +342,64 @@ def test_a_decision_on_a_stale_read_is_not_written(env: Env) -> None:
             return deployments_repo.get(conn, "api").revision
 
     assert stored_revision() == 3
+
+
+def test_serving_tokens_prove_a_process_serves_its_deployment(env: Env) -> None:
+    svc = env.svc
+    made = svc.create("api", "models:/churn/1", user=USER)
+    other = svc.create("other", "models:/churn/1", user=USER)
+    assert made.serving_secret.startswith("mys_")
+    assert len(made.serving_secret) == 47
+    assert made.serving_secret != other.serving_secret
+    for wrong in (None, "", other.serving_secret, made.serving_secret + "x", "mys_"):
+        with pytest.raises(Unauthenticated, match="X-Serving-Token"):
+            svc.heartbeat("api", "h:1", "http://127.0.0.1:1", {}, token=wrong)
+    assert svc.status("api")[1] == []  # nothing kept of a refused heartbeat
+    d, token = svc.serving_token("api", user=USER, reason="leaked in a ticket")
+    assert token != made.serving_secret
+    assert svc.serving_secret("api") == token
+    with pytest.raises(Unauthenticated):
+        svc.heartbeat("api", "h:1", "http://127.0.0.1:1", {}, token=made.serving_secret)
+    svc.heartbeat("api", "h:1", "http://127.0.0.1:1", {}, token=token)
+    last = svc.history("api")[-1]
+    assert (last.action, last.actor, last.reason) == ("serving-token", USER, "leaked in a ticket")
+    assert token not in repr(svc.history("api"))
+
+
+def test_heartbeat_urls_name_the_serving_process(env: Env) -> None:
+    svc = env.svc
+    svc.create("api", "models:/churn/1", user=USER)
+    token = svc.serving_secret("api")
+    for bad in [
+        "http://127.0.0.1", "ftp://127.0.0.1:1", "http://user:pw@127.0.0.1:1",
+        "http://127.0.0.1:1/?next=x", "http://127.0.0.1:1/#x", "http://127.0.0.1:1\\@evil:2",
+        "http://127.0.0.1:99999", "http://127.0.0.1:1/ x", "javascript:alert(1)//127.0.0.1:1",
+    ]:  # fmt: skip
+        with pytest.raises(InvalidInput, match="host:port"):
+            svc.heartbeat("api", "h:1", bad, {}, token=token)
+    # with auth on (the request's address given): loopback, or the address it came from
+    for url, address in [
+        ("http://127.0.0.1:8080", "10.0.0.5"),
+        ("http://localhost:8080/api", "10.0.0.5"),
+        ("http://[::1]:8080", "10.0.0.5"),
+        ("http://10.0.0.5:8080", "10.0.0.5"),
+        ("https://10.0.0.5:443", "::ffff:10.0.0.5"),
+    ]:
+        svc.heartbeat("api", "h:1", url, {}, token=token, address=address)
+    for url in [
+        "http://169.254.169.254:80/latest/meta-data",
+        "http://10.0.0.6:8080",
+        "http://internal.example:8080",
+        "http://0.0.0.0:8080",
+    ]:
+        with pytest.raises(InvalidInput, match="own address"):
+            svc.heartbeat("api", "h:1", url, {}, token=token, address="10.0.0.5")
+    # an external deployment reports the address a maintainer set for it
+    with pytest.raises(InvalidInput, match="external"):
+        svc.serving_token("api", user=USER, serving_url="http://api.example:8080")
+    svc.create("ext", "models:/churn/1", user=USER, engine="external")
+    _d, ext = svc.serving_token("ext", user=USER, serving_url="https://api.example:8443")
+    svc.heartbeat("ext", "h:1", "https://api.example:8443/v1", {}, token=ext, address="10.0.0.9")
+    with pytest.raises(InvalidInput, match="own address"):
+        svc.heartbeat("ext", "h:1", "https://api.example:22", {}, token=ext, address="10.0.0.9")
+    assert svc.get("ext").serving_url == "https://api.example:8443"

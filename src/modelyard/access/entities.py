@@ -70,6 +70,7 @@ class Identity:
     teams: tuple[int, ...] = field(default=())
     via_session: bool = False  # from the web UI's cookie: writes must carry the CSRF token
     deployment: str | None = None  # a serving token's deployment
+    reads: tuple[tuple[str, str], ...] = ()  # (kind, name) a serving token may read, only
 
     @property
     def authenticated(self) -> bool:

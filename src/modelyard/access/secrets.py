@@ -76,6 +76,7 @@ def verify_password(password: str, stored_hash: str | None) -> bool:
 # private key blocks. Masking keeps a short prefix so people can tell which secret it was.
 _SECRET_SHAPES = re.compile(
     r"myt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}"
+    r"|mys_[A-Za-z0-9_-]{43}"  # a deployment's serving token
     r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"
     r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
     r"|\bxox[abprs]-[A-Za-z0-9-]{10,}\b"
@@ -85,7 +86,7 @@ _SECRET_SHAPES = re.compile(
 
 
 # Every shape holds one of these: texts without any (nearly all) skip the slower search above.
-_HINTS = re.compile(r"myt_|AKIA|ASIA|gh[pousr]_|xox[abprs]-|sk-|PRIVATE KEY")
+_HINTS = re.compile(r"my[ts]_|AKIA|ASIA|gh[pousr]_|xox[abprs]-|sk-|PRIVATE KEY")
 
 
 def _may_hold(text: str) -> bool:

@@ -623,6 +623,8 @@ class AccessService:
     def role_on(self, who: Identity, kind: Kind, resource: str) -> Role | None:
         """The highest role ``who`` holds on the object (server-wide grants count), capped by
         the token's scope; None when they hold none."""
+        if who.kind == "serving":  # a serving process reads its deployment and model, only
+            return Role.VIEWER if (kind.value, resource) in who.reads else None
         if who.is_admin:
             return who.ceiling
         best: Role | None = None
@@ -651,6 +653,8 @@ class AccessService:
 
     def readable(self, who: Identity, kind: Kind) -> set[str] | None:
         """The objects of ``kind`` that ``who`` may read; None means all of them."""
+        if who.kind == "serving":
+            return {name for k, name in who.reads if k == kind.value}
         if who.is_admin:
             return None
         out: set[str] = set()

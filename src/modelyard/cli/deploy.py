@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from modelyard.cli.common import TrackingUri, console, reported, when
+from modelyard.cli.common import TrackingUri, console, err_console, reported, when
 from modelyard.errors import InvalidInput
 from modelyard.serving.client import Deployments
 
@@ -83,6 +83,11 @@ def create(
         None, "--log-hash", help="A column the prediction log keeps as a keyed hash (repeatable)."
     ),
     log_sample: float = typer.Option(1.0, "--log-sample", help="Share of requests logged."),
+    serving_url: str | None = typer.Option(
+        None,
+        "--serving-url",
+        help='Engine "external" or "ray": where callers reach it (http(s)://host:port).',
+    ),
     reason: str = Reason,
     uri: str | None = TrackingUri,
 ) -> None:
@@ -96,7 +101,7 @@ def create(
         logging = {"exclude": log_exclude or [], "hash": log_hash or [], "sample": log_sample}
         d = client.create(
             name, model, engine=engine, port=port, replicas=replicas, rollout=rollout,
-            sticky_header=sticky_header, logging=logging, reason=reason,
+            sticky_header=sticky_header, logging=logging, reason=reason, serving_url=serving_url,
         )  # fmt: skip
     follows = f", following @{d['follow']}" if d["follow"] else ""
     console.print(f"deployment {d['name']}: {d['model']} v{d['stable']}{follows}")
@@ -256,6 +261,30 @@ def delete(name: str, reason: str = Reason, uri: str | None = TrackingUri) -> No
     with deployments(uri) as client:
         client.delete(name, reason=reason)
     console.print(f"deleted deployment {name}")
+
+
+@app.command("token")
+def token(
+    name: str,
+    serving_url: str | None = typer.Option(
+        None,
+        "--serving-url",
+        help="Where callers reach its processes when not on the host they heartbeat from "
+        "(engine external or ray; empty: none; left out: unchanged).",
+    ),
+    reason: str = Reason,
+    uri: str | None = TrackingUri,
+) -> None:
+    """A new serving token of deployment NAME (shown once; the old one stops working)."""
+    with deployments(uri) as client:
+        found = client.serving_token(
+            name, serving_url=... if serving_url is None else serving_url, reason=reason
+        )
+    err_console.print(
+        f"serving token of deployment {found['deployment']} (shown once; the previous one no "
+        "longer works). Give it to its serving processes as MODELYARD_SERVING_TOKEN:"
+    )
+    console.print(found["token"], soft_wrap=True, highlight=False)
 
 
 @app.command("history")

@@ -6,7 +6,9 @@ everything. With auth on, a caller proves who they are with one of:
 * ``Authorization: Bearer myt_...``: an API token (``MODELYARD_TOKEN``, ``MLFLOW_TRACKING_TOKEN``);
 * ``Authorization: Basic``: a user name and password (``MLFLOW_TRACKING_USERNAME`` /
   ``_PASSWORD``), or any name with a token as the password;
-* the web UI's session cookie, whose writes must also carry its CSRF token in ``X-CSRF-Token``.
+* the web UI's session cookie, whose writes must also carry its CSRF token in ``X-CSRF-Token``;
+* ``X-Serving-Token`` (with ``X-Serving-Deployment``): a serving process of a deployment, which
+  may read that deployment and its model, nothing else (``server/serving_access.py``).
 
 A verified password is remembered for :data:`PASSWORD_CACHE_S` seconds under the SHA-256 of
 the credentials (argon2 costs tens of milliseconds, and the mlflow client sends them with every
@@ -32,6 +34,7 @@ from modelyard.access.entities import ANONYMOUS, Identity
 from modelyard.access.secrets import parse_token
 from modelyard.access.service import AccessService
 from modelyard.errors import CrossSiteRequest, Unauthenticated
+from modelyard.serving.entities import SERVING_TOKEN_HEADER
 
 __all__ = ["ANONYMOUS", "SESSION_COOKIE", "Identity", "identify"]
 
@@ -112,6 +115,11 @@ def authenticate(access: AccessService, request: Request) -> Identity:
         if scheme == "basic":
             return _basic(access, value.strip(), client_address(request))
         raise Unauthenticated("Authorization must be Bearer (a token) or Basic")
+    serving = request.headers.get(SERVING_TOKEN_HEADER)
+    if serving:  # a serving process of a deployment: reads its model (server/serving_access.py)
+        from modelyard.server.serving_access import serving_identity
+
+        return serving_identity(request, serving)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         identity, csrf = access.session(cookie)

@@ -327,6 +327,18 @@ class DeploymentCreateIn(_In):
     sticky_header: str | None = Field(None, max_length=100)
     logging: LoggingIn | None = Field(None, description="what the prediction log keeps")
     reason: str = ""
+    serving_url: str | None = Field(
+        None,
+        max_length=2048,
+        description='engine "external" or "ray": where callers reach it, http(s)://host:port',
+    )
+
+
+class ServingTokenIn(_In):
+    serving_url: str | None = Field(
+        None, max_length=2048, description="absent: unchanged; null or empty: none"
+    )
+    reason: str = ""
 
 
 class TrafficIn(_In):
@@ -364,5 +376,9 @@ class VersionReportIn(_In):
 
 class HeartbeatIn(_In):
     instance: str = Field(min_length=1, max_length=255, description='e.g. "host:pid"')
-    url: str = Field(max_length=2048, description="http://127.0.0.1:PORT")
+    url: str = Field(
+        max_length=2048,
+        description="http(s)://host:port[/path] where callers reach the process (the probe "
+        "fetches /ready there)",
+    )
     versions: dict[str, VersionReportIn] = Field(default_factory=dict, max_length=64)

@@ -5,6 +5,10 @@ and gets the deployment's policy back; it loads and warms up the versions the po
 (each on its own thread, so a slow load never stops the heartbeat), routes by the policy once
 they are ready, and unloads the versions it no longer names. A version that fails to load is
 reported failed and never gets traffic. When the server is away the last policy stays.
+
+Every request it makes carries the deployment's serving token (``X-Serving-Token``, from
+MODELYARD_SERVING_TOKEN or the Ray engine) and the deployment's name: the heartbeat needs it
+always, and with auth on it is the credential that lets the process read its model.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import re
 import socket
 import threading
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
+from modelyard import config
 from modelyard.errors import ModelyardError
+from modelyard.serving.entities import SERVING_DEPLOYMENT_HEADER, SERVING_TOKEN_HEADER
 from modelyard.serving.predictor import Predictor
 from modelyard.serving.predlog import KEEP_ALL, Redaction
 from modelyard.serving.state import ServingState, Source
@@ -37,6 +44,7 @@ class DeploymentAgent(Source):
         server: str,
         url: str,
         *,
+        token: str | None = None,
         interval_s: float = 0.5,
         headers: dict[str, str] | None = None,
     ) -> None:
@@ -45,7 +53,12 @@ class DeploymentAgent(Source):
         self.url = url  # where callers reach this process (reported to the server)
         self.interval_s = interval_s
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
-        self._client = httpx.Client(base_url=self.server, timeout=10.0, headers=headers)
+        self.credentials = serving_headers(
+            name, config.SERVING_TOKEN.get() if token is None else token
+        )
+        self._client = httpx.Client(
+            base_url=self.server, timeout=10.0, headers={**self.credentials, **(headers or {})}
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loading: set[int] = set()
@@ -143,9 +156,18 @@ class DeploymentAgent(Source):
         from modelyard.registry.client import ModelRegistry
 
         with ModelRegistry(self.server) as registry:
+            # this process's one pool to the server: its requests carry the serving token
+            registry.backend.http.headers.update(self.credentials)
             folder, found = registry.fetch(f"models:/{model}/{version}")
         digest = found["package_digest"] if found.get("trusted") is True else None
         return Predictor.from_folder(folder, trusted_digest=digest, version=version)
+
+
+def serving_headers(deployment: str, token: str) -> dict[str, str]:
+    """What a serving process sends with every request to the main server ({} without a token)."""
+    if not token:
+        return {}
+    return {SERVING_TOKEN_HEADER: token, SERVING_DEPLOYMENT_HEADER: quote(deployment, safe="")}
 
 
 def logging_policy(doc: Any) -> tuple[Redaction, float]:

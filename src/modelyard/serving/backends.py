@@ -26,6 +26,7 @@ class DeploymentsApi(Protocol):
     def delete(self, name: str, reason: str) -> None: ...
     def history(self, name: str) -> list[dict[str, Any]]: ...
     def logs(self, name: str, lines: int) -> list[str]: ...
+    def serving_token(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -74,6 +75,10 @@ class HttpDeployments(PooledApi):
         found: list[str] = self._call("GET", f"/{quote_part(name)}/logs", lines=lines)["lines"]
         return found
 
+    def serving_token(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = self._call("POST", f"/{quote_part(name)}/serving-token", body)
+        return found
+
 
 class LocalDeployments:
     """The deployments of an embedded store: the service of this process, no HTTP.
@@ -98,6 +103,7 @@ class LocalDeployments:
             sticky_header=body["sticky_header"],
             logging=body.get("logging"),
             reason=body["reason"],
+            serving_url=body.get("serving_url"),
         )
         return wire.deployment_json(found)
 
@@ -153,6 +159,15 @@ class LocalDeployments:
     def logs(self, name: str, lines: int) -> list[str]:
         self.svc.get(name)
         return tail(name, lines)
+
+    def serving_token(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        found, token = self.svc.serving_token(
+            name,
+            user=local_user(),
+            serving_url=body.get("serving_url", ...),
+            reason=body.get("reason", ""),
+        )
+        return {"deployment": found.name, "token": token, "serving_url": found.serving_url}
 
     def close(self) -> None:
         if self._services is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Iterable, Mapping
 from itertools import pairwise
 from typing import Any
+from urllib.parse import urlsplit
 
 from modelyard.errors import InvalidInput
 from modelyard.serving.entities import (
@@ -35,6 +37,7 @@ MAX_ERROR_SENT = 65_536  # a longer one refuses the heartbeat
 MAX_REASON = 10_000
 MAX_COLUMN = 256  # characters of a column name in a logging policy
 MAX_LOGGED_COLUMNS = 1000  # columns one logging policy may exclude, and hash
+_URL = re.compile(r"https?://[\x21-\x5b\x5d-\x7e]+")  # printable ASCII, no spaces or backslashes
 
 
 def model_uri(uri: object) -> tuple[str, str | None, int | None]:
@@ -198,10 +201,52 @@ def instance_name(value: object) -> str:
     return v.clean_name(value, "instance", 255)
 
 
-def instance_url(value: object) -> str:
-    if not isinstance(value, str) or len(value) > 2048 or not re.match(r"^https?://\S+$", value):
-        raise InvalidInput("url is the instance's http(s) address", field="url")
+def instance_url(value: object, what: str = "url") -> str:
+    """``http(s)://host:port[/path]``: no user or password, query or fragment (the probe
+    fetches it, so it names a serving process and nothing else)."""
+    shape = f"{what} is http(s)://host:port[/path] (no user, query or fragment)"
+    if not isinstance(value, str) or len(value) > 2048 or not _URL.fullmatch(value):
+        raise InvalidInput(shape, field=what)
+    parts = urlsplit(value)
+    try:
+        number = parts.port
+    except ValueError:
+        number = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not number:
+        raise InvalidInput(shape, field=what)
+    if "@" in parts.netloc or parts.query or parts.fragment or "?" in value or "#" in value:
+        raise InvalidInput(shape, field=what)
     return value
+
+
+def url_host(url: str) -> str:
+    """The host of a checked instance URL, lower case, without IPv6 brackets."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def same_address(host: str, address: str) -> bool:
+    """Whether a URL's host is the IP address a request came from (IPv4-mapped alike)."""
+    try:
+        a, b = ipaddress.ip_address(host), ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    a = a.ipv4_mapped or a if isinstance(a, ipaddress.IPv6Address) else a
+    b = b.ipv4_mapped or b if isinstance(b, ipaddress.IPv6Address) else b
+    return a == b
 
 
 def report(key: object, doc: object) -> tuple[int, VersionReport]:

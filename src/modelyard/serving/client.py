@@ -48,10 +48,11 @@ class Deployments:
         sticky_header: str | None = None,
         logging: Mapping[str, Any] | None = None,
         reason: str = "",
+        serving_url: str | None = None,
     ) -> dict[str, Any]:
         """Deploy ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``;
         ``logging={"exclude": [...], "hash": [...], "sample": 1.0}`` says what its prediction
-        log keeps of the inputs."""
+        log keeps of the inputs; ``serving_url`` where callers reach an external or Ray one."""
         body = {
             "name": name,
             "model": model,
@@ -64,6 +65,8 @@ class Deployments:
         }
         if logging is not None:
             body["logging"] = dict(logging)
+        if serving_url is not None:
+            body["serving_url"] = serving_url
         return self.api.create(body)
 
     def list(self) -> builtins.list[dict[str, Any]]:
@@ -142,3 +145,13 @@ class Deployments:
     def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
         """The last ``lines`` lines its serving processes wrote."""
         return self.api.logs(name, lines)
+
+    def serving_token(
+        self, name: str, *, serving_url: str | EllipsisType | None = ..., reason: str = ""
+    ) -> dict[str, Any]:
+        """A new serving token for the deployment (``{"deployment", "token", "serving_url"}``),
+        shown this once; the old one stops working. ``serving_url`` (left out: unchanged)."""
+        body: dict[str, Any] = {"reason": reason}
+        if serving_url is not ...:
+            body["serving_url"] = serving_url
+        return self.api.serving_token(name, body)

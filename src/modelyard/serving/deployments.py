@@ -9,6 +9,7 @@ another change came first; otherwise the change is re-applied to the newer state
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelyard.errors import Conflict, InvalidState, NotFound
+from modelyard.errors import Conflict, InvalidInput, InvalidState, NotFound, Unauthenticated
 from modelyard.registry.checks import RESERVED_ALIAS
 from modelyard.serving import checks, rollouts
 from modelyard.serving.entities import (
@@ -37,6 +38,8 @@ from modelyard.store.metadata.sql import now_ms
 from modelyard.tracking import validation as v
 
 KEY_BYTES = 32  # of a deployment's logging key (HMAC-SHA256)
+UNVERSIONED = frozenset({"serving-token", "serving-url"})  # kept out of the model's history
+SERVING_PREFIX = "mys_"  # a serving token: the prefix and 43 URL-safe characters (256 bits)
 RETRIES = 5  # re-applications of a change whose deployment another writer changed meanwhile
 FORGET_INSTANCES_MS = 3_600_000  # instances silent this long are dropped (their process ended)
 
@@ -70,10 +73,46 @@ def _record(
             routing_before["logging"] = before.logging.to_json()
         routing_after["logging"] = after.logging.to_json()
     repo.add_event(conn, after.name, at, actor, action, reason, routing_before, routing_after)
+    if action in UNVERSIONED:
+        return  # about the deployment's serving processes, not about a version of the model
     registry_repo.record(
         conn, after.model, "deployment", actor, _subject(before, after),
         deployment=after.name, deployment_action=action, reason=reason,
     )  # fmt: skip
+
+
+def new_serving_token() -> str:
+    return SERVING_PREFIX + secrets.token_urlsafe(32)
+
+
+def _serving_url(value: str | None, engine: str) -> str | None:
+    """Where callers reach an "external" or "ray" deployment off this host (None: unset)."""
+    if value is None or value == "":
+        return None
+    if engine == "process":
+        raise InvalidInput(
+            'serving_url is for engine "external" or "ray" (a "process" deployment serves '
+            "on this host)",
+            field="serving_url",
+        )
+    return checks.instance_url(value, "serving_url")
+
+
+def _check_reach(d: Deployment, url: str, address: str) -> None:
+    """A heartbeat's URL (which the availability probe fetches) names the serving process:
+    loopback, the address the heartbeat came from, or the maintainer-set ``serving_url``."""
+    host = checks.url_host(url)
+    if checks.loopback(host) or checks.same_address(host, address):
+        return
+    set_url = d.serving_url if d.engine in ("external", "ray") else None
+    if set_url is not None and checks.origin(url) == checks.origin(set_url):
+        return
+    raise InvalidInput(
+        f"url {url!r} is not on loopback nor this heartbeat's own address ({address}); for an "
+        "external or Ray deployment a maintainer sets where it serves "
+        "(`modelyard deploy token NAME --serving-url URL`)",
+        field="url",
+    )
 
 
 def _existing_versions(conn: Connection, model: str, wanted: Iterable[int]) -> None:
@@ -127,14 +166,18 @@ class DeploymentService:
         sticky_header: str | None = None,
         logging: LogPolicy | Mapping[str, Any] | None = None,
         reason: str = "",
+        serving_url: str | None = None,
     ) -> Deployment:
         """A deployment of ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``;
-        ``logging`` ({exclude, hash, sample}) says what its prediction log keeps."""
+        ``logging`` ({exclude, hash, sample}) says what its prediction log keeps;
+        ``serving_url`` where callers reach an external or Ray deployment (its heartbeats may
+        then report it). Its serving token is made here (``serving_token`` shows a new one)."""
         clean = v.clean_name(name, "deployment name")
         policy = checks.logging(logging, secrets.token_hex(KEY_BYTES))
         model, alias, number = checks.model_uri(model_uri)
         settings = checks.rollout(rollout)
         kind, where, count = checks.engine(engine), checks.port(port), checks.replicas(replicas)
+        url = _serving_url(serving_url, kind)
         header, why = checks.sticky_header(sticky_header), checks.reason(reason)
         follow = alias if alias is not None and not RESERVED_ALIAS.match(alias) else None
 
@@ -168,6 +211,8 @@ class DeploymentService:
                 stable=found,
                 followed=found if follow else None,
                 logging=policy,
+                serving_secret=new_serving_token(),
+                serving_url=url,
             )
             repo.insert(conn, d)
             text = why or f"serves {model_uri} (v{found})"
@@ -313,9 +358,80 @@ class DeploymentService:
 
         return self.db.write(job)
 
-    def heartbeat(self, name: str, instance: str, url: str, versions: object) -> Deployment:
+    def serving_token(
+        self,
+        name: str,
+        *,
+        user: str,
+        serving_url: str | EllipsisType | None = ...,
+        reason: str = "",
+    ) -> tuple[Deployment, str]:
+        """Make the deployment a new serving token (the old one stops working at once) and
+        return it: shown this once. ``serving_url`` (``...`` keeps it) is where callers reach an
+        external or Ray deployment. Processes this server started are restarted with the new
+        token by the supervisor."""
+        token = new_serving_token()
+        why = checks.reason(reason)
+
+        def change(_conn: Connection, d: Deployment) -> tuple[Deployment, str, str]:
+            url = d.serving_url if serving_url is ... else _serving_url(serving_url, d.engine)
+            after = replace(d, serving_secret=token, serving_url=url)
+            text = why or "new serving token" + (f"; serving at {url}" if url else "")
+            return after, "serving-token", text
+
+        return self._change(name, change, user, None), token
+
+    def serving_secret(self, name: str) -> str:
+        """The serving token the processes this server starts are given (made for a
+        deployment from before serving tokens)."""
+        d = self.get(name)
+        if d.serving_secret:
+            return d.serving_secret
+        return self.serving_token(name, user="supervisor")[1]
+
+    def set_serving_url(self, name: str, url: str, *, user: str) -> Deployment:
+        """Where callers reach the deployment (the Ray engine sets its proxy's address)."""
+
+        def change(_conn: Connection, d: Deployment) -> tuple[Deployment, str, str]:
+            return replace(d, serving_url=_serving_url(url, d.engine)), "serving-url", url
+
+        d = self.get(name)
+        if d.serving_url == url:
+            return d
+        return self._change(name, change, user, None)
+
+    def authenticate_serving(self, name: str, token: str | None) -> Deployment:
+        """The deployment whose serving token ``token`` is; Unauthenticated otherwise (an
+        unknown deployment alike: no names are told to callers without its token)."""
+        try:
+            d = self.get(name)
+        except NotFound:
+            d = None
+        secret = d.serving_secret if d is not None else ""
+        given = (token or "").encode()
+        if not hmac.compare_digest(given, (secret or "-").encode()) or d is None or not secret:
+            raise Unauthenticated(
+                f"a serving process of deployment {name!r} sends its serving token in "
+                "X-Serving-Token (MODELYARD_SERVING_TOKEN; `modelyard deploy token NAME` "
+                "makes one)"
+            )
+        return d
+
+    def heartbeat(
+        self,
+        name: str,
+        instance: str,
+        url: str,
+        versions: object,
+        *,
+        token: str | None,
+        address: str | None = None,
+    ) -> Deployment:
         """Keep an instance's report (cumulative counters per version); answers the policy
-        the instance must serve."""
+        the instance must serve. ``token`` must be the deployment's serving token. With
+        ``address`` (the request's, when auth is on) the URL must be on loopback or that
+        address, or be the ``serving_url`` a maintainer set for an external or Ray one."""
+        d = self.authenticate_serving(name, token)
         report = Instance(
             name,
             checks.instance_name(instance),
@@ -323,6 +439,8 @@ class DeploymentService:
             0,
             checks.reports(versions),
         )
+        if address is not None:
+            _check_reach(d, report.url, address)
 
         def job(conn: Connection) -> Deployment:
             d = repo.get(conn, name)

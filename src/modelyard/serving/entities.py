@@ -15,6 +15,7 @@ LATENCY_BOUNDS_MS: tuple[float, ...] = (
 """Upper bounds (ms) of the latency buckets every instance reports, the last one open."""
 
 SERVING_TOKEN_HEADER = "X-Serving-Token"  # a serving process's proof it serves its deployment
+SERVING_DEPLOYMENT_HEADER = "X-Serving-Deployment"  # which one (percent-encoded name)
 STALE_AFTER_MS = 10_000  # an instance not heard from for this long is stale: shown, not counted
 ENGINES = ("process", "external", "ray")
 STRATEGIES = ("blue-green", "canary")
@@ -197,6 +198,12 @@ class Deployment:
     candidate: Candidate | None = None
     followed: int | None = None  # the alias's version the deployment last acted on
     logging: LogPolicy = field(default_factory=LogPolicy)  # what the prediction log keeps
+    # the secret its serving processes send with every heartbeat (SERVING_TOKEN_HEADER); never
+    # shown but by the route that rotates it, and stored like the logging key
+    serving_secret: str = ""
+    # where callers reach an "external" or "ray" deployment off this host, set by a maintainer
+    # (or the Ray engine): heartbeats may report it when auth is on
+    serving_url: str | None = None
 
     def versions(self) -> set[int]:
         """Every version the data plane must keep loaded."""
@@ -213,6 +220,7 @@ class Deployment:
             "candidate": None if self.candidate is None else self.candidate.to_json(),
             "followed": self.followed,
             "logging": self.logging.to_json(),
+            "serving_url": self.serving_url,
         }
 
     def routing(self) -> dict[str, Any]:

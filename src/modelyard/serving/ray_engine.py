@@ -92,9 +92,11 @@ def _without_request_id(send: Send) -> Send:
 class RayReplica:
     """One replica: a serving state fed by a deployment agent (built in the Ray worker)."""
 
-    def __init__(self, deployment: str, server: str, url: str, options: ServeOptions) -> None:
+    def __init__(
+        self, deployment: str, server: str, url: str, options: ServeOptions, token: str = ""
+    ) -> None:
         self.state = build_state(deployment, options)
-        self.state.sources.append(DeploymentAgent(deployment, server, url))
+        self.state.sources.append(DeploymentAgent(deployment, server, url, token=token))
 
     def __serve_build_asgi_app__(self) -> Mounted:
         return Mounted(self.state)
@@ -125,7 +127,7 @@ class RayEngine:
         self.prediction_log = prediction_log
         self.interval_s = interval_s
         self.proxy = ""  # the Ray HTTP proxy's root URL, once connected
-        self.running: dict[str, int] = {}  # deployment -> replicas asked of Serve
+        self.running: dict[str, tuple[int, str]] = {}  # deployment -> (replicas, token) run
         self._wanted: list[Deployment] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="modelyard-ray", daemon=True)
@@ -203,12 +205,12 @@ class RayEngine:
             del self.running[name]
             log.info("deployment %s: Ray Serve application deleted", name)
         for name, deployment in wanted.items():
-            replicas = max(1, deployment.replicas)
-            if self.running.get(name) != replicas:
-                self._run(name, replicas)
-                self.running[name] = replicas
+            asked = (max(1, deployment.replicas), deployment.serving_secret)
+            if self.running.get(name) != asked:  # resized, or a new serving token
+                self._run(name, *asked)
+                self.running[name] = asked
 
-    def _run(self, name: str, replicas: int) -> None:
+    def _run(self, name: str, replicas: int, token: str) -> None:
         from ray import serve
 
         url = f"{self.proxy}/{name}"
@@ -227,7 +229,7 @@ class RayEngine:
                 max_ongoing_requests=MAX_ONGOING,
                 ray_actor_options={"num_cpus": config.RAY_REPLICA_CPUS.get()},
             )
-            .bind(name, self.server_url, url, options)
+            .bind(name, self.server_url, url, options, token)
         )
         serve._run(app, name=name, route_prefix=f"/{name}", _blocking=False)  # never waits
         log.info("deployment %s: %d Ray Serve replica(s) at %s", name, replicas, url)

@@ -5,7 +5,9 @@ Deployments whose engine is "ray" are handed to ``ray_engine.RayEngine`` (Ray Se
 their replicas).
 
 Each process logs to ``{logs}/{deployment}.log`` (what `modelyard deploy logs` shows) and
-keeps its port across restarts, so callers find it where it was.
+keeps its port across restarts, so callers find it where it was. It gets the deployment's
+serving token in its environment (MODELYARD_SERVING_TOKEN, and not the server's own
+MODELYARD_TOKEN); when the token is rotated its processes are restarted with the new one.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modelyard import config
 from modelyard.serving.deployments import DeploymentService
 from modelyard.serving.entities import Deployment
 from modelyard.serving.logs import log_file
@@ -41,6 +44,7 @@ class Replica:
     starts: int = 0
     next_start: float = 0.0  # monotonic time before which it is not restarted
     started_at: float = field(default=0.0)
+    token: str = ""  # the serving token it was started with
 
 
 class Supervisor:
@@ -97,10 +101,18 @@ class Supervisor:
 
     def tick(self) -> None:
         """Start what is missing or dead, stop what is no longer wanted."""
-        deployments = self.service.list_all()
+        deployments = [
+            d if d.serving_secret or d.engine == "external" else self._with_token(d)
+            for d in self.service.list_all()
+        ]
         on_ray = [d for d in deployments if d.engine == "ray"]
         if on_ray or self._ray is not None:
-            self._ray_engine().sync(on_ray)  # never blocks: the engine has its own thread
+            engine = self._ray_engine()
+            engine.sync(on_ray)  # never blocks: the engine has its own thread
+            for d in on_ray:  # its replicas report the proxy's address: a maintainer's own
+                url = f"{engine.proxy}/{d.name}"
+                if engine.proxy and d.serving_url != url:
+                    self.service.set_serving_url(d.name, url, user="ray-engine")
         wanted = {
             (d.name, i): d
             for d in deployments
@@ -114,7 +126,13 @@ class Supervisor:
             replica = self.replicas.get(key)
             if replica is None:
                 replica = self.replicas[key] = Replica(key[0], key[1], _port(deployment, key[1]))
-            if replica.process is not None and replica.process.poll() is None:
+            alive = replica.process is not None and replica.process.poll() is None
+            if alive and replica.token != deployment.serving_secret:  # rotated: restart
+                self._note(replica, "new serving token; restarting")
+                self._terminate(replica)
+                replica.process, alive = None, False
+            replica.token = deployment.serving_secret
+            if alive:
                 if now - replica.started_at > 60:
                     replica.starts = 0  # it has stayed up: the next death restarts at once
                 continue
@@ -126,6 +144,10 @@ class Supervisor:
                 replica.next_start = now + min(MAX_PAUSE_S, 0.5 * 2**replica.starts)
             if now >= replica.next_start:
                 self._spawn(replica)
+
+    def _with_token(self, d: Deployment) -> Deployment:
+        """``d`` with a serving token (one is made for a deployment from before them)."""
+        return replace(d, serving_secret=self.service.serving_secret(d.name))
 
     def _spawn(self, replica: Replica) -> None:
         command = [
@@ -146,7 +168,7 @@ class Supervisor:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "COLUMNS": "200"},
+                env=_environment(replica.token),
                 start_new_session=True,  # a Ctrl-C on the server's terminal is the server's
             )
         finally:
@@ -171,6 +193,12 @@ class Supervisor:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _environment(token: str) -> dict[str, str]:
+    """The server's environment with the serving token, and without the server's own token."""
+    env = {k: v for k, v in os.environ.items() if k != config.TOKEN.env}
+    return {**env, "COLUMNS": "200", config.SERVING_TOKEN.env: token}
 
 
 def _port(deployment: Deployment, index: int) -> int:

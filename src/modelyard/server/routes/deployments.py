@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.server.deps import service
@@ -17,9 +17,11 @@ from modelyard.server.schemas import (
     LoggingChangeIn,
     PromoteIn,
     RollbackIn,
+    ServingTokenIn,
     TrafficIn,
 )
 from modelyard.serving.deployments import DeploymentService
+from modelyard.serving.entities import SERVING_TOKEN_HEADER
 from modelyard.serving.logs import MAX_LINES, tail
 from modelyard.wire import deployment_event_json, deployment_json, deployment_status_json
 
@@ -46,6 +48,7 @@ async def create(
         sticky_header=body.sticky_header,
         logging=None if body.logging is None else body.logging.model_dump(),
         reason=body.reason,
+        serving_url=body.serving_url,
     )
     return JSONOut(deployment_json(await run_in_threadpool(job)), status_code=201)
 
@@ -171,10 +174,52 @@ async def logs(
 
 @router.post("/{name}/heartbeat")
 async def heartbeat(
-    name: str, body: HeartbeatIn, svc: DeploymentService = Depends(deployments)
+    name: str,
+    body: HeartbeatIn,
+    request: Request,
+    svc: DeploymentService = Depends(deployments),
 ) -> JSONOut:
     """A serving process reports its versions; the answer is the policy it must serve, with
-    the logging key (the one answer that holds it: the process hashes logged columns with it)."""
+    the logging key (the one answer that holds it: the process hashes logged columns with it).
+    It must send the deployment's serving token in ``X-Serving-Token`` (401 otherwise, auth
+    on or off); with auth on, the URL it reports must be on loopback or its own address (or the
+    ``serving_url`` a maintainer set for an external or Ray deployment)."""
     versions = {k: r.model_dump() for k, r in body.versions.items()}
-    found = await run_in_threadpool(svc.heartbeat, name, body.instance, body.url, versions)
+    auth = getattr(request.app.state.settings, "auth", False)
+    address = (request.client.host if request.client is not None else "") if auth else None
+    job = partial(
+        svc.heartbeat,
+        name,
+        body.instance,
+        body.url,
+        versions,
+        token=request.headers.get(SERVING_TOKEN_HEADER),
+        address=address,
+    )
+    found = await run_in_threadpool(job)
     return JSONOut({**deployment_json(found), "logging": found.logging.secret_json()})
+
+
+@router.post("/{name}/serving-token")
+async def serving_token(
+    name: str,
+    body: ServingTokenIn | None = None,
+    svc: DeploymentService = Depends(deployments),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """A new serving token for the deployment, shown this once (the old one stops working;
+    processes this server started are restarted with the new one). For an external
+    deployment, give it to its processes as MODELYARD_SERVING_TOKEN; ``serving_url`` says where
+    its callers reach it when that is not on this host."""
+    given = body or ServingTokenIn()
+    keep = "serving_url" not in given.model_fields_set
+    job = partial(
+        svc.serving_token,
+        name,
+        user=who.name,
+        serving_url=... if keep else given.serving_url,
+        reason=given.reason,
+    )
+    found, token = await run_in_threadpool(job)
+    answer = {"deployment": found.name, "token": token, "serving_url": found.serving_url}
+    return JSONOut(answer, headers={"Cache-Control": "no-store"})

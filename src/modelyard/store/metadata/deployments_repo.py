@@ -34,7 +34,8 @@ from modelyard.store.metadata.tables import (
 
 
 def _policy(d: Deployment) -> str:
-    return orjson.dumps({**d.policy(), "logging": d.logging.secret_json()}).decode()
+    secrets = {"logging": d.logging.secret_json(), "serving_secret": d.serving_secret}
+    return orjson.dumps({**d.policy(), **secrets}).decode()
 
 
 def _to_deployment(row: Row[Any]) -> Deployment:
@@ -60,6 +61,8 @@ def _to_deployment(row: Row[Any]) -> Deployment:
         candidate=None if p["candidate"] is None else Candidate.from_json(p["candidate"]),
         followed=p["followed"],
         logging=LogPolicy.from_json(p.get("logging")),
+        serving_secret=str(p.get("serving_secret", "")),
+        serving_url=p.get("serving_url"),
     )
 
 
