@@ -220,7 +220,7 @@ PERMISSIONS: dict[str, Need] = {
             "heartbeat": OPEN,  # a serving process's own token, checked inside
             **_all(VIEWER, DEPLOY, f.deployment, "get history logs"),
             **_all(EDITOR, DEPLOY, f.deployment, "set_traffic promote rollback"),
-            **_all(MAINTAINER, DEPLOY, f.deployment, "set_logging delete"),
+            **_all(MAINTAINER, DEPLOY, f.deployment, "set_logging delete serving_token"),
         },
     ),
     **_module(
