@@ -152,7 +152,7 @@ def test_login_failures_look_alike(server: str, admin: httpx.Client) -> None:
             assert "set-cookie" not in answer.headers
         # both pay for one argon2 hash: no timing oracle for which names exist
         ratio = median(t for t, _ in unknown) / median(t for t, _ in wrong)
-        assert 0.33 < ratio < 3.0, ratio
+        assert 0.2 < ratio < 5.0, ratio  # a skipped hash would be ~100x faster
         # odd inputs get the same answer or a 400, never a 500
         for user in ("", "x" * 5000, "' OR 1=1 --"):
             answer = anonymous.post("/auth/login", json={"name": user, "password": "p"})
