@@ -32,7 +32,7 @@ OCTET = {"Content-Type": "application/octet-stream"}
 JSON = {"Content-Type": "application/json"}
 MOUNT = ["unshare", "--mount", "--propagation", "private", "sh", "-c"]
 WAYS = {
-    "file-size-limit": ([], 512 << 10),
+    "file-size-limit": ([], 2 << 20),  # the metadata store (and its WAL) fits
     "tmpfs-full": ([*MOUNT, 'mount -t tmpfs -o size=256k tmpfs "$1" && shift && exec "$@"'], 0),
     "read-only": (
         [*MOUNT, 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'],
@@ -79,7 +79,7 @@ def test_uploads_to_a_store_that_cannot_take_them_answer_507(tmp_path: Path, way
             headers=JSON,
         )
         assert made.status_code in (200, 201), made.text
-        big = os.urandom(1 << 20)
+        big = os.urandom(3 << 20)
         answers = {
             "artifact": http.put(f"/api/v1/runs/{run}/artifacts/big.bin", content=big),
             "blob": http.put(f"/api/v1/blobs/{sha(big)}", content=big),
@@ -104,7 +104,7 @@ def test_uploads_to_a_store_that_cannot_take_them_answer_507(tmp_path: Path, way
 
         if way != "read-only":
             # parts that fit, joined into a blob that does not: the parts stay for a retry
-            part_bytes = {"file-size-limit": 300 << 10, "tmpfs-full": 100 << 10}[way]
+            part_bytes = {"file-size-limit": 1200 << 10, "tmpfs-full": 100 << 10}[way]
             upload_id = http.post("/api/v1/uploads", content=b"").json()["upload_id"]
             for n in (1, 2):
                 sent = http.put(f"/api/v1/uploads/{upload_id}/{n}", content=bytes(part_bytes))
