@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelyard.access.entities import Identity, Scope
+from modelyard.access.entities import ANONYMOUS, Identity, Kind, Role, Scope
 from modelyard.access.service import AccessService
+from modelyard.listener import free_port
 from modelyard.server.app import ServerSettings, create_app
 from modelyard.server.background import serve_app
 
@@ -29,6 +30,13 @@ class AuthServer:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
+    def user(self, name: str, grants: list[tuple[Kind, str, Role]]) -> str:
+        """A new user with these grants, and a write token of theirs."""
+        self.access.create_user(name, f"{name}-password", by=self.admin)
+        for kind, resource, role in grants:
+            self.access.grant(f"user:{name}", kind, resource, role, by=self.admin)
+        return self.token(f"{name}-token", user=name)
+
     def token(self, name: str, scope: Scope = Scope.WRITE, user: str | None = None) -> str:
         """A personal token of ``user`` (made by the admin; default: the admin's own)."""
         _token, secret = self.access.create_token(name, scope=scope, by=self.admin, owner=user)
@@ -36,20 +44,28 @@ class AuthServer:
 
 
 @contextmanager
-def auth_server(folder: Path, env: dict[str, str] | None = None) -> Iterator[AuthServer]:
-    """A live server with auth on, on SQLite under ``folder``; ``env``: settings read at start."""
+def auth_server(
+    folder: Path, env: dict[str, str] | None = None, *, auth: bool = True, supervise: bool = False
+) -> Iterator[AuthServer]:
+    """A live server with auth on, on SQLite under ``folder``; ``env``: settings read at start;
+    ``supervise``: it starts the serving processes of "process" deployments."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MODELYARD_HOME", str(folder / "home"))
         for key, value in (env or {}).items():
             patch.setenv(key, value)
+        port = free_port()
         settings = ServerSettings(
             store_uri=f"sqlite:///{folder / 'server.db'}",
             artifacts_uri=str(folder / "artifacts"),
-            auth=True,
+            auth=auth,
             admin_password=ADMIN_PASSWORD,
+            url=f"http://127.0.0.1:{port}" if supervise else None,
         )
         app = create_app(settings)
-        with serve_app(app) as url:
+        with serve_app(app, port) as url:
+            if not auth:
+                yield AuthServer(url, app.state.services["access"], ANONYMOUS, "")
+                return
             access: AccessService = app.state.services["access"]
             admin = access.authenticate_password("admin", ADMIN_PASSWORD)
             _token, secret = access.create_token("tests", scope=Scope.ADMIN, by=admin)
