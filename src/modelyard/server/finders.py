@@ -87,16 +87,24 @@ def experiment_named(request: Request, name: str) -> str:
     return str(_services(request)["tracking"].get_experiment_by_name(name).id)
 
 
+def run_experiments(request: Request, run_ids: list[str]) -> dict[str, int]:
+    """The experiment of each run that exists, each read once per request (the permission
+    check and the route's own checks share what was read)."""
+    cache: dict[str, int | None] = request.scope.setdefault("modelyard.run_experiments", {})
+    wanted = [r for r in dict.fromkeys(run_ids) if r not in cache]
+    if wanted:
+        found = _services(request)["tracking"].experiments_of(wanted)
+        for run_id in wanted:
+            cache[run_id] = found.get(run_id)
+    return {r: e for r in run_ids if (e := cache[r]) is not None}
+
+
 def run_experiment(request: Request, run_id: str) -> str:
-    """The experiment of a run (read once per request; NotFound when there is no such run)."""
-    cache: dict[str, str | None] = request.state.__dict__.setdefault("_run_experiments", {})
-    if run_id not in cache:
-        found = _services(request)["tracking"].experiments_of([run_id])
-        cache[run_id] = str(found[run_id]) if run_id in found else None
-    exp = cache[run_id]
-    if exp is None:
+    """The experiment of a run (NotFound when there is no such run)."""
+    found = run_experiments(request, [run_id])
+    if run_id not in found:
         raise NotFound(f"run {run_id} does not exist")
-    return exp
+    return str(found[run_id])
 
 
 def new_run_experiment(request: Request, exp_id: int | None, name: str | None) -> str:

@@ -25,22 +25,11 @@ from fastapi import Request
 from modelyard.access.entities import Identity, Kind, Role
 from modelyard.errors import AlreadyExists, NotFound
 from modelyard.server import permissions
+from modelyard.server.finders import run_experiments
 from modelyard.tracking.entities import DEFAULT_EXPERIMENT, RunBatch, RunCreate
 from modelyard.tracking.service import TrackingService
 
 USER_TAG = "mlflow.user"
-_CACHE = "modelyard.run_experiments"
-
-
-def experiments_of(request: Request, svc: TrackingService, run_ids: list[str]) -> dict[str, int]:
-    """The experiment of each run that exists, read once per request."""
-    cache: dict[str, int | None] = request.scope.setdefault(_CACHE, {})
-    wanted = [r for r in dict.fromkeys(run_ids) if r not in cache]
-    if wanted:
-        found = svc.experiments_of(wanted)
-        for run_id in wanted:
-            cache[run_id] = found.get(run_id)
-    return {r: e for r in run_ids if (e := cache[r]) is not None}
 
 
 def authorize_batches(
@@ -55,7 +44,7 @@ def authorize_batches(
         return batches
     who: Identity = request.state.identity
     parents = [b.create.parent_id for b in batches if b.create and b.create.parent_id]
-    owners = experiments_of(request, svc, [b.run_id for b in batches] + parents)
+    owners = run_experiments(request, [b.run_id for b in batches] + parents)
     named: dict[str, int | None] = {}  # experiments new runs name: id, or None to make
     for batch in batches:
         exp = owners.get(batch.run_id)
@@ -78,14 +67,12 @@ def authorize_batches(
     return out
 
 
-def require_runs(
-    request: Request, svc: TrackingService, run_ids: list[str], role: Role = Role.VIEWER
-) -> None:
+def require_runs(request: Request, run_ids: list[str], role: Role = Role.VIEWER) -> None:
     """PermissionDenied unless the caller holds ``role`` on the experiment of every run named
     that exists (the route answers for the others)."""
     if not getattr(request.app.state.settings, "auth", False):
         return
-    for exp in sorted(set(experiments_of(request, svc, run_ids).values())):
+    for exp in sorted(set(run_experiments(request, run_ids).values())):
         permissions.require(request, Kind.EXPERIMENT, str(exp), role)
 
 

@@ -273,7 +273,7 @@ async def get_history_bulk_interval(
     start, end = wire.integer(m, "start_step"), wire.integer(m, "end_step")
 
     def job() -> list[dict[str, Any]]:
-        require_runs(request, svc, run_ids)
+        require_runs(request, run_ids)
         out = []
         for run_id in run_ids:
             svc.get_run(run_id)

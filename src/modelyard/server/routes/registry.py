@@ -12,12 +12,11 @@ from modelyard.access.entities import Kind, Role
 from modelyard.registry.entities import ModelVersion
 from modelyard.registry.service import RegistryService, parse_stage
 from modelyard.server import permissions
-from modelyard.server.deps import registry, tracking
+from modelyard.server.deps import registry
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
 from modelyard.server.run_access import require_runs
 from modelyard.server.schemas import AliasIn, CardIn, PackageIn, ReasonIn, VersionUpdateIn
-from modelyard.tracking.service import TrackingService
 from modelyard.wire import files_json, model_json, version_json
 
 router = APIRouter(prefix="/models", tags=["registry"])
@@ -84,7 +83,6 @@ async def register(
     body: PackageIn,
     request: Request,
     reg: RegistryService = Depends(registry),
-    svc: TrackingService = Depends(tracking),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     """A new version from uploaded blobs forming a modelyard package (see ``/blobs``); the
@@ -93,7 +91,7 @@ async def register(
 
     def job() -> ModelVersion:
         if body.run_id is not None:
-            require_runs(request, svc, [body.run_id])
+            require_runs(request, [body.run_id])
         found = reg.register_package(
             name,
             body.files,

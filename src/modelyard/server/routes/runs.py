@@ -202,7 +202,7 @@ def metric_histories(
     body: HistoriesIn, request: Request, svc: TrackingService = Depends(tracking)
 ) -> JSONOut:
     """Many runs' series in one answer; a run without a key has no entry for it."""
-    require_runs(request, svc, body.run_ids)
+    require_runs(request, body.run_ids)
     found = svc.metric_histories(
         body.run_ids,
         body.keys,

@@ -88,11 +88,16 @@ def get(conn: Connection, run_id: str) -> Run:
     return found[0]
 
 
+_EXPERIMENTS_OF = select(runs.c.id, runs.c.experiment_id).where(
+    runs.c.id.in_(bindparam("ids", expanding=True))
+)  # built once: compiled once (a permission check runs it on every write)
+
+
 def experiments_of(conn: Connection, run_ids: list[str]) -> dict[str, int]:
     """``{run id: experiment id}`` of the runs that exist."""
     out: dict[str, int] = {}
     for chunk in chunked(run_ids):
-        rows = conn.execute(select(runs.c.id, runs.c.experiment_id).where(runs.c.id.in_(chunk)))
+        rows = conn.execute(_EXPERIMENTS_OF, {"ids": chunk})
         out.update((str(r.id), int(r.experiment_id)) for r in rows)
     return out
 
