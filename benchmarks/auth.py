@@ -75,9 +75,7 @@ def _child(url: str, basic: str | None) -> None:
     client = my.Client(url)
     run = my.start_run("ingest", experiment="bench", log_system_metrics=False, capture_code=False)
     steps = np.arange(5000)
-    series = [
-        {"key": f"b{m}", "steps": steps, "values": np.random.rand(5000)} for m in range(10)
-    ]
+    series = [{"key": f"b{m}", "steps": steps, "values": np.random.rand(5000)} for m in range(10)]
     start = time.perf_counter()
     client.ingest([{"run_id": run.id, "create": {"experiment_name": "bench"}, "metrics": series}])
     out["ingest_points_per_s"] = 50_000 / (time.perf_counter() - start)

@@ -355,7 +355,7 @@ def test_serving_tokens_prove_a_process_serves_its_deployment(env: Env) -> None:
         with pytest.raises(Unauthenticated, match="X-Serving-Token"):
             svc.heartbeat("api", "h:1", "http://127.0.0.1:1", {}, token=wrong)
     assert svc.status("api")[1] == []  # nothing kept of a refused heartbeat
-    d, token = svc.serving_token("api", user=USER, reason="leaked in a ticket")
+    _d, token = svc.serving_token("api", user=USER, reason="leaked in a ticket")
     assert token != made.serving_secret
     assert svc.serving_secret("api") == token
     with pytest.raises(Unauthenticated):
