@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from modelyard.access.entities import ANONYMOUS, Identity, Kind, Role, Scope
 from modelyard.access.service import AccessService
@@ -25,6 +26,7 @@ class AuthServer:
     access: AccessService
     admin: Identity
     admin_token: str
+    app: FastAPI
 
     def client(self, token: str | None = None, **kwargs: object) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -64,9 +66,9 @@ def auth_server(
         app = create_app(settings)
         with serve_app(app, port) as url:
             if not auth:
-                yield AuthServer(url, app.state.services["access"], ANONYMOUS, "")
+                yield AuthServer(url, app.state.services["access"], ANONYMOUS, "", app)
                 return
             access: AccessService = app.state.services["access"]
             admin = access.authenticate_password("admin", ADMIN_PASSWORD)
             _token, secret = access.create_token("tests", scope=Scope.ADMIN, by=admin)
-            yield AuthServer(url, access, admin, secret)
+            yield AuthServer(url, access, admin, secret, app)

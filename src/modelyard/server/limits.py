@@ -14,7 +14,7 @@
   ``MODELYARD_TOKEN_MAX_UPLOAD_MB`` MiB a request: 413 ``PAYLOAD_TOO_LARGE`` from
   ``Content-Length`` before the route runs, or while the body streams in.
 
-``/health``, ``/ready`` (and ``/metrics``, which has its own check) are never counted. The
+``/health`` and ``/ready`` are never counted (probes must always get through). The
 buckets live in this process (each server replica keeps its own); at most :data:`MAX_BUCKETS`
 are kept, the least recently used dropped first.
 """
@@ -41,7 +41,7 @@ from modelyard.serving.entities import SERVING_TOKEN_HEADER
 
 BURST_SECONDS = 10.0  # a bucket holds this many seconds of the average rate
 MAX_BUCKETS = 50_000
-EXEMPT = frozenset({"/health", "/ready", "/metrics"})
+EXEMPT = frozenset({"/health", "/ready"})
 LOGIN = ("POST", "/api/v1/auth/login")
 _SERVING = SERVING_TOKEN_HEADER.lower().encode()
 _SESSION = SESSION_COOKIE.encode()

@@ -3,10 +3,18 @@
 ``install_metrics(app)`` adds an ASGI middleware (outermost, so refusals by the guard count
 too) and the route. Requests are labelled by route template (``/api/v1/runs/{run_id}``), never
 by raw path, so the number of series stays bounded; paths no route takes are ``unmatched``.
+No object names, users or values are exposed: route templates, methods, statuses, error codes,
+latencies and the SQLite writer's counters.
+
+Who may scrape: anyone on loopback (a Prometheus or an agent on this host); with auth on,
+any other address must send ``Authorization: Bearer`` with a token holding the viewer role on
+the whole server (an admin's, or a token granted server viewer): 401 without one, 403 with
+one that lacks it. With auth off the server is for its own machine, and /metrics stays open.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections.abc import Iterator
@@ -23,6 +31,10 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelyard.access.entities import Kind, Role
+from modelyard.access.service import AccessService
+from modelyard.errors import PermissionDenied, Unauthenticated
+from modelyard.server.responses import error_response
 from modelyard.store.metadata.database import BATCH_BUCKETS, Database
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -170,11 +182,42 @@ def _error_code(body: bytes, status: int) -> str:
     return code if isinstance(code, str) and _CODE.match(code) else f"HTTP_{status}"
 
 
+def _refusal(request: Request) -> Response | None:
+    """None when the caller may scrape (see the module docstring), else the error answer."""
+    if not getattr(request.app.state.settings, "auth", False):
+        return None
+    host = request.client.host if request.client is not None else ""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated(
+                "/metrics from another host needs a token: Authorization: Bearer myt_..."
+            )
+        access: AccessService = request.app.state.services["access"]
+        who = access.authenticate_token(token.strip(), host)
+        held = access.role_on(who, Kind.SERVER, "")
+        if held is None or held < Role.VIEWER:
+            raise PermissionDenied(
+                "/metrics needs a token with the viewer role on the server", needed="viewer"
+            )
+    except (Unauthenticated, PermissionDenied) as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+    return None
+
+
 def install_metrics(app: FastAPI) -> Metrics:
     """Serve GET /metrics and count every request; call once, after the app is built."""
     metrics = Metrics(app.state.artifacts.db)
 
-    def scrape(_request: Request) -> Response:
+    def scrape(request: Request) -> Response:
+        refused = _refusal(request)
+        if refused is not None:
+            return refused
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # first, so the UI's catch-all mount never answers for it

@@ -50,6 +50,7 @@ __all__ = [
     "endpoint_key",
     "made",
     "may",
+    "monitored_readable",
     "moved",
     "need_of",
     "on",
@@ -412,6 +413,26 @@ def readable(request: Request, kind: Kind) -> set[str] | None:
     if not _auth(request):
         return None
     return _access(request).readable(request.state.identity, kind)
+
+
+def monitored_readable(request: Request) -> Callable[[str], bool]:
+    """Whether the caller may read what monitoring calls ``name``: a deployment, else a
+    registered model of that name, as the monitoring routes resolve it (all, with auth off,
+    for an admin or a server-wide grant)."""
+    deployments = readable(request, Kind.DEPLOYMENT)
+    models = readable(request, Kind.MODEL)
+    if deployments is None and models is None:
+        return lambda _name: True
+    seen: dict[str, bool] = {}
+
+    def check(name: str) -> bool:
+        if name not in seen:
+            target = f.monitoring_target(request, name)
+            allowed = deployments if target.kind is Kind.DEPLOYMENT else models
+            seen[name] = allowed is None or target.resource in allowed
+        return seen[name]
+
+    return check
 
 
 def may(request: Request, kind: Kind, resource: str, role: Role = Role.VIEWER) -> bool:

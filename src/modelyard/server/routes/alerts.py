@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.monitoring.alerting import AlertService
+from modelyard.monitoring.rules import AlertRule, Firing
+from modelyard.server import permissions
 from modelyard.server.alert_schemas import AlertRuleIn, AlertRuleUpdateIn, SilenceIn
 from modelyard.server.deps import service
 from modelyard.server.identity import Identity, identify
@@ -18,9 +20,16 @@ alerts = service("alerts", AlertService)
 
 
 @router.get("/rules")
-async def list_rules(deployment: str | None = None, svc: AlertService = Depends(alerts)) -> JSONOut:
-    """The rules (of one deployment), with their evaluation state."""
-    found = await run_in_threadpool(svc.rules, deployment)
+async def list_rules(
+    request: Request, deployment: str | None = None, svc: AlertService = Depends(alerts)
+) -> JSONOut:
+    """The rules (of one deployment) the caller may read, with their evaluation state."""
+
+    def job() -> list[AlertRule]:
+        visible = permissions.monitored_readable(request)
+        return [r for r in svc.rules(deployment) if visible(r.deployment)]
+
+    found = await run_in_threadpool(job)
     now = svc.clock()
     return JSONOut({"rules": [r.to_json(now) for r in found]})
 
@@ -107,14 +116,21 @@ async def events(
 
 @router.get("/firings")
 async def firings(
+    request: Request,
     deployment: str | None = None,
     status: str | None = None,
     rule_id: int | None = None,
     limit: int = Query(1000, ge=1, le=10_000),
     svc: AlertService = Depends(alerts),
 ) -> JSONOut:
-    """Firings, newest first; ``status``: firing, acknowledged, resolved or active."""
-    job = partial(svc.firings, deployment=deployment, status=status, rule_id=rule_id, limit=limit)
+    """Firings the caller may read, newest first; ``status``: firing, acknowledged, resolved
+    or active."""
+
+    def job() -> list[Firing]:
+        visible = permissions.monitored_readable(request)
+        found = svc.firings(deployment=deployment, status=status, rule_id=rule_id, limit=limit)
+        return [f for f in found if visible(f.deployment)]
+
     return JSONOut({"firings": [f.to_json() for f in await run_in_threadpool(job)]})
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from modelyard.access.entities import Kind
+from modelyard.server import permissions
 from modelyard.server.deps import service
 from modelyard.server.identity import Identity, identify
 from modelyard.server.responses import JSONOut
@@ -21,7 +23,7 @@ from modelyard.server.schemas import (
     TrafficIn,
 )
 from modelyard.serving.deployments import DeploymentService
-from modelyard.serving.entities import SERVING_TOKEN_HEADER
+from modelyard.serving.entities import SERVING_TOKEN_HEADER, Deployment
 from modelyard.serving.logs import MAX_LINES, tail
 from modelyard.wire import deployment_event_json, deployment_json, deployment_status_json
 
@@ -32,11 +34,13 @@ deployments = service("deployments", DeploymentService)
 @router.post("", status_code=201)
 async def create(
     body: DeploymentCreateIn,
+    request: Request,
     svc: DeploymentService = Depends(deployments),
     who: Identity = Depends(identify),
 ) -> JSONOut:
-    """A deployment of ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``."""
-    job = partial(
+    """A deployment of ``models:/NAME@ALIAS`` (following the alias) or ``models:/NAME/N``;
+    its creator becomes its maintainer."""
+    make = partial(
         svc.create,
         body.name,
         body.model,
@@ -50,12 +54,24 @@ async def create(
         reason=body.reason,
         serving_url=body.serving_url,
     )
+
+    def job() -> Deployment:
+        made = make()
+        permissions.made(request, Kind.DEPLOYMENT, made.name)
+        return made
+
     return JSONOut(deployment_json(await run_in_threadpool(job)), status_code=201)
 
 
 @router.get("")
-async def list_all(svc: DeploymentService = Depends(deployments)) -> JSONOut:
-    found = await run_in_threadpool(svc.list_all)
+async def list_all(request: Request, svc: DeploymentService = Depends(deployments)) -> JSONOut:
+    """The deployments the caller may read."""
+
+    def job() -> list[Deployment]:
+        readable = permissions.readable(request, Kind.DEPLOYMENT)
+        return [d for d in svc.list_all() if readable is None or d.name in readable]
+
+    found = await run_in_threadpool(job)
     return JSONOut({"deployments": [deployment_json(d) for d in found]})
 
 
@@ -145,12 +161,19 @@ async def rollback(
 @router.delete("/{name}")
 async def delete(
     name: str,
+    request: Request,
     reason: str = "",
     svc: DeploymentService = Depends(deployments),
     who: Identity = Depends(identify),
 ) -> JSONOut:
-    """Remove the deployment (its serving processes stop); its history stays."""
-    await run_in_threadpool(partial(svc.delete, name, user=who.name, reason=reason))
+    """Remove the deployment (its serving processes stop); its history stays, its grants go
+    (a namesake made later does not inherit them)."""
+
+    def job() -> None:
+        svc.delete(name, user=who.name, reason=reason)
+        permissions.forget(request, Kind.DEPLOYMENT, name)
+
+    await run_in_threadpool(job)
     return JSONOut({})
 
 

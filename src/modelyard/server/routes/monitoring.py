@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.monitoring import windows
 from modelyard.monitoring.alerting import AlertService
 from modelyard.monitoring.service import MonitoringService
+from modelyard.server import permissions
 from modelyard.server.deps import service
 from modelyard.server.monitoring_schemas import LabelsIn, PredictionsIn
 from modelyard.server.responses import JSONOut
@@ -28,10 +29,18 @@ def _millis() -> Any:
 
 
 @router.get("/deployments")
-async def overview(window: str = Window, svc: MonitoringService = Depends(monitoring)) -> JSONOut:
-    """Every monitored deployment (and SDK-logged model) with its latest window's figures."""
+async def overview(
+    request: Request, window: str = Window, svc: MonitoringService = Depends(monitoring)
+) -> JSONOut:
+    """Every monitored deployment (and SDK-logged model) the caller may read, with its latest
+    window's figures."""
     seconds = windows.seconds(window)
-    return JSONOut({"deployments": await run_in_threadpool(svc.overview, seconds)})
+
+    def job() -> list[dict[str, Any]]:
+        visible = permissions.monitored_readable(request)
+        return [e for e in svc.overview(seconds) if visible(e["name"])]
+
+    return JSONOut({"deployments": await run_in_threadpool(job)})
 
 
 @router.post("/deployments/{name}/predictions", status_code=201)
