@@ -238,6 +238,29 @@ def loopback(host: str) -> bool:
         return False
 
 
+_AWS_METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")  # IPv6's instance metadata
+
+
+def unreachable_host(host: str) -> str | None:
+    """Why an address literal cannot be a serving process's (cloud metadata and other
+    link-local services, multicast, unspecified, reserved), None for any other host."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for flag, why in (
+        (ip == _AWS_METADATA_V6 or ip.is_link_local, "link-local"),
+        (ip.is_multicast, "multicast"),
+        (ip.is_unspecified, "unspecified"),
+        (ip.is_reserved, "reserved"),
+    ):
+        if flag:
+            return why
+    return None
+
+
 def same_address(host: str, address: str) -> bool:
     """Whether a URL's host is the IP address a request came from (IPv4-mapped alike)."""
     try:

@@ -95,7 +95,15 @@ def _serving_url(value: str | None, engine: str) -> str | None:
             "on this host)",
             field="serving_url",
         )
-    return checks.instance_url(value, "serving_url")
+    url = checks.instance_url(value, "serving_url")
+    reason = checks.unreachable_host(checks.url_host(url))
+    if reason is not None:
+        raise InvalidInput(
+            f"serving_url names a {reason} address, where no serving process listens (the "
+            "availability probe fetches it)",
+            field="serving_url",
+        )
+    return url
 
 
 def _check_reach(d: Deployment, url: str, address: str) -> None:
