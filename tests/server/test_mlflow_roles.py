@@ -1,6 +1,8 @@
-"""The unmodified ``mlflow`` client against a server with auth on: a token
-(``MLFLOW_TRACKING_TOKEN``) or a user name and password (``MLFLOW_TRACKING_USERNAME`` /
-``_PASSWORD``) log a run, roles hold, and without credentials every call is refused."""
+"""Roles through the unmodified ``mlflow`` client on a server with auth on: an editor logs a
+run as herself (whatever ``mlflow.user`` the client sends) and cannot delete the experiment, a
+viewer reads and cannot log, and without credentials every call is refused with nothing
+written. How the client's credentials are accepted (bearer, basic, bad ones) is in
+tests/access/test_mlflow_auth.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.access_world import PASSWORD, World, world
+from tests.server.access_world import World, world
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -74,20 +76,6 @@ def test_a_token_logs_a_run_as_its_user(
     assert error_code(exc) == "PERMISSION_DENIED"
     made = client.create_experiment("made-through-mlflow")
     client.delete_experiment(made)  # its creator maintains it
-
-
-def test_a_user_name_and_password_log_a_run(
-    w: World, as_nobody: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    as_nobody.setenv("MLFLOW_TRACKING_USERNAME", "editor")
-    as_nobody.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
-    client = MlflowClient(w.url)
-    run_id = log_a_run(w, client, tmp_path)
-    assert client.get_run(run_id).info.user_id == "editor"
-    as_nobody.setenv("MLFLOW_TRACKING_PASSWORD", "not-the-password")
-    with pytest.raises(MlflowException) as exc:
-        client.get_run(run_id)
-    assert error_code(exc) == "UNAUTHENTICATED"
 
 
 def test_a_viewer_reads_and_cannot_log(w: World, as_nobody: pytest.MonkeyPatch) -> None:
