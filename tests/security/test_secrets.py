@@ -4,6 +4,7 @@ by mistake through the SDK or the mlflow client reads back masked."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,27 @@ def test_the_server_log_masks_secrets_in_lines_and_tracebacks(
     assert token not in caplog.text
     assert caplog.text.count("myt_****") == 2
     assert mask(token) == "myt_****"
+
+
+def test_private_key_blocks_are_masked_whole() -> None:
+    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"
+    assert mask(f"key: {block} (done)") == "key: ----**** (done)"
+    assert mask(f"{block}\n{block}") == "----****\n----****"
+    unended = "-----BEGIN PRIVATE KEY-----" + "a" * 20
+    assert mask(unended) == unended  # no END marker: nothing to call a key
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "-----BEGIN PRIVATE KEY-----" * 2400,  # a second of backtracking with one regex
+        "-----BEGIN " + "A" * 65000,
+        "-----END PRIVATE KEY-----" * 2600,
+        "sk-" * 21000,
+        ("myt_" + "a" * 12 + "_") * 3800,
+    ],
+)
+def test_masking_a_hostile_64k_param_takes_linear_time(hostile: str) -> None:
+    started = time.perf_counter()
+    mask(hostile)
+    assert time.perf_counter() - started < 0.3  # each was ~10 ms; the old regex took 1.2 s
