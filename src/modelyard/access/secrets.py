@@ -136,6 +136,4 @@ def mask(text: str) -> str:
 
 
 def holds_secret(text: str) -> bool:
-    return _may_hold(text) and (
-        _SECRET_SHAPES.search(text) is not None or bool(_key_blocks(text))
-    )
+    return _may_hold(text) and (_SECRET_SHAPES.search(text) is not None or bool(_key_blocks(text)))
