@@ -125,6 +125,10 @@ def test_import_copies_everything_once_and_resumes(mlflow_server: str, tmp_path:
             assert run.name == theirs.info.run_name
             assert run.params == theirs.data.params
             assert run.status.value == theirs.info.status
+            # who logged it is the source's word: kept beside, not as the run's user
+            assert run.user == "mlflow-import"
+            assert run.tags["modelyard.recorded_as"] == theirs.info.user_id
+            assert "mlflow.user" not in run.tags
             if "loss" in theirs.data.metrics:
                 series, total = tracking.metric_history(run.id, "loss")
                 assert total == 300  # the whole history, each point once
@@ -145,6 +149,10 @@ def test_import_copies_everything_once_and_resumes(mlflow_server: str, tmp_path:
         champion = registry.version_by_alias("churn", "champion")
         assert champion.version == 2
         assert registry.get_version("churn", 1).stage.value == "Staging"
+        first = registry.get_version("churn", 1)
+        assert (
+            first.user == "mlflow-import"
+        )  # (MLflow records no user for versions made by its client)
         assert registry.get_model("churn").tags == {"owner": "ml"}
         # the imported model loads from modelyard's own artifacts
         files = registry.version_artifacts(champion)

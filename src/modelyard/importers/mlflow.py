@@ -9,6 +9,11 @@ server's own artifact API (``mlflow-artifacts``, on the host and port given with
 or from local folders the user named (``allowed_roots``); every other location (``file:``,
 another host, ``s3://``) is refused with a warning, and every path received is checked before
 anything is written.
+
+User names are data too: the source's own records say who logged a run or a version, unchecked
+by this server, so what an import writes is written by ``mlflow-import`` (the run's user, the
+registry's history) and the name the source recorded is kept as the ``modelyard.recorded_as``
+tag beside it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from modelyard.tracking.service import TrackingService
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 STATUSES = frozenset({"RUNNING", "FINISHED", "FAILED", "KILLED"})
+IMPORT_USER = "mlflow-import"  # who wrote what an import copies (the run's user, the history)
+RECORDED_AS = "modelyard.recorded_as"  # the user name the source recorded, kept as a tag
+SOURCE_USER_TAG = "mlflow.user"
 MAX_DEPTH = 64  # artifact folders nested deeper are not copied
 
 
@@ -187,6 +195,9 @@ class MlflowImporter:
             self.report.runs_skipped += 1
             return
         tags = dict(run.data.tags)
+        recorded = tags.pop(SOURCE_USER_TAG, None) or run.info.user_id
+        if recorded:  # a name the source was told, not one this server checked
+            tags[RECORDED_AS] = recorded
         parent = tags.get("mlflow.parentRunId")
         if parent and parent not in self._done_runs:
             try:
@@ -206,7 +217,6 @@ class MlflowImporter:
                     "name": run.info.run_name or rid[:8],
                     "parent_id": parent,
                     "start_time": run.info.start_time,
-                    "user": run.info.user_id or None,
                 },
                 "params": dict(run.data.params),
                 "tags": tags,
@@ -243,7 +253,7 @@ class MlflowImporter:
         self.report.runs += 1
 
     def _ingest(self, payload: dict[str, Any]) -> None:
-        self.tracking.ingest([parse_batch(payload, 0)], user="mlflow-import")
+        self.tracking.ingest([parse_batch(payload, 0)], user=IMPORT_USER)
 
     # -- artifacts
     def _copy_artifacts(self, what: str, uri: str, area: Any) -> bool:
@@ -352,7 +362,7 @@ class MlflowImporter:
                     rm.name,
                     description=rm.description or "",
                     tags=dict(rm.tags),
-                    user="mlflow-import",
+                    user=IMPORT_USER,
                 )
                 self.report.registered_models += 1
             have = {
@@ -374,8 +384,8 @@ class MlflowImporter:
                     source,
                     run_id=version.run_id or None,
                     description=version.description or "",
-                    tags=dict(version.tags),
-                    user="mlflow-import",
+                    tags=_recorded_as(dict(version.tags), version.user_id),
+                    user=IMPORT_USER,
                     number=number,
                 )
                 if version.current_stage and version.current_stage != "None":
@@ -383,12 +393,12 @@ class MlflowImporter:
                         rm.name,
                         number,
                         stage=parse_stage(version.current_stage),
-                        user="mlflow-import",
+                        user=IMPORT_USER,
                     )
                 self.report.versions += 1
             for alias, number in dict(rm.aliases).items():
                 if mine.aliases.get(alias) != int(number):
-                    self.registry.set_alias(rm.name, alias, int(number), user="mlflow-import")
+                    self.registry.set_alias(rm.name, alias, int(number), user=IMPORT_USER)
                     self.report.aliases += 1
 
     def _source(self, version: Any) -> str | None:
@@ -407,3 +417,8 @@ class MlflowImporter:
 
 def _quote(name: str) -> str:
     return name.replace("'", "\\'")
+
+
+def _recorded_as(tags: dict[str, str], user: str | None) -> dict[str, str]:
+    """``tags`` with the source's user name kept as :data:`RECORDED_AS`."""
+    return {**tags, RECORDED_AS: user} if user else tags
