@@ -18,6 +18,7 @@ from modelyard.access.entities import Scope
 from modelyard.access.service import AccessService
 from modelyard.cli.app import app
 from modelyard.cli.audit import parse_time
+from modelyard.cli.common import console
 from modelyard.server.app import ServerSettings, create_app
 from modelyard.server.background import serve_app, serve_in_background
 
@@ -37,7 +38,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
 
 
 def cli(*args: str, code: int = 0, env: dict[str, str] | None = None) -> str:
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", **(env or {})})
+    width = console._width  # the console is made at import, perhaps before COLUMNS was set
+    console.width = 200
+    try:
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", **(env or {})})
+    finally:
+        console._width = width
     assert result.exit_code == code, (args, result.output, result.exception)
     return result.output
 
