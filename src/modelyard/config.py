@@ -207,9 +207,10 @@ OIDC_GROUPS_CLAIM = Setting(
 )
 RATE_LIMIT = Setting(
     "MODELYARD_RATE_LIMIT",
-    50.0,
+    200.0,
     "Requests per second each token (or each address, without one) may send on average, in "
-    "bursts of up to 10x; past it the server answers 429 with Retry-After (0: no limit).",
+    "bursts of up to 10x; past it the server answers 429 with Retry-After (0: no limit). "
+    "The SDK batches; an mlflow client logging one call at a time sends up to ~100 a second.",
 )
 TOKEN_MAX_UPLOAD_MB = Setting(
     "MODELYARD_TOKEN_MAX_UPLOAD_MB",
