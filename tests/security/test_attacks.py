@@ -239,3 +239,32 @@ def test_a_session_write_from_another_site_is_refused_even_with_its_csrf_token(
         assert "made-cross-site" not in json.dumps(teams)
         same = browser.post("/api/v1/teams", content=body, headers=headers)
         assert same.status_code == 201, same.text  # the same request from the page itself
+
+
+# ---- a run id reused after its run was deleted for good
+
+
+def test_a_reused_run_id_is_checked_against_its_new_experiment(
+    server: AuthServer, admin: httpx.Client
+) -> None:
+    """The server remembers which experiment a run is in (it never moves); a run deleted for
+    good and made again, by id, elsewhere must not keep the old experiment's permissions."""
+    from modelyard.access.entities import Kind, Role
+
+    exp_a = admin.post("/api/v1/experiments", json={"name": "reuse-a"}).json()["id"]
+    admin.post("/api/v1/experiments", json={"name": "reuse-b"})
+    run_id = "ef" * 16
+    batch = {"run_id": run_id, "create": {"experiment_name": "reuse-a"}}
+    assert admin.post("/api/v1/ingest", json={"batches": [batch]}).is_success
+    token = server.user("reuser", [(Kind.EXPERIMENT, str(exp_a), Role.EDITOR)])
+    with server.client(token) as editor:
+        log = {"metrics": [{"key": "m", "steps": [0], "values": [1.0]}]}
+        assert editor.post(f"/api/v1/runs/{run_id}/log", json=log).is_success  # remembered
+        assert admin.delete(f"/api/v1/runs/{run_id}").is_success
+        gc = admin.post("/api/v1/gc", json={"older_than_seconds": 0, "dry_run": False})
+        assert gc.status_code == 200, gc.text
+        assert run_id in gc.json()["run_ids"]
+        again = {"run_id": run_id, "create": {"experiment_name": "reuse-b"}}
+        assert admin.post("/api/v1/ingest", json={"batches": [again]}).is_success
+        refused = editor.post(f"/api/v1/runs/{run_id}/log", json=log)
+        assert refused.status_code == 403, refused.text

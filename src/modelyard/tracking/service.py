@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,46 @@ EXPERIMENTS = memory_search.Searchable(
 T = TypeVar("T")
 
 
+class RunHomes:
+    """The experiment of runs seen lately: a run never moves to another experiment while it
+    exists. Only runs found are kept (a run made later is read then). A run deleted for good
+    (``gc``) is forgotten here at once; other processes sharing the store forget it within
+    :attr:`TTL_S`, before a client could reuse its id in another experiment and be checked
+    against the old one."""
+
+    TTL_S = 30.0
+    MAX = 100_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[int, float]] = {}
+
+    def known(self, run_ids: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+        """``({run: experiment} remembered, the runs to read)``."""
+        now, found, missing = time.monotonic(), {}, []
+        with self._lock:
+            for run_id in run_ids:
+                hit = self._seen.get(run_id)
+                if hit is not None and hit[1] > now:
+                    found[run_id] = hit[0]
+                else:
+                    missing.append(run_id)
+        return found, missing
+
+    def remember(self, homes: dict[str, int]) -> None:
+        until = time.monotonic() + self.TTL_S
+        with self._lock:
+            if len(self._seen) + len(homes) > self.MAX:
+                self._seen.clear()
+            for run_id, exp in homes.items():
+                self._seen[run_id] = (exp, until)
+
+    def forget(self, run_ids: Sequence[str]) -> None:
+        with self._lock:
+            for run_id in run_ids:
+                self._seen.pop(run_id, None)
+
+
 @dataclass(slots=True)
 class IngestResult:
     applied: int = 0
@@ -80,6 +121,7 @@ class TrackingService:
     def __init__(self, db: Database, artifacts: ArtifactRepository) -> None:
         self.db = db
         self.artifacts = artifacts
+        self._homes = RunHomes()
 
     # -- experiments
     def create_experiment(
@@ -180,10 +222,16 @@ class TrackingService:
         return self.get_run(rid)
 
     def experiments_of(self, run_ids: Sequence[str]) -> dict[str, int]:
-        """The experiment of each run that exists (one read; for permission checks)."""
+        """The experiment of each run that exists (for permission checks, which ask on every
+        write: remembered, see :class:`RunHomes`)."""
         rids = sorted({v.clean_run_id(r) for r in run_ids})
-        with self.db.read() as conn:
-            return runs_repo.experiments_of(conn, rids)
+        found, missing = self._homes.known(rids)
+        if missing:
+            with self.db.read() as conn:
+                read = runs_repo.experiments_of(conn, missing)
+            self._homes.remember(read)
+            found.update(read)
+        return found
 
     def get_run(self, run_id: str) -> Run:
         rid = v.clean_run_id(run_id)
@@ -376,6 +424,7 @@ class TrackingService:
             for run_id in report.run_ids:
                 self.artifacts.delete(_run_prefix(run_id))
             self.db.write(lambda c: runs_repo.purge(c, report.run_ids))
+            self._homes.forget(report.run_ids)
         blobs = self.artifacts.gc(older_than_seconds, dry_run=dry_run)
         report.blobs, report.blob_bytes, report.uploads = (
             len(blobs.blobs),
