@@ -1,28 +1,32 @@
 """The cost of access control and the audit log: the same workloads with auth off and on.
 
 Usage:
-    .venv/bin/python benchmarks/auth.py [--rounds 3]
+    .venv/bin/python benchmarks/auth.py [--rounds 5]
 
-Starts `modelyard server` (SQLite, default durability) twice on one machine, once as it runs
+Starts `modelyard server` (SQLite, default durability) twice on one machine, one as it runs
 by default (no auth; the audit log still records every write) and once with `--auth`, and runs
 each workload through what a user calls:
 
 * ``ingest``: the SDK's ``Client.ingest`` of 50,000 points (10 series x 5,000 steps) in one call,
-  until the server answered (points/s);
-* ``per_call``: ``run.log_metric`` 20,000 times, then ``run.end(wait=True)`` (points/s until
+  until the server answered; the median of 10 calls, each to a new run (points/s);
+* ``per_call``: ``run.log_metric`` 100,000 times, then ``run.end(wait=True)`` (points/s until
   stored);
 * ``runs``: 300 runs created one at a time through the SDK (start, 20 params, 5 metrics, end),
   then ``my.flush()`` (runs/s);
 * ``search_all`` / ``search_filtered``: ``POST /api/v1/runs/search`` over 1,000 runs, all of
-  them and ``metrics.acc > 0.9 and params.lr = '0.01'`` ordered by acc (best of 10, ms);
+  them and ``metrics.acc > 0.9 and params.lr = '0.01'`` ordered by acc (best of 30, ms);
 * ``mlflow_log_metric``: the unmodified mlflow client's ``log_metric``, 500 calls (µs per call);
   with auth on it sends ``MLFLOW_TRACKING_TOKEN`` (Bearer) and, in a second row, user name and
   password (Basic).
 
 With auth on the SDK sends an admin's API token (``MODELYARD_TOKEN``); an admin's checks are
 the cheapest, so a second token of a user who holds an editor grant on the experiment runs the
-search rows too (grant lookups on every request). Each figure is the median of ``--rounds``.
-Results go to ``results/auth.json``.
+search rows too (grant lookups on every request). Both servers run side by side and each round
+takes every credential kind in turn (starting one further each round), so a machine whose speed
+drifts slows all columns alike. Each figure is the median of ``--rounds`` (default 5).
+Beside each wall-clock figure, ``*_cpu_ms`` is the CPU time the server process used over the
+workload (from ``/proc``): what auth and audit add to the server, less shaken than wall time
+by a shared machine's noise. Results go to ``results/auth.json``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +51,17 @@ sys.path.insert(0, str(HERE))
 from run import free_port, wait_up  # noqa: E402
 
 PASSWORD = "bench-admin-pass"
+Credentials = tuple[str | None, tuple[str, str] | None]  # a token, or a user name and password
+INGEST_CALLS = 10  # the median call counts
+SEARCHES = 30  # each search, the fastest counts
+PER_CALL_POINTS = 100_000
 
 
-def _workloads(url: str, token: str | None, basic: tuple[str, str] | None) -> dict[str, float]:
+def _workloads(
+    url: str, token: str | None, basic: tuple[str, str] | None, pid: int
+) -> dict[str, float]:
     """Run every workload in a fresh process (credentials in its environment)."""
-    env = {**os.environ, "MODELYARD_TRACKING_URI": url}
+    env = {**os.environ, "MODELYARD_TRACKING_URI": url, "BENCH_SERVER_PID": str(pid)}
     env.pop("MODELYARD_TOKEN", None)
     if token:
         env["MODELYARD_TOKEN"] = token
@@ -63,6 +75,13 @@ def _workloads(url: str, token: str | None, basic: tuple[str, str] | None) -> di
     return result
 
 
+def _server_cpu() -> float:
+    """Seconds of CPU the server process (all its threads) has used so far."""
+    fields = Path(f"/proc/{os.environ['BENCH_SERVER_PID']}/stat").read_text().rsplit(")", 1)[1]
+    utime, stime = fields.split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+
 def _child(url: str, basic: str | None) -> None:
     import numpy as np
 
@@ -73,22 +92,30 @@ def _child(url: str, basic: str | None) -> None:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     my.set_tracking_uri(url)
     client = my.Client(url)
-    run = my.start_run("ingest", experiment="bench", log_system_metrics=False, capture_code=False)
     steps = np.arange(5000)
     series = [{"key": f"b{m}", "steps": steps, "values": np.random.rand(5000)} for m in range(10)]
-    start = time.perf_counter()
-    client.ingest([{"run_id": run.id, "create": {"experiment_name": "bench"}, "metrics": series}])
-    out["ingest_points_per_s"] = 50_000 / (time.perf_counter() - start)
-    run.end(wait=True)
+    took = []
+    cpu = _server_cpu()
+    for i in range(INGEST_CALLS):
+        run = my.start_run(f"ingest-{i}", experiment="bench", log_system_metrics=False)
+        start = time.perf_counter()
+        client.ingest(
+            [{"run_id": run.id, "create": {"experiment_name": "bench"}, "metrics": series}]
+        )
+        took.append(time.perf_counter() - start)
+        run.end(wait=True)
+    out["ingest_points_per_s"] = 50_000 / statistics.median(took)
+    out["ingest_cpu_ms"] = (_server_cpu() - cpu) * 1e3
 
     run = my.start_run("per-call", experiment="bench", log_system_metrics=False, capture_code=False)
-    start = time.perf_counter()
-    for s in range(20_000):
+    cpu, start = _server_cpu(), time.perf_counter()
+    for s in range(PER_CALL_POINTS):
         run.log_metric(f"m{s % 10}", s * 0.001, step=s // 10)
     run.end(wait=True)
-    out["per_call_points_per_s"] = 20_000 / (time.perf_counter() - start)
+    out["per_call_points_per_s"] = PER_CALL_POINTS / (time.perf_counter() - start)
+    out["per_call_cpu_ms"] = (_server_cpu() - cpu) * 1e3
 
-    start = time.perf_counter()
+    cpu, start = _server_cpu(), time.perf_counter()
     for i in range(300):
         r = my.start_run(f"r{i}", experiment="runs", log_system_metrics=False, capture_code=False)
         r.log_params({f"p{j}": j for j in range(20)})
@@ -96,8 +123,14 @@ def _child(url: str, basic: str | None) -> None:
         r.end()
     my.flush()
     out["runs_per_s"] = 300 / (time.perf_counter() - start)
+    out["runs_cpu_ms"] = (_server_cpu() - cpu) * 1e3
 
-    exp = client.get_experiment_by_name("search")
+    from modelyard.errors import NotFound
+
+    try:
+        exp = client.get_experiment_by_name("search")
+    except NotFound:  # the first round fills it
+        exp = None
     if exp is None:
         for i in range(1000):
             r = my.start_run(
@@ -118,12 +151,14 @@ def _child(url: str, basic: str | None) -> None:
     }
     for name, body in (("search_all_ms", every), ("search_filtered_ms", filtered)):
         times = []
-        for _ in range(10):
+        cpu = _server_cpu()
+        for _ in range(SEARCHES):
             start = time.perf_counter()
             answer = http.post("/api/v1/runs/search", json=body)
             times.append(time.perf_counter() - start)
             answer.raise_for_status()
         out[name] = min(times) * 1e3
+        out[name.replace("_ms", "_cpu_ms")] = (_server_cpu() - cpu) * 1e3
 
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -140,44 +175,53 @@ def _child(url: str, basic: str | None) -> None:
     mc = MlflowClient(url)
     exp_id = mc.get_experiment_by_name("bench").experiment_id
     rid = mc.create_run(exp_id).info.run_id
-    start = time.perf_counter()
+    cpu, start = _server_cpu(), time.perf_counter()
     for s in range(500):
         mc.log_metric(rid, "x", s * 0.5, step=s)
     out["mlflow_log_metric_us"] = (time.perf_counter() - start) / 500 * 1e6
+    out["mlflow_log_metric_cpu_ms"] = (_server_cpu() - cpu) * 1e3
     print(json.dumps(out))
 
 
-def _side(auth: bool, rounds: int) -> dict[str, dict[str, float]]:
-    """Median figures of each credential kind on one server (auth off: one kind)."""
+@contextmanager
+def _server(auth: bool) -> Iterator[tuple[str, dict[str, Credentials], int]]:
+    """A `modelyard server` on a fresh SQLite store; its URL and the credentials to send."""
     home = Path(tempfile.mkdtemp(prefix="bench-auth-"))
     store = f"sqlite:///{home / 'store.db'}"
     env = {**os.environ, "MODELYARD_HOME": str(home), "MODELYARD_ADMIN_PASSWORD": PASSWORD}
-    kinds: dict[str, tuple[str | None, tuple[str, str] | None]] = {"off": (None, None)}
-    if auth:
-        kinds = _tokens(store)
+    kinds: dict[str, Credentials] = _tokens(store) if auth else {"auth off": (None, None)}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "modelyard", "server", "--port", str(port), "--store", store]
+    cmd = [sys.executable, "-m", "modelyard.cli", "server", "--port", str(port), "--store", store]
     cmd += ["--artifacts", str(home / "artifacts"), "--no-supervise"]
     if auth:
         cmd.append("--auth")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_up(url, "/health", proc)
-        results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
-        for _ in range(rounds):
-            for kind, (token, basic) in kinds.items():
-                results[kind].append(_workloads(url, token, basic))
+        yield url, kinds, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _measure(rounds: int) -> dict[str, dict[str, float]]:
+    """Median figures of every credential kind; both servers run side by side and each round
+    takes every kind in turn, so a machine that slows down slows all of them alike."""
+    with _server(False) as (off_url, off, off_pid), _server(True) as (on_url, on, on_pid):
+        plan = [(off_url, k, c, off_pid) for k, c in off.items()]
+        plan += [(on_url, k, c, on_pid) for k, c in on.items()]
+        results: dict[str, list[dict[str, float]]] = {p[1]: [] for p in plan}
+        for i in range(rounds):
+            for url, kind, (token, basic), pid in plan[i % len(plan) :] + plan[: i % len(plan)]:
+                results[kind].append(_workloads(url, token, basic, pid))
     return {
         kind: {key: statistics.median(r[key] for r in rows) for key in rows[0]}
         for kind, rows in results.items()
     }
 
 
-def _tokens(store: str) -> dict[str, tuple[str | None, tuple[str, str] | None]]:
+def _tokens(store: str) -> dict[str, Credentials]:
     """An admin's token, and an editor's (a grant on the server, looked up per request)."""
     from modelyard.access.entities import Kind, Role, Scope
     from modelyard.access.service import AccessService
@@ -196,25 +240,25 @@ def _tokens(store: str) -> dict[str, tuple[str | None, tuple[str, str] | None]]:
     finally:
         db.close()
     return {
-        "admin token": (admin_token, None),
-        "editor token": (editor_token, None),
-        "admin basic": (admin_token, ("admin", PASSWORD)),
+        "auth on, admin token": (admin_token, None),
+        "auth on, editor token": (editor_token, None),
+        "auth on, admin basic": (admin_token, ("admin", PASSWORD)),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--child", default=None)
     parser.add_argument("--basic", default=None)
     args = parser.parse_args()
     if args.child:
         _child(args.child, args.basic)
         return
-    off = _side(False, args.rounds)["off"]
-    on = _side(True, args.rounds)
-    rows: dict[str, Any] = {"auth off": off, **{f"auth on, {k}": v for k, v in on.items()}}
+    rows: dict[str, Any] = _measure(args.rounds)
+    off = rows["auth off"]
     lower_is_better = {"search_all_ms", "search_filtered_ms", "mlflow_log_metric_us"}
+    lower_is_better |= {k for k in off if k.endswith("_cpu_ms")}
     keys = list(off)
     print(f"{'workload':24}" + "".join(f"{name:>22}" for name in rows))
     for key in keys:
@@ -224,7 +268,8 @@ def main() -> None:
             ratio = off[key] / value if key in lower_is_better else value / off[key]
             cells.append(f"{value:12.1f} ({ratio:4.2f}x)")
         print(f"{key:24}" + "".join(f"{c:>22}" for c in cells))
-    print("(ratio: speed relative to auth off; 1.00x = no cost, 0.95x = 5% slower)")
+    print("(ratio: speed relative to auth off; 1.00x = no cost, 0.95x = 5% slower;")
+    print(" *_cpu_ms: the server process's CPU time over the whole workload)")
     out = HERE / "results" / "auth.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
