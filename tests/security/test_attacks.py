@@ -132,10 +132,9 @@ def test_the_monitoring_report_escapes_column_names_and_values(admin: httpx.Clie
     logged = admin.post("/api/v1/monitoring/deployments/churn/predictions", json=reference)
     assert logged.status_code == 201, logged.text
     now = int(time.time() * 1000) + 1000
-    window = {"reference": "window", "reference_since": 0, "reference_until": now}
-    report = admin.get(
-        "/api/v1/monitoring/deployments/churn/report", params={**window, "since": 0, "until": now}
-    )
+    window: dict[str, str | int] = {"reference": "window", "reference_since": 0}
+    params = {**window, "reference_until": now, "since": 0, "until": now}
+    report = admin.get("/api/v1/monitoring/deployments/churn/report", params=params)
     assert report.status_code == 200, report.text
     assert "text/html" in report.headers["content-type"]
     assert "&lt;script&gt;alert(1)" in report.text  # shown, as text
