@@ -4,9 +4,7 @@ users, so they do not depend on each other's order)."""
 
 from __future__ import annotations
 
-import base64
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from statistics import median
@@ -16,36 +14,12 @@ import pytest
 
 from modelyard.server.app import ServerSettings
 from modelyard.server.background import serve_in_background
-
-ADMIN_PASSWORD = "admin-password-1"
-
-
-def basic(name: str, password: str) -> dict[str, str]:
-    return {"authorization": "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-def api(url: str, headers: dict[str, str] | None = None) -> httpx.Client:
-    return httpx.Client(base_url=f"{url}/api/v1", headers=headers, timeout=30)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+from tests.access.live import ADMIN_PASSWORD, api, auth_on, basic, bearer, unique
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("accounts")
-    settings = ServerSettings(
-        store_uri=f"sqlite:///{root / 'store.db'}",
-        artifacts_uri=str(root / "artifacts"),
-        auth=True,
-        admin_password=ADMIN_PASSWORD,
-    )
-    with serve_in_background(settings) as url:
+    with auth_on(tmp_path_factory.mktemp("accounts")) as url:
         yield url
 
 

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from modelyard.server.app import ServerSettings
-from modelyard.server.background import serve_in_background
-from tests.access.test_accounts import ADMIN_PASSWORD, api, basic, bearer, error, unique
+from tests.access.live import ADMIN_PASSWORD, api, auth_on, basic, bearer, unique
+from tests.access.test_accounts import error
 
 
 @dataclass
@@ -28,13 +27,7 @@ class People:
 @pytest.fixture(scope="module")
 def people(tmp_path_factory: pytest.TempPathFactory) -> Iterator[People]:
     root = tmp_path_factory.mktemp("grants")
-    settings = ServerSettings(
-        store_uri=f"sqlite:///{root / 'store.db'}",
-        artifacts_uri=str(root / "artifacts"),
-        auth=True,
-        admin_password=ADMIN_PASSWORD,
-    )
-    with serve_in_background(settings) as url, api(url, basic("admin", ADMIN_PASSWORD)) as admin:
+    with auth_on(root) as url, api(url, basic("admin", ADMIN_PASSWORD)) as admin:
         names, clients = {}, {}
         for who in ("alice", "bob", "carol"):
             name = unique(who)

@@ -19,21 +19,14 @@ from modelyard.server.app import ServerSettings
 from modelyard.server.background import serve_in_background
 from modelyard.tracking import credentials
 from modelyard.tracking.http import bearer
-from tests.access.test_accounts import ADMIN_PASSWORD, api, basic, unique
+from tests.access.live import ADMIN_PASSWORD, api, auth_on, basic, unique
 
 pytestmark = pytest.mark.usefixtures("fresh_sdk")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("sdk")
-    settings = ServerSettings(
-        store_uri=f"sqlite:///{root / 'store.db'}",
-        artifacts_uri=str(root / "artifacts"),
-        auth=True,
-        admin_password=ADMIN_PASSWORD,
-    )
-    with serve_in_background(settings) as url:
+    with auth_on(tmp_path_factory.mktemp("sdk")) as url:
         yield url
 
 

@@ -10,9 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from modelyard.server.app import ServerSettings
-from modelyard.server.background import serve_in_background
-from tests.access.test_accounts import ADMIN_PASSWORD, api, basic, unique
+from tests.access.live import ADMIN_PASSWORD, api, auth_on, basic, unique
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -35,14 +33,7 @@ CREDENTIALS = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("mlflow-auth")
-    settings = ServerSettings(
-        store_uri=f"sqlite:///{root / 'store.db'}",
-        artifacts_uri=str(root / "artifacts"),
-        auth=True,
-        admin_password=ADMIN_PASSWORD,
-    )
-    with serve_in_background(settings) as url:
+    with auth_on(tmp_path_factory.mktemp("mlflow-auth")) as url:
         yield url
 
 

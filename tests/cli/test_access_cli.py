@@ -15,9 +15,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from modelyard.cli.app import app
-from modelyard.server.app import ServerSettings
-from modelyard.server.background import serve_in_background
 from modelyard.tracking import credentials
+from tests.access.live import auth_on
 
 ADMIN_PASSWORD = "cli-admin-password"
 pytestmark = pytest.mark.usefixtures("modelyard_home")
@@ -25,14 +24,7 @@ pytestmark = pytest.mark.usefixtures("modelyard_home")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("cli-access")
-    settings = ServerSettings(
-        store_uri=f"sqlite:///{root / 'store.db'}",
-        artifacts_uri=str(root / "artifacts"),
-        auth=True,
-        admin_password=ADMIN_PASSWORD,
-    )
-    with serve_in_background(settings) as url:
+    with auth_on(tmp_path_factory.mktemp("cli-access"), ADMIN_PASSWORD) as url:
         yield url
 
 
