@@ -360,6 +360,7 @@ def test_a_file_no_intact_object_could_be_is_no_object(tmp_path: Path) -> None:
         ("a:not base64!!", "key 'a' is not 32 bytes"),
         (f"{KEY_A},{KEY_A}", "key id 'a' appears twice"),
     ],
+    ids=["no-colon", "bad-id", "short", "not-base64", "twice"],  # keys are random: fixed ids
 )
 def test_bad_keys_are_refused_without_echoing_them(setting: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=re.escape(message)) as caught:
