@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,13 @@ def fresh_sdk(modelyard_home: Path) -> Iterator[None]:
     fluent._clients.clear()
     fluent._stack.clear()
     my.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium for the whole session, shared by the UI tests and the single sign-on test
+    (two sync Playwright instances cannot run in one thread)."""
+    from tests.ui.conftest import chromium
+
+    with chromium() as launched:
+        yield launched

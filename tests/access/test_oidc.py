@@ -32,7 +32,6 @@ from modelyard.server.app import ServerSettings, create_app
 from modelyard.server.background import serve_app
 from modelyard.server.domains import BUILT_IN
 from modelyard.testing.oidc_provider import OidcProvider, new_rsa_key, oidc_provider
-from tests.ui.conftest import browser  # noqa: F401 (Debian's chromium, or a skip)
 
 SECRET = "provider-secret-of-32-characters!!"
 LOGIN = "/api/v1/auth/oidc/login"

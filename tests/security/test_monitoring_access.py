@@ -5,13 +5,13 @@ open on loopback and needs a server viewer's token from any other address."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from modelyard.access.entities import Kind, Role, Scope
+from tests import aio
 from tests.security._servers import AuthServer, auth_server
 from tests.security.test_serving import make_model
 
@@ -136,7 +136,7 @@ def scrape(server: AuthServer, address: str, token: str | None = None) -> httpx.
         async with httpx.AsyncClient(transport=transport, base_url=server.url) as client:
             return await client.get("/metrics", headers=headers)
 
-    return asyncio.run(get())
+    return aio.run(get())
 
 
 def test_metrics_is_open_on_loopback_and_needs_a_server_viewer_elsewhere(

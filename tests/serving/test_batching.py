@@ -11,6 +11,7 @@ import pytest
 
 from modelyard.serving.batching import Batcher
 from modelyard.serving.inputs import Part
+from tests import aio
 
 
 class Doubler:
@@ -54,7 +55,7 @@ def test_concurrent_requests_share_model_calls() -> None:
         finally:
             batcher.close()
 
-    answers = asyncio.run(main())
+    answers = aio.run(main())
     assert answers == [[2 * i, 2 * (i + 100)] for i in range(40)]
     assert sum(model.calls) == 90
     assert len(model.calls) < 10  # 50 requests, far fewer model calls
@@ -73,8 +74,9 @@ def test_a_fast_model_is_called_on_the_event_loop() -> None:
         finally:
             batcher.close()
 
-    assert asyncio.run(main()) == [[2 * i] for i in range(20)]
-    assert model.threads == {"MainThread"}
+    assert aio.run(main()) == [[2 * i] for i in range(20)]
+    (thread,) = model.threads
+    assert thread.startswith("test-asyncio")  # the event loop's own thread (tests.aio), no worker
 
 
 def test_a_lone_request_does_not_wait_for_a_batch() -> None:
@@ -89,7 +91,7 @@ def test_a_lone_request_does_not_wait_for_a_batch() -> None:
         finally:
             batcher.close()
 
-    assert asyncio.run(main()) < 0.25  # far below the 0.5 s a waiting batcher would add
+    assert aio.run(main()) < 0.25  # far below the 0.5 s a waiting batcher would add
 
 
 def test_arriving_requests_are_waited_for_up_to_the_bound() -> None:
@@ -107,7 +109,7 @@ def test_arriving_requests_are_waited_for_up_to_the_bound() -> None:
         finally:
             batcher.close()
 
-    asyncio.run(main())
+    aio.run(main())
     assert model.calls == [2]  # one call held both
 
 
@@ -124,7 +126,7 @@ def test_a_poisoned_request_fails_alone() -> None:
         finally:
             batcher.close()
 
-    answers = asyncio.run(main())
+    answers = aio.run(main())
     assert isinstance(answers[5], ValueError)
     assert [a for i, a in enumerate(answers) if i != 5] == [[2 * i] for i in range(12) if i != 5]
 
@@ -145,7 +147,7 @@ def test_a_model_that_does_not_answer_row_by_row_is_never_merged(batchable: bool
         finally:
             batcher.close()
 
-    answers = asyncio.run(main())
+    answers = aio.run(main())
     assert answers == [[2 * i] for i in range(8)]
     assert calls[-4:] == [1, 1, 1, 1]
 
@@ -169,7 +171,7 @@ def test_open_connections_merge_groups_and_a_vain_wait_is_not_repeated() -> None
         finally:
             batcher.close()
 
-    vain, after = asyncio.run(main())
+    vain, after = aio.run(main())
     assert model.calls[0] == 8  # the two groups became one call
     assert vain >= 0.4
     assert after < 0.3
@@ -202,5 +204,5 @@ def test_a_scored_batch_splits_its_probabilities_back_per_request() -> None:
             [[4, -4], [5, -5]],
         ]
 
-    asyncio.run(main())
+    aio.run(main())
     assert calls == [5]  # one call: the slices were cut from one array

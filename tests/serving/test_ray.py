@@ -18,6 +18,7 @@ import pytest
 from modelyard.listener import free_port
 from modelyard.serving.ray_engine import Mounted
 from modelyard.serving.state import ServingState
+from tests import aio
 
 from .conftest import ROOT
 from .test_rollouts_live import Load, Plant, wait_for
@@ -163,18 +164,18 @@ def test_the_replica_app_answers_below_the_route_prefix() -> None:
         await Mounted(ServingState(NAME))(scope, receive, send)
         return sent[0]["status"], orjson.loads(sent[1]["body"]), dict(sent[0]["headers"])
 
-    status, body, _ = asyncio.run(call("GET", f"/{NAME}/health", f"/{NAME}"))
+    status, body, _ = aio.run(call("GET", f"/{NAME}/health", f"/{NAME}"))
     assert (status, body) == (200, {"status": "ok"})
-    status, body, _ = asyncio.run(call("GET", "/health", ""))
+    status, body, _ = aio.run(call("GET", "/health", ""))
     assert (status, body) == (200, {"status": "ok"})
-    status, body, _ = asyncio.run(call("GET", f"/{NAME}/ready", f"/{NAME}"))
+    status, body, _ = aio.run(call("GET", f"/{NAME}/ready", f"/{NAME}"))
     assert (status, body["ready"]) == (503, False)
     # Serve's proxy adds the request's id to the answer: the app's copy is not sent twice
-    status, body, headers = asyncio.run(call("POST", f"/{NAME}/predict", f"/{NAME}"))
+    status, body, headers = aio.run(call("POST", f"/{NAME}/predict", f"/{NAME}"))
     assert (status, body["error_code"]) == (503, "NOT_READY")
     assert b"x-request-id" in headers
     ided = [(b"x-request-id", b"r-1")]
-    status, body, headers = asyncio.run(call("POST", f"/{NAME}/predict", f"/{NAME}", ided))
+    status, body, headers = aio.run(call("POST", f"/{NAME}/predict", f"/{NAME}", ided))
     assert status == 503
     assert b"x-request-id" not in headers
 
@@ -207,7 +208,7 @@ def test_a_replica_starts_once_its_versions_settle() -> None:
         task.cancel()
         return sent
 
-    assert asyncio.run(startup()) == ["lifespan.startup.complete"]
+    assert aio.run(startup()) == ["lifespan.startup.complete"]
 
 
 async def _until(check: Any) -> None:

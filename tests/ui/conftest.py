@@ -14,6 +14,7 @@ import shutil
 import struct
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -51,8 +52,11 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium under Playwright's sync API (a skip, or a failure with
+    MODELYARD_REQUIRE_UI=1, when it cannot run). While it runs, this thread's asyncio reports
+    Playwright's loop as running: code that needs ``asyncio.run`` uses :func:`tests.aio.run`."""
     reason = _missing()
     if reason:
         if os.environ.get("MODELYARD_REQUIRE_UI") == "1":
