@@ -144,6 +144,36 @@ logged_models = Table(
     Column("tags_doc", Text, nullable=False, default="{}"),
 )
 
+# Metrics logged for a logged model (MLflow 3: a metric point that names a model_id, and maybe
+# the dataset it was measured on). The run keeps the same point in its own series too.
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(34), ForeignKey("logged_models.id"), nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=True),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(53), nullable=True),  # NULL is NaN, as in metric_summaries
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("dataset_name", String(500), nullable=True),
+    Column("dataset_digest", String(64), nullable=True),
+)
+Index(
+    "ix_logged_model_metrics_model_key", logged_model_metrics.c.model_id, logged_model_metrics.c.key
+)
+
+# Models a run read (input) or produced (output), as MLflow 3's run inputs and outputs list them.
+run_models = Table(
+    "run_models",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("model_id", String(34), ForeignKey("logged_models.id"), primary_key=True),
+    Column("direction", String(8), primary_key=True),  # input | output
+    Column("step", BigInteger, nullable=False, default=0),
+)
+Index("ix_run_models_model", run_models.c.model_id)
+
 registered_models = Table(
     "registered_models",
     metadata,
@@ -276,6 +306,7 @@ run_datasets = Table(
     Column("version", Integer, primary_key=True),
     Column("direction", String(8), primary_key=True),  # input | output
     Column("context", String(250), nullable=False, default=""),  # training, evaluation, ...
+    Column("tags_doc", Text, nullable=False, default="{}", server_default="{}"),  # input tags
 )
 
 # Promotion workflow: a version proposed for a stage, reviewed, optionally gated by metric rules.
