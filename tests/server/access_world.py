@@ -29,6 +29,8 @@ from modelyard.store.artifacts.uploads import Uploads
 from modelyard.store.metadata import alerts_repo, registry_repo
 from modelyard.tracking import batches
 from modelyard.tracking.entities import RunCreate
+from modelyard.tracking.trace_entities import SOURCE_RUN, TraceInfo, TraceState
+from modelyard.tracking.traces import Traces
 
 ADMIN_PASSWORD = "admin-password-1"
 PASSWORD = "password-1234"
@@ -60,6 +62,7 @@ class World:
     digest: str
     upload: str
     scratch: dict[str, str] = field(default_factory=dict)  # a model to spend per route
+    trace: str = ""  # a trace in the experiment
 
     def model_for(self, fn: str, path: str) -> str:
         """The model a route acts on: its own for a route that deletes or renames it."""
@@ -129,6 +132,9 @@ def _populate(app: FastAPI, url: str) -> World:
     batch = {"run_id": run.id, "params": {"p": "1"}, "metrics": [{"key": "loss", "values": [1]}]}
     tracking.ingest([batches.parse_batch(batch, 0)], user="admin")
     logged = registry.create_logged_model(exp.id, "lm", run_id=run.id)
+    trace = Traces(tracking.db, tracking.artifacts).start(
+        TraceInfo("tr-" + "a" * 32, exp.id, 1, 5, TraceState.OK, {SOURCE_RUN: run.id})
+    )
 
     spend = {f"{fn}{copy}": f"perm-spend-{fn}{copy}" for fn in SPENT for copy in ("", "-ajax")}
     models = ("perm-model", *spend.values())
@@ -183,6 +189,7 @@ def _populate(app: FastAPI, url: str) -> World:
         digest=blob.digest,
         upload=upload,
         scratch=spend,
+        trace=trace.id,
     )
 
 

@@ -313,3 +313,36 @@ def test_nothing_is_read_through_another_object(
     }
     denied(outsider.post(f"{MLF}/runs/log-inputs", json=inputs))
     assert len(w.services["datasets"].versions(secret.dataset)) == 1
+
+
+def test_traces_of_unreadable_experiments_stay_hidden(
+    w: World, secret: Secret, http: dict[str, httpx.Client]
+) -> None:
+    from modelyard.tracking.trace_entities import TraceInfo, TraceState
+    from modelyard.tracking.traces import Traces
+
+    tracking = w.services["tracking"]
+    hidden = Traces(tracking.db, tracking.artifacts).start(
+        TraceInfo("tr-" + "5" * 32, secret.exp_id, 2, 1, TraceState.OK)
+    )
+    viewer, editor = http["viewer"], http["editor"]
+    both = {"locations": [{"mlflow_experiment": {"experiment_id": str(e)}}
+                          for e in (secret.exp_id, w.exp_id)]}  # fmt: skip
+    found = ok(viewer.post(f"{MLF}/traces/search", json=both))["traces"]
+    assert [t["trace_id"] for t in found] == [w.trace]
+    infos = ok(viewer.post(f"{MLF}/traces/batchGetInfos", json={"trace_ids": [hidden.id, w.trace]}))
+    assert [t["trace_id"] for t in infos["trace_infos"]] == [w.trace]
+    denied(viewer.get(f"/api/3.0/mlflow/traces/{hidden.id}"))
+    denied(viewer.get(f"{V1}/traces/{hidden.id}"))
+    denied(viewer.get(f"{V1}/experiments/{secret.exp_id}/traces"))
+    denied(editor.patch(f"{MLF}/traces/{hidden.id}/tags", json={"key": "k", "value": "v"}))
+    path = f"/api/2.0/mlflow-artifacts/artifacts/{secret.exp_id}/traces/{hidden.id}/artifacts/x"
+    denied(editor.put(path, content=b"x"))
+    # the editor's own run may not take in a trace it cannot read
+    link = {"run_id": w.run_id, "trace_ids": [hidden.id]}
+    denied(editor.post(f"{MLF}/traces/link-to-run", json=link))
+    assert Traces(tracking.db, tracking.artifacts).get(hidden.id).run_ids == ()
+    # a viewer reads, an editor writes, on the experiment they hold
+    ok(viewer.get(f"{V1}/traces/{w.trace}"))
+    denied(viewer.patch(f"{MLF}/traces/{w.trace}/tags", json={"key": "k", "value": "v"}))
+    ok(editor.patch(f"{MLF}/traces/{w.trace}/tags", json={"key": "k", "value": "v"}))

@@ -43,6 +43,7 @@ SPEC: dict[str, set[str]] = {
         "routes.datasets:list_datasets", "routes.registry:list_models",
         "routes.deployments:list_all", "routes.monitoring:overview", "routes.alerts:list_rules",
         "routes.alerts:firings", "mlflow.experiments:search", "mlflow.runs:search",
+        "mlflow.traces:search", "mlflow.traces:batch_get_infos",
         "mlflow.logged_models:search", "mlflow.registry:search_models",
         "mlflow.registry:search_versions", "routes.access:logout", "routes.access:me",
         "routes.access:change_password", "routes.access:list_tokens", "routes.access:create_token",
@@ -217,6 +218,7 @@ def fill(w: World, path: str, key: str) -> str:
         "upload_id": w.upload,
         "number": "1",
         "model_id": w.logged_model,
+        "trace_id": w.trace,
         "token_id": "no-such-token",
         "grant_id": "999999",
         "user": "spend-user",
@@ -286,6 +288,18 @@ def mlflow_message(w: World, fn: str, path: str) -> dict[str, Any]:
         "registry:rename_model": {"new_name": f"{m['name']}-2"},
         "logged_models:finalize": {"status": "LOGGED_MODEL_READY"},
         "runs:update": {"status": "FINISHED"},
+        "traces:start_trace": {
+            "trace": {
+                "trace_info": {
+                    "trace_id": w.trace,
+                    "request_time": "2026-01-01T00:00:00Z",
+                    "state": "OK",
+                    "trace_location": {"mlflow_experiment": {"experiment_id": str(w.exp_id)}},
+                }
+            }
+        },
+        "traces:delete_traces": {"experiment_id": str(w.exp_id), "trace_ids": ["tr-none"]},
+        "traces:link_to_run": {"run_id": w.run_id, "trace_ids": [w.trace]},
         "datasets:log_inputs": {
             "datasets": [{"dataset": {"name": w.dataset, "digest": "abc123", "source": "s"}}]
         },

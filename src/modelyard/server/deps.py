@@ -12,6 +12,7 @@ from modelyard.registry.promotions import PromotionService
 from modelyard.registry.service import RegistryService
 from modelyard.store.artifacts.repository import ArtifactRepository
 from modelyard.tracking.service import TrackingService
+from modelyard.tracking.traces import Traces
 
 T = TypeVar("T")
 
@@ -38,3 +39,9 @@ promotions = service("promotions", PromotionService)
 def artifacts(request: Request) -> ArtifactRepository:
     repo: ArtifactRepository = request.app.state.artifacts
     return repo
+
+
+def traces(request: Request) -> Traces:
+    """Traces live in the tracking domain's stores."""
+    svc = tracking(request)
+    return Traces(svc.db, svc.artifacts)

@@ -40,6 +40,7 @@ from modelyard.server.routes import (
     promotions,
     registry,
     runs,
+    traces,
 )
 from modelyard.server.sweeper import Sweeper
 from modelyard.serving.deployments import DeploymentService
@@ -208,7 +209,14 @@ BUILT_IN: tuple[Domain, ...] = (
     Domain(
         "tracking",
         _tracking,
-        (experiments.router, runs.router, artifacts.router, artifacts.previews, blobs.router),
+        (
+            experiments.router,
+            runs.router,
+            artifacts.router,
+            artifacts.previews,
+            blobs.router,
+            traces.router,
+        ),
         running=_sweeping,
     ),
     Domain("datasets", _datasets, (datasets.router,)),

@@ -30,6 +30,7 @@ from modelyard.server.guard import parsed_json
 from modelyard.server.mlflow import wire
 from modelyard.tracking import validation as v
 from modelyard.tracking.entities import DEFAULT_EXPERIMENT
+from modelyard.tracking.traces import Traces
 
 
 class Target(NamedTuple):
@@ -118,6 +119,15 @@ def new_run_experiment(request: Request, exp_id: int | None, name: str | None) -
         return NEW
 
 
+def trace_experiment(request: Request, trace_id: str) -> str:
+    """The experiment of a trace (NotFound when there is no such trace)."""
+    svc = _services(request)["tracking"]
+    found = Traces(svc.db, svc.artifacts).experiments_of([trace_id])
+    if trace_id not in found:
+        raise NotFound(f"trace {trace_id} does not exist")
+    return str(found[trace_id])
+
+
 def logged_model_experiment(request: Request, model_id: str) -> str:
     return str(_services(request)["registry"].get_logged_model(model_id).experiment_id)
 
@@ -139,6 +149,8 @@ def artifact_owner(request: Request, where: str) -> Found:
         return None  # above any owner: the route lists nothing
     if parts[1] == "models":
         return logged_model_experiment(request, parts[2])
+    if parts[1] == "traces":
+        return trace_experiment(request, parts[2])
     return run_experiment(request, parts[1])
 
 
@@ -197,6 +209,11 @@ def new_run(request: Request) -> Found:
     spec = _body(request, RunCreateIn)
     name = None if spec.experiment_name is None else _name(spec.experiment_name, "experiment")
     return new_run_experiment(request, spec.experiment_id, name)
+
+
+@finder
+def trace(request: Request) -> Found:
+    return trace_experiment(request, _path(request, "trace_id"))
 
 
 @finder
@@ -316,3 +333,15 @@ def m_artifact(request: Request) -> Found:
 @finder
 def m_artifact_listing(request: Request) -> Found:
     return artifact_owner(request, request.query_params.get("path", ""))
+
+
+@finder
+def m_new_trace(request: Request) -> Found:
+    """The experiment of the trace a ``StartTraceV3`` message records."""
+    trace = wire.message(request).get("trace")
+    info = trace.get("trace_info") if isinstance(trace, dict) else None
+    location = info.get("trace_location") if isinstance(info, dict) else None
+    where = location.get("mlflow_experiment") if isinstance(location, dict) else None
+    if not isinstance(where, dict):
+        return None
+    return str(wire.experiment_id(wire.required(where, "experiment_id")))

@@ -149,6 +149,14 @@ PERMISSIONS: dict[str, Need] = {
         },
     ),
     **_module(
+        "routes.traces",
+        {
+            "experiment_traces": on(EXP, VIEWER, f.experiment_id),
+            "run_traces": on(EXP, VIEWER, f.run),
+            "get_trace": on(EXP, VIEWER, f.trace),
+        },
+    ),
+    **_module(
         "routes.artifacts",
         {
             **_all(VIEWER, EXP, f.run, "list_artifacts download_artifact table_preview"),
@@ -327,6 +335,17 @@ PERMISSIONS: dict[str, Need] = {
                 f.m_model,
                 "rename_model delete_model set_alias delete_alias transition_stage delete_version",
             ),
+        },
+    ),
+    **_module(
+        "mlflow.traces",
+        {
+            "start_trace": on(EXP, EDITOR, f.m_new_trace),
+            **_each(SIGNED_IN, "search batch_get_infos"),  # what the caller may read
+            "get_trace_info": on(EXP, VIEWER, f.trace),
+            **_all(EDITOR, EXP, f.trace, "set_tag delete_tag"),
+            "delete_traces": on(EXP, EDITOR, f.m_experiment),
+            "link_to_run": on(EXP, EDITOR, f.m_run_id_only),  # and viewer on each trace, inside
         },
     ),
     **_module(

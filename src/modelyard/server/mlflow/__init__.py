@@ -17,10 +17,11 @@ from modelyard.server.mlflow import (
     logged_models,
     registry,
     runs,
+    traces,
 )
 from modelyard.server.responses import JSONOut
 
-_MODULES = (experiments, runs, datasets, logged_models, registry)
+_MODULES = (experiments, runs, datasets, logged_models, registry, traces)
 # MLflow's request messages are JSON objects (fields per docs/mlflow.md); declared so the
 # OpenAPI document, and the fuzzing run over it, cover these routes too.
 _MESSAGE: dict[str, Any] = {
@@ -48,6 +49,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(tracking, prefix="/api/2.0/mlflow")
     app.include_router(tracking, prefix="/ajax-api/2.0/mlflow", include_in_schema=False)
     app.include_router(artifacts.router, prefix="/api/2.0/mlflow-artifacts", tags=["mlflow"])
+    app.include_router(traces.router, prefix="/api/3.0/mlflow", tags=["mlflow"])  # MLflow 3's
 
     @app.get("/api/3.0/mlflow/server-info", tags=["mlflow"])
     def server_info() -> JSONOut:

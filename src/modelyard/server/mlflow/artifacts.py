@@ -1,7 +1,8 @@
 """MLflow's proxied artifact API (``/api/2.0/mlflow-artifacts/artifacts/<path>``).
 
 A run's MLflow artifact URI is ``mlflow-artifacts:/<experiment>/<run>/artifacts`` and a logged
-model's ``mlflow-artifacts:/<experiment>/models/<model id>/artifacts``; paths under them map onto
+model's ``mlflow-artifacts:/<experiment>/models/<model id>/artifacts`` (a trace's: ``.../traces/<trace
+id>/artifacts``); paths under them map onto
 their artifacts in modelyard's store, through the same safe-path function.
 """
 
@@ -20,7 +21,9 @@ from modelyard.server.deps import registry, tracking
 from modelyard.server.guard import BINARY_UPLOAD
 from modelyard.server.responses import JSONOut, file_response, spool_body
 from modelyard.store.artifacts.area import ArtifactArea
+from modelyard.tracking import trace_data
 from modelyard.tracking.service import TrackingService
+from modelyard.tracking.traces import Traces, check_upload_size
 from modelyard.tracking.validation import RUN_ID, plain_int
 
 router = APIRouter(prefix="/artifacts")
@@ -31,6 +34,7 @@ class Location:
     area: ArtifactArea  # a run's or a logged model's artifacts, or a version's snapshot
     path: str  # inside them ("" for their root)
     read_only: bool = False
+    max_bytes: int | None = None  # the largest file that may be uploaded here
 
     def writable(self) -> Location:
         if self.read_only:
@@ -64,6 +68,23 @@ def locate(
             return None
         raise bad
     exp = parts[0]
+    if parts[1] == "traces":  # a trace's files: <exp>/traces/<trace id>/artifacts/...
+        if len(parts) < 4:
+            if allow_root:
+                return None
+            raise bad
+        if parts[3] != "artifacts":
+            raise bad
+        plain_int(exp, "experiment id")
+        inner = "/".join(parts[4:])
+        if not inner and not allow_root:
+            raise InvalidInput(f"Invalid path {path!r}: it names a folder, not a file")
+        trace = Traces(svc.db, svc.artifacts).get(parts[2])
+        if str(trace.experiment_id) != exp:
+            raise NotFound(f"{trace.id} is not in experiment {exp}", path=path)
+        area = ArtifactArea(svc.artifacts, trace.artifact_prefix)
+        area.key(inner, allow_empty=True)
+        return Location(area, inner, max_bytes=trace_data.MAX_SPAN_DATA_BYTES)
     if parts[1] == "models":
         owner, rest = parts[2], parts[3:]
     else:
@@ -124,6 +145,9 @@ async def upload(
     assert where is not None
     where.writable()
     with await spool_body(request) as spool:
+        if where.max_bytes is not None:
+            check_upload_size(spool.seek(0, 2))
+            spool.seek(0)
         await run_in_threadpool(where.area.put, where.path, spool)
     return JSONOut({})
 

@@ -597,3 +597,32 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# MLflow 3 traces: one row per trace, its tags and request metadata as JSON read copies; the
+# spans are a file of the artifact store (traces/<trace id>/traces.json), written by the client.
+traces = Table(
+    "traces",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("request_time", BigInteger, nullable=False),  # ms since the epoch
+    Column("execution_duration", BigInteger, nullable=True),  # ms
+    Column("state", String(32), nullable=False),  # OK | ERROR | IN_PROGRESS | STATE_UNSPECIFIED
+    Column("client_request_id", String(250), nullable=True),
+    Column("request_preview", Text, nullable=False, default=""),
+    Column("response_preview", Text, nullable=False, default=""),
+    Column("metadata_doc", Text, nullable=False, default="{}"),
+    Column("tags_doc", Text, nullable=False, default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_traces_experiment_time", traces.c.experiment_id, traces.c.request_time)
+
+# The runs a trace belongs to: the run active when it was made (mlflow.sourceRun) and the
+# runs it was linked to later. No foreign key to runs: a run purged by gc leaves its traces.
+trace_runs = Table(
+    "trace_runs",
+    metadata,
+    Column("trace_id", String(64), ForeignKey("traces.id"), primary_key=True),
+    Column("run_id", String(32), primary_key=True),
+)
+Index("ix_trace_runs_run_id", trace_runs.c.run_id)
