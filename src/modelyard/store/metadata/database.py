@@ -6,16 +6,26 @@ import bisect
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError, StatementError
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ClauseElement
 
 from modelyard.errors import InvalidInput, ModelyardError, SchemaOutdated, StoreUnavailable
 from modelyard.tracking.search import numeric_text
@@ -80,6 +90,111 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
+
+
+class Prepared:
+    """A statement built and compiled once per dialect, run on the driver's cursor.
+
+    SQLAlchemy's work per execution (building the statement, its cache key, the execution
+    context, the result) cost ~100 µs a statement, against ~10 µs for SQLite itself: most of a
+    small write. Every bind is named and given (``bindparam("rid")``, or an insert's ``columns``),
+    with values the drivers take as they are (int, float, str, bytes, bool, None). Driver errors
+    are wrapped as SQLAlchemy wraps them, so the store's error translation is unchanged.
+    """
+
+    def __init__(
+        self,
+        build: ClauseElement | Callable[[str], ClauseElement],
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        self._build = build
+        self._columns = list(columns) if columns is not None else None
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+        found = self._compiled.get(conn.dialect.name)
+        if found is None:
+            statement = self._build if isinstance(self._build, ClauseElement) else None
+            if statement is None:
+                assert callable(self._build)
+                statement = self._build(conn.dialect.name)
+            compiled = statement.compile(dialect=conn.dialect, column_keys=self._columns)
+            order = getattr(compiled, "positiontup", None)  # None: named parameters
+            found = (compiled.string, None if order is None else tuple(order))
+            self._compiled[conn.dialect.name] = found
+        return found
+
+    def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Run once; the rows it answers (tuples)."""
+        sql, order = self._sql(conn)
+        given: Any = params or {}
+        args = given if order is None else tuple([given[k] for k in order])
+        return _on_cursor(conn, sql, args, many=False)
+
+    def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any | None:
+        found = self.rows(conn, params)
+        return found[0] if found else None
+
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per row (executemany)."""
+        if not rows:
+            return
+        sql, order = self._sql(conn)
+        args: Any = rows if order is None else [tuple([r[k] for k in order]) for r in rows]
+        if len(rows) == 1:
+            _on_cursor(conn, sql, args[0], many=False)
+        else:
+            _on_cursor(conn, sql, args, many=True)
+
+
+class PreparedIn:
+    """A statement over a list of values (``IN (...)``): one :class:`Prepared` per length,
+    the list sent in chunks of at most ``chunk`` values (under every driver's limit)."""
+
+    def __init__(
+        self,
+        build: Callable[[str, list[BindParameter[Any]]], ClauseElement],
+        chunk: int = 500,
+    ) -> None:
+        self._build = build
+        self._chunk = chunk
+        self._by_size: dict[int, Prepared] = {}
+
+    def _of(self, size: int) -> Prepared:
+        found = self._by_size.get(size)
+        if found is None:
+            names: list[BindParameter[Any]] = [bindparam(f"in_{i}") for i in range(size)]
+            found = self._by_size[size] = Prepared(lambda dialect: self._build(dialect, names))
+        return found
+
+    def rows(
+        self, conn: Connection, values: Sequence[Any], params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        out: list[Any] = []
+        for start in range(0, len(values), self._chunk):
+            part = values[start : start + self._chunk]
+            given = dict(params or {})
+            given.update((f"in_{i}", v) for i, v in enumerate(part))
+            out.extend(self._of(len(part)).rows(conn, given))
+        return out
+
+
+def _on_cursor(conn: Connection, sql: str, args: Any, *, many: bool) -> list[Any]:
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, args)
+            return []
+        cursor.execute(sql, args)
+        return list(cursor.fetchall()) if cursor.description else []
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, args, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
 
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # upper bounds of the batch size histogram

@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from modelyard.errors import NotFound
-from modelyard.store.metadata.sql import chunked, upsert
+from modelyard.store.metadata.database import Prepared, PreparedIn
+from modelyard.store.metadata.sql import chunked
 from modelyard.store.metadata.tables import metric_chunks, metric_summaries
 from modelyard.tracking.entities import MetricPoints, MetricSummary
 
@@ -42,6 +44,28 @@ def _summarise(points: MetricPoints) -> tuple[MetricPoints, tuple[int, int, floa
     )
 
 
+_SUMMARY_COLUMNS = tuple(c.key for c in metric_summaries.c)
+_CHUNK_COLUMNS = ("run_id", "key", "n", "step_min", "step_max", "steps", "values", "timestamps")
+_SUMMARIES_OF = PreparedIn(
+    lambda _, ids: (
+        select(metric_summaries).where(metric_summaries.c.run_id.in_(ids)).with_for_update()
+    )
+)
+_INSERT_CHUNKS = Prepared(metric_chunks.insert().inline(), _CHUNK_COLUMNS)
+
+
+def _upsert_summaries(dialect: str) -> Any:
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(metric_summaries)
+    keys = ("run_id", "key")
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: stmt.excluded[c] for c in _SUMMARY_COLUMNS if c not in keys},
+    )
+
+
+_UPSERT_SUMMARIES = Prepared(_upsert_summaries, _SUMMARY_COLUMNS)
+
+
 def append_many(
     conn: Connection, items: list[tuple[str, MetricPoints]], created: AbstractSet[str] = frozenset()
 ) -> dict[str, dict[str, MetricSummary]]:
@@ -58,12 +82,11 @@ def append_many(
     if not merged:
         return {}
     run_ids = sorted({r for r, _ in merged})
-    prev: dict[tuple[str, str], Any] = {}
-    for ids in chunked([r for r in run_ids if r not in created]):
-        for row in conn.execute(
-            select(metric_summaries).where(metric_summaries.c.run_id.in_(ids)).with_for_update()
-        ):
-            prev[(row.run_id, row.key)] = row
+    prev: dict[tuple[str, str], dict[str, Any]] = {}
+    stored = [r for r in run_ids if r not in created]
+    for values in _SUMMARIES_OF.rows(conn, stored) if stored else ():
+        row = dict(zip(_SUMMARY_COLUMNS, values, strict=True))
+        prev[(row["run_id"], row["key"])] = row
     chunk_rows: list[dict[str, Any]] = []
     summary_rows: list[dict[str, Any]] = []
     to_compact: list[tuple[str, str]] = []
@@ -82,12 +105,16 @@ def append_many(
         chunks, count = 1, n
         old = prev.get((run_id, key))
         if old is not None:
-            chunks += int(old.chunks)
-            count += int(old.count)
-            if (old.last_step, old.last_timestamp) > last[:2]:
-                last = (int(old.last_step), int(old.last_timestamp), _none_to_nan(old.last_value))
-            vmin = float(np.fmin(vmin, _none_to_nan(old.min_value)))
-            vmax = float(np.fmax(vmax, _none_to_nan(old.max_value)))
+            chunks += int(old["chunks"])
+            count += int(old["count"])
+            if (old["last_step"], old["last_timestamp"]) > last[:2]:
+                last = (
+                    int(old["last_step"]),
+                    int(old["last_timestamp"]),
+                    _none_to_nan(old["last_value"]),
+                )
+            vmin = float(np.fmin(vmin, _none_to_nan(old["min_value"])))
+            vmax = float(np.fmax(vmax, _none_to_nan(old["max_value"])))
         chunk_rows.append(
             {
                 "run_id": run_id,
@@ -115,13 +142,13 @@ def append_many(
         )
         if chunks % COMPACT_EVERY == 0:
             to_compact.append((run_id, key))
-    conn.execute(metric_chunks.insert(), chunk_rows)
-    upsert(conn, metric_summaries, summary_rows, ["run_id", "key"])
+    _INSERT_CHUNKS.many(conn, chunk_rows)
+    _UPSERT_SUMMARIES.many(conn, summary_rows)
     for run_id, key in to_compact:
         _compact_tail(conn, run_id, key)
     touched: dict[str, dict[str, MetricSummary]] = {r: {} for r in run_ids}
     for (run_id, key), row in prev.items():
-        touched[run_id][key] = _to_summary(row._mapping)
+        touched[run_id][key] = _to_summary(row)
     for values in summary_rows:
         touched[values["run_id"]][values["key"]] = _to_summary(values)
     return touched

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from sqlalchemy import BigInteger, Boolean, Connection, Row, bindparam, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from modelyard.errors import InvalidInput, InvalidState, NotFound, ParamConflict
 from modelyard.store.metadata import experiments_repo, metrics_repo
-from modelyard.store.metadata.sql import chunked, now_ms, upsert
+from modelyard.store.metadata.database import Prepared, PreparedIn
+from modelyard.store.metadata.sql import chunked, now_ms
 from modelyard.store.metadata.tables import applied_batches, experiments, run_params, run_tags, runs
 from modelyard.tracking.entities import (
     Lifecycle,
@@ -27,8 +30,8 @@ def metrics_doc(summaries: dict[str, MetricSummary]) -> str:
     return orjson.dumps({k: m.to_json() for k, m in summaries.items()}).decode()
 
 
-def _to_run(row: Row[tuple[object, ...]]) -> Run:
-    m = row._mapping
+def _to_run(row: Row[tuple[object, ...]] | Mapping[str, Any]) -> Run:
+    m = row._mapping if isinstance(row, Row) else row
     return Run(
         id=m["id"],
         experiment_id=int(m["experiment_id"]),
@@ -81,11 +84,15 @@ def load_json(conn: Connection, run_ids: list[str]) -> list[dict[str, Any]]:
     return [by_id[i] for i in run_ids if i in by_id]
 
 
+_RUN_COLUMNS = tuple(c.key for c in runs.c)
+_RUN = Prepared(select(runs).where(runs.c.id == bindparam("rid")))
+
+
 def get(conn: Connection, run_id: str) -> Run:
-    found = load(conn, [run_id])
-    if not found:
+    row = _RUN.first(conn, {"rid": run_id})
+    if row is None:
         raise NotFound(f"run {run_id} does not exist", run_id=run_id)
-    return found[0]
+    return _to_run(dict(zip(_RUN_COLUMNS, row, strict=True)))
 
 
 _EXPERIMENTS_OF = select(runs.c.id, runs.c.experiment_id).where(
@@ -112,6 +119,52 @@ def _lock_active(conn: Connection, run_id: str) -> None:
         raise InvalidState(f"run {run_id} is deleted; restore it before logging", run_id=run_id)
 
 
+# The statements of a batch write, compiled once (see database.Prepared).
+_EXPERIMENT_BY_ID = Prepared(
+    select(experiments.c.lifecycle).where(experiments.c.id == bindparam("exp_id"))
+)
+_EXPERIMENT_BY_NAME = Prepared(
+    select(experiments.c.id, experiments.c.lifecycle).where(experiments.c.name == bindparam("name"))
+)
+_APPLIED = PreparedIn(
+    lambda _, ids: select(applied_batches.c.batch_id, applied_batches.c.run_id).where(
+        applied_batches.c.batch_id.in_(ids)
+    )
+)
+_RUN_STATES = PreparedIn(
+    lambda _, ids: (
+        select(runs.c.id, runs.c.lifecycle)
+        .where(runs.c.id.in_(ids))
+        .order_by(runs.c.id)
+        .with_for_update()
+    )
+)
+_RUN_EXISTS = Prepared(select(runs.c.id).where(runs.c.id == bindparam("rid")))
+_INSERT_RUNS = Prepared(runs.insert().inline(), _RUN_COLUMNS)
+_PARAMS_OF = PreparedIn(
+    lambda _, ids: select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
+        run_params.c.run_id.in_(ids)
+    )
+)
+_INSERT_PARAMS = Prepared(run_params.insert().inline(), ("run_id", "key", "value"))
+_TAGS_OF = PreparedIn(
+    lambda _, ids: select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
+        run_tags.c.run_id.in_(ids)
+    )
+)
+_INSERT_APPLIED = Prepared(applied_batches.insert().inline(), ("batch_id", "run_id", "applied_at"))
+
+
+def _upsert_tags(dialect: str) -> Any:
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(run_tags)
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+    )
+
+
+_UPSERT_TAGS = Prepared(_upsert_tags, ("run_id", "key", "value"))
+
+
 class _Experiments:
     """Resolves the experiment of each new run once per request."""
 
@@ -124,16 +177,19 @@ class _Experiments:
         if spec.experiment_id is None:
             name = spec.experiment_name or "Default"
             if name not in self.by_name:
-                self.by_name[name] = experiments_repo.get_or_create(self.conn, name)
+                row = _EXPERIMENT_BY_NAME.first(self.conn, {"name": name})
+                self.by_name[name] = (
+                    int(row[0])
+                    if row is not None and row[1] == "active"
+                    else experiments_repo.get_or_create(self.conn, name)  # made, or refused
+                )
             return self.by_name[name]
         exp_id = spec.experiment_id
         if exp_id not in self.by_id:
-            row = self.conn.execute(
-                select(experiments.c.lifecycle).where(experiments.c.id == exp_id)
-            ).first()
+            row = _EXPERIMENT_BY_ID.first(self.conn, {"exp_id": exp_id})
             if row is None:
                 raise NotFound(f"experiment {exp_id} does not exist", experiment_id=exp_id)
-            self.by_id[exp_id] = str(row.lifecycle)
+            self.by_id[exp_id] = str(row[0])
         if self.by_id[exp_id] != "active":
             raise InvalidState(f"experiment {exp_id} is deleted; restore it first")
         return exp_id
@@ -152,14 +208,7 @@ def applied(conn: Connection, batch_ids: list[str]) -> set[str]:
 def _fresh(conn: Connection, batches: list[RunBatch]) -> list[RunBatch]:
     """Drop batches whose id was applied before (or earlier in this request)."""
     ids = [b.batch_id for b in batches if b.batch_id is not None]
-    seen: dict[str, str] = {}
-    for chunk in chunked(ids):
-        rows = conn.execute(
-            select(applied_batches.c.batch_id, applied_batches.c.run_id).where(
-                applied_batches.c.batch_id.in_(chunk)
-            )
-        )
-        seen.update((batch_id, run_id) for batch_id, run_id in rows)
+    seen: dict[str, str] = dict(_APPLIED.rows(conn, ids)) if ids else {}
     out = []
     for batch in batches:
         if batch.batch_id is not None:
@@ -176,15 +225,7 @@ def _fresh(conn: Connection, batches: list[RunBatch]) -> list[RunBatch]:
 def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> set[str]:
     """Create the runs that do not exist yet; returns their ids."""
     run_ids = sorted({b.run_id for b in batches})
-    state: dict[str, str] = {}
-    for chunk in chunked(run_ids):
-        rows = conn.execute(
-            select(runs.c.id, runs.c.lifecycle)
-            .where(runs.c.id.in_(chunk))
-            .order_by(runs.c.id)
-            .with_for_update()
-        )
-        state.update((r.id, r.lifecycle) for r in rows)
+    state: dict[str, str] = dict(_RUN_STATES.rows(conn, run_ids))
     exps = _Experiments(conn)
     new_rows: list[dict[str, object]] = []
     now = now_ms()
@@ -201,7 +242,7 @@ def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> set[st
         if (
             parent is not None
             and parent not in state
-            and conn.execute(select(runs.c.id).where(runs.c.id == parent)).first() is None
+            and _RUN_EXISTS.first(conn, {"rid": parent}) is None
         ):
             raise NotFound(f"parent run {parent} does not exist", run_id=parent)
         new_rows.append(
@@ -223,8 +264,7 @@ def _create_runs(conn: Connection, batches: list[RunBatch], user: str) -> set[st
             }
         )
         state[rid] = "active"
-    if new_rows:
-        conn.execute(runs.insert(), new_rows)
+    _INSERT_RUNS.many(conn, new_rows)
     return {str(row["id"]) for row in new_rows}
 
 
@@ -243,14 +283,10 @@ def _set_params(
                 raise _conflict(batch.run_id, key, first, value)
     if not wanted:
         return {}
-    existing: dict[tuple[str, str], str] = {}
-    for chunk in chunked(sorted({r for r, _ in wanted} - created)):
-        rows = conn.execute(
-            select(run_params.c.run_id, run_params.c.key, run_params.c.value).where(
-                run_params.c.run_id.in_(chunk)
-            )
-        )
-        existing.update(((r, k), v) for r, k, v in rows)
+    stored = sorted({r for r, _ in wanted} - created)
+    existing: dict[tuple[str, str], str] = {
+        (r, k): v for r, k, v in (_PARAMS_OF.rows(conn, stored) if stored else ())
+    }
     new: list[dict[str, str]] = []
     for (run_id, key), wanted_value in wanted.items():
         old = existing.get((run_id, key))
@@ -260,7 +296,7 @@ def _set_params(
             raise _conflict(run_id, key, old, wanted_value)
     if not new:
         return {}
-    conn.execute(run_params.insert(), new)
+    _INSERT_PARAMS.many(conn, new)
     full: dict[str, dict[str, str]] = {row["run_id"]: {} for row in new}
     for (run_id, key), value in (existing | wanted).items():
         if run_id in full:
@@ -273,14 +309,9 @@ def _all_tags(
 ) -> dict[str, dict[str, str]]:
     """Every tag of the runs given tags (stored ones are read only for runs made before)."""
     out: dict[str, dict[str, str]] = {r: {} for r, _ in given}
-    for chunk in chunked(sorted(set(out) - created)):
-        rows = conn.execute(
-            select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
-                run_tags.c.run_id.in_(chunk)
-            )
-        )
-        for run_id, key, value in rows:
-            out[run_id][key] = value
+    stored = sorted(set(out) - created)
+    for run_id, key, value in _TAGS_OF.rows(conn, stored) if stored else ():
+        out[run_id][key] = value
     for (run_id, key), value in given.items():
         out[run_id][key] = value
     return out
@@ -310,6 +341,7 @@ _UPDATE = (
         metrics_doc=func.coalesce(bindparam("new_metrics_doc"), runs.c.metrics_doc),
     )
 )
+_PREPARED_UPDATE = Prepared(_UPDATE)
 _NO_UPDATE: dict[str, object] = {
     "new_status": None,
     "new_name": None,
@@ -350,12 +382,7 @@ def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[
     tags = {(b.run_id, k): v for b in fresh for k, v in b.tags.items()}
     all_tags: dict[str, dict[str, str]] = {}
     if tags:
-        upsert(
-            conn,
-            run_tags,
-            [{"run_id": r, "key": k, "value": v} for (r, k), v in tags.items()],
-            ["run_id", "key"],
-        )
+        _UPSERT_TAGS.many(conn, [{"run_id": r, "key": k, "value": v} for (r, k), v in tags.items()])
         all_tags = _all_tags(conn, tags, created)
     summaries = metrics_repo.append_many(
         conn, [(b.run_id, m) for b in fresh for m in b.metrics], created
@@ -373,8 +400,8 @@ def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[
                 change["set_end"], change["new_end"] = True, later["new_end"]
     touched = set(changes) | set(params) | set(all_tags) | set(summaries)
     if touched:
-        conn.execute(
-            _UPDATE,
+        _PREPARED_UPDATE.many(
+            conn,
             [
                 {
                     "rid": rid,
@@ -391,8 +418,7 @@ def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[
         for b in fresh
         if b.batch_id is not None
     ]
-    if stamped:
-        conn.execute(applied_batches.insert(), stamped)
+    _INSERT_APPLIED.many(conn, stamped)
     return fresh
 
 
