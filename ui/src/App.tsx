@@ -18,12 +18,15 @@ import { ModelPage, ModelVersionPage, ModelsPage } from "./pages/Models";
 import { MonitoringIndexPage, MonitoringPage } from "./pages/Monitoring";
 import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
+import { ExperimentTracesPage, TracePage } from "./pages/Traces";
 
 function Page({ path }: { path: string }) {
   let m: Record<string, string> | null;
   if (path === "/" || path === "/experiments") return <RunsPage experimentId={null} />;
   if ((m = match("/experiments/:id", path))) return <RunsPage experimentId={Number(m.id)} />;
+  if ((m = match("/experiments/:id/traces", path))) return <ExperimentTracesPage key={m.id} experimentId={Number(m.id)} />;
   if ((m = match("/runs/:id", path))) return <RunPage key={m.id} runId={m.id} />;
+  if ((m = match("/traces/:id", path))) return <TracePage key={m.id} traceId={m.id} />;
   if (path === "/compare") return <ComparePage />;
   if (path === "/datasets") return <DatasetsPage />;
   if ((m = match("/datasets/:name", path))) return <DatasetPage key={m.name} name={m.name} />;
@@ -82,7 +85,7 @@ export function App() {
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [toggle]);
-  const section = path === "/" || path.startsWith("/experiments") || path.startsWith("/runs") || path === "/compare" ? "/experiments" : "/" + path.split("/")[1];
+  const section = path === "/" || path.startsWith("/experiments") || path.startsWith("/runs") || path.startsWith("/traces") || path === "/compare" ? "/experiments" : "/" + path.split("/")[1];
   return (
     <>
       <header className="topbar">

@@ -7,6 +7,66 @@ export interface Location {
 }
 
 const listeners = new Set<() => void>();
+
+/** Where an MLflow UI link (`#/experiments/4/runs/<id>`, printed by the mlflow client) leads
+ * here; null when `hash` is not one. The fragment never reaches the server, so the app maps it. */
+export function mlflowPath(hash: string): string | null {
+  if (!hash.startsWith("#/")) return null;
+  const [rest, search = ""] = hash.slice(2).split("?", 2);
+  const query = new URLSearchParams(search);
+  const parts = rest.split("/").filter(Boolean).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
+  const e = encodeURIComponent;
+  const [head, id, kind, sub, ...tail] = parts;
+  if (head === "experiments" && id && /^\d+$/.test(id)) {
+    const selected = query.get("selectedEvaluationId") ?? query.get("selectedTraceId");
+    if (kind === "runs" && sub) {
+      if (tail[0] === "artifacts" && tail.length > 1) {
+        const path = tail.slice(1).join("/");
+        const dir = tail.length > 2 ? tail.slice(1, -1).join("/") : "";
+        return href(`/runs/${e(sub)}`, { tab: "artifacts", dir, path });
+      }
+      if (tail[0] === "artifacts") return href(`/runs/${e(sub)}`, { tab: "artifacts" });
+      if (tail[0] === "traces") return href(`/runs/${e(sub)}`, { tab: "traces" });
+      return `/runs/${e(sub)}`;
+    }
+    if (kind === "traces" && sub) return `/traces/${e(sub)}`;
+    if (selected) return `/traces/${e(selected)}`;
+    if (kind === "traces") return `/experiments/${id}/traces`;
+    return `/experiments/${id}`;
+  }
+  if (head === "experiments" && !id) return "/experiments";
+  if (head === "models" && id) {
+    if (kind === "versions" && sub && /^\d+$/.test(sub)) return `/models/${e(id)}/versions/${sub}`;
+    return `/models/${e(id)}`;
+  }
+  if (head === "models") return "/models";
+  if (head === "compare-runs") {
+    let runs: unknown = [];
+    try {
+      runs = JSON.parse(query.get("runs") ?? "[]");
+    } catch {
+      runs = [];
+    }
+    const ids = Array.isArray(runs) ? runs.filter((r): r is string => typeof r === "string") : [];
+    return href("/compare", { runs: ids.join(",") });
+  }
+  if (head === "runs" && id) return `/runs/${e(id)}`; // an older MLflow shape
+  return null;
+}
+
+/** An MLflow link opened here: replace it with this app's own URL for the same page. */
+function adoptMlflowLink() {
+  const to = mlflowPath(window.location.hash);
+  if (to) window.history.replaceState(null, "", to);
+}
+
+adoptMlflowLink();
 let current = snapshot();
 
 function snapshot(): Location {
@@ -19,6 +79,10 @@ function notify() {
 }
 
 window.addEventListener("popstate", notify);
+window.addEventListener("hashchange", () => {
+  adoptMlflowLink();
+  notify();
+});
 
 function subscribe(fn: () => void) {
   listeners.add(fn);

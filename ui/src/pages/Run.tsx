@@ -9,8 +9,9 @@ import { MetricCharts } from "../components/MetricCharts";
 import { Preview } from "../components/Previews";
 import { Link } from "../components/Link";
 import { bytes } from "../lib/format";
+import { RunTraces } from "./Traces";
 
-const TABS = ["overview", "charts", "system", "artifacts"] as const;
+const TABS = ["overview", "charts", "system", "artifacts", "traces"] as const;
 
 export function RunPage({ runId }: { runId: string }) {
   const run = useAsync(() => api.run(runId), [runId]);
@@ -44,6 +45,7 @@ export function RunPage({ runId }: { runId: string }) {
       {tab === "charts" && <MetricCharts runs={[r]} keys={Object.keys(r.metrics).filter((k) => !k.startsWith("system/"))} />}
       {tab === "system" && <MetricCharts runs={[r]} keys={Object.keys(r.metrics).filter((k) => k.startsWith("system/"))} empty="No system metrics were logged for this run." />}
       {tab === "artifacts" && <Artifacts runId={r.id} />}
+      {tab === "traces" && <RunTraces runId={r.id} />}
     </section>
   );
 }

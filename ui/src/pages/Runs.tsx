@@ -152,6 +152,7 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
           {runs.length.toLocaleString("en-US")} runs{done ? "" : " (loading…)"}
           {running ? ` · ${running} running` : ""}
         </span>
+        <a href={`/experiments/${experimentId}/traces`} onClick={(e) => { e.preventDefault(); navigate(`/experiments/${experimentId}/traces`); }}>traces</a>
       </header>
       <FilterBar value={filter} onSubmit={(f) => setFilter(f, true)} keys={keys} error={error} />
       <div className="toolbar">
