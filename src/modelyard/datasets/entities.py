@@ -49,3 +49,4 @@ class DatasetUse:
     direction: Direction
     context: str = ""
     digest: str = field(default="")
+    tags: dict[str, str] = field(default_factory=dict)  # the input's own tags (MLflow's)

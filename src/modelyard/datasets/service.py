@@ -166,13 +166,18 @@ class DatasetsService:
         version: int,
         direction: Direction | str = Direction.INPUT,
         context: str = "",
+        tags: dict[str, str] | None = None,
     ) -> DatasetUse:
-        """Record that a run read (input) or wrote (output) a dataset version."""
+        """Record that a run read (input) or wrote (output) a dataset version, with the
+        input's tags (MLflow's input tags; the first record of an edge keeps them)."""
         try:
             way = Direction(direction)
         except ValueError:
             raise InvalidInput("direction must be input or output", field="direction") from None
-        use = DatasetUse(v.clean_run_id(run_id), name, int(version), way, str(context)[:250])
+        clean = v.clean_pairs(tags, "input tag")
+        use = DatasetUse(
+            v.clean_run_id(run_id), name, int(version), way, str(context)[:250], tags=clean
+        )
         self.db.write(lambda c: datasets_repo.link_run(c, use))
         return use
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from modelyard.tracking.entities import ModelMetric
+
 
 class LoggedModelStatus(StrEnum):
     PENDING = "PENDING"  # files are being uploaded
@@ -43,6 +45,7 @@ class LoggedModel:
     updated_at: int
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[ModelMetric] = field(default_factory=list)  # in the order they were logged
 
     @property
     def artifact_prefix(self) -> str:

@@ -91,6 +91,31 @@ class LoggedModels(RegistryPart):
             )
         )
 
+    def link_run_models(
+        self, run_id: str, models: Sequence[tuple[str, int]], direction: str
+    ) -> None:
+        """Record that a run read (``input``) or produced (``output``) these logged models
+        (each with a step); a model produced must be one of the run's own."""
+        if direction not in ("input", "output"):
+            raise InvalidInput("direction must be input or output", field="direction")
+        rid = v.clean_run_id(run_id)
+        wanted = [(logged_model_id(m), int(step)) for m, step in models]
+
+        def job(conn: Any) -> None:
+            runs_repo.get(conn, rid)
+            for model_id, _step in wanted:
+                model = logged_models_repo.get(conn, model_id)
+                if direction == "output" and model.run_id not in (None, rid):
+                    raise InvalidInput(f"logged model {model.id} belongs to run {model.run_id}")
+            logged_models_repo.link_run(conn, rid, wanted, direction)
+
+        self.db.write(job)
+
+    def run_models(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[tuple[str, int]]]]:
+        """For each run, the logged models it read and produced: {run: {direction: [...]}}."""
+        with self.db.read() as conn:
+            return logged_models_repo.run_links(conn, list(run_ids))
+
     def delete_logged_model(self, model_id: str) -> None:
         mid = logged_model_id(model_id)
         self.db.write(lambda c: logged_models_repo.delete(c, mid))
@@ -103,15 +128,17 @@ class LoggedModels(RegistryPart):
         max_results: int = 100,
         page_token: str | None = None,
         readable: set[str] | None = None,
+        datasets: Sequence[listing.DatasetRef] | None = None,
     ) -> tuple[list[LoggedModel], str | None]:
         """Newest first unless ordered; with ``readable`` (experiment ids as text), only the
-        models of those experiments."""
+        models of those experiments; with ``datasets`` ((name, digest or None) pairs), only
+        models with metrics measured on them, filtered and ordered by those metrics."""
         with self.db.read() as conn:
             items = logged_models_repo.list_in(conn, experiment_ids)
         items = listing.only(items, readable, lambda m: str(m.experiment_id))
         items.sort(key=lambda m: (-m.created_at, m.id))
         return listing.search(
-            items, listing.LOGGED_MODELS, filter, order_by, max_results, page_token
+            items, listing.LOGGED_MODELS, filter, order_by, max_results, page_token, datasets
         )
 
     def model_artifacts(self, model_id: str) -> ArtifactArea:

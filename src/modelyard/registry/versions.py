@@ -63,8 +63,13 @@ class Versions(RegistryPart):
         self, source: str, *, run_id: str | None = None, logged_model_id: str | None = None
     ) -> set[int]:
         """The experiments whose files a version of ``source`` would register (errors as
-        :meth:`create_version`'s), so a caller can be checked before it writes."""
+        :meth:`create_version`'s), so a caller can be checked before it writes. A version
+        copied from another (``models:/name/N``) reads that version's files: none."""
         out: set[int] = set()
+        if version_source(source) is not None:
+            with self.db.read() as conn:
+                _resolve_source(conn, source, run_id, logged_model_id)
+            return out
         with self.db.read() as conn:
             _prefix, owner_run, owner_model = _resolve_source(conn, source, run_id, logged_model_id)
             if owner_model is not None:
@@ -153,20 +158,54 @@ class Versions(RegistryPart):
         return ArtifactArea(self.artifacts, f"versions/{model_id}/{version}")
 
 
+_LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]{32})/?")
+_VERSION_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<number>\d+)|@(?P<alias>[^/@]+))/?")
+
+
+def version_source(source: object) -> tuple[str, int | str] | None:
+    """(model name, version number or alias) of ``models:/name/N`` or ``models:/name@alias``."""
+    if not isinstance(source, str) or _LOGGED_MODEL_URI.fullmatch(source):
+        return None
+    m = _VERSION_URI.fullmatch(source)
+    if m is None:
+        return None
+    return m["name"], int(m["number"]) if m["number"] else m["alias"]
+
+
+def _copied_from(
+    conn: Connection, name: str, which: int | str, run_id: str | None, model_id: str | None
+) -> tuple[str, str | None, str | None]:
+    """A version registered from another: that version's files, run and logged model."""
+    if isinstance(which, int):
+        src = registry_repo.get_version(conn, name, which)
+    else:
+        src = registry_repo.version_by_alias(conn, name, which)
+    if run_id is not None and src.run_id not in (None, run_id):
+        raise InvalidInput(f"version {src.version} of {name!r} comes from run {src.run_id}")
+    if model_id is not None and src.logged_model_id not in (None, model_id):
+        raise InvalidInput(
+            f"version {src.version} of {name!r} is logged model {src.logged_model_id}"
+        )
+    return src.artifact_prefix, src.run_id or run_id, src.logged_model_id or model_id
+
+
 def _resolve_source(
     conn: Connection, source: str, run_id: str | None, model_id: str | None
 ) -> tuple[str, str | None, str | None]:
     """(artifact prefix, run id, logged model id) of a source inside modelyard's artifacts."""
     refused = InvalidInput(
-        f"source {source!r} must name a run's artifacts (runs:/<run>/<path>) or a logged "
-        "model (models:/<model id>)",
+        f"source {source!r} must name a run's artifacts (runs:/<run>/<path>), a logged "
+        "model (models:/<model id>) or a registered version (models:/<name>/<version> or "
+        "models:/<name>@<alias>)",
         field="source",
     )
     if not isinstance(source, str):
         raise refused
+    if (copied := version_source(source)) is not None:
+        return _copied_from(conn, copied[0], copied[1], run_id, model_id)
     run_path: tuple[str, str] | None = None
     logged: str | None = None
-    if m := re.fullmatch(r"models:/(m-[0-9a-f]{32})/?", source):
+    if m := _LOGGED_MODEL_URI.fullmatch(source):
         logged = m.group(1)
     elif (m := re.fullmatch(r"runs:/([0-9a-f]{32})(?:/(.*))?", source)) or (
         m := re.fullmatch(r"mlflow-artifacts:/+\d+/([0-9a-f]{32})/artifacts(?:/(.*))?", source)

@@ -10,13 +10,22 @@ import numpy as np
 
 from modelyard.errors import InvalidInput, MalformedRequest
 from modelyard.tracking import validation as v
-from modelyard.tracking.entities import MetricPoints, RunBatch, RunCreate, RunStatus, RunUpdate
+from modelyard.tracking.entities import (
+    MetricPoints,
+    ModelMetric,
+    RunBatch,
+    RunCreate,
+    RunStatus,
+    RunUpdate,
+)
 
 SPECIAL = {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}
 """The strings that stand for the floats JSON cannot carry, spelled exactly so."""
 _INT64 = (-(2**63), 2**63 - 1)
 _DECIMAL = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _FORMS = "a number or 'NaN'/'Infinity'/'-Infinity'"
+_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+MAX_MODEL_METRICS = 1_000  # points for logged models in one batch
 
 
 def _obj(value: Any, what: str) -> dict[str, Any]:
@@ -176,19 +185,72 @@ def _pairs(raw: Any, what: str) -> dict[str, str]:
     return v.clean_pairs(_obj(raw, what), what)
 
 
+def _optional_text(item: dict[str, Any], name: str, max_length: int) -> str | None:
+    value = item.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > max_length:
+        raise InvalidInput(f"{name} must be a string of at most {max_length} characters")
+    return value
+
+
+def parse_model_metrics(raw: Any, run_id: str, now: int) -> list[ModelMetric]:
+    """Points measured for logged models: ``[{"model_id", "key", "value", "step",
+    "timestamp", "dataset_name"?, "dataset_digest"?}]``."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise MalformedRequest("model_metrics must be a JSON array")
+    if len(raw) > MAX_MODEL_METRICS:
+        raise InvalidInput(f"a batch may hold at most {MAX_MODEL_METRICS} model metric points")
+    out = []
+    for i, item in enumerate(raw):
+        item = _obj(item, f"model_metrics[{i}]")
+        model_id = item.get("model_id")
+        if not isinstance(model_id, str) or not _MODEL_ID.fullmatch(model_id):
+            raise InvalidInput(f"model_metrics[{i}].model_id {model_id!r} is not a model id")
+        stamp = _opt_int(item.get("timestamp"), "timestamp")
+        step = _opt_int(item.get("step"), "step")
+        out.append(
+            ModelMetric(
+                model_id=model_id,
+                key=v.clean_key(item.get("key"), f"model_metrics[{i}].key"),
+                value=metric_value(item.get("value"), f"model_metrics[{i}].value"),
+                step=0 if step is None else step,
+                timestamp=now if stamp is None else stamp,
+                run_id=run_id,
+                dataset_name=_optional_text(item, "dataset_name", 500),
+                dataset_digest=_optional_text(item, "dataset_digest", 64),
+            )
+        )
+    return out
+
+
 def parse_batch(raw: Any, now: int) -> RunBatch:
+    """One run's batch; points for logged models (``model_metrics``) join the run's series too."""
     raw = _obj(raw, "batch")
     batch_id = raw.get("batch_id")
     if batch_id is not None and (not isinstance(batch_id, str) or not 0 < len(batch_id) <= 64):
         raise InvalidInput("batch_id must be a string of 1 to 64 characters", field="batch_id")
+    run_id = v.clean_run_id(raw.get("run_id"))
+    model_metrics = parse_model_metrics(raw.get("model_metrics"), run_id, now)
+    series = raw.get("metrics") or []
+    if model_metrics:
+        if not isinstance(series, list):
+            raise MalformedRequest("metrics must be a JSON array")
+        series = series + [
+            {"key": p.key, "values": [p.value], "steps": [p.step], "timestamps": [p.timestamp]}
+            for p in model_metrics
+        ]
     return RunBatch(
-        run_id=v.clean_run_id(raw.get("run_id")),
+        run_id=run_id,
         batch_id=batch_id,
         create=parse_create(raw["create"]) if raw.get("create") is not None else None,
         params=_pairs(raw.get("params"), "param"),
         tags=_pairs(raw.get("tags"), "tag"),
-        metrics=parse_metrics(raw.get("metrics") or [], now),
+        metrics=parse_metrics(series, now),
         update=parse_update(raw["update"]) if raw.get("update") is not None else None,
+        model_metrics=model_metrics,
     )
 
 

@@ -152,6 +152,36 @@ class MetricPoints:
         return len(self.values)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelMetric:
+    """One metric point measured for a logged model (MLflow 3), maybe on a named dataset.
+
+    The run that logs it keeps the same point in its own series too.
+    """
+
+    model_id: str
+    key: str
+    value: float  # may be NaN or +/-inf
+    step: int
+    timestamp: int
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model_id": self.model_id,
+            "key": self.key,
+            "value": json_float(self.value),
+            "step": self.step,
+            "timestamp": self.timestamp,
+        }
+        for name in ("run_id", "dataset_name", "dataset_digest"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+
 @dataclass(slots=True)
 class RunBatch:
     """Everything one request writes to one run, applied atomically and at most once."""
@@ -163,6 +193,7 @@ class RunBatch:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricPoints] = field(default_factory=list)
     update: RunUpdate | None = None
+    model_metrics: list[ModelMetric] = field(default_factory=list)  # also in ``metrics``
 
     @property
     def point_count(self) -> int:

@@ -30,7 +30,7 @@ MAX_PATTERN_LENGTH = 1_000  # characters in one LIKE, ILIKE or regex pattern
 MAX_ORDER_BY_KEYS = 10  # order-by clauses
 MAX_ORDER_BY_LENGTH = 1_000  # characters in one order-by clause
 
-FieldKind = Literal["param", "metric", "tag", "attribute"]
+FieldKind = Literal["param", "metric", "tag", "attribute", "dataset"]
 Aggregate = Literal["last", "min", "max"]
 Value = str | float | int
 
@@ -48,6 +48,9 @@ PREFIXES: dict[str, FieldKind] = {
     "attribute": "attribute",
     "attr": "attribute",
     "run": "attribute",
+    "parameters": "param",
+    "datasets": "dataset",
+    "dataset": "dataset",
 }
 ATTRIBUTES: dict[str, str] = {
     "id": "id",
@@ -62,7 +65,13 @@ ATTRIBUTES: dict[str, str] = {
     "parent_id": "parent_id",
     "parent_run_id": "parent_id",
     "user_id": "user",
+    "created": "start_time",  # MLflow's aliases
+    "run name": "name",
 }
+# Tags that are attributes of a run (MLflow writes the name and parent as tags; renames, and
+# runs named on creation, change only the attribute), so a filter on them reads the attribute.
+RUN_TAG_ATTRIBUTES = {"mlflow.runName": "name", "mlflow.parentRunId": "parent_id"}
+DATASET_FIELDS = frozenset({"name", "digest", "context"})  # datasets.<field>: a run's inputs
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "experiment_id"})
 AGGREGATES: frozenset[str] = frozenset({"last", "min", "max"})
 COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
@@ -105,6 +114,7 @@ Expr = Compare | And | Or | Not
 class OrderKey:
     field: Field
     descending: bool
+    as_text: bool = False  # params and tags as text ("10" < "9"), as MLflow orders them
 
 
 # No alternative can match the same text two ways, so a failed match backtracks in linear time
@@ -178,6 +188,8 @@ class _Parser:
     ) -> None:
         self.attributes = attributes
         self.numeric = numeric
+        # run searches only: other searches (registry, experiments) have tags of their own
+        self.tag_attributes = RUN_TAG_ATTRIBUTES if attributes is ATTRIBUTES else {}
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
@@ -298,6 +310,16 @@ class _Parser:
             rest = _unquote(quoted)
         if kind == "attribute":
             return self._attribute(rest, tok.pos)
+        if kind == "tag" and rest in self.tag_attributes:
+            return Field("attribute", self.tag_attributes[rest])
+        if kind == "dataset" and rest.lower() not in DATASET_FIELDS:
+            raise BadFilter(
+                f"unknown dataset field {rest!r} at position {tok.pos}; "
+                f"use datasets.name, datasets.digest or datasets.context",
+                position=tok.pos,
+            )
+        if kind == "dataset":
+            return Field(kind, rest.lower())
         return Field(kind, rest)
 
     def _attribute(self, name: str, pos: int) -> Field:
@@ -441,9 +463,16 @@ def parse_filter(
 
 
 def parse_order_by(
-    clauses: list[str] | str | None, attributes: dict[str, str] = ATTRIBUTES
+    clauses: list[str] | str | None,
+    attributes: dict[str, str] = ATTRIBUTES,
+    *,
+    as_text: bool = False,
 ) -> list[OrderKey]:
-    """Parse ``["metrics.acc DESC", "params.lr"]`` (or one comma-separated string)."""
+    """Parse ``["metrics.acc DESC", "params.lr"]`` (or one comma-separated string).
+
+    Params and tags order numbers first, by value (2, 9, 10, 100), then text; ``as_text``
+    orders them as text throughout ("10", "100", "2", "9"), as MLflow does.
+    """
     if not clauses:
         return []
     if isinstance(clauses, str):
@@ -469,6 +498,8 @@ def parse_order_by(
             )
         parser = _Parser(clause, attributes)
         field = parser.field()
+        if field.kind == "dataset":
+            raise parser.fail("a field to order by (datasets.* only filter)")
         descending = False
         if parser.keyword("desc"):
             descending = True
@@ -476,7 +507,7 @@ def parse_order_by(
             descending = False
         if parser.peek() is not None:
             raise parser.fail("ASC, DESC or the end of the order-by clause")
-        keys.append(OrderKey(field, descending))
+        keys.append(OrderKey(field, descending, as_text))
     return keys
 
 
@@ -501,7 +532,8 @@ def _value_text(value: Value) -> str:
 def _field_text(f: Field) -> str:
     if f.kind == "attribute":
         return f.key
-    prefix = {"param": "params", "metric": "metrics", "tag": "tags"}[f.kind]
+    prefixes = {"param": "params", "metric": "metrics", "tag": "tags", "dataset": "datasets"}
+    prefix = prefixes[f.kind]
     key = f.key if _BARE_KEY.fullmatch(f.key) else _quoted(f.key, '"')
     text = f"{prefix}.{key}"
     return text if f.aggregate == "last" else f"{f.aggregate}({text})"

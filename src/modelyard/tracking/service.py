@@ -278,9 +278,12 @@ class TrackingService:
         page_token: str | None = None,
         view: ViewType = ViewType.ACTIVE,
         readable: set[str] | None = None,
+        *,
+        text_order: bool = False,
     ) -> RunPage:
         """Runs matching a filter in the search grammar (docs/search.md), one page at a time;
-        with ``readable`` (experiment ids as text), only runs of those experiments."""
+        with ``readable`` (experiment ids as text), only runs of those experiments;
+        ``text_order`` orders params and tags as text, as MLflow does."""
         found, token = self._search(
             runs_repo.load,
             only_readable(experiment_ids, readable),
@@ -289,6 +292,7 @@ class TrackingService:
             max_results,
             page_token,
             view,
+            text_order,
         )
         return RunPage(found, token)
 
@@ -323,13 +327,14 @@ class TrackingService:
         max_results: int,
         page_token: str | None,
         view: ViewType,
+        text_order: bool = False,
     ) -> tuple[list[T], str | None]:
         if not 1 <= max_results <= MAX_SEARCH_RESULTS:
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results"
             )
         expr = parse_filter(filter)
-        order = parse_order_by(order_by)
+        order = parse_order_by(order_by, as_text=text_order)
         offset = run_search.decode_page_token(page_token)
         with self.db.read() as conn:
             ids, more = run_search.search(

@@ -16,8 +16,9 @@ from modelyard.access.entities import Kind, Role
 from modelyard.datasets.entities import DatasetUse, DatasetVersion
 from modelyard.datasets.service import DatasetsService
 from modelyard.errors import InvalidInput
+from modelyard.registry.service import RegistryService
 from modelyard.server import permissions
-from modelyard.server.deps import datasets
+from modelyard.server.deps import datasets, registry
 from modelyard.server.identity import Identity, identify
 from modelyard.server.mlflow import wire
 from modelyard.server.responses import JSONOut
@@ -41,6 +42,7 @@ def _json_text(value: Any, default: Any) -> Any:
 async def log_inputs(
     request: Request,
     svc: DatasetsService = Depends(datasets),
+    reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     """The run read these datasets: each becomes a reference version of the dataset of its
@@ -50,6 +52,10 @@ async def log_inputs(
     entries = m.get("datasets") or []
     if not isinstance(entries, list):
         raise InvalidInput("datasets must be a list", field="datasets")
+    models = m.get("models") or []  # MLflow 3: logged models the run read
+    if not isinstance(models, list) or not all(isinstance(x, dict) for x in models):
+        raise InvalidInput("models must be a list of {model_id}", field="models")
+    model_ids = [(str(wire.required(x, "model_id")), 0) for x in models]
 
     def job() -> None:
         found = [_dataset_of(entry) for entry in entries]
@@ -74,14 +80,16 @@ async def log_inputs(
             if new[name]:
                 permissions.made(request, Kind.DATASET, name)
                 new[name] = False  # the next input of the same dataset adds to it
-            context = str(tags.get(CONTEXT_TAG) or "")
-            svc.log_use(run_id, version.name, version.version, "input", context)
+            context = str(tags.pop(CONTEXT_TAG, None) or "")
+            svc.log_use(run_id, version.name, version.version, "input", context, tags)
+        if model_ids:
+            reg.link_run_models(run_id, model_ids, "input")
 
     await run_in_threadpool(job)
     return JSONOut({})
 
 
-def _dataset_of(entry: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def _dataset_of(entry: Any) -> tuple[str, dict[str, Any], dict[str, str]]:
     """(name, dataset, tags) of one MLflow dataset input."""
     ds = entry.get("dataset") if isinstance(entry, dict) else None
     if not isinstance(ds, dict):
@@ -89,7 +97,7 @@ def _dataset_of(entry: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
     raw_tags = entry.get("tags") or []
     if not isinstance(raw_tags, list) or not all(isinstance(t, dict) for t in raw_tags):
         raise InvalidInput("an input's tags are a list of {key, value}", field="datasets")
-    tags = {t.get("key"): t.get("value") for t in raw_tags}
+    tags = {str(wire.required(t, "key")): str(t.get("value") or "") for t in raw_tags}
     return v.clean_name(str(wire.required(ds, "name")), "dataset name"), ds, tags
 
 
@@ -107,5 +115,6 @@ def dataset_inputs(pairs: list[tuple[DatasetUse, DatasetVersion]]) -> dict[str, 
             "profile": orjson.dumps(version.profile).decode() if version.profile else "",
         }
         tags = [{"key": CONTEXT_TAG, "value": use.context}] if use.context else []
+        tags += wire.pairs(use.tags)
         out.append({"dataset": dataset, "tags": tags})
     return {"dataset_inputs": out} if out else {}

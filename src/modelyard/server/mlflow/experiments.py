@@ -39,6 +39,13 @@ async def create(request: Request, svc: TrackingService = Depends(tracking)) -> 
     name = wire.required(m, "name")
     if not isinstance(name, str):
         raise InvalidInput("parameter 'name' must be a string", field="name")
+    if m.get("artifact_location"):
+        raise InvalidInput(
+            f"artifact_location {str(m['artifact_location'])[:200]!r} is not supported: this "
+            "server keeps every experiment's artifacts in its own store (mlflow-artifacts:/<id>, "
+            "under the server's artifact root); create the experiment without it",
+            field="artifact_location",
+        )
     tags = wire.key_values(m, "tags")
     exp = await run_in_threadpool(svc.create_experiment, name, "", tags)
     await run_in_threadpool(permissions.made, request, Kind.EXPERIMENT, str(exp.id))

@@ -11,10 +11,9 @@ from modelyard.access.entities import Kind
 from modelyard.errors import InvalidInput
 from modelyard.registry.service import RegistryService
 from modelyard.server import permissions
-from modelyard.server.deps import registry, tracking
+from modelyard.server.deps import registry
 from modelyard.server.mlflow import wire
 from modelyard.server.responses import JSONOut
-from modelyard.tracking.service import TrackingService
 
 router = APIRouter()
 
@@ -30,6 +29,22 @@ def _order_by(items: Any) -> list[str]:
             raise InvalidInput("order_by entries need a field_name", field="order_by")
         direction = "ASC" if item.get("ascending", True) else "DESC"
         out.append(f"{item['field_name']} {direction}")
+    return out
+
+
+def _datasets(items: Any) -> list[tuple[str, str | None]] | None:
+    """``[{"dataset_name": n, "dataset_digest": d?}]``: metrics measured on these only."""
+    if not items:
+        return None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InvalidInput("datasets must be a list of {dataset_name, dataset_digest}")
+    out = []
+    for item in items:
+        name = item.get("dataset_name")
+        if not isinstance(name, str) or not name:
+            raise InvalidInput("`dataset_name` in the `datasets` clause must be specified.")
+        digest = item.get("dataset_digest")
+        out.append((name, str(digest) if digest else None))
     return out
 
 
@@ -55,13 +70,15 @@ async def search(request: Request, reg: RegistryService = Depends(registry)) -> 
     ids = [wire.experiment_id(e) for e in wire.strings(m, "experiment_ids")]
     readable = await run_in_threadpool(permissions.readable, request, Kind.EXPERIMENT)
     found, token = await run_in_threadpool(
-        reg.search_logged_models,
-        ids or None,
-        wire.text(m, "filter"),
-        _order_by(m.get("order_by")),
-        wire.integer(m, "max_results", 100) or 100,
-        wire.text(m, "page_token"),
-        readable,
+        lambda: reg.search_logged_models(
+            ids or None,
+            wire.text(m, "filter"),
+            _order_by(m.get("order_by")),
+            wire.integer(m, "max_results", 100) or 100,
+            wire.text(m, "page_token"),
+            readable,
+            datasets=_datasets(m.get("datasets")),
+        )
     )
     out: dict[str, Any] = {"models": [wire.logged_model_json(x) for x in found]}
     if token:
@@ -118,11 +135,7 @@ async def log_params(
 
 
 @router.post("/runs/outputs")
-async def log_outputs(
-    request: Request,
-    svc: TrackingService = Depends(tracking),
-    reg: RegistryService = Depends(registry),
-) -> JSONOut:
+async def log_outputs(request: Request, reg: RegistryService = Depends(registry)) -> JSONOut:
     """A run declares the models it produced; each must be a logged model of that run."""
     m = await wire.fields(request)
     run_id = wire.run_id(m)
@@ -130,12 +143,15 @@ async def log_outputs(
     if not isinstance(models, list):
         raise InvalidInput("'models' must be a list", field="models")
 
-    def job() -> None:
-        svc.get_run(run_id)
-        for item in models:
-            model = reg.get_logged_model(str(wire.required(item, "model_id")))
-            if model.run_id not in (None, run_id):
-                raise InvalidInput(f"logged model {model.id} belongs to run {model.run_id}")
-
-    await run_in_threadpool(job)
+    produced = [
+        (str(wire.required(item, "model_id")), wire.integer(item, "step", 0) or 0)
+        if isinstance(item, dict)
+        else _not_a_model()
+        for item in models
+    ]
+    await run_in_threadpool(reg.link_run_models, run_id, produced, "output")
     return JSONOut({})
+
+
+def _not_a_model() -> tuple[str, int]:
+    raise InvalidInput("each entry of 'models' is an object with a model_id", field="models")

@@ -11,6 +11,7 @@ from modelyard.access.entities import Kind, Role
 from modelyard.errors import InvalidInput
 from modelyard.registry.entities import ModelVersion, RegisteredModel
 from modelyard.registry.service import RegistryService, parse_stage
+from modelyard.registry.versions import version_source
 from modelyard.server import permissions
 from modelyard.server.deps import registry, tracking
 from modelyard.server.identity import Identity, identify
@@ -215,6 +216,8 @@ async def create_version(
     def job() -> ModelVersion:
         source = str(wire.required(m, "source"))
         run_id, model_id = m.get("run_id") or None, m.get("model_id") or None
+        if (copied := version_source(source)) is not None:  # copy_model_version
+            permissions.require(request, Kind.MODEL, copied[0], Role.VIEWER)
         for exp in reg.source_experiments(source, run_id=run_id, logged_model_id=model_id):
             permissions.require(request, Kind.EXPERIMENT, str(exp), Role.VIEWER)
         return reg.create_version(

@@ -11,12 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from modelyard.access.entities import Kind
+from modelyard.access.entities import Kind, Role
 from modelyard.datasets.entities import DatasetUse, DatasetVersion
 from modelyard.datasets.service import DatasetsService
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, NotFound
+from modelyard.registry.service import RegistryService
 from modelyard.server import permissions
-from modelyard.server.deps import datasets, tracking
+from modelyard.server.deps import datasets, registry, tracking
 from modelyard.server.identity import Identity
 from modelyard.server.mlflow import wire
 from modelyard.server.mlflow.datasets import dataset_inputs
@@ -34,23 +35,47 @@ MAX_SEARCH = 50_000
 MAX_BULK_RUNS, MAX_BULK_POINTS = 100, 10_000
 
 
-def _metrics(items: Any) -> list[dict[str, Any]]:
-    """MLflow's one-point-per-entry metrics as modelyard series (one per key, order kept)."""
+def _metrics(items: Any) -> dict[str, list[dict[str, Any]]]:
+    """MLflow's one-point-per-entry metrics as a batch's ``metrics`` (series, one per key,
+    order kept) and ``model_metrics`` (the points that name a logged model, MLflow 3)."""
     if not isinstance(items, list):
         raise InvalidInput("'metrics' must be a list", field="metrics")
     now = int(time.time() * 1000)
     series: dict[str, dict[str, list[Any]]] = {}
+    for_models: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise InvalidInput(f"metrics[{i}] must be an object", field="metrics")
         key = wire.required(item, "key")
         if "value" not in item or item["value"] is None:
             raise InvalidInput(f"Missing value for required parameter 'value' (metric {key!r}).")
+        value = wire.number(item["value"], f"metric {key!r}")
+        step, stamp = wire.integer(item, "step", 0), wire.integer(item, "timestamp", now)
+        if item.get("model_id"):  # the batch adds it to the run's series as well
+            for_models.append(
+                {
+                    "model_id": item["model_id"],
+                    "key": key,
+                    "value": value,
+                    "step": step,
+                    "timestamp": stamp,
+                    "dataset_name": item.get("dataset_name"),
+                    "dataset_digest": item.get("dataset_digest"),
+                }
+            )
+            continue
         s = series.setdefault(key, {"steps": [], "values": [], "timestamps": []})
-        s["values"].append(wire.number(item["value"], f"metric {key!r}"))
-        s["steps"].append(wire.integer(item, "step", 0))
-        s["timestamps"].append(wire.integer(item, "timestamp", now))
-    return [{"key": k, **s} for k, s in series.items()]
+        s["values"].append(value)
+        s["steps"].append(step)
+        s["timestamps"].append(stamp)
+    return {"metrics": [{"key": k, **s} for k, s in series.items()], "model_metrics": for_models}
+
+
+def _check_models(request: Request, reg: RegistryService, parts: dict[str, Any]) -> None:
+    """Points for logged models need editor on each model's experiment, as the run does."""
+    for model_id in sorted({p["model_id"] for p in parts.get("model_metrics") or []}):
+        model = reg.get_logged_model(str(model_id))
+        permissions.require(request, Kind.EXPERIMENT, str(model.experiment_id), Role.EDITOR)
 
 
 def _apply(request: Request, svc: TrackingService, payload: dict[str, Any]) -> None:
@@ -61,10 +86,20 @@ def _apply(request: Request, svc: TrackingService, payload: dict[str, Any]) -> N
 
 
 async def _write(
-    request: Request, svc: TrackingService, m: dict[str, Any], **parts: Any
+    request: Request,
+    svc: TrackingService,
+    m: dict[str, Any],
+    reg: RegistryService | None = None,
+    **parts: Any,
 ) -> JSONOut:
     payload = {"run_id": wire.run_id(m), **parts}
-    await run_in_threadpool(_apply, request, svc, payload)
+
+    def job() -> None:
+        if reg is not None and parts.get("model_metrics"):
+            _check_models(request, reg, parts)
+        _apply(request, svc, payload)
+
+    await run_in_threadpool(job)
     return JSONOut({})
 
 
@@ -119,11 +154,14 @@ async def get(
     request: Request,
     svc: TrackingService = Depends(tracking),
     data: DatasetsService = Depends(datasets),
+    reg: RegistryService = Depends(registry),
 ) -> JSONOut:
     m = await wire.fields(request)
     run = await run_in_threadpool(svc.get_run, wire.run_id(m))
     inputs = await run_in_threadpool(_inputs, request, data, [run.id])
-    return JSONOut({"run": wire.run_json(run, dataset_inputs(inputs.get(run.id, [])))})
+    models = await run_in_threadpool(reg.run_models, [run.id])
+    view = wire.run_json(run, dataset_inputs(inputs.get(run.id, [])), models.get(run.id))
+    return JSONOut({"run": view})
 
 
 @router.post("/runs/update")
@@ -169,10 +207,11 @@ async def restore(request: Request, svc: TrackingService = Depends(tracking)) ->
 async def log_metric(
     request: Request,
     svc: TrackingService = Depends(tracking),
+    reg: RegistryService = Depends(registry),
 ) -> JSONOut:
     m = await wire.fields(request)
     wire.required(m, "timestamp")
-    return await _write(request, svc, m, metrics=_metrics([m]))
+    return await _write(request, svc, m, reg, **_metrics([m]))
 
 
 @router.post("/runs/log-parameter")
@@ -209,6 +248,7 @@ async def delete_tag(request: Request, svc: TrackingService = Depends(tracking))
 async def log_batch(
     request: Request,
     svc: TrackingService = Depends(tracking),
+    reg: RegistryService = Depends(registry),
 ) -> JSONOut:
     m = await wire.fields(request)
     raw_metrics = m.get("metrics") or []
@@ -225,7 +265,8 @@ async def log_batch(
         request,
         svc,
         m,
-        metrics=_metrics(raw_metrics),
+        reg,
+        **_metrics(raw_metrics),
         params=params,
         tags=tags,
         update=_name_update(tags),
@@ -238,7 +279,12 @@ async def get_history(request: Request, svc: TrackingService = Depends(tracking)
     run_id, key = wire.run_id(m), str(wire.required(m, "metric_key"))
 
     def job() -> list[dict[str, Any]]:
-        svc.get_run(run_id)  # an unknown run is 404 even when it has no such metric
+        try:
+            run = svc.get_run(run_id)
+        except NotFound:
+            return []  # MLflow's answer for a run it does not know, too
+        if key not in run.metrics:
+            return []  # as MLflow answers: loops over runs x keys rely on it
         series, _total = svc.metric_history(run_id, key)
         return wire.history_json(series)
 
@@ -276,7 +322,8 @@ async def get_history_bulk_interval(
         require_runs(request, run_ids)
         out = []
         for run_id in run_ids:
-            svc.get_run(run_id)
+            if key not in svc.get_run(run_id).metrics:
+                continue  # a run without the metric has no points (MLflow's answer)
             series, _total = svc.metric_history(
                 run_id, key, max_points=max_points, x_min=start, x_max=end
             )
@@ -291,6 +338,7 @@ async def search(
     request: Request,
     svc: TrackingService = Depends(tracking),
     data: DatasetsService = Depends(datasets),
+    reg: RegistryService = Depends(registry),
 ) -> JSONOut:
     m = await wire.fields(request)
     max_results = wire.integer(m, "max_results", 1000)
@@ -304,18 +352,25 @@ async def search(
     ids = [wire.experiment_id(e) for e in wire.strings(m, "experiment_ids")]
     readable = await run_in_threadpool(permissions.readable, request, Kind.EXPERIMENT)
     page = await run_in_threadpool(
-        svc.search_runs,
-        ids or None,
-        wire.text(m, "filter"),
-        wire.strings(m, "order_by"),
-        min(max_results, MAX_SEARCH_RESULTS),
-        wire.text(m, "page_token"),
-        view_type(m, "run_view_type"),
-        readable,
+        lambda: svc.search_runs(
+            ids or None,
+            wire.text(m, "filter"),
+            wire.strings(m, "order_by"),
+            min(max_results, MAX_SEARCH_RESULTS),
+            wire.text(m, "page_token"),
+            view_type(m, "run_view_type"),
+            readable,
+            text_order=True,  # MLflow orders params and tags as text
+        )
     )
-    inputs = await run_in_threadpool(_inputs, request, data, [r.id for r in page.runs])
+    run_ids = [r.id for r in page.runs]
+    inputs = await run_in_threadpool(_inputs, request, data, run_ids)
+    models = await run_in_threadpool(reg.run_models, run_ids)
     out: dict[str, Any] = {
-        "runs": [wire.run_json(r, dataset_inputs(inputs.get(r.id, []))) for r in page.runs]
+        "runs": [
+            wire.run_json(r, dataset_inputs(inputs.get(r.id, [])), models.get(r.id))
+            for r in page.runs
+        ]
     }
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token

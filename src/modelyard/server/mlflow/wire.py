@@ -207,7 +207,13 @@ def run_info_json(run: Run) -> dict[str, Any]:
     return info
 
 
-def run_json(run: Run, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_json(
+    run: Run,
+    inputs: dict[str, Any] | None = None,
+    models: dict[str, list[tuple[str, int]]] | None = None,
+) -> dict[str, Any]:
+    """A run as MLflow shows it; ``inputs`` its dataset inputs, ``models`` the logged
+    models it read and produced ({"input"|"output": [(model_id, step)]})."""
     tags = {**run.tags, RUN_NAME_TAG: run.name}
     if run.parent_id is not None:
         tags[PARENT_TAG] = run.parent_id
@@ -216,11 +222,16 @@ def run_json(run: Run, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
         {"key": k, "value": json_float(m.last), "timestamp": m.timestamp, "step": m.step}
         for k, m in run.metrics.items()
     ]
+    ins, outs = dict(inputs or {}), {}
+    if models and models.get("input"):
+        ins["model_inputs"] = [{"model_id": m} for m, _step in models["input"]]
+    if models and models.get("output"):
+        outs["model_outputs"] = [{"model_id": m, "step": s} for m, s in models["output"]]
     return {
         "info": run_info_json(run),
         "data": {"metrics": metrics, "params": pairs(run.params), "tags": pairs(tags)},
-        "inputs": inputs or {},
-        "outputs": {},
+        "inputs": ins,
+        "outputs": outs,
     }
 
 
@@ -264,7 +275,8 @@ def logged_model_json(model: LoggedModel) -> dict[str, Any]:
     }
     if model.run_id:
         info["source_run_id"] = model.run_id
-    return {"info": info, "data": {"params": pairs(model.params), "metrics": []}}
+    metrics = [p.to_json() for p in model.metrics]
+    return {"info": info, "data": {"params": pairs(model.params), "metrics": metrics}}
 
 
 def version_json(version: ModelVersion) -> dict[str, Any]:

@@ -116,6 +116,7 @@ def create_version(
             profile_doc=orjson.dumps(version.profile).decode(),
             description=version.description,
             tags_doc=orjson.dumps(version.tags).decode(),
+            reference_digest=version.tags.get("reference.digest"),
             user=version.user,
             created_at=version.created_at,
         )
@@ -213,7 +214,8 @@ def link_run(conn: Connection, use: DatasetUse) -> None:
         select(run_datasets.c.run_id).where(*(run_datasets.c[k] == v for k, v in key.items()))
     ).first()
     if exists is None:
-        conn.execute(run_datasets.insert().values(**key, context=use.context))
+        tags = orjson.dumps(use.tags).decode()
+        conn.execute(run_datasets.insert().values(**key, context=use.context, tags_doc=tags))
 
 
 def uses(
@@ -255,7 +257,13 @@ def inputs(
     if not run_ids:
         return out
     query = (
-        select(run_datasets.c.run_id, run_datasets.c.context, datasets.c.name, dataset_versions)
+        select(
+            run_datasets.c.run_id,
+            run_datasets.c.context,
+            run_datasets.c.tags_doc.label("input_tags"),
+            datasets.c.name,
+            dataset_versions,
+        )
         .join(datasets, datasets.c.id == run_datasets.c.dataset_id)
         .join(
             dataset_versions,
@@ -268,7 +276,13 @@ def inputs(
     for row in conn.execute(query):
         version = _to_version(row, row.name)
         use = DatasetUse(
-            row.run_id, row.name, version.version, Direction.INPUT, row.context, version.digest
+            row.run_id,
+            row.name,
+            version.version,
+            Direction.INPUT,
+            row.context,
+            version.digest,
+            orjson.loads(row.input_tags),
         )
         out.setdefault(row.run_id, []).append((use, version))
     return out

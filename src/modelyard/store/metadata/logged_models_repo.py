@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -10,8 +12,112 @@ from sqlalchemy import Connection, Row, select
 from modelyard.errors import InvalidState, NotFound
 from modelyard.registry.entities import LoggedModel, LoggedModelStatus
 from modelyard.store.metadata import docs
-from modelyard.store.metadata.sql import now_ms
-from modelyard.store.metadata.tables import logged_models
+from modelyard.store.metadata.sql import chunked, now_ms
+from modelyard.store.metadata.tables import logged_model_metrics, logged_models, run_models
+from modelyard.tracking.entities import ModelMetric
+
+Direction = str  # "input" | "output"
+
+
+def _metric(row: Row[Any]) -> ModelMetric:
+    m = row._mapping
+    return ModelMetric(
+        model_id=m["model_id"],
+        key=m["key"],
+        value=math.nan if m["value"] is None else float(m["value"]),
+        step=int(m["step"]),
+        timestamp=int(m["timestamp"]),
+        run_id=m["run_id"],
+        dataset_name=m["dataset_name"],
+        dataset_digest=m["dataset_digest"],
+    )
+
+
+def metrics_of(conn: Connection, model_ids: Sequence[str]) -> dict[str, list[ModelMetric]]:
+    """Every metric point of these models, in the order they were logged."""
+    out: dict[str, list[ModelMetric]] = {}
+    for ids in chunked(list(model_ids)):
+        query = (
+            select(logged_model_metrics)
+            .where(logged_model_metrics.c.model_id.in_(ids))
+            .order_by(logged_model_metrics.c.id)
+        )
+        for row in conn.execute(query):
+            point = _metric(row)
+            out.setdefault(point.model_id, []).append(point)
+    return out
+
+
+def add_metrics(conn: Connection, points: Sequence[ModelMetric]) -> None:
+    """Record points for logged models (each model must exist: NotFound otherwise)."""
+    wanted = sorted({p.model_id for p in points})
+    found = set(
+        conn.execute(
+            select(logged_models.c.id).where(
+                logged_models.c.id.in_(wanted), logged_models.c.lifecycle == "active"
+            )
+        ).scalars()
+    )
+    for model_id in wanted:
+        if model_id not in found:
+            raise NotFound(f"logged model {model_id!r} does not exist", model_id=model_id)
+    conn.execute(
+        logged_model_metrics.insert(),
+        [
+            {
+                "model_id": p.model_id,
+                "run_id": p.run_id,
+                "key": p.key,
+                "value": None if math.isnan(p.value) else p.value,
+                "step": p.step,
+                "timestamp": p.timestamp,
+                "dataset_name": p.dataset_name,
+                "dataset_digest": p.dataset_digest,
+            }
+            for p in points
+        ],
+    )
+
+
+def link_run(
+    conn: Connection, run_id: str, models: Sequence[tuple[str, int]], direction: Direction
+) -> None:
+    """Record that a run read (input) or produced (output) these models, with a step each."""
+    for model_id, step in models:
+        key = {"run_id": run_id, "model_id": model_id, "direction": direction}
+        found = conn.execute(
+            select(run_models.c.step).where(*(run_models.c[k] == v for k, v in key.items()))
+        ).first()
+        if found is None:
+            conn.execute(run_models.insert().values(**key, step=step))
+
+
+def run_links(
+    conn: Connection, run_ids: Sequence[str]
+) -> dict[str, dict[Direction, list[tuple[str, int]]]]:
+    """For each run, the models it read and produced: {run: {direction: [(model, step)]}}."""
+    out: dict[str, dict[Direction, list[tuple[str, int]]]] = {}
+    for ids in chunked(list(run_ids)):
+        query = (
+            select(run_models)
+            .where(run_models.c.run_id.in_(ids))
+            .order_by(run_models.c.run_id, run_models.c.model_id)
+        )
+        for row in conn.execute(query):
+            way = out.setdefault(row.run_id, {}).setdefault(row.direction, [])
+            way.append((row.model_id, int(row.step)))
+    return out
+
+
+def forget_runs(conn: Connection, run_ids: Sequence[str]) -> None:
+    """Runs purged for good: their model links go, their models' metrics stay (run unset)."""
+    for ids in chunked(list(run_ids)):
+        conn.execute(run_models.delete().where(run_models.c.run_id.in_(ids)))
+        conn.execute(
+            logged_model_metrics.update()
+            .where(logged_model_metrics.c.run_id.in_(ids))
+            .values(run_id=None)
+        )
 
 
 def _to_model(row: Row[Any]) -> LoggedModel:
@@ -59,14 +165,20 @@ def get(conn: Connection, model_id: str) -> LoggedModel:
     ).first()
     if row is None:
         raise NotFound(f"logged model {model_id!r} does not exist", model_id=model_id)
-    return _to_model(row)
+    model = _to_model(row)
+    model.metrics = metrics_of(conn, [model_id]).get(model_id, [])
+    return model
 
 
 def list_in(conn: Connection, experiment_ids: list[int] | None) -> list[LoggedModel]:
     query = select(logged_models).where(logged_models.c.lifecycle == "active")
     if experiment_ids:
         query = query.where(logged_models.c.experiment_id.in_(experiment_ids))
-    return [_to_model(r) for r in conn.execute(query)]
+    models = [_to_model(r) for r in conn.execute(query)]
+    metrics = metrics_of(conn, [m.id for m in models])
+    for model in models:
+        model.metrics = metrics.get(model.id, [])
+    return models
 
 
 def update(

@@ -31,7 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from modelyard.errors import BadFilter, InvalidInput
-from modelyard.store.metadata.tables import metric_summaries, run_params, run_tags, runs
+from modelyard.store.metadata.tables import (
+    dataset_versions,
+    datasets,
+    metric_summaries,
+    run_datasets,
+    run_params,
+    run_tags,
+    runs,
+)
 from modelyard.tracking import search_regex
 from modelyard.tracking.entities import ViewType
 from modelyard.tracking.search import And, Compare, Expr, Not, Or, OrderKey, Value
@@ -97,9 +105,36 @@ def _is_numeric_value(value: Value | tuple[Value, ...] | None) -> bool:
     return all(isinstance(v, int | float) for v in values)
 
 
+def _dataset_condition(node: Compare) -> ColumnElement[bool]:
+    """``datasets.name|digest|context``: some dataset input of the run matches (MLflow's
+    digest of a dataset: its own for a reference version, else the first 8 hex digits)."""
+    field, op, value = node.field, node.op, node.value
+    column: Any = {
+        "name": datasets.c.name,
+        "context": run_datasets.c.context,
+        "digest": func.coalesce(
+            dataset_versions.c.reference_digest, func.substr(dataset_versions.c.digest, 1, 8)
+        ),
+    }[field.key]
+    if _is_numeric_value(value):  # datasets.digest = 12345678 means the text
+        value = tuple(str(v) for v in value) if isinstance(value, tuple) else str(value)
+    base = and_(
+        run_datasets.c.run_id == runs.c.id,
+        run_datasets.c.direction == "input",
+        datasets.c.id == run_datasets.c.dataset_id,
+        dataset_versions.c.dataset_id == run_datasets.c.dataset_id,
+        dataset_versions.c.version == run_datasets.c.version,
+    )
+    if op == "IS NULL":
+        return not_(exists().where(base))
+    return exists().where(base, _compare(column, op, value))
+
+
 def _condition(conn: Connection, node: Compare) -> ColumnElement[bool]:
     field, op, value = node.field, node.op, node.value
     column: Any
+    if field.kind == "dataset":
+        return _dataset_condition(node)
     if field.kind == "attribute":
         column = runs.c[field.key]
         if field.key == "status" and isinstance(value, str):
@@ -199,7 +234,7 @@ def _order(conn: Connection, query: Select[Any], key: OrderKey) -> tuple[Select[
     else:
         table = (run_params if field.kind == "param" else run_tags).alias()
         query = query.outerjoin(table, and_(table.c.run_id == runs.c.id, table.c.key == field.key))
-        columns = [_numeric(conn, table.c.value), table.c.value]
+        columns = [table.c.value] if key.as_text else [_numeric(conn, table.c.value), table.c.value]
     ordered = [(c.desc() if key.descending else c.asc()).nulls_last() for c in columns]
     return query, ordered
 

@@ -10,10 +10,17 @@ from sqlalchemy import BigInteger, Boolean, Connection, Row, bindparam, case, fu
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modelyard.errors import InvalidInput, InvalidState, NotFound, ParamConflict
-from modelyard.store.metadata import experiments_repo, metrics_repo
+from modelyard.store.metadata import experiments_repo, logged_models_repo, metrics_repo
 from modelyard.store.metadata.database import Prepared, PreparedIn
 from modelyard.store.metadata.sql import chunked, now_ms
-from modelyard.store.metadata.tables import applied_batches, experiments, run_params, run_tags, runs
+from modelyard.store.metadata.tables import (
+    applied_batches,
+    experiments,
+    run_datasets,
+    run_params,
+    run_tags,
+    runs,
+)
 from modelyard.tracking.entities import (
     Lifecycle,
     MetricSummary,
@@ -387,6 +394,9 @@ def apply_batches(conn: Connection, batches: list[RunBatch], user: str) -> list[
     summaries = metrics_repo.append_many(
         conn, [(b.run_id, m) for b in fresh for m in b.metrics], created
     )
+    model_points = [p for b in fresh for p in b.model_metrics]
+    if model_points:  # MLflow 3: points measured for logged models, kept with them too
+        logged_models_repo.add_metrics(conn, model_points)
     now = now_ms()
     changes: dict[str, dict[str, object]] = {}
     for b in fresh:
@@ -465,7 +475,9 @@ def deleted_before(conn: Connection, cutoff_ms: int) -> list[Run]:
 def purge(conn: Connection, run_ids: list[str]) -> None:
     """Remove runs and everything logged to them, for good."""
     metrics_repo.delete_for_runs(conn, run_ids)
+    logged_models_repo.forget_runs(conn, run_ids)
     for ids in chunked(run_ids):
+        conn.execute(run_datasets.delete().where(run_datasets.c.run_id.in_(ids)))
         conn.execute(run_params.delete().where(run_params.c.run_id.in_(ids)))
         conn.execute(run_tags.delete().where(run_tags.c.run_id.in_(ids)))
         conn.execute(applied_batches.delete().where(applied_batches.c.run_id.in_(ids)))

@@ -289,6 +289,8 @@ dataset_versions = Table(
     Column("user", String(250), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger, nullable=True),  # files released; metadata kept for lineage
+    # An MLflow dataset's own digest, for a version that only references data (filters on it)
+    Column("reference_digest", String(256), nullable=True),
 )
 Index(
     "ix_dataset_versions_digest",

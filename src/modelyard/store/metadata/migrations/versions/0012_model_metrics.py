@@ -4,6 +4,8 @@ Revision ID: 0012
 Revises: 0011
 """
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -53,9 +55,33 @@ def upgrade() -> None:
     op.create_index("ix_run_models_model", "run_models", ["model_id"])
     with op.batch_alter_table("run_datasets") as batch:
         batch.add_column(sa.Column("tags_doc", sa.Text(), nullable=False, server_default="{}"))
+    with op.batch_alter_table("dataset_versions") as batch:
+        batch.add_column(sa.Column("reference_digest", sa.String(length=256), nullable=True))
+    versions = sa.table(
+        "dataset_versions",
+        sa.column("dataset_id"),
+        sa.column("version"),
+        sa.column("tags_doc"),
+        sa.column("reference_digest"),
+    )
+    conn = op.get_bind()
+    rows = conn.execute(
+        sa.select(versions.c.dataset_id, versions.c.version, versions.c.tags_doc).where(
+            versions.c.tags_doc.like('%"reference.digest"%')
+        )
+    ).all()
+    for dataset_id, number, tags_doc in rows:  # references made before this revision
+        digest = json.loads(tags_doc).get("reference.digest")
+        conn.execute(
+            versions.update()
+            .where(versions.c.dataset_id == dataset_id, versions.c.version == number)
+            .values(reference_digest=digest)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("dataset_versions") as batch:
+        batch.drop_column("reference_digest")
     with op.batch_alter_table("run_datasets") as batch:
         batch.drop_column("tags_doc")
     op.drop_index("ix_run_models_model", table_name="run_models")
