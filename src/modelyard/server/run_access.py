@@ -9,6 +9,8 @@ Every route that writes runs passes its parsed batches through :func:`authorize_
 * a new run naming an experiment that does not exist (by name; ``Default`` when it names
   none) needs a write-capable credential: the experiment is created first, by this caller,
   who becomes its maintainer (if another request created it meanwhile, ``editor`` on it);
+* a point for a logged model (``model_metrics``, MLflow 3) needs ``editor`` on the model's
+  experiment too (an unknown model is the route's 404);
 * with auth on, the authenticated identity is the run's user and its ``mlflow.user`` tag,
   whatever the client sent.
 
@@ -25,7 +27,7 @@ from fastapi import Request
 from modelyard.access.entities import Identity, Kind, Role
 from modelyard.errors import AlreadyExists, NotFound
 from modelyard.server import permissions
-from modelyard.server.finders import run_experiments
+from modelyard.server.finders import logged_model_experiment, run_experiments
 from modelyard.tracking.entities import DEFAULT_EXPERIMENT, RunBatch, RunCreate
 from modelyard.tracking.service import TrackingService
 
@@ -52,6 +54,10 @@ def authorize_batches(
             permissions.require(request, Kind.EXPERIMENT, str(exp), Role.EDITOR)
         elif batch.create is not None:
             _check_new_run(request, svc, batch.create, owners, named)
+    for model_id in sorted({p.model_id for b in batches for p in b.model_metrics}):
+        permissions.require(
+            request, Kind.EXPERIMENT, logged_model_experiment(request, model_id), Role.EDITOR
+        )
     missing = [name for name, exp_id in named.items() if exp_id is None]
     if missing:
         permissions.require_create(request)

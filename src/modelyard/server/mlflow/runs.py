@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from modelyard.access.entities import Kind, Role
+from modelyard.access.entities import Kind
 from modelyard.datasets.entities import DatasetUse, DatasetVersion
 from modelyard.datasets.service import DatasetsService
 from modelyard.errors import InvalidInput, NotFound
@@ -71,13 +71,6 @@ def _metrics(items: Any) -> dict[str, list[dict[str, Any]]]:
     return {"metrics": [{"key": k, **s} for k, s in series.items()], "model_metrics": for_models}
 
 
-def _check_models(request: Request, reg: RegistryService, parts: dict[str, Any]) -> None:
-    """Points for logged models need editor on each model's experiment, as the run does."""
-    for model_id in sorted({p["model_id"] for p in parts.get("model_metrics") or []}):
-        model = reg.get_logged_model(str(model_id))
-        permissions.require(request, Kind.EXPERIMENT, str(model.experiment_id), Role.EDITOR)
-
-
 def _apply(request: Request, svc: TrackingService, payload: dict[str, Any]) -> None:
     """One batch, checked per run (server/run_access.py), as the caller."""
     batch = batches.parse_batch(payload, int(time.time() * 1000))
@@ -86,20 +79,10 @@ def _apply(request: Request, svc: TrackingService, payload: dict[str, Any]) -> N
 
 
 async def _write(
-    request: Request,
-    svc: TrackingService,
-    m: dict[str, Any],
-    reg: RegistryService | None = None,
-    **parts: Any,
+    request: Request, svc: TrackingService, m: dict[str, Any], **parts: Any
 ) -> JSONOut:
     payload = {"run_id": wire.run_id(m), **parts}
-
-    def job() -> None:
-        if reg is not None and parts.get("model_metrics"):
-            _check_models(request, reg, parts)
-        _apply(request, svc, payload)
-
-    await run_in_threadpool(job)
+    await run_in_threadpool(_apply, request, svc, payload)
     return JSONOut({})
 
 
@@ -207,11 +190,10 @@ async def restore(request: Request, svc: TrackingService = Depends(tracking)) ->
 async def log_metric(
     request: Request,
     svc: TrackingService = Depends(tracking),
-    reg: RegistryService = Depends(registry),
 ) -> JSONOut:
     m = await wire.fields(request)
     wire.required(m, "timestamp")
-    return await _write(request, svc, m, reg, **_metrics([m]))
+    return await _write(request, svc, m, **_metrics([m]))
 
 
 @router.post("/runs/log-parameter")
@@ -248,7 +230,6 @@ async def delete_tag(request: Request, svc: TrackingService = Depends(tracking))
 async def log_batch(
     request: Request,
     svc: TrackingService = Depends(tracking),
-    reg: RegistryService = Depends(registry),
 ) -> JSONOut:
     m = await wire.fields(request)
     raw_metrics = m.get("metrics") or []
@@ -265,7 +246,6 @@ async def log_batch(
         request,
         svc,
         m,
-        reg,
         **_metrics(raw_metrics),
         params=params,
         tags=tags,
