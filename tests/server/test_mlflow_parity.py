@@ -28,6 +28,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::FutureWarning", "ignore::DeprecationWarning", "ignore::UserWarning"
 )
 Scenario = Callable[[MlflowClient], Any]
+SKLEARN = ["scikit-learn"]  # given: inferring requirements costs seconds per model
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +221,7 @@ def test_logged_model_metrics(servers: dict[str, str]) -> None:
         for name, c in (("weak", 0.001), ("strong", 10.0)):
             with mlflow.start_run(experiment_id=exp, run_name=name) as run:
                 fitted = LogisticRegression(C=c).fit(x, y)
-                info = mlflow.sklearn.log_model(fitted, name=name)
+                info = mlflow.sklearn.log_model(fitted, name=name, pip_requirements=SKLEARN)
                 ids[name] = info.model_id
                 score = float(fitted.score(x, y))
                 mlflow.log_metric("accuracy", score, model_id=info.model_id, dataset=data)
@@ -303,7 +304,8 @@ def test_copy_model_version(servers: dict[str, str]) -> None:
     def scenario(client: MlflowClient) -> dict[str, Any]:
         exp = _experiment(client, "copies")
         with mlflow.start_run(experiment_id=exp) as run:
-            info = mlflow.sklearn.log_model(LogisticRegression().fit(x, frame["y"]), name="m")
+            fitted = LogisticRegression().fit(x, frame["y"])
+            info = mlflow.sklearn.log_model(fitted, name="m", pip_requirements=SKLEARN)
         src = mlflow.register_model(info.model_uri, "copy-src")
         client.set_registered_model_alias("copy-src", "champion", src.version)
         by_number = client.copy_model_version(f"models:/copy-src/{src.version}", "copy-dst")
