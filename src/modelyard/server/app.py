@@ -41,6 +41,26 @@ _NO_UI = """<!doctype html><html><head><meta charset="utf-8"><title>modelyard</t
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
+def _route_path(scope: Scope) -> str:
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path  # as Starlette does
+
+
+class PrefixRouter(APIRouter):
+    """An APIRouter that says at once that a path outside its prefix is none of its routes.
+
+    FastAPI keeps included routers nested and asks every route of every included router in
+    turn, twice per request (to match, then to handle): /api/v1's routes cost every MLflow
+    request ~1 ms of CPU, though none of them can answer it."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path, prefix = _route_path(scope), self.prefix
+        if prefix and path != prefix and not path.startswith(prefix + "/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     store_uri: str
@@ -101,7 +121,7 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
 
-    api = APIRouter(prefix="/api/v1")
+    api = PrefixRouter(prefix="/api/v1")
     for domain in domains:
         for router in domain.routers:
             api.include_router(router)

@@ -212,10 +212,15 @@ class WriterStats:
 
 
 class _Writer:
-    """Runs write jobs in one thread; jobs that queue up share one transaction (group commit).
+    """Runs write jobs one transaction at a time; jobs that queue up share one transaction
+    (group commit).
 
-    Each job runs in its own SAVEPOINT, so a failing job rolls back alone and the others commit.
-    The counters are plain ints written by the writer thread alone (no lock on the hot path).
+    One connection, one transaction at a time: whoever holds ``_turn`` writes. A caller that
+    finds it free writes its own job, with any queued ones, in its own thread (a thread hop
+    to the writer and back cost more CPU than a small write itself); otherwise its job queues
+    for the writer thread, which takes everything queued once the turn is free. Each job runs
+    in its own SAVEPOINT, so a failing job rolls back alone and the others commit. The counters
+    are plain ints written only by the holder of the turn.
     """
 
     def __init__(self, engine: Engine, max_batch: int = 256) -> None:
@@ -226,15 +231,40 @@ class _Writer:
         self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
+        self._turn = threading.Lock()
+        self._closed = False
         self._thread = threading.Thread(
             target=self._loop, name="modelyard-sqlite-writer", daemon=True
         )
         self._thread.start()
 
     def submit(self, job: Callable[[Connection], T]) -> T:
+        if self._closed:
+            raise StoreUnavailable("the metadata store is closed")
         future: Future[T] = Future()
-        self._queue.put((job, future))
+        if self._turn.acquire(blocking=False):
+            try:
+                jobs = self._queued([])
+                jobs.append((job, future))
+                self._run(jobs)
+            finally:
+                self._turn.release()
+        else:
+            self._queue.put((job, future))
         return future.result()
+
+    def _queued(self, jobs: list[Any]) -> list[Any]:
+        """``jobs`` and what is queued, up to a batch (the stop mark stays queued)."""
+        while len(jobs) < self._max_batch - 1:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._queue.put(None)
+                break
+            jobs.append(nxt)
+        return jobs
 
     def stats(self) -> WriterStats:
         return WriterStats(
@@ -242,6 +272,7 @@ class _Writer:
         )
 
     def close(self) -> None:
+        self._closed = True
         self._queue.put(None)
         self._thread.join(timeout=30)
         self._engine.dispose()
@@ -251,17 +282,8 @@ class _Writer:
             item = self._queue.get()
             if item is None:
                 return
-            jobs = [item]
-            while len(jobs) < self._max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._run(jobs)
-                    return
-                jobs.append(nxt)
-            self._run(jobs)
+            with self._turn:
+                self._run(self._queued([item]))
 
     def _run(self, jobs: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
         self._jobs += len(jobs)
