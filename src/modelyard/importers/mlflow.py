@@ -2,7 +2,12 @@
 
 Run ids, logged model ids and version numbers are kept, so ``runs:/``, ``models:/m-...`` and
 ``models:/name/3`` URIs keep working. Every write is a batch with an id derived from what it
-copies, so a second import copies nothing twice and an interrupted one resumes where it stopped.
+copies (or a write that is a no-op the second time), so a second import copies nothing twice
+and an interrupted one resumes where it stopped.
+
+Deleted experiments and runs are imported deleted: written while active, then deleted. An
+experiment deleted by an earlier import that still has runs to copy is restored for them and
+deleted again at the end.
 
 What the source says is data, never a place to go: artifacts are read only through the source
 server's own artifact API (``mlflow-artifacts``, on the host and port given with ``--from``),
@@ -27,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from modelyard.datasets.service import DatasetsService
 from modelyard.errors import (
     InvalidInput,
     ModelyardError,
@@ -35,18 +43,27 @@ from modelyard.errors import (
     ServerUnreachable,
 )
 from modelyard.importers.artifact_sources import ArtifactFolder, ArtifactSources, join, segment
+from modelyard.importers.mlflow_metrics import chunks, model_metric_json, split_history
+from modelyard.importers.mlflow_registry import (
+    IMPORT_USER,
+    RECORDED_AS,
+    RegistryCopy,
+    pages,
+)
 from modelyard.registry.entities import LoggedModelStatus
-from modelyard.registry.service import RegistryService, parse_stage
+from modelyard.registry.service import RegistryService
 from modelyard.tracking.batches import parse_batch
-from modelyard.tracking.entities import DEFAULT_EXPERIMENT
+from modelyard.tracking.entities import DEFAULT_EXPERIMENT, Lifecycle
 from modelyard.tracking.service import TrackingService
+
+__all__ = ["IMPORT_USER", "RECORDED_AS", "ImportReport", "MlflowImporter"]
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 STATUSES = frozenset({"RUNNING", "FINISHED", "FAILED", "KILLED"})
-IMPORT_USER = "mlflow-import"  # who wrote what an import copies (the run's user, the history)
-RECORDED_AS = "modelyard.recorded_as"  # the user name the source recorded, kept as a tag
 SOURCE_USER_TAG = "mlflow.user"
+CONTEXT_TAG = "mlflow.data.context"  # an MLflow dataset input's context, kept as the edge's
 MAX_DEPTH = 64  # artifact folders nested deeper are not copied
+PAGE = 500  # runs whose inputs are read from modelyard in one query
 
 
 @dataclass
@@ -57,11 +74,15 @@ class ImportReport:
     runs: int = 0
     runs_skipped: int = 0
     metric_points: int = 0
+    model_metric_points: int = 0
+    dataset_inputs: int = 0
+    model_links: int = 0
     artifact_files: int = 0
     logged_models: int = 0
     registered_models: int = 0
     versions: int = 0
     aliases: int = 0
+    deleted: int = 0  # experiments and runs marked deleted, as in the source
     warnings: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # artifact locations or paths not followed
 
@@ -72,18 +93,8 @@ def _batch_id(*parts: str) -> str:
     return f"mlflow-import:{digest}"
 
 
-def _pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
-    token = None
-    while True:
-        page = fetch(token)
-        yield from page
-        token = page.token
-        if not token:
-            return
-
-
 @contextmanager
-def _no_redirects() -> Iterator[None]:
+def no_redirects() -> Iterator[None]:
     """MLflow's client follows no redirect the source sends (MLFLOW_ALLOW_HTTP_REDIRECTS)."""
     saved = os.environ.get("MLFLOW_ALLOW_HTTP_REDIRECTS")
     os.environ["MLFLOW_ALLOW_HTTP_REDIRECTS"] = "false"
@@ -96,60 +107,41 @@ def _no_redirects() -> Iterator[None]:
             os.environ["MLFLOW_ALLOW_HTTP_REDIRECTS"] = saved
 
 
-class MlflowImporter:
-    def __init__(
-        self,
-        source: str,
-        tracking: TrackingService,
-        registry: RegistryService,
-        progress: Progress | None = None,
-        allowed_roots: Sequence[str | Path] = (),
-    ) -> None:
-        """``allowed_roots``: local folders whose files runs may name as their artifacts.
+def mlflow_client(source: str) -> Any:
+    """MLflow's client for ``source`` (tracking and registry), or a clear error without it."""
+    try:
+        from mlflow import MlflowClient
+    except ImportError as exc:
+        raise InvalidInput(
+            "importing from MLflow needs the mlflow package: pip install 'modelyard[mlflow]'"
+        ) from exc
+    return MlflowClient(tracking_uri=source, registry_uri=source)
 
-        Without them only the source server's artifact API is read (and, for a local file
-        store given as ``source``, that store's folder).
-        """
-        try:
-            from mlflow import MlflowClient
-        except ImportError as exc:
-            raise InvalidInput(
-                "importing from MLflow needs the mlflow package: pip install 'modelyard[mlflow]'"
-            ) from exc
-        self.source = source
-        self.mlflow = MlflowClient(tracking_uri=source, registry_uri=source)
-        self.tracking = tracking
-        self.registry = registry
-        self.progress = progress or (lambda what, done, total: None)
-        self.report = ImportReport()
-        self._experiments: dict[str, int] = {}
-        self._done_runs: set[str] = set()
-        self.allowed_roots = allowed_roots
 
-    def run(self) -> ImportReport:
-        self.sources = ArtifactSources(self.source, self.allowed_roots)
-        try:
-            with _no_redirects():
-                return self._import()
-        finally:
-            self.sources.close()
+@dataclass
+class Source:
+    """What the source holds, listed once: experiments, runs (every lifecycle) and logged
+    models, in the order an import writes them."""
 
-    def _import(self) -> ImportReport:
+    experiments: list[Any]
+    runs: list[Any]
+    models: dict[str, list[Any]]  # by experiment id
+
+    @classmethod
+    def read(cls, mlflow: Any, warnings: list[str]) -> Source:
         from mlflow.entities import ViewType as MlflowView
 
         experiments = list(
-            _pages(
-                lambda token: self.mlflow.search_experiments(
+            pages(
+                lambda token: mlflow.search_experiments(
                     view_type=MlflowView.ALL, max_results=1000, page_token=token
                 )
             )
         )
-        for exp in experiments:
-            self._experiment(exp)
 
         def runs_of(exp_id: str) -> Iterator[Any]:
-            return _pages(
-                lambda token: self.mlflow.search_runs(
+            return pages(
+                lambda token: mlflow.search_runs(
                     [exp_id],
                     run_view_type=MlflowView.ALL,
                     max_results=1000,
@@ -158,13 +150,88 @@ class MlflowImporter:
                 )
             )
 
-        runs = [run for exp in experiments for run in runs_of(exp.experiment_id)]
-        for i, run in enumerate(runs):
-            self._run(run)
-            self.progress("runs", i + 1, len(runs))
-        for exp in experiments:
-            self._logged_models(exp.experiment_id)
-        self._registry()
+        def models_of(exp_id: str) -> list[Any]:
+            try:
+                return list(
+                    pages(
+                        lambda token: mlflow.search_logged_models(
+                            experiment_ids=[exp_id], page_token=token
+                        )
+                    )
+                )
+            except Exception as exc:  # MLflow 2 stores have no logged models
+                warnings.append(f"logged models of experiment {exp_id}: {exc}")
+                return []
+
+        return cls(
+            experiments,
+            [run for exp in experiments for run in runs_of(exp.experiment_id)],
+            {exp.experiment_id: models_of(exp.experiment_id) for exp in experiments},
+        )
+
+
+class MlflowImporter:
+    def __init__(
+        self,
+        source: str,
+        tracking: TrackingService,
+        registry: RegistryService,
+        progress: Progress | None = None,
+        allowed_roots: Sequence[str | Path] = (),
+        datasets: DatasetsService | None = None,
+    ) -> None:
+        """``allowed_roots``: local folders whose files runs may name as their artifacts.
+
+        Without them only the source server's artifact API is read (and, for a local file
+        store given as ``source``, that store's folder). ``datasets``: where dataset inputs
+        go (by default the registry's store).
+        """
+        self.source = source
+        self.mlflow = mlflow_client(source)
+        self.tracking = tracking
+        self.registry = registry
+        self.datasets = datasets or DatasetsService(registry.db, registry.artifacts)
+        self.progress = progress or (lambda what, done, total: None)
+        self.report = ImportReport()
+        self._experiments: dict[str, int] = {}
+        self._source_deleted: set[int] = set()  # modelyard ids of experiments deleted there
+        self._done_runs: set[str] = set()
+        self._created: set[str] = set()
+        self.allowed_roots = allowed_roots
+
+    def run(self) -> ImportReport:
+        self.sources = ArtifactSources(self.source, self.allowed_roots)
+        try:
+            with no_redirects():
+                return self._import()
+        finally:
+            self.sources.close()
+
+    def _import(self) -> ImportReport:
+        """Runs before the logged models that name them, models before the metrics logged
+        for them and the versions made of them; deletions last."""
+        found = Source.read(self.mlflow, self.report.warnings)
+        for exp in found.experiments:
+            self._experiment(exp)
+        todo = [run for run in found.runs if not self._done(run)]
+        for run in todo:
+            self._create(run)
+        for exp in found.experiments:
+            self._logged_models(exp.experiment_id, found.models[exp.experiment_id])
+        points = self._model_points(found)
+        for i, run in enumerate(todo):
+            self._copy(run, points.get(run.info.run_id, []))
+            self.progress("runs", i + 1 + len(found.runs) - len(todo), len(found.runs))
+        if not todo:
+            self.progress("runs", len(found.runs), len(found.runs))
+        # runs copied whole by an earlier import (maybe one that did not copy inputs yet):
+        # what the search returns (MLflow's search leaves out the models a run read)
+        self._inputs([run for run in found.runs if run.info.run_id not in self._created])
+        RegistryCopy(self.mlflow, self.registry, self.report).run()
+        for exp_id in sorted(self._source_deleted):
+            if self.tracking.get_experiment(exp_id).lifecycle != Lifecycle.DELETED:
+                self.tracking.delete_experiment(exp_id)
+                self.report.deleted += 1
         return self.report
 
     # -- experiments and runs
@@ -180,34 +247,62 @@ class MlflowImporter:
             for key, value in exp.tags.items():
                 if mine.tags.get(key) != value:
                     self.tracking.set_experiment_tag(mine.id, key, value)
-        if exp.lifecycle_stage == "deleted" and mine.lifecycle.value != "deleted":
-            self.tracking.delete_experiment(mine.id)
+        if exp.lifecycle_stage == "deleted":  # deleted at the end, after its runs
+            self._source_deleted.add(mine.id)
         self._experiments[exp.experiment_id] = mine.id
         return mine.id
 
-    def _run(self, run: Any) -> None:
+    def _done(self, run: Any) -> bool:
+        """Whether an earlier import copied this run whole (then only its lifecycle follows)."""
         rid = run.info.run_id
-        if rid in self._done_runs:
+        if not self.tracking.applied([_batch_id(rid, "done")]):
+            return False
+        self._done_runs.add(rid)
+        self.report.runs_skipped += 1
+        if run.info.lifecycle_stage == "deleted":
+            self._delete_run(rid)
+        return True
+
+    def _delete_run(self, rid: str) -> None:
+        if self.tracking.get_run(rid).lifecycle != Lifecycle.DELETED:
+            self.tracking.delete_run(rid)
+            self.report.deleted += 1
+
+    def _writable(self, rid: str, exp_id: int) -> None:
+        """Make the run (or, for a new run, its experiment) active, so it can be written.
+
+        They are deleted only by an earlier import (or a user) before the run was copied whole;
+        what the source has deleted is deleted again once copied.
+        """
+        try:
+            mine = self.tracking.get_run(rid)
+        except NotFound:
+            if self.tracking.get_experiment(exp_id).lifecycle == Lifecycle.DELETED:
+                self.tracking.restore_experiment(exp_id)
             return
-        done = _batch_id(rid, "done")
-        if self.tracking.applied([done]):
-            self._done_runs.add(rid)
-            self.report.runs_skipped += 1
+        if mine.lifecycle == Lifecycle.DELETED:
+            self.tracking.restore_run(rid)
+
+    def _create(self, run: Any) -> None:
+        """The run with its params and tags (its parent first)."""
+        rid = run.info.run_id
+        if rid in self._created or rid in self._done_runs:
             return
         tags = dict(run.data.tags)
         recorded = tags.pop(SOURCE_USER_TAG, None) or run.info.user_id
         if recorded:  # a name the source was told, not one this server checked
             tags[RECORDED_AS] = recorded
         parent = tags.get("mlflow.parentRunId")
-        if parent and parent not in self._done_runs:
+        if parent and parent not in self._created and parent not in self._done_runs:
             try:
-                self._run(self.mlflow.get_run(parent))
+                self._create(self.mlflow.get_run(parent))
             except Exception:  # a parent MLflow lost: keep the child, drop the link
                 self.report.warnings.append(f"run {rid}: parent {parent} is missing")
                 parent = None
         exp_id = self._experiments.get(run.info.experiment_id)
         if exp_id is None:
             exp_id = self._experiment(self.mlflow.get_experiment(run.info.experiment_id))
+        self._writable(rid, exp_id)
         self._ingest(
             {
                 "run_id": rid,
@@ -222,35 +317,132 @@ class MlflowImporter:
                 "tags": tags,
             }
         )
-        for key in run.data.metrics:
-            history = self.mlflow.get_metric_history(rid, key)
-            self._ingest(
-                {
+        self._created.add(rid)
+
+    def _model_points(self, found: Source) -> dict[str, list[Any]]:
+        """The points logged for the logged models now in modelyard, by the run that logged
+        them (points of a model not imported stay the run's own)."""
+        out: dict[str, list[Any]] = {}
+        runs = {run.info.run_id for run in found.runs}
+        for models in found.models.values():
+            for model in models:
+                try:
+                    self.registry.get_logged_model(model.model_id)
+                except NotFound:
+                    continue
+                lost = 0
+                for point in model.metrics or []:
+                    if point.run_id in runs:
+                        out.setdefault(point.run_id, []).append(point)
+                    else:
+                        lost += 1
+                if lost:  # a modelyard metric point belongs to a run's batch
+                    self.report.warnings.append(
+                        f"logged model {model.model_id}: {lost} metric point(s) of runs the "
+                        "source no longer has; not imported"
+                    )
+        return out
+
+    def _copy(self, run: Any, model_points: list[Any]) -> None:
+        """Metrics, artifacts and status of a run made by :meth:`_create`; then its
+        lifecycle."""
+        rid = run.info.run_id
+        by_key: dict[str, list[Any]] = {}
+        for point in model_points:
+            by_key.setdefault(point.key, []).append(point)
+        for key in sorted(set(run.data.metrics) | set(by_key)):
+            history = self.mlflow.get_metric_history(rid, key) if key in run.data.metrics else []
+            own, for_models = split_history(history, by_key.get(key, []))
+            for n, piece in enumerate(chunks(for_models)):
+                batch: dict[str, Any] = {
                     "run_id": rid,
-                    "batch_id": _batch_id(rid, "metric", key),
-                    "metrics": [
+                    "batch_id": _batch_id(rid, "metric", key, *([str(n)] if n else [])),
+                    "model_metrics": [model_metric_json(p) for p in piece],
+                }
+                if n == 0:
+                    batch["metrics"] = [
                         {
                             "key": key,
-                            "steps": [m.step for m in history],
-                            "values": [m.value for m in history],
-                            "timestamps": [m.timestamp for m in history],
+                            "steps": [m.step for m in own],
+                            "values": [m.value for m in own],
+                            "timestamps": [m.timestamp for m in own],
                         }
-                    ],
-                }
-            )
-            self.report.metric_points += len(history)
+                    ]
+                self._ingest(batch)
+            self.report.metric_points += len(own) + len(for_models)
+            self.report.model_metric_points += len(for_models)
         copied = self._copy_artifacts(
             f"run {rid}", run.info.artifact_uri, self.tracking.run_artifacts(rid)
         )
+        self._inputs([self.mlflow.get_run(rid)])  # with the models it read
         status = run.info.status if run.info.status in STATUSES else "RUNNING"  # SCHEDULED
         update = {"status": status, "end_time": run.info.end_time}
         # a run whose artifacts were not all copied is not done: the next import tries again
-        batch_id = done if copied else _batch_id(rid, "status")
+        batch_id = _batch_id(rid, "done") if copied else _batch_id(rid, "status")
         self._ingest({"run_id": rid, "batch_id": batch_id, "update": update})
         if run.info.lifecycle_stage == "deleted":
-            self.tracking.delete_run(rid)
+            self._delete_run(rid)
         self._done_runs.add(rid)
         self.report.runs += 1
+
+    # -- what runs read and produced
+    def _inputs(self, runs: list[Any]) -> None:
+        """Dataset inputs (with their tags) and the logged models each run read or produced,
+        of these runs; what modelyard has already is left as it is."""
+        for start in range(0, len(runs), PAGE):
+            self._inputs_of(runs[start : start + PAGE])
+
+    def _inputs_of(self, runs: list[Any]) -> None:
+        ids = [run.info.run_id for run in runs]
+        have_data = self.datasets.inputs(ids)
+        have_models = self.registry.run_models(ids)
+        for run in runs:
+            rid = run.info.run_id
+            inputs = getattr(run, "inputs", None)
+            known = {
+                (version.name, version.tags.get("reference.digest", ""))
+                for _use, version in have_data.get(rid, [])
+            }
+            for entry in getattr(inputs, "dataset_inputs", None) or []:
+                if (entry.dataset.name, entry.dataset.digest) not in known:
+                    self._dataset_input(rid, entry)
+            linked = have_models.get(rid, {})
+            for direction, items in (
+                ("input", getattr(inputs, "model_inputs", None) or []),
+                ("output", getattr(getattr(run, "outputs", None), "model_outputs", None) or []),
+            ):
+                seen = {m for m, _step in linked.get(direction, [])}
+                wanted = [(m.model_id, int(getattr(m, "step", 0) or 0)) for m in items]
+                wanted = [w for w in wanted if w[0] not in seen]
+                if wanted:
+                    try:
+                        self.registry.link_run_models(rid, wanted, direction)
+                    except (NotFound, InvalidInput) as exc:
+                        self.report.warnings.append(f"run {rid}: models not linked: {exc.message}")
+                        continue
+                    self.report.model_links += len(wanted)
+
+    def _dataset_input(self, rid: str, entry: Any) -> None:
+        """One MLflow dataset input, as the server's ``runs/log-inputs`` records it."""
+        ds = entry.dataset
+        tags = {t.key: t.value for t in entry.tags or []}
+        context = tags.pop(CONTEXT_TAG, "") or ""
+        schema = _json_text(ds.schema, {})
+        try:
+            version = self.datasets.register_reference(
+                ds.name,
+                ds.digest,
+                source=str(ds.source or ""),
+                source_type=str(ds.source_type or ""),
+                schema=[schema] if isinstance(schema, dict) and schema else schema,
+                profile=_json_text(ds.profile, {}),
+                user=IMPORT_USER,
+            )
+            self.datasets.log_use(rid, version.name, version.version, "input", context, tags)
+        except (NotFound, InvalidInput) as exc:
+            self.report.warnings.append(f"run {rid}: dataset input {ds.name!r}: {exc.message}")
+            return
+        self.report.dataset_inputs += 1
 
     def _ingest(self, payload: dict[str, Any]) -> None:
         self.tracking.ingest([parse_batch(payload, 0)], user=IMPORT_USER)
@@ -311,32 +503,25 @@ class MlflowImporter:
             self.report.artifact_files += 1
         return complete
 
-    # -- logged models and the registry
-    def _logged_models(self, experiment_id: str) -> None:
-        try:
-            found = list(
-                _pages(
-                    lambda token: self.mlflow.search_logged_models(
-                        experiment_ids=[experiment_id], page_token=token
-                    )
-                )
-            )
-        except Exception as exc:  # MLflow 2 stores have no logged models
-            self.report.warnings.append(f"logged models of experiment {experiment_id}: {exc}")
-            return
+    # -- logged models
+    def _logged_models(self, experiment_id: str, found: list[Any]) -> None:
         for model in found:
             try:
                 mine = self.registry.get_logged_model(model.model_id)
             except NotFound:
-                mine = self.registry.create_logged_model(
-                    self._experiments[experiment_id],
-                    model.name,
-                    run_id=model.source_run_id or None,
-                    model_type=model.model_type or "",
-                    params=dict(model.params or {}),
-                    tags=dict(model.tags or {}),
-                    model_id=model.model_id,
-                )
+                try:
+                    mine = self.registry.create_logged_model(
+                        self._experiments[experiment_id],
+                        model.name,
+                        run_id=model.source_run_id or None,
+                        model_type=model.model_type or "",
+                        params=dict(model.params or {}),
+                        tags=dict(model.tags or {}),
+                        model_id=model.model_id,
+                    )
+                except (NotFound, InvalidInput) as exc:
+                    self.report.warnings.append(f"logged model {model.model_id}: {exc.message}")
+                    continue
             if mine.status == LoggedModelStatus.READY:
                 continue
             area = self.registry.model_artifacts(model.model_id)
@@ -346,79 +531,12 @@ class MlflowImporter:
                 self.registry.update_logged_model(model.model_id, status=LoggedModelStatus.READY)
                 self.report.logged_models += 1
 
-    def _registry(self) -> None:
-        models = list(
-            _pages(
-                lambda token: self.mlflow.search_registered_models(
-                    max_results=100, page_token=token
-                )
-            )
-        )
-        for rm in models:
-            try:
-                mine = self.registry.get_model(rm.name)
-            except NotFound:
-                mine = self.registry.create_model(
-                    rm.name,
-                    description=rm.description or "",
-                    tags=dict(rm.tags),
-                    user=IMPORT_USER,
-                )
-                self.report.registered_models += 1
-            have = {
-                v.version for v in self.registry.search_versions(f"name = '{_quote(rm.name)}'")[0]
-            }
-            versions = sorted(
-                self.mlflow.search_model_versions(f"name = '{_quote(rm.name)}'"),
-                key=lambda v: int(v.version),
-            )
-            for version in versions:
-                number = int(version.version)
-                if number in have:
-                    continue
-                source = self._source(version)
-                if source is None:
-                    continue
-                self.registry.create_version(
-                    rm.name,
-                    source,
-                    run_id=version.run_id or None,
-                    description=version.description or "",
-                    tags=_recorded_as(dict(version.tags), version.user_id),
-                    user=IMPORT_USER,
-                    number=number,
-                )
-                if version.current_stage and version.current_stage != "None":
-                    self.registry.update_version(
-                        rm.name,
-                        number,
-                        stage=parse_stage(version.current_stage),
-                        user=IMPORT_USER,
-                    )
-                self.report.versions += 1
-            for alias, number in dict(rm.aliases).items():
-                if mine.aliases.get(alias) != int(number):
-                    self.registry.set_alias(rm.name, alias, int(number), user=IMPORT_USER)
-                    self.report.aliases += 1
 
-    def _source(self, version: Any) -> str | None:
-        """The version's source as modelyard accepts it, or None (with a warning)."""
-        source = str(version.source)
-        if source.startswith(("models:/m-", "runs:/", "mlflow-artifacts:/")):
-            return source
-        if version.run_id and "/artifacts/" in source:
-            return f"runs:/{version.run_id}/{source.split('/artifacts/', 1)[1]}"
-        self.report.warnings.append(
-            f"{version.name} version {version.version}: source {source!r} is outside MLflow's "
-            "run and model artifacts; not imported"
-        )
-        return None
-
-
-def _quote(name: str) -> str:
-    return name.replace("'", "\\'")
-
-
-def _recorded_as(tags: dict[str, str], user: str | None) -> dict[str, str]:
-    """``tags`` with the source's user name kept as :data:`RECORDED_AS`."""
-    return {**tags, RECORDED_AS: user} if user else tags
+def _json_text(value: Any, default: Any) -> Any:
+    """MLflow keeps a dataset's schema and profile as JSON text."""
+    if not value:
+        return default
+    try:
+        return orjson.loads(value) if isinstance(value, str) else value
+    except orjson.JSONDecodeError:
+        return {"text": str(value)[:10_000]}
