@@ -84,7 +84,8 @@ def _blocked(db: Database) -> Callable[[], bool]:
     """True once a second write is waiting for the first: queued behind the one SQLite writer,
     or waiting for a row lock on PostgreSQL."""
     if db._writer is not None:
-        return lambda: db._writer._queue.qsize() > 0  # type: ignore[union-attr]
+        writer = db._writer
+        return lambda: writer.stats().queue_depth > 0
 
     def waiting() -> bool:
         with db.engine.connect() as conn:

@@ -232,6 +232,7 @@ class _Writer:
             queue.SimpleQueue()
         )
         self._turn = threading.Lock()
+        self._holding = False  # the writer thread holds a job while it waits for the turn
         self._closed = False
         self._thread = threading.Thread(
             target=self._loop, name="modelyard-sqlite-writer", daemon=True
@@ -267,9 +268,8 @@ class _Writer:
         return jobs
 
     def stats(self) -> WriterStats:
-        return WriterStats(
-            self._queue.qsize(), self._jobs, self._batches, self._failed, tuple(self._sizes)
-        )
+        waiting = self._queue.qsize() + int(self._holding)
+        return WriterStats(waiting, self._jobs, self._batches, self._failed, tuple(self._sizes))
 
     def close(self) -> None:
         self._closed = True
@@ -282,7 +282,9 @@ class _Writer:
             item = self._queue.get()
             if item is None:
                 return
+            self._holding = True  # taken off the queue, still waiting: counted as queued
             with self._turn:
+                self._holding = False
                 self._run(self._queued([item]))
 
     def _run(self, jobs: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
