@@ -52,6 +52,7 @@ UNRECORDED = frozenset(
         "mlflow.experiments:search",
         "mlflow.runs:search",
         "mlflow.logged_models:search",
+        "mlflow.traces:search",
     )
 )
 
