@@ -327,3 +327,44 @@ def test_artifact_paths_cannot_escape(svc: TrackingService) -> None:
     svc.log_artifact(rid, "dir/file.txt", io.BytesIO(b"hello"))
     with svc.open_artifact(rid, "dir/file.txt") as handle:
         assert handle.read() == b"hello"
+
+
+def test_gc_purges_a_run_that_logged_models_and_read_data(svc: TrackingService) -> None:
+    """Everything that names a purged run lets go of it (PostgreSQL enforces the foreign
+    keys): model links and metrics, dataset inputs, logged models and registered versions."""
+    from modelyard.datasets.service import DatasetsService
+    from modelyard.registry.service import RegistryService
+
+    registry = RegistryService(svc.db, svc.artifacts)
+    data = DatasetsService(svc.db, svc.artifacts)
+    rid = new_run(svc)
+    exp = svc.get_run(rid).experiment_id
+    model = registry.create_logged_model(exp, "m", run_id=rid)
+    svc.ingest(
+        parse_batches(
+            {"batches": [{"run_id": rid, "model_metrics": [
+                {"model_id": model.id, "key": "acc", "value": 0.9, "step": 0, "timestamp": 1}
+            ]}]},
+            0,
+        ),
+        user="t",
+    )  # fmt: skip
+    registry.link_run_models(rid, [(model.id, 0)], "output")
+    version = data.register_reference("ds", "abc123", source="s3://b/k", user="t")
+    data.log_use(rid, "ds", version.version, "input", "training", {"split": "a"})
+    svc.log_artifact(rid, "m/model.pkl", io.BytesIO(b"weights"))
+    registry.create_model("churn", user="t")
+    registered = registry.create_version("churn", f"runs:/{rid}/m", user="t", run_id=rid)
+    svc.delete_run(rid)
+    assert svc.gc(dry_run=False).run_ids == [rid]
+    with pytest.raises(NotFound):
+        svc.get_run(rid)
+    kept = registry.get_logged_model(model.id)
+    assert kept.run_id is None
+    assert [(p.key, p.value, p.run_id) for p in kept.metrics] == [("acc", 0.9, None)]
+    assert registry.run_models([rid]) == {}
+    assert data.inputs([rid]) == {}
+    version_now = registry.get_version("churn", registered.version)
+    assert version_now.run_id is None  # the run is gone; the version keeps its own files
+    with registry.version_artifacts(version_now).open("model.pkl") as kept_file:
+        assert kept_file.read() == b"weights"

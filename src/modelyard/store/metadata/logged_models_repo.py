@@ -110,9 +110,13 @@ def run_links(
 
 
 def forget_runs(conn: Connection, run_ids: Sequence[str]) -> None:
-    """Runs purged for good: their model links go, their models' metrics stay (run unset)."""
+    """Runs purged for good: their model links go; the models they logged and those models'
+    metrics stay, with no run."""
     for ids in chunked(list(run_ids)):
         conn.execute(run_models.delete().where(run_models.c.run_id.in_(ids)))
+        conn.execute(
+            logged_models.update().where(logged_models.c.run_id.in_(ids)).values(run_id=None)
+        )
         conn.execute(
             logged_model_metrics.update()
             .where(logged_model_metrics.c.run_id.in_(ids))

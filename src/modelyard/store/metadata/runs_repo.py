@@ -16,6 +16,7 @@ from modelyard.store.metadata.sql import chunked, now_ms
 from modelyard.store.metadata.tables import (
     applied_batches,
     experiments,
+    model_versions,
     run_datasets,
     run_params,
     run_tags,
@@ -478,6 +479,10 @@ def purge(conn: Connection, run_ids: list[str]) -> None:
     logged_models_repo.forget_runs(conn, run_ids)
     for ids in chunked(run_ids):
         conn.execute(run_datasets.delete().where(run_datasets.c.run_id.in_(ids)))
+        # a registered version keeps its own copy of the files; only its link to the run goes
+        conn.execute(
+            model_versions.update().where(model_versions.c.run_id.in_(ids)).values(run_id=None)
+        )
         conn.execute(run_params.delete().where(run_params.c.run_id.in_(ids)))
         conn.execute(run_tags.delete().where(run_tags.c.run_id.in_(ids)))
         conn.execute(applied_batches.delete().where(applied_batches.c.run_id.in_(ids)))
