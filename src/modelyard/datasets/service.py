@@ -95,7 +95,11 @@ class DatasetsService:
         create_only: bool = False,
     ) -> DatasetVersion:
         """A version that only describes data kept elsewhere (an MLflow dataset: its digest,
-        source and schema); the same reference is the same version."""
+        source and schema); the same reference is the same version. ``schema`` and ``profile``
+        may be JSON text, as MLflow keeps them (text that is not JSON is kept as text)."""
+        schema, profile = _json_text(schema, []), _json_text(profile, {})
+        if isinstance(schema, dict):
+            schema = [schema] if schema else []
         if not isinstance(reference, str) or not reference or len(reference) > 256:
             raise InvalidInput("a dataset digest must be 1 to 256 characters", field="digest")
         digest = hashlib.sha256(f"reference\t{source_type}\t{reference}".encode()).hexdigest()
@@ -186,3 +190,13 @@ class DatasetsService:
     ) -> list[DatasetUse]:
         with self.db.read() as conn:
             return datasets_repo.uses(conn, run_ids=run_ids, name=name)
+
+
+def _json_text(value: Any, default: Any) -> Any:
+    """A value that may be JSON text (MLflow's dataset schema and profile) as the value."""
+    if not value:
+        return default
+    try:
+        return orjson.loads(value) if isinstance(value, str) else value
+    except orjson.JSONDecodeError:
+        return {"text": str(value)[:10_000]}

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from modelyard.datasets.service import DatasetsService
 from modelyard.errors import (
     InvalidInput,
@@ -427,15 +425,14 @@ class MlflowImporter:
         ds = entry.dataset
         tags = {t.key: t.value for t in entry.tags or []}
         context = tags.pop(CONTEXT_TAG, "") or ""
-        schema = _json_text(ds.schema, {})
         try:
             version = self.datasets.register_reference(
                 ds.name,
                 ds.digest,
                 source=str(ds.source or ""),
                 source_type=str(ds.source_type or ""),
-                schema=[schema] if isinstance(schema, dict) and schema else schema,
-                profile=_json_text(ds.profile, {}),
+                schema=ds.schema,
+                profile=ds.profile,
                 user=IMPORT_USER,
             )
             self.datasets.log_use(rid, version.name, version.version, "input", context, tags)
@@ -530,13 +527,3 @@ class MlflowImporter:
             ):
                 self.registry.update_logged_model(model.model_id, status=LoggedModelStatus.READY)
                 self.report.logged_models += 1
-
-
-def _json_text(value: Any, default: Any) -> Any:
-    """MLflow keeps a dataset's schema and profile as JSON text."""
-    if not value:
-        return default
-    try:
-        return orjson.loads(value) if isinstance(value, str) else value
-    except orjson.JSONDecodeError:
-        return {"text": str(value)[:10_000]}

@@ -28,16 +28,6 @@ router = APIRouter()
 CONTEXT_TAG = "mlflow.data.context"
 
 
-def _json_text(value: Any, default: Any) -> Any:
-    """MLflow sends schema and profile as JSON strings."""
-    if not value:
-        return default
-    try:
-        return orjson.loads(value) if isinstance(value, str) else value
-    except orjson.JSONDecodeError:
-        return {"text": str(value)[:10_000]}
-
-
 @router.post("/runs/log-inputs")
 async def log_inputs(
     request: Request,
@@ -66,14 +56,13 @@ async def log_inputs(
             else:
                 permissions.require(request, Kind.DATASET, name, Role.EDITOR)
         for name, ds, tags in found:
-            schema = _json_text(ds.get("schema"), {})
             version = svc.register_reference(
                 name,
                 str(wire.required(ds, "digest")),
                 source=str(ds.get("source") or ""),
                 source_type=str(ds.get("source_type") or ""),
-                schema=[schema] if isinstance(schema, dict) and schema else schema,
-                profile=_json_text(ds.get("profile"), {}),
+                schema=ds.get("schema"),
+                profile=ds.get("profile"),
                 user=who.name,
                 create_only=new[name],
             )
