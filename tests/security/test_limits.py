@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelyard.server.app import ServerSettings
 from modelyard.server.background import serve_in_background
 from modelyard.server.limits import Buckets, Limits
+from tests import aio
 from tests.security._servers import ADMIN_PASSWORD, AuthServer, auth_server
 
 
@@ -58,7 +58,7 @@ def status(app: ASGIApp, path: str, client: str, token: str = "") -> int:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    aio.run(app(scope, receive, send))  # type: ignore[arg-type]
     return int(sent[0]["status"])
 
 
