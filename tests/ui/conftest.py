@@ -99,6 +99,28 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
+REVIEW_SIZES = ((1440, 900), (1024, 700))
+
+
+def review_shots(page: Any, name: str, *, full_page: bool = False) -> list[Path]:
+    """Screenshots of the page as it is, at 1440x900 and at 1024x700, kept in
+    test-artifacts/ui/review/ for people to look at (not compared pixel by pixel). The page's
+    viewport is put back afterwards."""
+    folder = SCREENSHOTS / "review"
+    folder.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size
+    paths = []
+    for width, height in REVIEW_SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(150)  # charts follow their container's width
+        path = folder / f"{name}-{width}x{height}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        paths.append(path)
+    if before:
+        page.set_viewport_size(before)
+    return paths
+
+
 @dataclass(frozen=True)
 class Filled:
     """A live server filled by the test: the demo, plus an experiment of 24 known runs."""
