@@ -216,7 +216,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
     settings = ServerSettings(
         store_uri=f"sqlite:///{tmp / 'store.db'}", artifacts_uri=str(tmp / "artifacts")
     )
-    with live_server(settings) as url, pytest.MonkeyPatch.context() as mp:
+    with live_server(settings, supervise=True) as url, pytest.MonkeyPatch.context() as mp:
         mp.setenv("MODELYARD_HOME", str(tmp / "home"))
         mp.setenv("MODELYARD_SYSTEM_METRICS_INTERVAL", "0")
         run_demo(url, Console(file=io.StringIO()))
