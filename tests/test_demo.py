@@ -34,7 +34,9 @@ def test_demo_fills_runs_models_datasets_and_a_live_deployment(
         api = httpx.Client(base_url=f"{server_url}/api/v1")
         exp = api.get(f"/experiments/by-name/{DEMO_EXPERIMENT}").json()
         runs = api.post("/runs/search", json={"experiment_ids": [exp["id"]]}).json()["runs"]
-        assert len(runs) == 7  # the sweep and its six children
+        assert len(runs) == 8  # the sweep, its six children and one that failed
+        failed = [r["name"] for r in runs if r["status"] == "FAILED"]
+        assert failed == ["sgd-eta0-too-high"]
         model = api.get("/models/demo-classifier").json()
         assert set(model["aliases"]) == {"champion", "challenger"}
         champion = model["aliases"]["champion"]
@@ -79,7 +81,7 @@ def test_demo_fills_runs_models_datasets_and_a_live_deployment(
         assert 0.3 < point["realized"]["accuracy"] <= 1.0
         run_demo(server_url, console)  # a second start adds nothing
         again = api.post("/runs/search", json={"experiment_ids": [exp["id"]]}).json()["runs"]
-        assert len(again) == 7
+        assert len(again) == 8
         api.close()
     finally:
         console.file.close()

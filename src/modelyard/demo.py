@@ -97,9 +97,23 @@ def run_demo(tracking_uri: str, console: Any, token: str | None = None) -> None:
                 version = my.models.log(model, "demo-classifier", input_example=x_test[:3])
                 scored.append((metrics["accuracy"], version))
             console.print(f"  {name}: accuracy {metrics['accuracy']:.3f}")
+        _diverge(my, x_train, y_train, classes, console)
     my.flush()
     best, runner_up = _promote(my, scored, console)
     _deploy(my.get_tracking_uri(), best, runner_up, x_test.to_numpy(), y_test, console)
+
+
+def _diverge(my: Any, x_train: Any, y_train: Any, classes: Any, console: Any) -> None:
+    """One more configuration whose learning rate is far too high: scikit-learn's own overflow
+    error fails the run, which the web UI shows as a failed run with its error."""
+    from sklearn.linear_model import SGDClassifier
+
+    cfg = {"loss": "squared_hinge", "alpha": 1e-4, "learning_rate": "constant", "eta0": 1e300}
+    try:
+        with my.start_run("sgd-eta0-too-high", nested=True, params={**cfg, "epochs": 30}):
+            SGDClassifier(random_state=0, **cfg).partial_fit(x_train, y_train, classes=classes)
+    except ValueError as exc:
+        console.print(f"  sgd-eta0-too-high: failed as expected ({exc})")
 
 
 def _write_predictions(path: Path, truth: Any, predicted: Any) -> None:

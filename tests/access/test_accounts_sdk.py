@@ -150,7 +150,7 @@ def test_the_demo_runs_against_a_server_with_auth_on(
         with api(url, basic("admin", ADMIN_PASSWORD)) as admin:
             exp = admin.get(f"/experiments/by-name/{demo.DEMO_EXPERIMENT}").json()
             runs = admin.post("/runs/search", json={"experiment_ids": [exp["id"]]}).json()
-            assert len(runs["runs"]) == 7
+            assert len(runs["runs"]) == 8
             assert {r["user"] for r in runs["runs"]} == {"admin"}
             model = admin.get("/models/demo-classifier").json()
             assert set(model["aliases"]) == {"champion", "challenger"}
