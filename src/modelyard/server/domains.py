@@ -41,6 +41,7 @@ from modelyard.server.routes import (
     registry,
     runs,
     traces,
+    views,
 )
 from modelyard.server.sweeper import Sweeper
 from modelyard.serving.deployments import DeploymentService
@@ -216,6 +217,7 @@ BUILT_IN: tuple[Domain, ...] = (
             artifacts.previews,
             blobs.router,
             traces.router,
+            views.router,
         ),
         running=_sweeping,
     ),

@@ -148,6 +148,14 @@ PERMISSIONS: dict[str, Need] = {
             **_all(EDITOR, EXP, f.run, "update_run delete_run restore_run delete_run_tag"),
         },
     ),
+    # saved views of an experiment's runs page: read with the experiment, written by its editors
+    **_module(
+        "routes.views",
+        {
+            **_all(VIEWER, EXP, f.experiment_id, "list_views get_view"),
+            **_all(EDITOR, EXP, f.experiment_id, "create_view update_view delete_view"),
+        },
+    ),
     **_module(
         "routes.traces",
         {

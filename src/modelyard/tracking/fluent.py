@@ -70,6 +70,12 @@ def create_experiment(name: str, description: str = "", tags: dict[str, str] | N
     return _connection()[0].create_experiment(name, description, tags).id
 
 
+ERROR_TAG = "my.error"  # a failed run's exception, as `Type: message`
+# under the smallest tag limit a server may set (MODELYARD_MAX_PARAM_BYTES >= 1024), so the
+# tag never makes the server refuse the batch that also marks the run FAILED
+MAX_ERROR_BYTES = 1000
+
+
 class ActiveRun:
     """A run being logged to. Use as a context manager: an exception marks it FAILED."""
 
@@ -214,7 +220,30 @@ class ActiveRun:
         elif issubclass(exc_type, KeyboardInterrupt | SystemExit):
             self.end("KILLED")
         else:
+            if exc is not None:
+                try:
+                    self.set_tags({ERROR_TAG: error_text(exc)})
+                except Exception:  # recording the error must never hide it
+                    pass
             self.end("FAILED")
+
+
+def error_text(exc: BaseException) -> str:
+    """What a failed run records of its exception: ``Type: message``, at most
+    :data:`MAX_ERROR_BYTES` of UTF-8 (the message only: no traceback, no local variables)."""
+    kind = type(exc).__qualname__
+    module = type(exc).__module__
+    if module not in ("builtins", "__main__"):
+        kind = f"{module}.{kind}"
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    text = f"{kind}: {message}" if message else kind
+    data = text.encode()
+    if len(data) > MAX_ERROR_BYTES:
+        text = data[: MAX_ERROR_BYTES - 3].decode(errors="ignore") + "\u2026"
+    return text.replace("\x00", "")
 
 
 def start_run(

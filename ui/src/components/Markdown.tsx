@@ -2,13 +2,16 @@
 import DOMPurify from "dompurify";
 import { marked } from "marked";
 import { useMemo, useState } from "react";
+import { useLeaveGuard } from "../lib/leave";
+import { refusal } from "./Action";
 
 export function Markdown({ text, testId }: { text: string; testId?: string }) {
   const html = useMemo(() => DOMPurify.sanitize(marked.parse(text, { async: false }) as string), [text]);
   return <div className="markdown" data-testid={testId} dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
-/** Markdown with an Edit button that turns it into a textarea; saving calls `onSave`. */
+/** Markdown with an Edit button that turns it into a textarea; saving calls `onSave`. While the
+ * draft differs from the text, leaving the page (or cancelling) asks first. */
 export function EditableMarkdown({ text, onSave, placeholder, testId }: {
   text: string;
   onSave: (text: string) => Promise<void>;
@@ -19,6 +22,13 @@ export function EditableMarkdown({ text, onSave, placeholder, testId }: {
   const [draft, setDraft] = useState(text);
   const [error, setError] = useState("");
   const [saving, setSaving] = useState(false);
+  const dirty = editing && draft !== text;
+  useLeaveGuard(dirty, "The notes you are editing have unsaved changes.");
+  const cancel = () => {
+    if (dirty && !window.confirm("Discard your unsaved changes?")) return;
+    setEditing(false);
+    setError("");
+  };
   if (!editing) {
     return (
       <div data-testid={testId}>
@@ -34,7 +44,7 @@ export function EditableMarkdown({ text, onSave, placeholder, testId }: {
       setEditing(false);
       setError("");
     } catch (err) {
-      setError((err as Error).message);
+      setError(`Not saved: ${refusal(err)}`);
     } finally {
       setSaving(false);
     }
@@ -47,16 +57,17 @@ export function EditableMarkdown({ text, onSave, placeholder, testId }: {
         onChange={(e) => setDraft(e.target.value)}
         onKeyDown={(e) => {
           if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void save();
-          if (e.key === "Escape") setEditing(false);
+          if (e.key === "Escape") cancel();
         }}
         aria-label="Markdown text"
         autoFocus
       />
       <div className="row">
         <button className="primary" disabled={saving} onClick={() => void save()}>Save</button>
-        <button onClick={() => setEditing(false)}>Cancel</button>
+        <button onClick={cancel}>Cancel</button>
         <span className="muted">Markdown; Ctrl+Enter saves</span>
-        {error && <span className="error">{error}</span>}
+        {dirty && <span className="warn" data-testid={testId + "-unsaved"}>Unsaved changes</span>}
+        {error && <span className="error" role="alert">{error}</span>}
       </div>
     </div>
   );

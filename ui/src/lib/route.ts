@@ -1,5 +1,6 @@
 /** Routing on the History API: every view's state lives in the URL, so a link shares it. */
 import { useCallback, useSyncExternalStore } from "react";
+import { mayLeave } from "./leave";
 
 export interface Location {
   path: string;
@@ -78,7 +79,14 @@ function notify() {
   listeners.forEach((fn) => fn());
 }
 
-window.addEventListener("popstate", notify);
+window.addEventListener("popstate", () => {
+  if (!mayLeave()) { // unsaved changes kept: stay on the page the user was on
+    const search = current.query.toString();
+    window.history.pushState(null, "", current.path + (search ? "?" + search : ""));
+    return;
+  }
+  notify();
+});
 window.addEventListener("hashchange", () => {
   adoptMlflowLink();
   notify();
@@ -92,6 +100,7 @@ function subscribe(fn: () => void) {
 /** Go to a URL; `replace` keeps the history short for state that changes as you type. */
 export function navigate(url: string, replace = false) {
   if (url === window.location.pathname + window.location.search) return;
+  if (!mayLeave()) return; // unsaved changes on the page, kept at the user's word
   if (replace) window.history.replaceState(null, "", url);
   else window.history.pushState(null, "", url);
   notify();

@@ -1,6 +1,6 @@
 /** One run: overview, params, metric charts, system metrics, notes and artifacts. */
 import { useEffect, useMemo } from "react";
-import { api, type Artifact, type Run } from "../lib/api";
+import { api, ApiError, type Artifact, type Run } from "../lib/api";
 import { duration, num, time, toNumber } from "../lib/format";
 import { href, navigate, useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
@@ -8,6 +8,12 @@ import { EditableMarkdown } from "../components/Markdown";
 import { MetricCharts } from "../components/MetricCharts";
 import { Preview } from "../components/Previews";
 import { Link } from "../components/Link";
+import { useAction } from "../components/Action";
+import { ChildRuns, ParentLink } from "../components/ChildRuns";
+import { DeleteRun, DeletedBanner, FailureBox, Outcome, RunTitle } from "../components/RunManage";
+import { RunTags } from "../components/RunTags";
+import { ERROR_TAG, userTag } from "../lib/runEdits";
+import "./run.css";
 import { bytes } from "../lib/format";
 import { RunTraces } from "./Traces";
 
@@ -18,22 +24,28 @@ export function RunPage({ runId }: { runId: string }) {
   const [tab, setTab] = useQueryParam("tab", "overview");
   const running = run.data?.status === "RUNNING";
   const reload = run.reload;
+  const action = useAction(reload);
   useEffect(() => {
     if (!running) return;
     const timer = setInterval(reload, 3000); // live: status, metrics and charts follow the run
     return () => clearInterval(timer);
   }, [running, reload]);
-  if (run.error) return <p className="error" role="alert">{run.error.message}</p>;
+  if (run.error && !run.data) return <RunMissing runId={runId} error={run.error} retry={reload} />;
   if (!run.data) return <p className="muted">Loading…</p>;
   const r = run.data;
   return (
     <section className="main run-page">
-      <header className="page-head">
-        <h1>{r.name || r.id}</h1>
+      <header className="page-head run-head">
+        <RunTitle run={r} action={action} />
         <span className={"status " + r.status.toLowerCase()}>{r.status.toLowerCase()}</span>
         <Link to={`/experiments/${r.experiment_id}`}>experiment {r.experiment_id}</Link>
         <Link to={href("/compare", { runs: r.id })}>compare…</Link>
+        <span className="spacer" />
+        <DeleteRun run={r} action={action} />
       </header>
+      <Outcome action={action} testId="run-action" />
+      <DeletedBanner run={r} action={action} />
+      <FailureBox run={r} />
       <nav className="tabs" role="tablist">
         {TABS.map((t) => (
           <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "active" : ""} onClick={() => setTab(t, true)}>
@@ -50,12 +62,33 @@ export function RunPage({ runId }: { runId: string }) {
   );
 }
 
+/** A run that cannot be shown: not found (with a way back), not readable, or a failed read. */
+function RunMissing({ runId, error, retry }: { runId: string; error: Error; retry: () => void }) {
+  const missing = error instanceof ApiError && (error.status === 404 || error.status === 400);
+  return (
+    <section className="main not-found" data-testid={missing ? "run-not-found" : "run-unreadable"}>
+      <h1>{missing ? "Run not found" : "This run cannot be shown"}</h1>
+      {missing ? (
+        <p>There is no run <code className="run-id">{runId}</code>. The link may be mistyped, or the run was deleted for good by a garbage collection.</p>
+      ) : (
+        <p className="error" role="alert">{error.message}</p>
+      )}
+      <p className="row">
+        <Link to="/experiments" className="button">Go to the experiments</Link>
+        {window.history.length > 1 && <button onClick={() => window.history.back()}>Go back</button>}
+        {!missing && <button onClick={retry}>Try again</button>}
+      </p>
+    </section>
+  );
+}
+
 function Overview({ run, onChange }: { run: Run; onChange: () => void }) {
   const datasets = useAsync(() => api.runDatasets(run.id), [run.id]);
-  const env = Object.entries(run.tags).filter(([k]) => k.startsWith("my.") || k.startsWith("mlflow."));
-  const tags = Object.entries(run.tags).filter(([k]) => !k.startsWith("my.") && !k.startsWith("mlflow."));
+  const env = Object.entries(run.tags).filter(([k]) => !userTag(k) && k !== ERROR_TAG);
   const commit = run.tags["my.git.commit"] ?? run.tags["mlflow.source.git.commit"];
   return (
+    <>
+    <ChildRuns parent={run} />
     <div className="grid-2">
       <div>
         <h2>Overview</h2>
@@ -66,7 +99,7 @@ function Overview({ run, onChange }: { run: Run; onChange: () => void }) {
           <dt>duration</dt><dd>{duration((run.end_time ?? Date.now()) - run.start_time)}{run.end_time ? "" : " (running)"}</dd>
           <dt>who</dt><dd>{run.user}</dd>
           {commit && (<><dt>commit</dt><dd><code>{commit.slice(0, 12)}</code> {run.tags["my.git.branch"] ?? ""}{run.tags["my.git.dirty"] === "true" ? " (uncommitted changes)" : ""}</dd></>)}
-          {run.parent_id && (<><dt>parent</dt><dd><Link to={`/runs/${run.parent_id}`}>{run.parent_id.slice(0, 12)}</Link></dd></>)}
+          {run.parent_id && (<><dt>parent</dt><dd data-testid="parent-link"><ParentLink parentId={run.parent_id} /></dd></>)}
           {env.map(([k, v]) => (<FactRow key={k} k={k.replace(/^my\./, "")} v={v} />))}
         </dl>
         <h2>Notes</h2>
@@ -103,9 +136,11 @@ function Overview({ run, onChange }: { run: Run; onChange: () => void }) {
             ))}
           </tbody>
         </table>
-        {tags.length > 0 && (<><h2>Tags</h2><KeyValues entries={tags} /></>)}
+        <h2>Tags</h2>
+        <RunTags run={run} onChange={onChange} />
       </div>
     </div>
+    </>
   );
 }
 

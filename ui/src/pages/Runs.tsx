@@ -8,6 +8,7 @@ import { useAsync } from "../lib/useAsync";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { FilterBar, type FilterError } from "../components/FilterBar";
 import { RunsTable, compareHref } from "../components/RunsTable";
+import { SavedViews } from "../components/SavedViews";
 
 const FIRST_PAGE = 1000;
 const NEXT_PAGES = 5000;
@@ -156,6 +157,7 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
       </header>
       <FilterBar value={filter} onSubmit={(f) => setFilter(f, true)} keys={keys} error={error} />
       <div className="toolbar">
+        <SavedViews experimentId={experimentId} />
         <ColumnChooser keys={keys} columns={columns} onChange={(c) => setCols(c.length ? joinList(c) : "-")} />
         <label>
           Group by{" "}

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -628,3 +629,18 @@ trace_runs = Table(
     Column("run_id", String(32), primary_key=True),
 )
 Index("ix_trace_runs_run_id", trace_runs.c.run_id)
+
+# Saved views of an experiment's runs page: a name and the page's URL query string (filter,
+# columns, sort, grouping, charts), shared by everyone who may read the experiment.
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("owner", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("experiment_id", "name", name="uq_saved_views_experiment_name"),
+)
