@@ -65,3 +65,16 @@ function RegisterDialog({ runId, path, onClose }: { runId: string; path: string;
     </dialog>
   );
 }
+
+/** The register button for an artifact folder that holds a model (an MLflow `MLmodel` or a
+ * modelyard package's `modelyard.json`); nothing for any other folder. */
+export function RegisterModelHere({ runId, dir, entries }: { runId: string; dir: string; entries: { path: string; is_dir: boolean }[] | undefined }) {
+  const holdsModel = (entries ?? []).some((a) => !a.is_dir && (a.path === "MLmodel" || a.path === "modelyard.json"));
+  if (!holdsModel) return null;
+  return (
+    <div className="manage" data-testid="model-folder">
+      <span className="muted small">This folder holds a model.</span>
+      <RegisterModel runId={runId} path={dir} />
+    </div>
+  );
+}
