@@ -252,6 +252,7 @@ def native_bodies(w: World) -> dict[str, Any]:
         "routes.registry:set_model_tag": {"value": "v"},
         "routes.registry:set_version_tag": {"value": "v"},
         "routes.registry:register_from_run": {"run_id": w.run_id, "path": "a.txt"},
+        "routes.registry:register_logged_model": {"model_id": w.logged_model},
         "routes.promotions:propose": {"stage": "Production"},
         "routes.promotions:comment": {"text": "looks fine"},
         "routes.deployments:create": {

@@ -102,6 +102,27 @@ def test_registering_from_a_run_needs_a_model_folder(http: httpx.Client) -> None
     assert second["version"] == 2
 
 
+def test_registering_a_logged_model(http: httpx.Client, server_url: str) -> None:
+    rid = make_run(http, "logged", 1)
+    exp = ok(http.get("/experiments/by-name/logged"))["id"]
+    body = {"experiment_id": str(exp), "name": "clf", "source_run_id": rid}
+    made = ok(http.post(f"{server_url}/api/2.0/mlflow/logged-models", json=body))
+    model_id = made["model"]["info"]["model_id"]
+    [listed] = ok(http.get(f"/experiments/{exp}/logged-models"))["models"]
+    assert (listed["id"], listed["run_id"], listed["run_name"]) == (model_id, rid, "r-1")
+    assert ok(http.get(f"/logged-models/{model_id}"))["name"] == "clf"
+    assert [m["id"] for m in ok(http.get(f"/runs/{rid}/logged-models"))["outputs"]] == [model_id]
+    missing = http.post("/models/lm/versions/from-logged-model", json={"model_id": "m-" + "0" * 32})
+    assert missing.status_code == 404
+    assert (
+        http.post("/models/lm/versions/from-logged-model", json={"model_id": "../x"}).status_code
+        == 404
+    )
+    assert http.get("/models/lm").status_code == 404
+    v = ok(http.post("/models/lm/versions/from-logged-model", json={"model_id": model_id}), 201)
+    assert (v["version"], v["run_id"], v["source"]) == (1, rid, f"models:/{model_id}")
+
+
 def test_edit_routes_follow_roles(tmp_path: Path) -> None:
     with auth_server(tmp_path) as srv, srv.client(srv.admin_token) as admin:
         api = "/api/v1"

@@ -89,7 +89,7 @@ def test_logged_models_of_an_experiment_and_of_a_run(
     expect(row).to_contain_text("ready")
     expect(row.get_by_role("link", name="autolog-lr")).to_be_visible()
     expect(row).to_contain_text(key)
-    row.get_by_role("button", name=model["name"]).click()
+    row.get_by_role("button", name=model["name"], exact=True).click()
     detail = page.get_by_test_id("logged-model-detail")
     expect(detail).to_contain_text("C")
     expect(detail).to_contain_text("0.5")
@@ -105,6 +105,15 @@ def test_logged_models_of_an_experiment_and_of_a_run(
     page.goto(f"{filled.url}/runs/{autologged.run_id}")
     section = page.get_by_test_id("run-logged-models")
     expect(section).to_contain_text(autologged.model_id)
+    # an autologged model becomes a registered version from its row
+    section.get_by_test_id("register-logged-model").click()
+    dialog = page.get_by_test_id("register-dialog")
+    dialog.get_by_test_id("register-name").fill("autologged-lr")
+    dialog.get_by_role("button", name="Register").click()
+    page.wait_for_url("**/models/autologged-lr/versions/1")
+    with filled.api() as api:
+        v = api.get("/models/autologged-lr/versions/1").json()
+    assert (v["run_id"], v["source"]) == (autologged.run_id, f"models:/{autologged.model_id}")
 
 
 def test_dataset_page_names_runs_and_reads_mlflow_sources(

@@ -194,6 +194,8 @@ PERMISSIONS: dict[str, Need] = {
             "list_models": SIGNED_IN,
             "register": on(MODEL, EDITOR, f.model_new),  # and viewer on the run, inside
             "register_from_run": on(MODEL, EDITOR, f.model_new),  # and viewer on the run, inside
+            # and viewer on the logged model's experiment, inside
+            "register_logged_model": on(MODEL, EDITOR, f.model_new),
             "update_version": on(MODEL, EDITOR, f.model),  # a stage needs maintainer, inside
             **_all(
                 EDITOR,

@@ -21,3 +21,8 @@ class RunModelIn(_In):
     run_id: str = Field(description="the run whose artifacts hold the model folder")
     path: str = Field("", description="the model folder (holds MLmodel or modelyard.json)")
     description: str = ""
+
+
+class LoggedModelRegisterIn(_In):
+    model_id: str = Field(description="the logged model (m- and 32 hex characters)")
+    description: str = ""

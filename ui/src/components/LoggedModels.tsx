@@ -5,6 +5,7 @@ import { ago, num, time } from "../lib/format";
 import { latestMetrics, loggedModels, type LoggedModel } from "../lib/registry";
 import { useAsync } from "../lib/useAsync";
 import { Link } from "./Link";
+import { RegisterLoggedModel } from "./RegisterModel";
 import "./registry.css";
 
 const ORDERS: [string, string][] = [
@@ -59,7 +60,7 @@ export function LoggedModelTable({ models, hideRun = false }: { models: LoggedMo
   const [open, setOpen] = useState<string | null>(null);
   return (
     <table className="list logged-models">
-      <thead><tr><th>name</th><th>status</th>{!hideRun && <th>run</th>}<th>type</th><th>metrics (latest)</th><th>created</th></tr></thead>
+      <thead><tr><th>name</th><th>status</th>{!hideRun && <th>run</th>}<th>type</th><th>metrics (latest)</th><th>created</th><th><span className="sr-only">actions</span></th></tr></thead>
       <tbody>
         {models.map((m) => {
           const latest = Object.values(latestMetrics(m.metrics));
@@ -75,10 +76,11 @@ export function LoggedModelTable({ models, hideRun = false }: { models: LoggedMo
                 <td>{m.model_type}</td>
                 <td className="metrics">{latest.slice(0, 4).map((p) => <span key={p.key} className="badge">{p.key} {num(p.value)}</span>)}{latest.length > 4 && <span className="muted">+{latest.length - 4}</span>}</td>
                 <td title={time(m.created_at)}>{ago(m.created_at)}</td>
+                <td>{m.status === "READY" && <RegisterLoggedModel modelId={m.id} label={`${m.name} ${m.id}`} />}</td>
               </tr>
               {open === m.id && (
                 <tr>
-                  <td colSpan={hideRun ? 5 : 6}>
+                  <td colSpan={hideRun ? 6 : 7}>
                     <LoggedModelDetail model={m} />
                   </td>
                 </tr>

@@ -1,7 +1,8 @@
-/** Register the model a run logged in an artifact folder as a new version (a button and a
- * dialog: the model's name, completed from the existing ones, and a description). */
-import { useEffect, useRef, useState } from "react";
-import { api } from "../lib/api";
+/** Register a model a run logged as a new version: the model folder at an artifact path, or an
+ * MLflow 3 logged model (a button and a dialog: the model's name, completed from the existing
+ * ones, and a description). */
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import { api, type ModelVersion } from "../lib/api";
 import { navigate } from "../lib/route";
 import { registry } from "../lib/registry";
 import { refusal } from "./Action";
@@ -12,12 +13,39 @@ export function RegisterModel({ runId, path }: { runId: string; path: string }) 
   return (
     <>
       <button onClick={() => setOpen(true)} data-testid="register-model">Register model</button>
-      {open && <RegisterDialog runId={runId} path={path} onClose={() => setOpen(false)} />}
+      {open && (
+        <RegisterDialog
+          title={<>Register <code>{path || "the run's artifacts"}</code></>}
+          register={(name, description) => registry.registerFromRun(name, runId, path, description)}
+          onClose={() => setOpen(false)}
+        />
+      )}
     </>
   );
 }
 
-function RegisterDialog({ runId, path, onClose }: { runId: string; path: string; onClose: () => void }) {
+/** Register an MLflow 3 logged model (`models:/<id>`) as a new version. */
+export function RegisterLoggedModel({ modelId, label }: { modelId: string; label: string }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button onClick={() => setOpen(true)} aria-label={`register ${label}`} data-testid="register-logged-model">Register</button>
+      {open && (
+        <RegisterDialog
+          title={<>Register logged model <code>{label}</code></>}
+          register={(name, description) => registry.registerLoggedModel(name, modelId, description)}
+          onClose={() => setOpen(false)}
+        />
+      )}
+    </>
+  );
+}
+
+function RegisterDialog({ title, register, onClose }: {
+  title: ReactNode;
+  register: (name: string, description: string) => Promise<ModelVersion>;
+  onClose: () => void;
+}) {
   const ref = useRef<HTMLDialogElement>(null);
   const [names, setNames] = useState<string[]>([]);
   const [name, setName] = useState("");
@@ -33,7 +61,7 @@ function RegisterDialog({ runId, path, onClose }: { runId: string; path: string;
     setBusy(true);
     setError("");
     try {
-      const v = await registry.registerFromRun(name.trim(), runId, path, description);
+      const v = await register(name.trim(), description);
       onClose();
       navigate(`/models/${encodeURIComponent(v.name)}/versions/${v.version}`);
     } catch (e) {
@@ -41,11 +69,11 @@ function RegisterDialog({ runId, path, onClose }: { runId: string; path: string;
       setBusy(false);
     }
   };
-  const listId = `model-names-${runId}`;
+  const listId = "register-model-names";
   return (
     <dialog ref={ref} className="reason-dialog" aria-labelledby="register-title" data-testid="register-dialog" onCancel={(e) => { e.preventDefault(); onClose(); }}>
       <form method="dialog" onSubmit={(e) => { e.preventDefault(); if (name.trim() && !busy) void submit(); }}>
-        <h2 id="register-title">Register <code>{path || "the run's artifacts"}</code></h2>
+        <h2 id="register-title">{title}</h2>
         <label className="field">
           <span>Model name</span>
           <input value={name} onChange={(e) => setName(e.target.value)} list={listId} autoFocus required data-testid="register-name" />

@@ -72,6 +72,8 @@ export const registry = {
     request<unknown>("DELETE", `/models/${q(name)}/aliases/${q(alias)}?reason=${q(reason)}`),
   registerFromRun: (name: string, runId: string, path: string, description: string) =>
     request<ModelVersion>("POST", `/models/${q(name)}/versions/from-run`, { run_id: runId, path, description }),
+  registerLoggedModel: (name: string, modelId: string, description: string) =>
+    request<ModelVersion>("POST", `/models/${q(name)}/versions/from-logged-model`, { model_id: modelId, description }),
 };
 
 export const loggedModels = {

@@ -14,7 +14,12 @@ from modelyard.registry.service import RegistryService, parse_stage
 from modelyard.server import permissions
 from modelyard.server.deps import registry
 from modelyard.server.identity import Identity, identify
-from modelyard.server.registry_schemas import ModelUpdateIn, RunModelIn, TagReasonIn
+from modelyard.server.registry_schemas import (
+    LoggedModelRegisterIn,
+    ModelUpdateIn,
+    RunModelIn,
+    TagReasonIn,
+)
 from modelyard.server.responses import JSONOut
 from modelyard.server.run_access import require_runs
 from modelyard.server.schemas import AliasIn, CardIn, PackageIn, ReasonIn, VersionUpdateIn
@@ -355,3 +360,28 @@ async def set_card(
 async def compare(name: str, a: int, b: int, reg: RegistryService = Depends(registry)) -> JSONOut:
     """Params, metrics, signature and dependencies that differ between versions a and b."""
     return JSONOut(await run_in_threadpool(reg.compare, name, a, b))
+
+
+@router.post("/{name}/versions/from-logged-model", status_code=201)
+async def register_logged_model(
+    name: str,
+    body: LoggedModelRegisterIn,
+    request: Request,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """A new version from an MLflow 3 logged model; the first makes the model, and its creator
+    its maintainer. Needs viewer on the logged model's experiment."""
+    new = permissions.created(request)
+
+    def job() -> ModelVersion:
+        exp = reg.get_logged_model(body.model_id).experiment_id
+        permissions.require(request, Kind.EXPERIMENT, str(exp), Role.VIEWER)
+        found = reg.register_logged_model(
+            name, body.model_id, user=who.name, description=body.description, create_only=new
+        )
+        if new:
+            permissions.made(request, Kind.MODEL, found.name)
+        return found
+
+    return JSONOut(version_json(await run_in_threadpool(job)), status_code=201)
