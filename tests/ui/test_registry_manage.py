@@ -127,6 +127,10 @@ def test_dataset_page_names_runs_and_reads_mlflow_sources(
     expect(runs.get_by_role("link", name="autolog-lr")).to_be_visible()
     expect(runs).to_contain_text("autolog-ui")
     expect(runs).to_contain_text("read it (training)")
+    # MLflow's schema and profile, read as columns and a row count
+    expect(page.get_by_test_id("profile").locator(".profile-card")).to_have_count(4)
+    expect(page.get_by_test_id("profile-y")).to_contain_text("long")
+    expect(page.locator(".facts")).to_contain_text("60")
     review_shots(page, "dataset-page")
     page.goto(f"{filled.url}/datasets/churn-eval")
     expect(page.get_by_test_id("dataset-source")).to_contain_text("in-memory data")

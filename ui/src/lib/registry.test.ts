@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeSource, latestMetrics } from "./registry";
+import { datasetColumns, describeSource, latestMetrics } from "./registry";
 
 describe("MLflow dataset sources", () => {
   it("reads delta tables, uris, urls and code sources", () => {
@@ -21,5 +21,15 @@ describe("logged model metrics", () => {
       { key: "f1", value: 0.7, step: 0, timestamp: 1 },
     ]);
     expect([m.acc.value, m.f1.value]).toEqual([0.9, 0.7]);
+  });
+});
+
+describe("dataset columns", () => {
+  it("reads MLflow's colspec as well as modelyard's schema", () => {
+    expect(datasetColumns([{ mlflow_colspec: [{ type: "double", name: "a", required: true }, { type: "long", name: "y" }] }])).toEqual([
+      { name: "a", type: "double" },
+      { name: "y", type: "long" },
+    ]);
+    expect(datasetColumns([{ name: "f0", type: "double", nullable: false }])).toEqual([{ name: "f0", type: "double" }]);
   });
 });

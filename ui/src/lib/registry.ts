@@ -130,3 +130,24 @@ export function describeSource(source: string, sourceType = ""): string {
   }
   return Object.entries(s).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join(", ");
 }
+
+/** A dataset version's columns: its own schema, or the columns of an MLflow schema
+ * (`{"mlflow_colspec": [{name, type}]}` or `{"mlflow_tensorspec": ...}`) kept as MLflow sent it. */
+export function datasetColumns(schema: unknown[]): { name: string; type: string }[] {
+  const out: { name: string; type: string }[] = [];
+  for (const entry of schema) {
+    if (!entry || typeof entry !== "object") continue;
+    const e = entry as Record<string, unknown>;
+    const spec = e.mlflow_colspec ?? e.mlflow_tensorspec;
+    if (Array.isArray(spec)) {
+      spec.forEach((c, i) => {
+        const col = (c ?? {}) as Record<string, unknown>;
+        const type = typeof col.type === "string" ? col.type : JSON.stringify(col.type ?? col.tensor_spec ?? "");
+        out.push({ name: typeof col.name === "string" ? col.name : `#${i}`, type });
+      });
+    } else if (typeof e.name === "string") {
+      out.push({ name: e.name, type: typeof e.type === "string" ? e.type : "" });
+    }
+  }
+  return out;
+}

@@ -5,7 +5,7 @@ import { href, useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
 import { Link } from "../components/Link";
 import { LoadError } from "../components/NotFound";
-import { describeSource, experiments } from "../lib/registry";
+import { datasetColumns, describeSource, experiments } from "../lib/registry";
 
 export function DatasetsPage() {
   const list = useAsync(() => api.datasets(), []);
@@ -58,7 +58,7 @@ export function DatasetPage({ name }: { name: string }) {
       </header>
       <dl className="facts">
         <dt>digest</dt><dd><code>{current.digest.slice(0, 16)}…</code></dd>
-        <dt>rows</dt><dd>{current.num_rows?.toLocaleString("en-US") ?? "?"}</dd>
+        <dt>rows</dt><dd>{(current.num_rows ?? mlflowRows(current.profile))?.toLocaleString("en-US") ?? "?"}</dd>
         <dt>files</dt><dd>{current.num_files} ({bytes(current.size_bytes)})</dd>
         <dt>source</dt><dd data-testid="dataset-source">{sourceType ? <>{describeSource(current.source, sourceType)} <span className="muted small">(MLflow {sourceType} source)</span></> : current.source}</dd>
         <dt>registered</dt><dd>{time(current.created_at)} by {current.user}</dd>
@@ -88,13 +88,23 @@ export function DatasetPage({ name }: { name: string }) {
       )}
       <h2>Profile</h2>
       <div className="profiles" data-testid="profile">
-        {current.schema.map((col) => (
-          <ProfileCard key={col.name} name={col.name} type={col.type} profile={current.profile[col.name]} rows={current.num_rows} />
+        {datasetColumns(current.schema).map((col) => (
+          <ProfileCard key={col.name} name={col.name} type={col.type} profile={profileOf(current.profile, col.name)} rows={current.num_rows} />
         ))}
       </div>
       <p className="muted small"><Link to={href("/datasets")}>all datasets</Link></p>
     </section>
   );
+}
+
+/** MLflow's profile (`{"num_rows", "num_elements"}`) counts rows; modelyard's profiles columns. */
+function mlflowRows(profile: Record<string, unknown>): number | null {
+  return typeof profile.num_rows === "number" ? profile.num_rows : null;
+}
+
+function profileOf(profile: Record<string, ColumnProfile>, name: string): ColumnProfile | undefined {
+  const found = profile[name];
+  return found && typeof found === "object" ? found : undefined;
 }
 
 function ProfileCard({ name, type, profile, rows }: { name: string; type: string; profile: ColumnProfile | undefined; rows: number | null }) {
