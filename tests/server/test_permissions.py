@@ -251,6 +251,11 @@ def native_bodies(w: World) -> dict[str, Any]:
         "routes.registry:trust": {"reason": "read it"},
         "routes.registry:set_alias": {"version": 1},
         "routes.registry:set_card": {"card": "# card"},
+        "routes.registry:update_model": {"description": "d", "reason": "r"},
+        "routes.registry:set_model_tag": {"value": "v"},
+        "routes.registry:set_version_tag": {"value": "v"},
+        "routes.registry:register_from_run": {"run_id": w.run_id, "path": "a.txt"},
+        "routes.registry:register_logged_model": {"model_id": w.logged_model},
         "routes.promotions:propose": {"stage": "Production"},
         "routes.promotions:comment": {"text": "looks fine"},
         "routes.deployments:create": {

@@ -169,6 +169,8 @@ def test_theme_and_keyboard_navigation(page: Any, filled: Filled) -> None:
     expect(page).to_have_url(re.compile(r"/models$"))
     page.locator("body").press("g")
     page.locator("body").press("e")
+    expect(page.get_by_test_id("experiments")).to_be_visible()  # the overview
+    page.goto(f"{filled.url}/experiments/{filled.experiment_id}")
     expect(page.get_by_test_id("runs-table")).to_be_visible()
     page.locator("body").press("/")
     expect(page.get_by_test_id("filter")).to_be_focused()

@@ -1,6 +1,7 @@
 /** The shell: the session, top navigation, theme switch, and the page the URL names. */
 import { useEffect } from "react";
 import { Link } from "./components/Link";
+import { ExperimentGate, NotFound } from "./components/NotFound";
 import { UserMenu } from "./components/UserMenu";
 import { safeNext } from "./lib/access";
 import { match, navigate, useLocation } from "./lib/route";
@@ -13,17 +14,22 @@ import { LoginPage } from "./pages/Login";
 import { ComparePage } from "./pages/Compare";
 import { DatasetPage, DatasetsPage } from "./pages/Datasets";
 import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
+import { ExperimentsPage } from "./pages/Experiments";
 import { HelpPage } from "./pages/Help";
 import { ModelPage, ModelVersionPage, ModelsPage } from "./pages/Models";
 import { MonitoringIndexPage, MonitoringPage } from "./pages/Monitoring";
 import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
 import { ExperimentTracesPage, TracePage } from "./pages/Traces";
+import "./shell.css";
 
 function Page({ path }: { path: string }) {
   let m: Record<string, string> | null;
-  if (path === "/" || path === "/experiments") return <RunsPage experimentId={null} />;
-  if ((m = match("/experiments/:id", path))) return <RunsPage experimentId={Number(m.id)} />;
+  if (path === "/" || path === "/experiments") return <ExperimentsPage />;
+  if ((m = match("/experiments/:id", path))) {
+    const id = /^\d+$/.test(m.id) ? Number(m.id) : -1;
+    return <ExperimentGate key={m.id} id={id}><RunsPage experimentId={id} /></ExperimentGate>;
+  }
   if ((m = match("/experiments/:id/traces", path))) return <ExperimentTracesPage key={m.id} experimentId={Number(m.id)} />;
   if ((m = match("/runs/:id", path))) return <RunPage key={m.id} runId={m.id} />;
   if ((m = match("/traces/:id", path))) return <TracePage key={m.id} traceId={m.id} />;
@@ -41,7 +47,7 @@ function Page({ path }: { path: string }) {
   if (path === "/account") return <AccountPage />;
   if (path === "/admin") return <AdminPage />;
   if (path === "/audit") return <AuditPage />;
-  return <section className="main"><h1>Not found</h1><p>No page at <code>{path}</code>. <Link to="/">Go to the runs.</Link></p></section>;
+  return <NotFound what={"page at " + path} back="/experiments" backLabel="all experiments" />;
 }
 
 const NAV: [string, string, string][] = [
@@ -51,6 +57,12 @@ const NAV: [string, string, string][] = [
   ["/deployments", "Deployments", ""], // no `g` key yet
   ["/monitoring", "Monitoring", "o"],
 ];
+
+/** Whether a focused element takes keys itself (shortcuts leave them alone). */
+export function ownsKeys(target: EventTarget | null): boolean {
+  if (!(target instanceof Element)) return false;
+  return target.closest('a[href], button, input, textarea, select, summary, [contenteditable]:not([contenteditable="false"]), [role="textbox"], [role="combobox"], [role="button"], [role="link"], [role="menuitem"], [role="tab"], [role="option"], dialog') !== null;
+}
 
 export function App() {
   const { path, query } = useLocation();
@@ -68,7 +80,10 @@ export function App() {
   useEffect(() => {
     let pending = false;
     const onKey = (e: KeyboardEvent) => {
-      if ((e.target as HTMLElement).closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || ownsKeys(e.target)) {
+        pending = false;
+        return;
+      }
       if (pending) {
         pending = false;
         const to = NAV.find(([, , key]) => key === e.key);
@@ -88,6 +103,10 @@ export function App() {
   const section = path === "/" || path.startsWith("/experiments") || path.startsWith("/runs") || path.startsWith("/traces") || path === "/compare" ? "/experiments" : "/" + path.split("/")[1];
   return (
     <>
+      <a href="#content" className="skip-link" onClick={(e) => {
+        e.preventDefault();
+        document.getElementById("content")?.focus();
+      }}>Skip to content</a>
       <header className="topbar">
         <Link to="/" className="brand">modelyard</Link>
         {session && !signedOut && (
@@ -103,7 +122,7 @@ export function App() {
         <button className="theme" onClick={toggle} aria-label="switch theme" data-testid="theme">{theme === "dark" ? "☀ light" : "☾ dark"}</button>
         {session?.user && <UserMenu user={session.user} />}
       </header>
-      <main>
+      <main id="content" tabIndex={-1}>
         {state.status === "loading" && <section className="main"><p className="muted">Loading…</p></section>}
         {state.status === "error" && (
           <section className="main">

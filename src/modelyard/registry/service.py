@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from modelyard.registry.aliases import Aliases
 from modelyard.registry.checks import clean_alias, parse_stage
+from modelyard.registry.edits import Edits
 from modelyard.registry.logged_models import LoggedModels
 from modelyard.registry.models import Models
 from modelyard.registry.packages import Packages
 from modelyard.registry.provenance import Provenance
+from modelyard.registry.run_models import RunModels
 from modelyard.registry.versions import Versions
 
 __all__ = ["RegistryService", "clean_alias", "parse_stage"]
 
 
-class RegistryService(LoggedModels, Models, Versions, Aliases, Packages, Provenance):
+class RegistryService(
+    LoggedModels, Models, RunModels, Edits, Versions, Aliases, Packages, Provenance
+):
     """One object per store; safe to share between threads."""

@@ -31,15 +31,22 @@ class Versions(RegistryPart):
         description: str = "",
         tags: dict[str, str] | None = None,
         number: int | None = None,
+        create_missing: bool = False,
     ) -> ModelVersion:
         """Register files a run or a logged model holds; any other source is refused.
 
         ``number`` keeps the number a version had elsewhere (imports); it must be unused and
-        above every earlier number. By default the next number.
+        above every earlier number. By default the next number. ``create_missing`` creates
+        the model first when there is none of that name (in the same transaction).
         """
         clean_tags = v.clean_pairs(tags, "tag")
 
         def job(conn: Connection) -> ModelVersion:
+            if create_missing:
+                try:
+                    registry_repo.model_id(conn, name)
+                except NotFound:
+                    registry_repo.create_model(conn, v.clean_name(name, "model name"), "", {}, user)
             prefix, owner_run, owner_model = _resolve_source(conn, source, run_id, logged_model_id)
             version = ModelVersion(
                 name=name,

@@ -201,8 +201,17 @@ PERMISSIONS: dict[str, Need] = {
         {
             "list_models": SIGNED_IN,
             "register": on(MODEL, EDITOR, f.model_new),  # and viewer on the run, inside
+            "register_from_run": on(MODEL, EDITOR, f.model_new),  # and viewer on the run, inside
+            # and viewer on the logged model's experiment, inside
+            "register_logged_model": on(MODEL, EDITOR, f.model_new),
             "update_version": on(MODEL, EDITOR, f.model),  # a stage needs maintainer, inside
-            "set_card": on(MODEL, EDITOR, f.model),
+            **_all(
+                EDITOR,
+                MODEL,
+                f.model,
+                "set_card update_model set_model_tag delete_model_tag set_version_tag "
+                "delete_version_tag",
+            ),
             **_all(
                 VIEWER,
                 MODEL,
@@ -216,6 +225,14 @@ PERMISSIONS: dict[str, Need] = {
                 f.model,
                 "delete_version trust set_alias delete_alias rollback_alias",
             ),
+        },
+    ),
+    **_module(
+        "routes.logged_models",
+        {
+            "experiment_models": on(EXP, VIEWER, f.experiment_id),
+            "get_logged_model": on(EXP, VIEWER, f.m_logged_model),
+            "run_models": on(EXP, VIEWER, f.run),  # inputs of other experiments: readable ones
         },
     ),
     **_module(

@@ -1,9 +1,11 @@
 /** Datasets: every name, its versions, and each version's schema, profile and the runs that used it. */
-import { api, type ColumnProfile } from "../lib/api";
+import { api, ApiError, type ColumnProfile } from "../lib/api";
 import { bytes, num, time } from "../lib/format";
 import { href, useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
 import { Link } from "../components/Link";
+import { LoadError } from "../components/NotFound";
+import { datasetColumns, describeSource, experiments } from "../lib/registry";
 
 export function DatasetsPage() {
   const list = useAsync(() => api.datasets(), []);
@@ -31,11 +33,21 @@ export function DatasetPage({ name }: { name: string }) {
   const versions = useAsync(() => api.datasetVersions(name), [name]);
   const uses = useAsync(() => api.datasetRuns(name), [name]);
   const [v, setV] = useQueryParam("v");
-  if (versions.error) return <p className="error" role="alert">{versions.error.message}</p>;
+  const used = (uses.data ?? []).filter((u) => String(u.version) === (v || String(versions.data?.[versions.data.length - 1]?.version)));
+  const runIds = [...new Set(used.map((u) => u.run_id))].sort();
+  // the runs' names (one search by id; runs the caller may not read are left as ids)
+  const runs = useAsync(
+    (signal) => (runIds.length ? api.searchRuns({ filter: `attributes.run_id IN (${runIds.map((r) => `'${r}'`).join(", ")})`, max_results: 1000 }, signal) : Promise.resolve({ runs: [], next_page_token: null })),
+    [runIds.join(",")],
+  );
+  const exps = useAsync((signal) => (runIds.length ? experiments.list("all", signal) : Promise.resolve([])), [runIds.length > 0]);
+  if (versions.error) return <LoadError error={versions.error} what={`dataset ${name}`} back="/datasets" backLabel="all datasets" />;
   const all = versions.data ?? [];
   const current = all.find((x) => String(x.version) === v) ?? all[all.length - 1];
-  if (!current) return <p className="muted">Loading…</p>;
-  const used = (uses.data ?? []).filter((u) => u.version === current.version);
+  if (!current) return versions.data ? <LoadError error={new ApiError(404, "RESOURCE_DOES_NOT_EXIST", "no versions")} what={`dataset ${name}`} back="/datasets" backLabel="all datasets" /> : <p className="muted">Loading…</p>;
+  const named = new Map((runs.data?.runs ?? []).map((r) => [r.id, r]));
+  const expName = new Map((exps.data ?? []).map((e) => [e.id, e.name]));
+  const sourceType = current.tags["reference.source_type"] ?? "";
   return (
     <section className="main">
       <header className="page-head">
@@ -46,27 +58,53 @@ export function DatasetPage({ name }: { name: string }) {
       </header>
       <dl className="facts">
         <dt>digest</dt><dd><code>{current.digest.slice(0, 16)}…</code></dd>
-        <dt>rows</dt><dd>{current.num_rows?.toLocaleString("en-US") ?? "?"}</dd>
+        <dt>rows</dt><dd>{(current.num_rows ?? mlflowRows(current.profile))?.toLocaleString("en-US") ?? "?"}</dd>
         <dt>files</dt><dd>{current.num_files} ({bytes(current.size_bytes)})</dd>
-        <dt>source</dt><dd>{current.source}</dd>
+        <dt>source</dt><dd data-testid="dataset-source">{sourceType ? <>{describeSource(current.source, sourceType)} <span className="muted small">(MLflow {sourceType} source)</span></> : current.source}</dd>
         <dt>registered</dt><dd>{time(current.created_at)} by {current.user}</dd>
         {current.deleted_at && (<><dt>deleted</dt><dd>{time(current.deleted_at)} (files released; lineage kept)</dd></>)}
       </dl>
       {used.length > 0 && (
         <>
           <h2>Used by</h2>
-          <ul>{used.map((u) => <li key={u.run_id + u.direction}><Link to={`/runs/${u.run_id}`}>{u.run_id.slice(0, 12)}</Link> {u.direction === "input" ? "read it" : "wrote it"} {u.context && `(${u.context})`}</li>)}</ul>
+          <table className="list" data-testid="dataset-runs">
+            <thead><tr><th>run</th><th>experiment</th><th>status</th><th>use</th><th>started</th></tr></thead>
+            <tbody>
+              {used.map((u) => {
+                const r = named.get(u.run_id);
+                return (
+                  <tr key={u.run_id + u.direction + u.context}>
+                    <td><Link to={`/runs/${u.run_id}`}>{r?.name || u.run_id.slice(0, 12)}</Link></td>
+                    <td>{r ? <Link to={`/experiments/${r.experiment_id}`}>{expName.get(r.experiment_id) ?? r.experiment_id}</Link> : ""}</td>
+                    <td>{r?.status.toLowerCase() ?? ""}</td>
+                    <td>{u.direction === "input" ? "read it" : "wrote it"}{u.context ? ` (${u.context})` : ""}</td>
+                    <td>{r ? time(r.start_time) : ""}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
         </>
       )}
       <h2>Profile</h2>
       <div className="profiles" data-testid="profile">
-        {current.schema.map((col) => (
-          <ProfileCard key={col.name} name={col.name} type={col.type} profile={current.profile[col.name]} rows={current.num_rows} />
+        {datasetColumns(current.schema).map((col) => (
+          <ProfileCard key={col.name} name={col.name} type={col.type} profile={profileOf(current.profile, col.name)} rows={current.num_rows} />
         ))}
       </div>
       <p className="muted small"><Link to={href("/datasets")}>all datasets</Link></p>
     </section>
   );
+}
+
+/** MLflow's profile (`{"num_rows", "num_elements"}`) counts rows; modelyard's profiles columns. */
+function mlflowRows(profile: Record<string, unknown>): number | null {
+  return typeof profile.num_rows === "number" ? profile.num_rows : null;
+}
+
+function profileOf(profile: Record<string, ColumnProfile>, name: string): ColumnProfile | undefined {
+  const found = profile[name];
+  return found && typeof found === "object" ? found : undefined;
 }
 
 function ProfileCard({ name, type, profile, rows }: { name: string; type: string; profile: ColumnProfile | undefined; rows: number | null }) {

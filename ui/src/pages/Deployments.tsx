@@ -1,5 +1,6 @@
 /** Deployments: each one's traffic split, live figures per version, the rollout in progress, its history,
  * and promote / rollback (the REST API decides; a refusal is shown as the server words it). */
+import { LoadError } from "../components/NotFound";
 import { useRef, useState } from "react";
 import { api, type Deployment, type DeploymentStatus, type VersionFigures } from "../lib/api";
 import { time } from "../lib/format";
@@ -139,7 +140,8 @@ export function DeploymentPage({ name }: { name: string }) {
   // every change bumps the revision: the history is read again when it moves
   const events = useAsync(() => (revision === undefined ? Promise.resolve([]) : api.deploymentHistory(name)), [name, revision]);
   const s = live.data?.status;
-  if (!s) return <section className="main">{live.error ? <p className="error" role="alert">{live.error.message}</p> : <p className="muted">Loading…</p>}</section>;
+  if (!s && live.error) return <LoadError error={live.error} what={`deployment ${name}`} back="/deployments" backLabel="all deployments" />;
+  if (!s) return <section className="main"><p className="muted">Loading…</p></section>;
   const samples = live.data?.samples ?? [];
   return (
     <section className="main deployment">

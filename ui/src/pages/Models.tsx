@@ -6,14 +6,53 @@ import { href, useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
 import { Link } from "../components/Link";
 import { EditableMarkdown, Markdown } from "../components/Markdown";
+import { ExperimentLoggedModels } from "../components/LoggedModels";
+import { LoadError } from "../components/NotFound";
+import { ModelManage, VersionManage } from "../components/RegistryManage";
+import { experiments } from "../lib/registry";
 
 const q = encodeURIComponent;
 
 export function ModelsPage() {
-  const list = useAsync(() => api.models(), []);
+  const [tab, setTab] = useQueryParam("tab", "registered");
   return (
     <section className="main">
       <h1>Models</h1>
+      <nav className="tabs" role="tablist">
+        {[["registered", "Registered models"], ["logged", "Logged models"]].map(([t, label]) => (
+          <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "active" : ""} onClick={() => setTab(t, true)}>{label}</button>
+        ))}
+      </nav>
+      {tab === "logged" ? <LoggedTab /> : <RegisteredModels />}
+    </section>
+  );
+}
+
+/** MLflow 3 logged models of one experiment (the one picked, else the busiest). */
+function LoggedTab() {
+  const list = useAsync((signal) => experiments.list("active", signal), []);
+  const [exp, setExp] = useQueryParam("exp");
+  const all = list.data ?? [];
+  const picked = all.find((e) => String(e.id) === exp) ?? [...all].sort((a, b) => (b.last_run_at ?? 0) - (a.last_run_at ?? 0))[0];
+  return (
+    <div>
+      <div className="toolbar">
+        <label>experiment{" "}
+          <select value={picked?.id ?? ""} onChange={(e) => setExp(e.target.value)} aria-label="experiment" data-testid="logged-experiment">
+            {all.map((e) => <option key={e.id} value={e.id}>{e.name}</option>)}
+          </select>
+        </label>
+      </div>
+      {list.error && <p className="error" role="alert">{list.error.message}</p>}
+      {picked && <ExperimentLoggedModels key={picked.id} experimentId={picked.id} />}
+    </div>
+  );
+}
+
+function RegisteredModels() {
+  const list = useAsync(() => api.models(), []);
+  return (
+    <>
       {list.error && <p className="error">{list.error.message}</p>}
       <table className="list" data-testid="models">
         <thead><tr><th>name</th><th>aliases</th><th>latest</th><th>updated</th></tr></thead>
@@ -31,8 +70,8 @@ export function ModelsPage() {
           })}
         </tbody>
       </table>
-      {list.data?.models.length === 0 && <p className="muted">No registered models yet: <code>my.models.log(model, "name")</code>.</p>}
-    </section>
+      {list.data?.models.length === 0 && <p className="muted">No registered models yet: <code>my.models.log(model, "name")</code>, or "Register model" on a run's model folder.</p>}
+    </>
   );
 }
 
@@ -42,9 +81,13 @@ export function ModelPage({ name }: { name: string }) {
   const model = useAsync(() => api.model(name), [name]);
   const versions = useAsync(() => api.modelVersions(name), [name]);
   const [tab, setTab] = useQueryParam("tab", "versions");
-  if (model.error) return <p className="error" role="alert">{model.error.message}</p>;
+  if (model.error) return <LoadError error={model.error} what={`model ${name}`} back="/models" backLabel="all models" />;
   if (!model.data) return <p className="muted">Loading…</p>;
   const all = versions.data?.versions ?? [];
+  const changed = () => {
+    model.reload();
+    versions.reload();
+  };
   return (
     <section className="main">
       <header className="page-head">
@@ -54,7 +97,8 @@ export function ModelPage({ name }: { name: string }) {
         ))}
         <Link to={href("/deployments", { model: name })}>deployments</Link>
       </header>
-      {model.data.description && <p>{model.data.description}</p>}
+      {model.data.description && <p data-testid="model-description">{model.data.description}</p>}
+      <ModelManage model={model.data} versions={all} onChange={changed} />
       <nav className="tabs" role="tablist">
         {TABS.map((t) => <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "active" : ""} onClick={() => setTab(t, true)}>{t}</button>)}
       </nav>
@@ -100,6 +144,9 @@ function describe(e: HistoryEntry): string {
     case "alias_deleted": return `alias ${d.alias} removed`;
     case "stage_changed": return `v${e.version}: ${d.old ?? "None"} → ${d.new}`;
     case "version_created": return `v${e.version} registered`;
+    case "description_changed": return `${e.version ? `v${e.version} ` : ""}description changed`;
+    case "tag_set": return `${e.version ? `v${e.version} ` : ""}tag ${d.key}=${d.value}`;
+    case "tag_deleted": return `${e.version ? `v${e.version} ` : ""}tag ${d.key} removed`;
     default: return `${e.action.replace(/_/g, " ")}${e.version ? ` v${e.version}` : ""}`;
   }
 }
@@ -212,15 +259,18 @@ export function ModelVersionPage({ name, version }: { name: string; version: num
   const lineage = useAsync(() => api.lineage(name, version), [name, version]);
   const versions = useAsync(() => api.modelVersions(name), [name]);
   const v = versions.data?.versions.find((x) => x.version === version);
-  if (lineage.error) return <p className="error" role="alert">{lineage.error.message}</p>;
+  if (lineage.error) return <LoadError error={lineage.error} what={`version ${version} of model ${name}`} back={`/models/${q(name)}`} backLabel={`all versions of ${name}`} />;
   const l = lineage.data;
   return (
     <section className="main">
       <header className="page-head">
         <h1><Link to={`/models/${q(name)}`}>{name}</Link> v{version}</h1>
         {v?.aliases.map((a) => <span key={a} className="badge">{a}</span>)}
-        {v && v.stage !== "None" && <span className="badge">{v.stage}</span>}
+        {v && v.stage !== "None" && <span className="badge" data-testid="stage-badge">{v.stage}</span>}
       </header>
+      {v?.description && <p data-testid="version-description">{v.description}</p>}
+      {v && <VersionManage version={v} versions={versions.data?.versions ?? []} onChange={versions.reload} />}
+
       <div className="grid-2">
         <div data-testid="lineage">
           <h2>Lineage</h2>

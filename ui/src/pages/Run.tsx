@@ -16,6 +16,8 @@ import { ERROR_TAG, userTag } from "../lib/runEdits";
 import "./run.css";
 import { bytes } from "../lib/format";
 import { RunTraces } from "./Traces";
+import { LoggedModels } from "../components/LoggedModels";
+import { RegisterModelHere } from "../components/RegisterModel";
 
 const TABS = ["overview", "charts", "system", "artifacts", "traces"] as const;
 
@@ -54,6 +56,7 @@ export function RunPage({ runId }: { runId: string }) {
         ))}
       </nav>
       {tab === "overview" && <Overview run={r} onChange={run.reload} />}
+      {tab === "overview" && <LoggedModels runId={r.id} />}
       {tab === "charts" && <MetricCharts runs={[r]} keys={Object.keys(r.metrics).filter((k) => !k.startsWith("system/"))} />}
       {tab === "system" && <MetricCharts runs={[r]} keys={Object.keys(r.metrics).filter((k) => k.startsWith("system/"))} empty="No system metrics were logged for this run." />}
       {tab === "artifacts" && <Artifacts runId={r.id} />}
@@ -175,6 +178,7 @@ function Artifacts({ runId }: { runId: string }) {
           ))}
         </div>
         {listing.error && <p className="error">{listing.error.message}</p>}
+        <RegisterModelHere runId={runId} dir={current} entries={listing.data} />
         <ul>
           {(listing.data ?? []).map((a: Artifact) => {
             const full = current ? `${current}/${a.path}` : a.path; // listings name entries relative to the folder

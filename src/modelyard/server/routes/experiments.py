@@ -16,6 +16,7 @@ from modelyard.server.schemas import (
     ExperimentUpdateIn,
     TagValueIn,
 )
+from modelyard.tracking.activity import Activity, experiment_activity
 from modelyard.tracking.entities import ViewType
 from modelyard.tracking.service import TrackingService
 
@@ -29,9 +30,17 @@ def list_experiments(
     view: Literal["active", "deleted", "all"] = "active",
     svc: TrackingService = Depends(tracking),
 ) -> JSONOut:
-    """The experiments the caller may read."""
+    """The experiments the caller may read, each with ``runs`` (active runs) and
+    ``last_run_at`` (the latest start or end of one, ms; null without runs)."""
     readable = permissions.readable(request, Kind.EXPERIMENT)
-    return JSONOut([e.to_json() for e in svc.list_experiments(ViewType(view), readable)])
+    found = svc.list_experiments(ViewType(view), readable)
+    activity = experiment_activity(svc.db)
+    none = Activity(0, None)
+    out = []
+    for exp in found:
+        seen = activity.get(exp.id, none)
+        out.append({**exp.to_json(), "runs": seen.runs, "last_run_at": seen.last_run_at})
+    return JSONOut(out)
 
 
 @router.post("", responses=_ONE, status_code=201)

@@ -9,11 +9,17 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.access.entities import Kind, Role
-from modelyard.registry.entities import ModelVersion
+from modelyard.registry.entities import ModelVersion, RegisteredModel
 from modelyard.registry.service import RegistryService, parse_stage
 from modelyard.server import permissions
 from modelyard.server.deps import registry
 from modelyard.server.identity import Identity, identify
+from modelyard.server.registry_schemas import (
+    LoggedModelRegisterIn,
+    ModelUpdateIn,
+    RunModelIn,
+    TagReasonIn,
+)
 from modelyard.server.responses import JSONOut
 from modelyard.server.run_access import require_runs
 from modelyard.server.schemas import AliasIn, CardIn, PackageIn, ReasonIn, VersionUpdateIn
@@ -124,7 +130,7 @@ async def update_version(
         await run_in_threadpool(permissions.require, request, Kind.MODEL, name, Role.MAINTAINER)
 
     def job() -> ModelVersion:
-        return reg.update_version(
+        return reg.edit_version(
             name,
             version,
             description=body.description,
@@ -135,6 +141,115 @@ async def update_version(
         )
 
     return JSONOut(version_json(await run_in_threadpool(job)))
+
+
+@router.patch("/{name}")
+async def update_model(
+    name: str,
+    body: ModelUpdateIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Change the model's description (recorded in its history with the reason)."""
+
+    def job() -> RegisteredModel:
+        return reg.edit_model(name, description=body.description, user=who.name, reason=body.reason)
+
+    return JSONOut(model_json(await run_in_threadpool(job)))
+
+
+@router.put("/{name}/tags/{key:path}")
+async def set_model_tag(
+    name: str,
+    key: str,
+    body: TagReasonIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Set one tag of the model (recorded in its history with the reason)."""
+
+    def job() -> RegisteredModel:
+        return reg.edit_model(name, tags={key: body.value}, user=who.name, reason=body.reason)
+
+    return JSONOut(model_json(await run_in_threadpool(job)))
+
+
+@router.delete("/{name}/tags/{key:path}")
+async def delete_model_tag(
+    name: str,
+    key: str,
+    reason: str = "",
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    def job() -> RegisteredModel:
+        return reg.edit_model(name, deleted_tag=key, user=who.name, reason=reason)
+
+    return JSONOut(model_json(await run_in_threadpool(job)))
+
+
+@router.put("/{name}/versions/{version}/tags/{key:path}")
+async def set_version_tag(
+    name: str,
+    version: int,
+    key: str,
+    body: TagReasonIn,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """Set one tag of a version (recorded in the model's history with the reason)."""
+
+    def job() -> ModelVersion:
+        return reg.edit_version(
+            name, version, tags={key: body.value}, user=who.name, reason=body.reason
+        )
+
+    return JSONOut(version_json(await run_in_threadpool(job)))
+
+
+@router.delete("/{name}/versions/{version}/tags/{key:path}")
+async def delete_version_tag(
+    name: str,
+    version: int,
+    key: str,
+    reason: str = "",
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    def job() -> ModelVersion:
+        return reg.edit_version(name, version, deleted_tag=key, user=who.name, reason=reason)
+
+    return JSONOut(version_json(await run_in_threadpool(job)))
+
+
+@router.post("/{name}/versions/from-run", status_code=201)
+async def register_from_run(
+    name: str,
+    body: RunModelIn,
+    request: Request,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """A new version from a model folder in a run's artifacts (``MLmodel`` or a modelyard
+    package); the first makes the model, and its creator its maintainer. Needs viewer on the
+    run's experiment."""
+    new = permissions.created(request)
+
+    def job() -> ModelVersion:
+        require_runs(request, [body.run_id])
+        found = reg.register_run_model(
+            name,
+            body.run_id,
+            body.path,
+            user=who.name,
+            description=body.description,
+            create_only=new,
+        )
+        if new:
+            permissions.made(request, Kind.MODEL, found.name)
+        return found
+
+    return JSONOut(version_json(await run_in_threadpool(job)), status_code=201)
 
 
 @router.delete("/{name}/versions/{version}")
@@ -245,3 +360,28 @@ async def set_card(
 async def compare(name: str, a: int, b: int, reg: RegistryService = Depends(registry)) -> JSONOut:
     """Params, metrics, signature and dependencies that differ between versions a and b."""
     return JSONOut(await run_in_threadpool(reg.compare, name, a, b))
+
+
+@router.post("/{name}/versions/from-logged-model", status_code=201)
+async def register_logged_model(
+    name: str,
+    body: LoggedModelRegisterIn,
+    request: Request,
+    reg: RegistryService = Depends(registry),
+    who: Identity = Depends(identify),
+) -> JSONOut:
+    """A new version from an MLflow 3 logged model; the first makes the model, and its creator
+    its maintainer. Needs viewer on the logged model's experiment."""
+    new = permissions.created(request)
+
+    def job() -> ModelVersion:
+        exp = reg.get_logged_model(body.model_id).experiment_id
+        permissions.require(request, Kind.EXPERIMENT, str(exp), Role.VIEWER)
+        found = reg.register_logged_model(
+            name, body.model_id, user=who.name, description=body.description, create_only=new
+        )
+        if new:
+            permissions.made(request, Kind.MODEL, found.name)
+        return found
+
+    return JSONOut(version_json(await run_in_threadpool(job)), status_code=201)
