@@ -144,6 +144,7 @@ PERMISSIONS: dict[str, Need] = {
             "search_runs": SIGNED_IN,
             "metric_histories": SIGNED_IN,  # every run named is checked inside
             "gc": server(ADMIN),
+            "experiment_field_values": on(EXP, VIEWER, f.experiment_id),
             **_all(VIEWER, EXP, f.run, "get_run metric_history"),
             **_all(EDITOR, EXP, f.run, "update_run delete_run restore_run delete_run_tag"),
         },

@@ -1,17 +1,48 @@
-/** The search box: the run search grammar with completion and the server's error shown inline. */
+/** The search box: the run search grammar with completion of fields, operators, AND/OR and
+ * known values (asked of the server), and the server's error shown inline. */
 import { useEffect, useMemo, useRef, useState } from "react";
-import { apply, complete, type Keys } from "../lib/complete";
+import { apply, complete, valueField, type Keys } from "../lib/complete";
+import { isControl } from "../lib/keys";
+import { runsApi } from "../lib/runsApi";
 
 export interface FilterError {
   message: string;
   position: number | null;
 }
 
-export function FilterBar({ value, onSubmit, keys, error }: {
+/** Known values of the field being typed (`params.lr = '0.`): asked of the server after a short
+ * pause, the answers kept per field and prefix. */
+function useValues(experimentId: number | null, field: string | null, prefix: string): string[] {
+  const cache = useRef(new Map<string, string[]>());
+  const [, setTick] = useState(0);
+  const key = field === null ? "" : `${field}\u0000${prefix}`;
+  useEffect(() => {
+    if (experimentId === null || field === null || cache.current.has(key)) return;
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => {
+      runsApi
+        .values(experimentId, field, prefix, 50, ctrl.signal)
+        .then((answer) => { cache.current.set(key, answer.values); setTick((t) => t + 1); })
+        .catch(() => { if (!ctrl.signal.aborted) cache.current.set(key, []); });
+    }, 120);
+    return () => { clearTimeout(timer); ctrl.abort(); };
+  }, [experimentId, field, prefix, key]);
+  if (field === null) return [];
+  // while a longer prefix is asked, narrow the answer for a shorter one
+  for (let p = prefix; ; p = p.slice(0, -1)) {
+    const hit = cache.current.get(`${field}\u0000${p}`);
+    if (hit) return hit.filter((v) => v.startsWith(prefix));
+    if (!p) return [];
+  }
+}
+
+export function FilterBar({ value, onSubmit, keys, error, experimentId = null }: {
   value: string;
   onSubmit: (text: string) => void;
   keys: Keys;
   error: FilterError | null;
+  /** the experiment whose runs' values are offered */
+  experimentId?: number | null;
 }) {
   const [text, setText] = useState(value);
   const [cursor, setCursor] = useState(0);
@@ -21,7 +52,7 @@ export function FilterBar({ value, onSubmit, keys, error }: {
   useEffect(() => setText(value), [value]);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "/" && !(e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement)) {
+      if (e.key === "/" && !e.ctrlKey && !e.metaKey && !e.altKey && !isControl(e.target)) {
         e.preventDefault();
         input.current?.focus();
       }
@@ -29,7 +60,9 @@ export function FilterBar({ value, onSubmit, keys, error }: {
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, []);
-  const completion = useMemo(() => complete(text, cursor, keys, 12), [text, cursor, keys]);
+  const wanted = useMemo(() => valueField(text, cursor), [text, cursor]);
+  const values = useValues(experimentId, wanted?.field ?? null, wanted?.prefix ?? "");
+  const completion = useMemo(() => complete(text, cursor, keys, 12, values), [text, cursor, keys, values]);
   const show = open && completion.items.length > 0;
 
   const choose = (i: number) => {

@@ -1,4 +1,5 @@
-/** The runs table: TanStack Table for columns and grouping, rows virtualised so 10,000 runs scroll freely. */
+/** The runs table: TanStack Table for grouping, nested runs under their parents, rows virtualised
+ * so 10,000 runs scroll freely; a sticky name column and columns resized by dragging. */
 import {
   type ColumnDef,
   type ExpandedState,
@@ -11,11 +12,18 @@ import {
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useEffect, useMemo, useRef, useState } from "react";
 import type { Run } from "../lib/api";
-import { cellValue, columnLabel, parseColumn, sortField } from "../lib/columns";
+import { cellValue, columnField, columnLabel, parseColumn, sortField } from "../lib/columns";
 import { duration, num, time } from "../lib/format";
+import { isShortcut } from "../lib/keys";
+import { nest } from "../lib/nesting";
 import { href, navigate } from "../lib/route";
+import { clampWidth, useColumnWidths } from "../lib/widths";
+import "./RunsTable.css";
 
 const ROW = 30;
+const NO_RUNS: Run[] = []; // one array: a new one each render would reset the table's state each render
+const CHECK = 36;
+export const ATTRIBUTE_IDS = ["name", "status", "start_time", "duration", "user"];
 
 export interface RunsTableProps {
   runs: Run[];
@@ -25,14 +33,15 @@ export interface RunsTableProps {
   group: string;
   selected: Set<string>;
   onSelect: (ids: string[], on: boolean) => void;
+  /** parents whose children are shown */
+  open: Set<string>;
+  onToggle: (id: string) => void;
 }
 
-function width(id: string): number {
-  if (id === "name") return 240;
-  if (id === "start_time") return 170;
-  if (id === "status") return 90;
-  return 110;
-}
+/** One line of the table: a group's header, or a run (at a nesting depth, with its child count). */
+type Line =
+  | { kind: "group"; row: Row<Run> }
+  | { kind: "run"; run: Run; depth: number; children: number };
 
 function render(run: Run, id: string) {
   const value = cellValue(run, id);
@@ -40,13 +49,6 @@ function render(run: Run, id: string) {
   if (id === "start_time") return time(value as number);
   if (id === "duration") return duration(value as number);
   if (id === "status") return <span className={"status " + run.status.toLowerCase()}>{run.status.toLowerCase()}</span>;
-  if (id === "name") {
-    return (
-      <a href={`/runs/${run.id}`} onClick={(e) => { e.preventDefault(); navigate(`/runs/${run.id}`); }} title={run.id}>
-        {run.parent_id ? "↳ " : ""}{run.name || run.id.slice(0, 8)}
-      </a>
-    );
-  }
   return typeof value === "number" ? num(value) : value;
 }
 
@@ -60,17 +62,17 @@ function mean(rows: Row<Run>[], id: string): number | null {
   return n ? sum / n : null;
 }
 
-export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, group, selected, onSelect }: RunsTableProps) {
+export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, group, selected, onSelect, open, onToggle }: RunsTableProps) {
   const [expanded, setExpanded] = useState<ExpandedState>(true);
   const [focus, setFocus] = useState(0);
-  const ids = useMemo(() => ["name", "status", "start_time", "duration", "user", ...columns], [columns]);
+  const [widthOf, setWidth] = useColumnWidths();
+  const ids = useMemo(() => [...ATTRIBUTE_IDS, ...columns], [columns]);
   const defs = useMemo<ColumnDef<Run>[]>(
     () => [
       ...ids.map((id) => ({
         id,
         accessorFn: (run: Run) => cellValue(run, id),
         header: columnLabel(id),
-        size: width(id),
         getGroupingValue: (run: Run) => String(cellValue(run, id) ?? "(none)"),
       })),
       ...(group && !ids.includes(group) ? [{ id: group, accessorFn: (run: Run) => String(cellValue(run, group) ?? "(none)") }] : []),
@@ -79,7 +81,7 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
   );
   const grouping = useMemo(() => (group ? [group] : []), [group]);
   const table = useReactTable({
-    data: runs,
+    data: group ? runs : NO_RUNS,
     columns: defs,
     state: { grouping, expanded },
     onExpandedChange: setExpanded,
@@ -89,93 +91,98 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
     getExpandedRowModel: getExpandedRowModel(),
     autoResetExpanded: false,
   });
-  const rows = table.getRowModel().rows;
+  const groupedRows = table.getRowModel().rows;
+  const lines = useMemo<Line[]>(
+    () =>
+      group
+        ? groupedRows.map((row) => (row.getIsGrouped() ? { kind: "group", row } : { kind: "run", run: row.original, depth: 0, children: 0 }))
+        : nest(runs, open).map((n) => ({ kind: "run", ...n })),
+    [group, groupedRows, runs, open],
+  );
   const scroller = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({
-    count: rows.length,
+    count: lines.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW,
     overscan: 12,
   });
-  const total = ids.reduce((w, id) => w + width(id), 36);
+  const widths = useMemo(() => ids.map(widthOf), [ids, widthOf]);
+  const total = widths.reduce((w, x) => w + x, CHECK);
+  const labelWidth = CHECK + widths.slice(0, ATTRIBUTE_IDS.length).reduce((w, x) => w + x, 0);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      const target = e.target as HTMLElement;
-      if (target.closest("input, textarea, select")) return;
-      if (e.key === "j" || e.key === "ArrowDown") { e.preventDefault(); setFocus((f) => Math.min(rows.length - 1, f + 1)); }
+      if (!isShortcut(e)) return;
+      const line = lines[focus];
+      if (e.key === "j" || e.key === "ArrowDown") { e.preventDefault(); setFocus((f) => Math.min(lines.length - 1, f + 1)); }
       else if (e.key === "k" || e.key === "ArrowUp") { e.preventDefault(); setFocus((f) => Math.max(0, f - 1)); }
       else if (e.key === "x" || e.key === " ") {
-        const row = rows[focus];
-        if (row && !row.getIsGrouped()) { e.preventDefault(); onSelect([row.id], !selected.has(row.id)); }
+        if (line?.kind === "run") { e.preventDefault(); onSelect([line.run.id], !selected.has(line.run.id)); }
       } else if (e.key === "Enter" || e.key === "o") {
-        const row = rows[focus];
-        if (row && !row.getIsGrouped()) navigate(`/runs/${row.id}`);
-        else if (row) row.toggleExpanded();
+        if (line?.kind === "run") navigate(`/runs/${line.run.id}`);
+        else if (line) line.row.toggleExpanded();
+      } else if ((e.key === "ArrowRight" || e.key === "ArrowLeft" || e.key === "l" || e.key === "h") && line?.kind === "run" && line.children) {
+        const want = e.key === "ArrowRight" || e.key === "l";
+        if (want !== open.has(line.run.id)) { e.preventDefault(); onToggle(line.run.id); }
       }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [rows, focus, selected, onSelect]);
-  useEffect(() => { if (rows.length) virtual.scrollToIndex(Math.min(focus, rows.length - 1)); }, [focus]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [lines, focus, selected, onSelect, open, onToggle]);
+  useEffect(() => { if (lines.length) virtual.scrollToIndex(Math.min(focus, lines.length - 1)); }, [focus]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const allSelected = runs.length > 0 && runs.every((r) => selected.has(r.id));
   return (
-    <div className="runs-table" data-testid="runs-table" data-rows={runs.length} role="table" aria-rowcount={rows.length + 1}>
+    <div className="runs-table" data-testid="runs-table" data-rows={runs.length} role="table" aria-rowcount={lines.length + 1}>
       <div className="scroll" ref={scroller} data-testid="runs-scroll">
         <div className="thead" style={{ width: total }} role="row">
-          <div className="th check">
+          <div className="th check sticky" style={{ left: 0 }}>
             <input type="checkbox" aria-label="select all" checked={allSelected} onChange={() => onSelect(runs.map((r) => r.id), !allSelected)} />
           </div>
-          {ids.map((id) => {
-            const sortable = sortField(id) !== null;
-            const dir = sort === id ? "asc" : sort === "-" + id ? "desc" : "";
-            const kind = parseColumn(id).kind;
-            return (
-              <div
-                key={id}
-                className={`th ${kind} ${sortable ? "sortable" : ""}`}
-                style={{ width: width(id) }}
-                title={id + (sortable ? " (click to sort)" : "")}
-                role="columnheader"
-                aria-sort={dir === "asc" ? "ascending" : dir === "desc" ? "descending" : "none"}
-                onClick={() => sortable && onSort(dir === "desc" ? id : "-" + id)}
-              >
-                {kind !== "a" && <span className="kind">{kind}</span>}
-                {columnLabel(id)}
-                {dir && <span className="arrow">{dir === "asc" ? " ▲" : " ▼"}</span>}
-              </div>
-            );
-          })}
+          {ids.map((id, i) => (
+            <Header key={id} id={id} width={widths[i]} sort={sort} onSort={onSort} onResize={(px) => setWidth(id, px)} />
+          ))}
         </div>
         <div style={{ height: virtual.getTotalSize(), width: total, position: "relative" }}>
           {virtual.getVirtualItems().map((item) => {
-            const row = rows[item.index];
+            const line = lines[item.index];
             const style = { transform: `translateY(${item.start}px)`, width: total };
-            if (row.getIsGrouped()) {
+            if (line.kind === "group") {
+              const row = line.row;
+              const label = `${columnLabel(group)} = ${String(row.groupingValue)}`;
               return (
-                <div key={row.id} className="tr group" style={style} data-testid="group-row" role="row" aria-expanded={row.getIsExpanded()} onClick={() => row.toggleExpanded()}>
-                  <div className="td group-label">
+                <div key={row.id} className={`tr group ${item.index === focus ? "focused" : ""}`} style={style} data-testid="group-row" role="row" aria-expanded={row.getIsExpanded()} onClick={() => row.toggleExpanded()}>
+                  <div className="td group-label sticky" style={{ width: labelWidth, left: 0 }} title={label} role="cell">
                     {row.getIsExpanded() ? "▾" : "▸"} {columnLabel(group)} = <b>{String(row.groupingValue)}</b>{" "}
                     <span className="muted">({row.subRows.length} runs)</span>
                   </div>
-                  {columns.filter((c) => parseColumn(c).kind === "m").slice(0, 3).map((c) => {
-                    const m = mean(row.subRows, c);
-                    return m === null ? null : <div key={c} className="td muted">mean {columnLabel(c)} {num(m)}</div>;
+                  {columns.map((c, i) => {
+                    const m = parseColumn(c).kind === "m" ? mean(row.subRows, c) : null;
+                    return (
+                      <div key={c} className={"td " + parseColumn(c).kind} style={{ width: widths[ATTRIBUTE_IDS.length + i] }} role="cell" data-col={c} title={m === null ? undefined : `mean ${columnField(c)} over the group's runs`}>
+                        {m === null ? "" : <span className="mean">{num(m)}</span>}
+                      </div>
+                    );
                   })}
                 </div>
               );
             }
             return (
               <RunRow
-                key={row.id}
-                run={row.original}
+                key={line.run.id}
+                run={line.run}
+                depth={line.depth}
+                children={line.children}
+                isOpen={open.has(line.run.id)}
+                onToggle={onToggle}
                 ids={ids}
+                widths={widths}
                 width={total}
                 top={item.start}
-                selected={selected.has(row.id)}
+                selected={selected.has(line.run.id)}
                 focused={item.index === focus}
-                onFocus={() => setFocus(item.index)}
+                index={item.index}
+                onFocus={setFocus}
                 onSelect={onSelect}
               />
             );
@@ -186,43 +193,163 @@ export const RunsTable = memo(function RunsTable({ runs, columns, sort, onSort, 
   );
 });
 
-/** One run's cells; memoised, so scrolling only moves rows and renders the ones coming into view. */
-const RowCells = memo(function RowCells({ run, ids }: { run: Run; ids: string[] }) {
+/** A column's header: a sort button and a drag handle (arrow keys resize it too). */
+function Header({ id, width, sort, onSort, onResize }: {
+  id: string;
+  width: number;
+  sort: string;
+  onSort: (sort: string) => void;
+  onResize: (px: number) => void;
+}) {
+  const sortable = sortField(id) !== null;
+  const dir = sort === id ? "asc" : sort === "-" + id ? "desc" : "";
+  const kind = parseColumn(id).kind;
+  const label = (
+    <>
+      {kind !== "a" && <span className="kind">{kind}</span>}
+      {columnLabel(id)}
+      {dir && <span className="arrow">{dir === "asc" ? " ▲" : " ▼"}</span>}
+    </>
+  );
+  const drag = (e: React.PointerEvent<HTMLSpanElement>) => {
+    e.preventDefault();
+    e.stopPropagation();
+    const start = e.clientX;
+    const handle = e.currentTarget;
+    handle.setPointerCapture(e.pointerId);
+    const move = (ev: PointerEvent) => onResize(width + ev.clientX - start);
+    const up = () => {
+      handle.removeEventListener("pointermove", move);
+      handle.removeEventListener("pointerup", up);
+      handle.removeEventListener("pointercancel", up);
+    };
+    handle.addEventListener("pointermove", move);
+    handle.addEventListener("pointerup", up);
+    handle.addEventListener("pointercancel", up);
+  };
+  return (
+    <div
+      className={`th ${kind} ${sortable ? "sortable" : ""} ${id === "name" ? "sticky" : ""}`}
+      style={{ width, left: id === "name" ? CHECK : undefined }}
+      title={columnField(id) + (sortable ? " (click to sort)" : "")}
+      role="columnheader"
+      data-col={id}
+      aria-sort={dir === "asc" ? "ascending" : dir === "desc" ? "descending" : "none"}
+    >
+      {sortable ? (
+        <button type="button" className="th-sort" onClick={() => onSort(dir === "desc" ? id : "-" + id)}>{label}</button>
+      ) : (
+        <span className="th-label">{label}</span>
+      )}
+      <span
+        className="resize"
+        role="separator"
+        aria-orientation="vertical"
+        aria-label={`resize ${columnLabel(id)}`}
+        aria-valuenow={width}
+        tabIndex={0}
+        data-testid={`resize-${id}`}
+        onPointerDown={drag}
+        onClick={(e) => e.stopPropagation()}
+        onKeyDown={(e) => {
+          if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
+            e.preventDefault();
+            onResize(clampWidth(width + (e.key === "ArrowRight" ? 16 : -16)));
+          }
+        }}
+      />
+    </div>
+  );
+}
+
+/** The name cell: indented by depth, a toggle for a parent's children, the name cut with an ellipsis (full in its tooltip). */
+function NameCell({ run, depth, children, isOpen, onToggle, width }: {
+  run: Run;
+  depth: number;
+  children: number;
+  isOpen: boolean;
+  onToggle: (id: string) => void;
+  width: number;
+}) {
+  const name = run.name || run.id.slice(0, 8);
+  return (
+    <div className="td a name sticky" style={{ width, left: CHECK }} role="cell">
+      <span className="nest" style={{ width: 18 + depth * 16 }}>
+        {children > 0 ? (
+          <button
+            type="button"
+            className="nest-toggle"
+            aria-expanded={isOpen}
+            aria-label={`${isOpen ? "hide" : "show"} ${children} child run${children === 1 ? "" : "s"} of ${name}`}
+            data-testid="nest-toggle"
+            onClick={(e) => { e.stopPropagation(); onToggle(run.id); }}
+          >
+            {isOpen ? "▾" : "▸"}
+          </button>
+        ) : run.parent_id ? <span className="muted" title="a child run">↳</span> : null}
+      </span>
+      <a
+        className="run-name"
+        href={`/runs/${run.id}`}
+        onClick={(e) => { if (e.button === 0 && !e.ctrlKey && !e.metaKey && !e.shiftKey) { e.preventDefault(); navigate(`/runs/${run.id}`); } }}
+        title={name}
+      >
+        {name}
+      </a>
+      {children > 0 && <span className="muted nest-count"> {children}</span>}
+    </div>
+  );
+}
+
+/** One run's cells after the name; memoised, so scrolling only moves rows and renders the ones coming into view. */
+const RowCells = memo(function RowCells({ run, ids, widths }: { run: Run; ids: string[]; widths: number[] }) {
   return (
     <>
-      {ids.map((id) => (
-        <div key={id} className={"td " + parseColumn(id).kind} style={{ width: width(id) }} role="cell">{render(run, id)}</div>
-      ))}
+      {ids.map((id, i) => (i === 0 ? null : (
+        <div key={id} className={"td " + parseColumn(id).kind} style={{ width: widths[i] }} role="cell">{render(run, id)}</div>
+      )))}
     </>
   );
 });
 
-const RunRow = memo(function RunRow({ run, ids, width: total, top, selected, focused, onFocus, onSelect }: {
+const RunRow = memo(function RunRow({ run, depth, children, isOpen, onToggle, ids, widths, width: total, top, selected, focused, index, onFocus, onSelect }: {
   run: Run;
+  depth: number;
+  children: number;
+  isOpen: boolean;
+  onToggle: (id: string) => void;
   ids: string[];
+  widths: number[];
   width: number;
   top: number;
   selected: boolean;
   focused: boolean;
-  onFocus: () => void;
+  index: number;
+  onFocus: (index: number) => void;
   onSelect: (ids: string[], on: boolean) => void;
 }) {
   return (
     <div
-      className={`tr ${selected ? "selected" : ""} ${focused ? "focused" : ""}`}
+      className={`tr ${selected ? "selected" : ""} ${focused ? "focused" : ""} ${depth ? "child" : ""}`}
       style={{ transform: `translateY(${top}px)`, width: total }}
       data-run={run.id}
+      data-depth={depth}
       role="row"
       aria-selected={selected}
-      onClick={onFocus}
+      aria-level={depth + 1}
+      onClick={() => onFocus(index)}
     >
-      <div className="td check">
-        <input type="checkbox" aria-label={"select " + run.name} checked={selected} onChange={() => onSelect([run.id], !selected)} />
+      <div className="td check sticky" style={{ left: 0 }}>
+        <input type="checkbox" aria-label={"select " + (run.name || run.id)} checked={selected} onChange={() => onSelect([run.id], !selected)} />
       </div>
-      <RowCells run={run} ids={ids} />
+      <NameCell run={run} depth={depth} children={children} isOpen={isOpen} onToggle={onToggle} width={widths[0]} />
+      <RowCells run={run} ids={ids} widths={widths} />
     </div>
   );
-}, (a, b) => a.run === b.run && a.ids === b.ids && a.top === b.top && a.selected === b.selected && a.focused === b.focused && a.width === b.width);
+}, (a, b) =>
+  a.run === b.run && a.ids === b.ids && a.widths === b.widths && a.top === b.top && a.selected === b.selected &&
+  a.focused === b.focused && a.width === b.width && a.depth === b.depth && a.children === b.children &&
+  a.isOpen === b.isOpen && a.index === b.index && a.onToggle === b.onToggle);
 
 export function compareHref(ids: string[]): string {
   return href("/compare", { runs: ids.join(",") });

@@ -57,10 +57,24 @@ export function cellValue(run: Run, id: string, now = Date.now()): string | numb
   }
 }
 
-/** Columns shown before the user picks: a few metrics, then a few params. */
-export function defaultColumns(keys: Keys): string[] {
-  const metrics = keys.metrics.filter((k) => !k.startsWith("system/")).slice(0, 8);
-  return [...metrics.map((k) => `m:${k}`), ...keys.params.slice(0, 8).map((k) => `p:${k}`)];
+/** Columns shown before the user picks: the metrics most runs have, then the most common params
+ * (ties in name order); without counts, the first keys. */
+export function defaultColumns(keys: Keys, counts: Map<string, number> = new Map()): string[] {
+  const common = (ids: string[]) =>
+    ids
+      .map((id, i) => ({ id, n: counts.get(id) ?? 0, i }))
+      .sort((a, b) => b.n - a.n || a.i - b.i)
+      .slice(0, 8)
+      .map((c) => c.id);
+  const metrics = keys.metrics.filter((k) => !k.startsWith("system/")).map((k) => `m:${k}`);
+  return [...common(metrics), ...common(keys.params.map((k) => `p:${k}`))];
+}
+
+/** A column's name in CSV exports and tooltips: the search grammar's field (`metrics.acc`). */
+export function columnField(id: string): string {
+  const c = parseColumn(id);
+  if (c.kind === "a") return c.key;
+  return field(c.kind === "p" ? "params" : c.kind === "m" ? "metrics" : "tags", c.key);
 }
 
 export function columnLabel(id: string): string {

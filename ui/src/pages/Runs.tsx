@@ -1,13 +1,17 @@
-/** Experiments and their runs: filter, sort, columns, group, select and compare; live while runs run. */
+/** Experiments and their runs: filter, sort, columns, group, nest, select, compare, delete and
+ * restore, export; live while runs run. */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api, type Experiment, type Run } from "../lib/api";
-import { keysOf, runIdsIn } from "../lib/complete";
+import { keyCounts, keysOf, runIdsIn } from "../lib/complete";
 import { defaultColumns, orderBy } from "../lib/columns";
+import { isShortcut } from "../lib/keys";
+import { runsApi, type RunView } from "../lib/runsApi";
 import { href, joinList, navigate, splitList, useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { FilterBar, type FilterError } from "../components/FilterBar";
-import { RunsTable, compareHref } from "../components/RunsTable";
+import { RunActions } from "../components/RunActions";
+import { ATTRIBUTE_IDS, RunsTable, compareHref } from "../components/RunsTable";
 import { SavedViews } from "../components/SavedViews";
 
 const FIRST_PAGE = 1000;
@@ -17,41 +21,44 @@ interface Loaded {
   runs: Run[];
   done: boolean;
   error: FilterError | null;
+  /** the filter and order of the runs shown (after a bad filter, the last good ones) */
+  shown: { filter: string; sort: string };
 }
 
-/** All runs matching the query, first page first; live: running runs and new ones are polled. */
-function useRuns(experimentId: number, filter: string, sort: string, live: boolean): Loaded {
-  const [state, setState] = useState<Loaded>({ runs: [], done: false, error: null });
+/** All runs matching the query, first page first; live: running runs and new ones are polled.
+ * A refused filter keeps the last good runs, with the error beside them. */
+function useRuns(experimentId: number, filter: string, sort: string, live: boolean, view: RunView, reload: number): Loaded {
+  const [state, setState] = useState<Loaded>({ runs: [], done: false, error: null, shown: { filter, sort } });
   const runsRef = useRef<Run[]>([]);
   useEffect(() => {
     const ctrl = new AbortController();
     const order = orderBy(sort);
-    setState({ runs: [], done: false, error: null });
+    setState((s) => ({ ...s, done: false }));
     (async () => {
       let token: string | null = null;
       let all: Run[] = [];
       do {
-        const page = await api.searchRuns(
-          { experiment_ids: [experimentId], filter: filter || undefined, order_by: order, max_results: token ? NEXT_PAGES : FIRST_PAGE, page_token: token },
+        const page = await runsApi.search(
+          { experiment_ids: [experimentId], filter: filter || undefined, order_by: order, max_results: token ? NEXT_PAGES : FIRST_PAGE, page_token: token, view },
           ctrl.signal,
         );
         all = all.concat(page.runs);
         token = page.next_page_token;
         runsRef.current = all;
-        if (!ctrl.signal.aborted) setState({ runs: all, done: !token, error: null });
+        if (!ctrl.signal.aborted) setState({ runs: all, done: !token, error: null, shown: { filter, sort } });
       } while (token && !ctrl.signal.aborted);
     })().catch((err) => {
       if (ctrl.signal.aborted) return;
       const error = err instanceof ApiError
         ? { message: err.message, position: typeof err.details.position === "number" ? err.details.position : null }
         : { message: String(err), position: null };
-      setState({ runs: [], done: true, error });
+      setState((s) => ({ ...s, done: true, error }));
     });
     return () => ctrl.abort();
-  }, [experimentId, filter, sort]);
+  }, [experimentId, filter, sort, view, reload]);
 
   useEffect(() => {
-    if (!live || !state.done || state.error) return;
+    if (!live || view !== "active" || !state.done || state.error) return;
     const running = runsRef.current.filter((r) => r.status === "RUNNING");
     const delay = running.length ? 2000 : 10000;
     const timer = setTimeout(async () => {
@@ -72,7 +79,7 @@ function useRuns(experimentId: number, filter: string, sort: string, live: boole
       }
     }, delay);
     return () => clearTimeout(timer);
-  }, [live, state, experimentId, filter, sort]);
+  }, [live, view, state, experimentId, filter, sort]);
   return state;
 }
 
@@ -122,10 +129,26 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
   const [group, setGroup] = useQueryParam("group");
   const [sel, setSel] = useQueryParam("sel");
   const [liveParam, setLive] = useQueryParam("live", "1");
+  const [viewParam, setView] = useQueryParam("lifecycle"); // "view" names a saved view
+  const [openParam, setOpen] = useQueryParam("open");
+  const [reload, setReload] = useState(0);
   const live = liveParam === "1";
-  const { runs, done, error } = useRuns(experimentId, filter, sort, live);
-  const keys = useMemo(() => keysOf(runs.length > 2000 ? runs.slice(0, 2000) : runs), [runs]);
-  const columns = useMemo(() => (cols === "-" ? [] : cols ? splitList(cols) : defaultColumns(keys)), [cols, keys]);
+  const view: RunView = viewParam === "deleted" ? "deleted" : "active";
+  const { runs, done, error, shown } = useRuns(experimentId, filter, sort, live, view, reload);
+  const sample = useMemo(() => (runs.length > 2000 ? runs.slice(0, 2000) : runs), [runs]);
+  const keys = useMemo(() => keysOf(sample), [sample]);
+  const counts = useMemo(() => keyCounts(sample), [sample]);
+  const columns = useMemo(() => (cols === "-" ? [] : cols ? splitList(cols) : defaultColumns(keys, counts)), [cols, keys, counts]);
+  const open = useMemo(() => new Set(splitList(openParam)), [openParam]);
+  const onToggle = useCallback(
+    (id: string) => {
+      const next = new Set(splitList(new URLSearchParams(window.location.search).get("open") ?? ""));
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      setOpen(joinList(Array.from(next)));
+    },
+    [setOpen],
+  );
   const selected = useMemo(() => new Set(splitList(sel)), [sel]);
   const onSelect = useCallback(
     (ids: string[], on: boolean) => {
@@ -139,7 +162,7 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
   const compare = () => navigate(compareHref(Array.from(selected)));
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if ((e.target as HTMLElement).closest("input, textarea, select")) return;
+      if (!isShortcut(e)) return;
       if (e.key === "c" && selected.size) compare();
     };
     window.addEventListener("keydown", onKey);
@@ -155,8 +178,8 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
         </span>
         <a href={`/experiments/${experimentId}/traces`} onClick={(e) => { e.preventDefault(); navigate(`/experiments/${experimentId}/traces`); }}>traces</a>
       </header>
-      <FilterBar value={filter} onSubmit={(f) => setFilter(f, true)} keys={keys} error={error} />
-      <div className="toolbar">
+      <FilterBar value={filter} onSubmit={(f) => setFilter(f, true)} keys={keys} error={error} experimentId={experimentId} />
+      <div className="toolbar" data-testid="runs-toolbar">
         <SavedViews experimentId={experimentId} />
         <ColumnChooser keys={keys} columns={columns} onChange={(c) => setCols(c.length ? joinList(c) : "-")} />
         <label>
@@ -174,26 +197,44 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
           </select>
         </label>
         <label title="poll for new and running runs">
-          <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked ? "1" : "0")} /> live
+          <input type="checkbox" checked={live} disabled={view === "deleted"} onChange={(e) => setLive(e.target.checked ? "1" : "0")} /> live
+        </label>
+        <label title="show the deleted runs, to restore them">
+          <input
+            type="checkbox"
+            checked={view === "deleted"}
+            onChange={(e) => { setSel(""); setView(e.target.checked ? "deleted" : "", true); }}
+            data-testid="show-deleted"
+          />{" "}
+          deleted runs
         </label>
         <button className="primary" disabled={selected.size < 1} onClick={compare} data-testid="compare-button">
           Compare {selected.size || ""}
         </button>
         {selected.size > 0 && <button onClick={() => setSel("")}>Clear selection</button>}
+        <RunActions
+          experimentName={experiment?.name ?? `experiment-${experimentId}`}
+          view={view}
+          selected={Array.from(selected)}
+          search={{ experiment_ids: [experimentId], filter: shown.filter || undefined, order_by: orderBy(shown.sort), view }}
+          ids={[...ATTRIBUTE_IDS, ...columns]}
+          onChanged={(changed) => { onSelect(changed, false); setReload((r) => r + 1); }}
+        />
         <a className="help" href={href("/help")} onClick={(e) => { e.preventDefault(); navigate("/help"); }}>keys: j k x ↵ c /</a>
       </div>
-      {!error && (
-        <RunsTable
-          runs={runs}
-          columns={columns}
-          sort={sort}
-          onSort={(s) => setSort(s, true)}
-          group={group}
-          selected={selected}
-          onSelect={onSelect}
-        />
-      )}
-      {done && !error && runs.length === 0 && <p className="muted">No runs match.</p>}
+      {view === "deleted" && <p className="muted deleted-note" data-testid="deleted-note">Deleted runs: select and restore them. The server removes them for good when an admin runs gc.</p>}
+      <RunsTable
+        runs={runs}
+        columns={columns}
+        sort={sort}
+        onSort={(s) => setSort(s, true)}
+        group={group}
+        selected={selected}
+        onSelect={onSelect}
+        open={open}
+        onToggle={onToggle}
+      />
+      {done && !error && runs.length === 0 && <p className="muted">{view === "deleted" ? "No deleted runs match." : "No runs match."}</p>}
     </section>
   );
 }

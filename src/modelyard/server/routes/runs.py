@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.access.entities import Kind
@@ -36,6 +37,7 @@ from modelyard.server.schemas import (
 )
 from modelyard.tracking import batches
 from modelyard.tracking.entities import MetricPoints, RunBatch, ViewType, json_float
+from modelyard.tracking.field_values import MAX_LIMIT, field_values
 from modelyard.tracking.service import TrackingService
 from modelyard.tracking.validation import clean_run_id
 
@@ -178,6 +180,27 @@ def series_json(series: MetricPoints, total: int) -> dict[str, Any]:
         "timestamps": series.timestamps,
         "total": total,
     }
+
+
+class FieldValuesOut(BaseModel):
+    field: str
+    values: list[str]
+
+
+@router.get("/experiments/{experiment_id}/values", responses={200: {"model": FieldValuesOut}})
+def experiment_field_values(
+    experiment_id: int,
+    field: str = Query(
+        ..., max_length=300, description="params.<key>, tags.<key>, status, user or name"
+    ),
+    prefix: str = Query("", max_length=250, description="only values starting with this"),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    svc: TrackingService = Depends(tracking),
+) -> JSONOut:
+    """Distinct values a field takes among the experiment's active runs (filter completion)."""
+    svc.get_experiment(experiment_id)  # 404 for an unknown experiment
+    values = field_values(svc.db, experiment_id, field, prefix, limit)
+    return JSONOut({"field": field, "values": values})
 
 
 @router.get("/runs/{run_id}/metrics/history", responses={200: {"model": MetricHistoryOut}})
