@@ -277,6 +277,11 @@ def test_admin_grants_a_viewer_who_sees_only_that_experiment(
 
     with other_browser(browser) as viewer:
         log_in(viewer, site.url, "bob", "bob-pass-0001")
+        # the experiments overview, and the runs page's sidebar, list only the granted one
+        rows = viewer.get_by_test_id("experiments").locator("tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows).to_contain_text("shared-exp")
+        viewer.goto(f"{site.url}/experiments/{site.shared}")
         sidebar = viewer.get_by_role("navigation", name="Experiments")
         expect(sidebar.locator("li")).to_have_text(["shared-exp"])
         viewer.get_by_test_id("user-menu").click()
@@ -288,7 +293,7 @@ def test_admin_grants_a_viewer_who_sees_only_that_experiment(
         notes.get_by_role("button", name="Edit").click()
         notes.get_by_label("Markdown text").fill("bob was here")
         notes.get_by_role("button", name="Save").click()
-        expect(notes.locator(".error")).to_have_text(
+        expect(notes.locator(".error")).to_contain_text(
             f"You need the editor role on experiment '{site.shared}' (you have viewer)."
         )
         expect(viewer.get_by_test_id("user-menu")).to_be_visible()  # still signed in
