@@ -23,6 +23,7 @@ from playwright.sync_api import Route, expect
 
 from modelyard.listener import free_port
 from modelyard.registry.client import ModelRegistry
+from tests.ui.conftest import review_shots
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -190,9 +191,11 @@ def test_list_shows_the_split_instances_and_live_figures(
         "el => parseFloat(el.textContent) > 1", arg=rps.element_handle(), timeout=SLOW
     )
     expect(row.locator("td.num").nth(1)).to_have_text("0%", timeout=SLOW)
+    review_shots(page, "deployments")
     row.get_by_role("link", name=name).click()
     expect(page).to_have_url(re.compile(f"/deployments/{name}$"))
     expect(page.get_by_test_id("split")).to_contain_text("v1 100%")
+    review_shots(page, "deployment-page")
 
 
 def test_detail_live_figures_promote_blue_green_and_rollback(

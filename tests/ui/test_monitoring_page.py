@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 import modelyard as my
 from modelyard.server.app import ServerSettings
 from modelyard.server.background import serve_in_background
+from tests.ui.conftest import review_shots
 
 pytestmark = [pytest.mark.ui]
 
@@ -126,6 +127,7 @@ def test_monitoring_page_shows_quality_drift_and_alerts(page: Any, monitored: Mo
         expect(table.locator(f'tr[data-column="{other}"] [data-testid="drifted"]')).to_have_count(0)
     expect(page.get_by_test_id("drift-verdict")).to_contain_text("1 of 3 columns drifted")
     expect(page.get_by_test_id("drift-verdict")).to_contain_text(f"current: {N} rows")
+    review_shots(page, "monitoring-page")
     table.locator('tr[data-column="f2"]').click()
     dist = page.get_by_test_id("distribution")
     expect(dist).to_have_attribute("data-kind", "bins")

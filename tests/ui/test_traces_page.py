@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.ui.conftest import review_shots
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
@@ -84,6 +86,7 @@ def test_a_runs_traces_and_the_span_waterfall(page: Any, logged: Logged) -> None
     detail = page.get_by_test_id("span-detail")
     expect(detail.get_by_test_id("span-inputs")).to_contain_text('"question": "why?"')
     expect(detail.get_by_test_id("span-outputs")).to_contain_text("answer to why?")
+    review_shots(page, "trace-page")
 
     rows.nth(1).get_by_role("button", name="retrieve").click()
     expect(detail).to_contain_text("RETRIEVER")
