@@ -30,6 +30,10 @@ def test_health_ready_and_openapi(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     assert "/api/v1/ingest" in spec["paths"]
     assert "/api/v1/runs/search" in spec["paths"]
+    # the experiments list documents the counts it answers with
+    listed = spec["paths"]["/api/v1/experiments"]["get"]["responses"]["200"]["content"]
+    ref = listed["application/json"]["schema"]["items"]["$ref"].rsplit("/", 1)[-1]
+    assert {"runs", "last_run_at"} <= set(spec["components"]["schemas"][ref]["properties"])
     root = http.get("/")
     assert root.status_code == 200
     ui = resources.files("modelyard.server") / "ui" / "index.html"

@@ -57,6 +57,13 @@ class ExperimentOut(BaseModel):
     tags: dict[str, str]
 
 
+class ExperimentListedOut(ExperimentOut):
+    runs: int = Field(description="active runs")
+    last_run_at: int | None = Field(
+        description="the latest start or end of one of its runs (ms); null without runs"
+    )
+
+
 class RunCreateIn(_In):
     run_id: str | None = Field(
         None, description="32 hex chars; client-chosen ids make retries safe"

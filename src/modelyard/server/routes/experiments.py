@@ -12,6 +12,7 @@ from modelyard.server.deps import tracking
 from modelyard.server.responses import JSONOut
 from modelyard.server.schemas import (
     ExperimentCreateIn,
+    ExperimentListedOut,
     ExperimentOut,
     ExperimentUpdateIn,
     TagValueIn,
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/experiments", tags=["experiments"])
 _ONE: dict[int | str, dict[str, Any]] = {200: {"model": ExperimentOut}}
 
 
-@router.get("", responses={200: {"model": list[ExperimentOut]}})
+@router.get("", responses={200: {"model": list[ExperimentListedOut]}})
 def list_experiments(
     request: Request,
     view: Literal["active", "deleted", "all"] = "active",
