@@ -33,6 +33,7 @@ def test_public_api_is_pinned() -> None:
         "get_tracking_uri",
         "log_artifact",
         "log_artifacts",
+        "log_image",
         "log_metric",
         "log_metrics",
         "log_param",

@@ -23,6 +23,7 @@ __all__ = [
     "get_tracking_uri",
     "log_artifact",
     "log_artifacts",
+    "log_image",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -41,6 +42,7 @@ _LAZY = {name: "modelyard.tracking.fluent" for name in __all__ if name != "__ver
 _LAZY["models"] = _LAZY["datasets"] = _LAZY["deployments"] = _LAZY["monitoring"] = (
     "modelyard"  # submodules themselves
 )
+_LAZY["log_image"] = "modelyard.tracking.images"
 _LAZY["Client"] = "modelyard.tracking.clients"  # the factory client_for, named Client
 _RENAMED = {"Client": "client_for"}
 
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
         set_tracking_uri,
         start_run,
     )
+    from modelyard.tracking.images import log_image
 
 
 def __getattr__(name: str) -> Any:
