@@ -12,18 +12,23 @@ import modelyard as my
 from modelyard.tracking import fluent
 
 
-@pytest.fixture
-def fresh_sdk(modelyard_home: Path) -> Iterator[None]:
-    fluent._stack.clear()
-    fluent._clients.clear()
-    fluent._experiment = None
-    yield
+def close_sdk() -> None:
+    """Close the SDK's clients and forget its runs and tracking URI."""
     for client, batcher in list(fluent._clients.values()):
         batcher.close()
         client.close()
     fluent._clients.clear()
     fluent._stack.clear()
     my.set_tracking_uri(None)
+
+
+@pytest.fixture
+def fresh_sdk(modelyard_home: Path) -> Iterator[None]:
+    fluent._stack.clear()
+    fluent._clients.clear()
+    fluent._experiment = None
+    yield
+    close_sdk()
 
 
 @pytest.fixture(scope="session")

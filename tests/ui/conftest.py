@@ -26,11 +26,11 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-import modelyard as my
 from modelyard.demo import run_demo
 from modelyard.server.app import ServerSettings
 from modelyard.testing.server import live_server
 from modelyard.tracking.batches import new_run_id
+from tests.conftest import close_sdk
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -210,8 +210,6 @@ def _fill(api: httpx.Client) -> tuple[int, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
-    from modelyard.tracking import fluent
-
     tmp = tmp_path_factory.mktemp("ui")
     settings = ServerSettings(
         store_uri=f"sqlite:///{tmp / 'store.db'}", artifacts_uri=str(tmp / "artifacts")
@@ -220,12 +218,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
         mp.setenv("MODELYARD_HOME", str(tmp / "home"))
         mp.setenv("MODELYARD_SYSTEM_METRICS_INTERVAL", "0")
         run_demo(url, Console(file=io.StringIO()))
-        for client, batcher in list(fluent._clients.values()):
-            batcher.close()
-            client.close()
-        fluent._clients.clear()
-        fluent._stack.clear()
-        my.set_tracking_uri(None)
+        close_sdk()
         with httpx.Client(base_url=f"{url}/api/v1", timeout=30) as api:
             experiment_id, runs = _fill(api)
         yield Filled(url, experiment_id, runs)

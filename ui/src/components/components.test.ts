@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { asMatrix, previewKind } from "./Previews";
-import { scaleOf } from "./Plots";
+import { scaleOf } from "../lib/scales";
 
 describe("artifact previews", () => {
   it("picks a preview by file name", () => {

@@ -1,4 +1,5 @@
-/** Compare runs: overlaid metric charts, parallel coordinates, param-vs-metric scatter, diff table. */
+/** Compare runs: overlaid metric charts, parallel coordinates, a scatter of any two params or
+ * metrics, images side by side, and a table of what differs. */
 import { useMemo } from "react";
 import { api, type Run } from "../lib/api";
 import { keysOf, runIdsIn } from "../lib/complete";
@@ -6,10 +7,11 @@ import { num, toNumber } from "../lib/format";
 import { joinList, splitList, useQueryParam } from "../lib/route";
 import { useAsync } from "../lib/useAsync";
 import { MetricChart, ChartControls } from "../components/MetricCharts";
-import { ParallelCoordinates, Scatter } from "../components/Plots";
+import { ImageGrid } from "../components/ImageGrid";
+import { ParallelView, ScatterView } from "../components/PlotViews";
 import { Link } from "../components/Link";
 
-const TABS = ["charts", "parallel", "scatter", "diff"] as const;
+const TABS = ["charts", "parallel", "scatter", "images", "diff"] as const;
 
 async function loadRuns(ids: string[]): Promise<Run[]> {
   const out: Run[] = [];
@@ -43,8 +45,9 @@ export function ComparePage() {
       </nav>
       {loaded.loading && !runs.length && <p className="muted">Loading…</p>}
       {runs.length > 0 && tab === "charts" && <Charts runs={runs} metrics={keys.metrics} />}
-      {runs.length > 0 && tab === "parallel" && <Parallel runs={runs} params={keys.params} metrics={keys.metrics} />}
-      {runs.length > 0 && tab === "scatter" && <ScatterTab runs={runs} params={keys.params} metrics={keys.metrics} />}
+      {runs.length > 0 && tab === "parallel" && <ParallelView runs={runs} params={keys.params} metrics={keys.metrics} />}
+      {runs.length > 0 && tab === "scatter" && <ScatterView runs={runs} params={keys.params} metrics={keys.metrics} />}
+      {runs.length > 0 && tab === "images" && <ImageGrid runs={runs} />}
       {runs.length > 0 && tab === "diff" && <Diff runs={runs} params={keys.params} metrics={keys.metrics} />}
     </section>
   );
@@ -66,42 +69,6 @@ function Charts({ runs, metrics }: { runs: Run[]; metrics: string[] }) {
       <div className="charts">
         {shown.map((m) => <MetricChart key={m} metric={m} runs={runs} />)}
       </div>
-    </div>
-  );
-}
-
-function numericParams(runs: Run[], params: string[]): string[] {
-  return params.filter((p) => runs.every((r) => r.params[p] === undefined || !Number.isNaN(Number(r.params[p]))));
-}
-
-function Parallel({ runs, params, metrics }: { runs: Run[]; params: string[]; metrics: string[] }) {
-  const [color, setColor] = useQueryParam("color", metrics[0] ?? "");
-  const axes = [
-    ...params.map((p) => ({ id: `p:${p}`, label: p, value: (r: Run) => r.params[p] ?? null })),
-    ...metrics.filter((m) => !m.startsWith("system/")).map((m) => ({ id: `m:${m}`, label: m, value: (r: Run) => (r.metrics[m] ? toNumber(r.metrics[m].last) : null) })),
-  ];
-  return (
-    <div>
-      <div className="toolbar">
-        <label>colour by <select value={color} onChange={(e) => setColor(e.target.value)}>{metrics.map((m) => <option key={m}>{m}</option>)}</select></label>
-      </div>
-      <ParallelCoordinates runs={runs} axes={axes} colorBy={(r) => (r.metrics[color] ? toNumber(r.metrics[color].last) : NaN)} />
-    </div>
-  );
-}
-
-function ScatterTab({ runs, params, metrics }: { runs: Run[]; params: string[]; metrics: string[] }) {
-  const numeric = numericParams(runs, params);
-  const [x, setX] = useQueryParam("sx", numeric[0] ?? params[0] ?? "");
-  const [y, setY] = useQueryParam("sy", metrics[0] ?? "");
-  const points = runs.map((r) => ({ run: r, x: r.params[x] ?? null, y: r.metrics[y] ? toNumber(r.metrics[y].last) : NaN }));
-  return (
-    <div>
-      <div className="toolbar">
-        <label>x (param) <select value={x} onChange={(e) => setX(e.target.value)} data-testid="scatter-x">{params.map((p) => <option key={p}>{p}</option>)}</select></label>
-        <label>y (metric) <select value={y} onChange={(e) => setY(e.target.value)} data-testid="scatter-y">{metrics.map((m) => <option key={m}>{m}</option>)}</select></label>
-      </div>
-      <Scatter points={points} xLabel={x} yLabel={y} />
     </div>
   );
 }
