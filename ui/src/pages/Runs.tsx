@@ -1,5 +1,5 @@
 /** Experiments and their runs: filter, sort, columns, group, nest, select, compare, delete and
- * restore, export; live while runs run. */
+ * restore, export, a chart panel; live while runs run. */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api, type Experiment, type Run } from "../lib/api";
 import { keyCounts, keysOf, runIdsIn } from "../lib/complete";
@@ -11,6 +11,7 @@ import { useAsync } from "../lib/useAsync";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { FilterBar, type FilterError } from "../components/FilterBar";
 import { RunActions } from "../components/RunActions";
+import { RunsChartPanel } from "../components/RunsChartPanel";
 import { ATTRIBUTE_IDS, RunsTable, compareHref } from "../components/RunsTable";
 import { SavedViews } from "../components/SavedViews";
 
@@ -131,6 +132,7 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
   const [liveParam, setLive] = useQueryParam("live", "1");
   const [viewParam, setView] = useQueryParam("lifecycle"); // "view" names a saved view
   const [openParam, setOpen] = useQueryParam("open");
+  const [charts, setCharts] = useQueryParam("charts");
   const [reload, setReload] = useState(0);
   const live = liveParam === "1";
   const view: RunView = viewParam === "deleted" ? "deleted" : "active";
@@ -208,6 +210,7 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
           />{" "}
           deleted runs
         </label>
+        <button className="runs-toolbar-toggle" aria-pressed={charts === "1"} onClick={() => setCharts(charts === "1" ? "" : "1")} data-testid="charts-toggle">Charts</button>
         <button className="primary" disabled={selected.size < 1} onClick={compare} data-testid="compare-button">
           Compare {selected.size || ""}
         </button>
@@ -223,6 +226,7 @@ function ExperimentRuns({ experiment, experimentId }: { experiment: Experiment |
         <a className="help" href={href("/help")} onClick={(e) => { e.preventDefault(); navigate("/help"); }}>keys: j k x ↵ c /</a>
       </div>
       {view === "deleted" && <p className="muted deleted-note" data-testid="deleted-note">Deleted runs: select and restore them. The server removes them for good when an admin runs gc.</p>}
+      {charts === "1" && <RunsChartPanel runs={runs} selected={selected} params={keys.params} metrics={keys.metrics} />}
       <RunsTable
         runs={runs}
         columns={columns}
