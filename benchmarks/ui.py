@@ -1,5 +1,6 @@
-"""The web UI in headless Chromium: 10,000 runs (20 params, 10 metrics each) and a chart of
-100 runs x 100,000 points, against `modelyard server`; MLflow's UI on the same runs.
+"""The web UI in headless Chromium: 10,000 runs (20 params, 10 metrics each), a chart of
+100 runs x 100,000 points and the runs page's chart panel (300 runs x 3 metrics x 5,000 steps),
+against `modelyard server`; MLflow's UI on the same runs.
 
     python benchmarks/ui.py                 # both (MLflow in benchmarks/.peer-venv)
     python benchmarks/ui.py --no-peer       # modelyard only
@@ -155,6 +156,62 @@ def measure_modelyard(
     return out
 
 
+def chart_panel_case(
+    browser: Any, url: str, runs: int = 300, steps: int = 5_000, metrics: int = 3
+) -> dict[str, Any]:
+    """The runs page's chart panel: `runs` runs x `metrics` metrics x `steps` steps, from
+    opening the page to every line chart drawn (target: 1,500 ms for 300 x 3 x 5,000)."""
+    rng = random.Random(11)
+    keys = [f"metric_{k}" for k in range(metrics)]
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=600) as api:
+        for start in range(0, runs, 10):
+            batches = [
+                {
+                    "run_id": f"d{r:031x}",
+                    "create": {"experiment_name": "ui-panel", "name": f"panel-{r:03d}"},
+                    "params": {"lr": str(rng.choice([0.001, 0.01, 0.1]))},
+                    "metrics": [
+                        {
+                            "key": key,
+                            "values": [
+                                math.exp(-s / (steps / 4)) * (1 + 0.05 * rng.random()) + k
+                                for s in range(steps)
+                            ],
+                        }
+                        for k, key in enumerate(keys)
+                    ],
+                    "update": {"status": "FINISHED"},
+                }
+                for r in range(start, min(runs, start + 10))
+            ]
+            assert api.post("/ingest", json={"batches": batches}).status_code == 200
+        experiment = api.get("/experiments/by-name/ui-panel").json()["id"]
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{url}/experiments/{experiment}?charts=1&live=0&cm={','.join(keys)}")
+    ready = " && ".join(
+        f"document.querySelector('[data-testid=chart-{k}] [data-ready=true]')" for k in keys
+    )
+    page.wait_for_function(ready, timeout=120_000)
+    out: dict[str, Any] = {
+        "panel": f"{runs} runs x {metrics} metrics x {steps:,} steps",
+        "panel_first_paint_ms": page.evaluate(
+            "new Promise(r => requestAnimationFrame(() => r(performance.now())))"
+        ),
+        "panel_points_drawn": sum(
+            int(
+                page.get_attribute(f"[data-testid=chart-{k}] [data-ready=true]", "data-points") or 0
+            )
+            for k in keys
+        ),
+    }
+    timing = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/metrics/history')).map(e => e.transferSize)"
+    )
+    out["panel_history_bytes"] = sum(timing)
+    page.close()
+    return out
+
+
 def measure_mlflow(browser: Any, python: str, tmp: Path, runs: int) -> dict[str, float]:
     store = tmp / "mlflow"
     store.mkdir()
@@ -220,6 +277,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--chart-runs", type=int, default=100)
     parser.add_argument("--chart-points", type=int, default=100_000)
+    parser.add_argument("--panel-runs", type=int, default=300)
+    parser.add_argument("--panel-steps", type=int, default=5_000)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -251,6 +310,9 @@ def main() -> None:
             )
             results["modelyard_fill_s"] = time.perf_counter() - start
             results["modelyard"] = measure_modelyard(browser, url, experiment, chart_ids, args.runs)
+            results["modelyard"].update(
+                chart_panel_case(browser, url, args.panel_runs, args.panel_steps)
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=30)
