@@ -32,7 +32,8 @@ def image(run: int, step: int) -> np.ndarray:
 
 
 def fill_plot_runs(url: str, home: Path, count: int = 12) -> PlotRuns:
-    runs, batches = [], []
+    runs: list[dict[str, Any]] = []
+    batches = []
     for i in range(count):
         rid = new_run_id()
         params = {

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.ui.conftest import Filled, review_shots
 from tests.ui.plotdata import PlotRuns, fill_plot_runs
@@ -30,7 +30,10 @@ def drag(page: Any, axis: str, lo: float, hi: float) -> None:
     """Drag along an axis from `lo` to `hi` (fractions of its height, from the bottom)."""
     box = page.get_by_test_id(f"brush-area-{axis}").bounding_box()
     x = box["x"] + box["width"] / 2
-    at = lambda f: box["y"] + 6 + (1 - f) * (box["height"] - 12)  # noqa: E731
+
+    def at(f: float) -> float:
+        return float(box["y"] + 6 + (1 - f) * (box["height"] - 12))
+
     page.mouse.move(x, at(lo))
     page.mouse.down()
     page.mouse.move(x, at(hi), steps=6)
@@ -93,7 +96,7 @@ def test_brushes_keep_the_runs_inside_every_range_and_survive_a_reload(
     assert kept(page) == everyone
 
 
-def test_the_colour_legend_spans_the_colour_metric(page: Any, plots: PlotRuns) -> None:
+def test_the_colour_legend_spans_the_colour_metric(page: Page, plots: PlotRuns) -> None:
     open_compare(page, plots, "tab=parallel&color=acc")
     legend = page.get_by_test_id("color-legend")
     expect(legend).to_contain_text("acc")
@@ -101,7 +104,10 @@ def test_the_colour_legend_spans_the_colour_metric(page: Any, plots: PlotRuns) -
     expect(legend.get_by_test_id("color-max")).to_have_text("0.95")
     # the lowest value is drawn blue and the highest orange, the legend's two ends
     best, worst = plots.runs[-1]["id"], plots.runs[0]["id"]
-    line = lambda rid: page.locator(f'[data-testid=parallel] polyline[data-run="{rid}"]')  # noqa: E731
+
+    def line(rid: str) -> Locator:
+        return page.locator(f'[data-testid=parallel] polyline[data-run="{rid}"]')
+
     expect(line(worst)).to_have_attribute("stroke", "hsl(240 75% 48%)")
     expect(line(best)).to_have_attribute("stroke", "hsl(40 75% 48%)")
     page.get_by_test_id("color-by").select_option("loss")
