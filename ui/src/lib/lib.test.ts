@@ -87,6 +87,8 @@ describe("URL state", () => {
     const items = ["m:a,b", "p:x%y", "t:z"];
     expect(splitList(joinList(items))).toEqual(items);
     expect(splitList("")).toEqual([]);
+    expect(splitList("a,%E0,b%2C")).toEqual(["a", "%E0", "b,"]);
+    expect(match("/runs/:id", "/runs/%E0%A4")).toEqual({ id: "%E0%A4" });
   });
 });
 

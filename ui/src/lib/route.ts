@@ -9,19 +9,22 @@ export interface Location {
 
 const listeners = new Set<() => void>();
 
+/** `decodeURIComponent` that keeps a malformed escape (`%E0` in a hand-edited link) as typed. */
+export function decodeSafely(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** Where an MLflow UI link (`#/experiments/4/runs/<id>`, printed by the mlflow client) leads
  * here; null when `hash` is not one. The fragment never reaches the server, so the app maps it. */
 export function mlflowPath(hash: string): string | null {
   if (!hash.startsWith("#/")) return null;
   const [rest, search = ""] = hash.slice(2).split("?", 2);
   const query = new URLSearchParams(search);
-  const parts = rest.split("/").filter(Boolean).map((p) => {
-    try {
-      return decodeURIComponent(p);
-    } catch {
-      return p;
-    }
-  });
+  const parts = rest.split("/").filter(Boolean).map(decodeSafely);
   const e = encodeURIComponent;
   const [head, id, kind, sub, ...tail] = parts;
   if (head === "experiments" && id && /^\d+$/.test(id)) {
@@ -128,7 +131,7 @@ export function match(pattern: string, path: string): Record<string, string> | n
   if (want.length !== have.length) return null;
   const out: Record<string, string> = {};
   for (let i = 0; i < want.length; i++) {
-    if (want[i].startsWith(":")) out[want[i].slice(1)] = decodeURIComponent(have[i]);
+    if (want[i].startsWith(":")) out[want[i].slice(1)] = decodeSafely(have[i]);
     else if (want[i] !== have[i]) return null;
   }
   return out;
@@ -153,7 +156,7 @@ export function useQueryParam(name: string, fallback = ""): [string, (value: str
 
 /** A comma-separated list in the URL. */
 export function splitList(text: string): string[] {
-  return text ? text.split(",").map(decodeURIComponent).filter(Boolean) : [];
+  return text ? text.split(",").map(decodeSafely).filter(Boolean) : [];
 }
 
 export function joinList(items: string[]): string {
