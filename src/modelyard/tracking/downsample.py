@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -35,6 +36,20 @@ def downsample(series: MetricPoints, max_points: int, method: Method = "minmax")
     raise InvalidInput(f"unknown downsampling method {method!r}; use minmax or lttb")
 
 
+def split_budget(lengths: Sequence[int], budget: int, floor: int = 3) -> list[int]:
+    """Points each series may keep so that together they hold about ``budget``: an even
+    share, where a series shorter than its share passes what it leaves to the longer ones
+    (never fewer than ``floor``, the least a downsampled series keeps)."""
+    caps = [0] * len(lengths)
+    left, count = budget, len(lengths)
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        share = max(floor, left // count)
+        caps[i] = min(lengths[i], share)
+        left -= caps[i]
+        count -= 1
+    return caps
+
+
 def _take(series: MetricPoints, idx: np.ndarray) -> MetricPoints:
     return MetricPoints(series.key, series.steps[idx], series.values[idx], series.timestamps[idx])
 
@@ -49,11 +64,12 @@ def _minmax(values: np.ndarray, max_points: int) -> np.ndarray:
     starts, ends = edges[:-1], edges[1:]
     keep = ends > starts
     starts, ends = starts[keep], ends[keep]
-    # argmin/argmax per bucket, vectorised with reduceat on the bucket starts
+    # argmin/argmax per bucket, vectorised with reduceat on the bucket starts; the kept
+    # buckets are contiguous, so together they span starts[0]..ends[-1]
     mins = np.minimum.reduceat(low[: ends[-1]], starts)
     maxs = np.maximum.reduceat(high[: ends[-1]], starts)
     bucket_of = np.repeat(np.arange(len(starts)), ends - starts)
-    span = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+    span = np.arange(starts[0], ends[-1])
     is_min = low[span] == mins[bucket_of]
     is_max = high[span] == maxs[bucket_of]
     first_min = span[is_min][np.unique(bucket_of[is_min], return_index=True)[1]]

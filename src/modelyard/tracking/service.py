@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from modelyard.errors import InvalidInput, NotFound
+from modelyard.errors import InvalidInput
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.store.artifacts.base import ArtifactInfo
 from modelyard.store.artifacts.blobs import Blob
@@ -18,7 +18,7 @@ from modelyard.store.metadata.database import Database
 from modelyard.tracking import memory_search
 from modelyard.tracking import validation as v
 from modelyard.tracking.batches import new_run_id
-from modelyard.tracking.downsample import Method, downsample, window
+from modelyard.tracking.downsample import Method, downsample, split_budget, window
 from modelyard.tracking.entities import (
     Experiment,
     Lifecycle,
@@ -366,25 +366,34 @@ class TrackingService:
         keys: Sequence[str],
         *,
         max_points: int | None = None,
+        point_budget: int | None = None,
         method: Method = "minmax",
         x_min: float | None = None,
         x_max: float | None = None,
     ) -> list[ShapedSeries]:
-        """Like :meth:`metric_history` for every run and key in one read; series that
-        were never logged are left out."""
+        """Like :meth:`metric_history` for every run and key, one query per key; series that
+        were never logged are left out. ``point_budget`` bounds the points of all the series
+        together (split by :func:`split_budget`), ``max_points`` those of each."""
         rids = [v.clean_run_id(r) for r in run_ids]
         ks = [v.clean_key(k) for k in keys]
-        out = []
         with self.db.read() as conn:
-            for rid in rids:
-                for k in ks:
-                    try:
-                        series = metrics_repo.history(conn, rid, k)
-                    except NotFound:
-                        continue
-                    shaped, in_window = _shaped(series, max_points, method, x_min, x_max)
-                    out.append(ShapedSeries(rid, shaped, len(series), in_window))
-        return out
+            found = {k: metrics_repo.histories(conn, rids, k) for k in ks}
+        windowed = [
+            (rid, window(by_run[rid], x_min, x_max), len(by_run[rid]))
+            for rid in rids
+            for by_run in found.values()
+            if rid in by_run
+        ]
+        caps: list[int | None] = [max_points] * len(windowed)
+        if point_budget is not None:
+            shares = split_budget([len(w) for _, w, _ in windowed], point_budget)
+            caps = [s if m is None else min(s, m) for s, m in zip(shares, caps, strict=True)]
+        return [
+            ShapedSeries(
+                rid, series if cap is None else downsample(series, cap, method), total, len(series)
+            )
+            for (rid, series, total), cap in zip(windowed, caps, strict=True)
+        ]
 
     # -- artifacts
     def run_artifacts(self, run_id: str) -> ArtifactArea:
