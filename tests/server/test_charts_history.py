@@ -42,13 +42,15 @@ def test_a_point_budget_is_split_across_runs_and_keeps_spikes(http: httpx.Client
     wave[1234] = 100.0  # a spike between buckets' edges
     long = ingest(http, [{"key": "loss", "values": wave}], runs=6)
     short = ingest(http, [{"key": "loss", "values": [0.5] * 10}])
-    series = histories(http, run_ids=long + short, keys=["loss"], point_budget=600)
-    assert [s["run_id"] for s in series] == long + short  # in the order asked
+    once = ingest(http, [{"key": "loss", "values": [0.25]}])  # logged once, as autolog does
+    series = histories(http, run_ids=long + short + once, keys=["loss"], point_budget=600)
+    assert [s["run_id"] for s in series] == long + short + once  # in the order asked
     sizes = [len(s["steps"]) for s in series]
-    assert sizes[-1] == 10  # the short run keeps every point and leaves the rest to the others
-    assert all(60 <= n <= (600 - 10) // 6 for n in sizes[:-1]), sizes
+    assert sizes[-2:] == [10, 1]  # short runs keep every point and leave the rest to the others
+    assert all(60 <= n <= (600 - 11) // 6 for n in sizes[:-2]), sizes
     assert sum(sizes) <= 600
-    for s in series[:-1]:
+    assert series[-1]["values"] == [0.25]
+    for s in series[:-2]:
         assert (s["total"], s["in_window"]) == (2000, 2000)
         assert s["steps"][0] == 0
         assert s["steps"][-1] == 1999

@@ -390,7 +390,10 @@ class TrackingService:
             caps = [s if m is None else min(s, m) for s, m in zip(shares, caps, strict=True)]
         return [
             ShapedSeries(
-                rid, series if cap is None else downsample(series, cap, method), total, len(series)
+                rid,
+                series if cap is None or len(series) <= cap else downsample(series, cap, method),
+                total,
+                len(series),
             )
             for (rid, series, total), cap in zip(windowed, caps, strict=True)
         ]
