@@ -1,6 +1,43 @@
 /** Transforms of metric series for charts: x axes, smoothing, merging onto one x grid. */
 
+/** x by step, wall time or seconds since the first point; `metric:<name>` axes use joinByStep. */
 export type XAxis = "step" | "wall" | "relative";
+
+/** The metric an x axis reads (`metric:<name>`), or null for step and time axes. */
+export function xMetric(axis: string): string | null {
+  return axis.startsWith("metric:") && axis.length > 7 ? axis.slice(7) : null;
+}
+
+/** Whether an x axis needs the points' timestamps (the server may leave them out otherwise). */
+export function needsTimestamps(axis: string): boolean {
+  return axis === "wall" || axis === "relative";
+}
+
+/**
+ * A metric against another metric of the same run, paired by step: each point's x is the other
+ * metric's value at its step, interpolated between the nearest steps where the other was logged
+ * (or kept after downsampling); points outside those steps are dropped. Sorted by x.
+ */
+export function joinByStep(
+  y: { steps: number[]; values: number[] },
+  x: { steps: number[]; values: number[] },
+): { x: number[]; y: number[] } {
+  const pairs: [number, number][] = [];
+  let j = 0;
+  for (let i = 0; i < y.steps.length; i++) {
+    const step = y.steps[i];
+    while (j < x.steps.length && x.steps[j] < step) j++;
+    let at = NaN;
+    if (j < x.steps.length && x.steps[j] === step) at = x.values[j];
+    else if (j > 0 && j < x.steps.length) {
+      const [s0, s1, v0, v1] = [x.steps[j - 1], x.steps[j], x.values[j - 1], x.values[j]];
+      at = v0 + ((v1 - v0) * (step - s0)) / (s1 - s0);
+    }
+    if (Number.isFinite(at)) pairs.push([at, y.values[i]]);
+  }
+  pairs.sort((a, b) => a[0] - b[0]);
+  return { x: pairs.map((p) => p[0]), y: pairs.map((p) => p[1]) };
+}
 
 /** Exponential moving average with TensorBoard's debiasing; NaN points are skipped. */
 export function smooth(values: ArrayLike<number>, weight: number): number[] {
@@ -25,7 +62,7 @@ export function smooth(values: ArrayLike<number>, weight: number): number[] {
 }
 
 /** x values of a series on the chosen axis: step, wall time (s), or seconds since its first point. */
-export function xValues(axis: XAxis, steps: number[], timestamps: number[]): number[] {
+export function xValues(axis: XAxis, steps: number[], timestamps: number[] = []): number[] {
   if (axis === "step") return steps;
   if (axis === "wall") return timestamps.map((t) => t / 1000);
   const t0 = timestamps.length ? timestamps[0] : 0;
