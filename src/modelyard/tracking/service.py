@@ -371,32 +371,29 @@ class TrackingService:
         x_min: float | None = None,
         x_max: float | None = None,
     ) -> list[ShapedSeries]:
-        """Like :meth:`metric_history` for every run and key, one query per key; series that
-        were never logged are left out. ``point_budget`` bounds the points of all the series
-        together (split by :func:`split_budget`), ``max_points`` those of each."""
-        rids = [v.clean_run_id(r) for r in run_ids]
-        ks = [v.clean_key(k) for k in keys]
+        """Like :meth:`metric_history` for every run and key, run by run (each once), key by
+        key; series that were never logged are left out. ``point_budget`` bounds the points of
+        all the series together (split by :func:`split_budget` over the points they hold),
+        ``max_points`` those of each."""
+        rids = list(dict.fromkeys(v.clean_run_id(r) for r in run_ids))
+        ks = list(dict.fromkeys(v.clean_key(k) for k in keys))
+        shaped: dict[tuple[str, str], ShapedSeries] = {}
         with self.db.read() as conn:
-            found = {k: metrics_repo.histories(conn, rids, k) for k in ks}
-        windowed = [
-            (rid, window(by_run[rid], x_min, x_max), len(by_run[rid]))
-            for rid in rids
-            for by_run in found.values()
-            if rid in by_run
-        ]
-        caps: list[int | None] = [max_points] * len(windowed)
-        if point_budget is not None:
-            shares = split_budget([len(w) for _, w, _ in windowed], point_budget)
-            caps = [s if m is None else min(s, m) for s, m in zip(shares, caps, strict=True)]
-        return [
-            ShapedSeries(
-                rid,
-                series if cap is None or len(series) <= cap else downsample(series, cap, method),
-                total,
-                len(series),
-            )
-            for (rid, series, total), cap in zip(windowed, caps, strict=True)
-        ]
+            sizes = {k: metrics_repo.counts(conn, rids, k) for k in ks}
+            order = [(rid, k) for rid in rids for k in ks if rid in sizes[k]]
+            caps: list[int | None] = [max_points] * len(order)
+            if point_budget is not None:
+                shares = split_budget([sizes[k][rid] for rid, k in order], point_budget)
+                caps = [s if m is None else min(s, m) for s, m in zip(shares, caps, strict=True)]
+            cap_of = dict(zip(order, caps, strict=True))
+            for k in ks:
+                for rid, series in metrics_repo.histories(conn, sizes[k], k):
+                    part = window(series, x_min, x_max)
+                    held, cap = len(part), cap_of[rid, k]
+                    if cap is not None and held > cap:
+                        part = downsample(part, cap, method)
+                    shaped[rid, k] = ShapedSeries(rid, part, len(series), held)
+        return [shaped[p] for p in order if p in shaped]
 
     # -- artifacts
     def run_artifacts(self, run_id: str) -> ArtifactArea:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -203,12 +204,7 @@ def _load(conn: Connection, run_id: str, key: str, ids: list[int] | None = None)
     if not rows:
         empty_i = np.empty(0, dtype=STEP)
         return MetricPoints(key, empty_i, np.empty(0, dtype=VALUE), empty_i.copy())
-    return MetricPoints(
-        key,
-        np.frombuffer(b"".join(r[0] for r in rows), dtype=STEP),
-        np.frombuffer(b"".join(r[1] for r in rows), dtype=VALUE),
-        np.frombuffer(b"".join(r[2] for r in rows), dtype=TIME),
-    )
+    return _joined(key, rows)
 
 
 def history(conn: Connection, run_id: str, key: str) -> MetricPoints:
@@ -231,25 +227,49 @@ _CHUNKS_OF = PreparedIn(
         .order_by(metric_chunks.c.run_id, metric_chunks.c.id)
     )
 )
+_COUNTS_OF = PreparedIn(
+    lambda _, ids: select(metric_summaries.c.run_id, metric_summaries.c.count).where(
+        metric_summaries.c.key == bindparam("key"), metric_summaries.c.run_id.in_(ids)
+    )
+)
+READ_POINTS = 2_000_000  # points of many runs read at once (about 48 MB of arrays)
 
 
-def histories(conn: Connection, run_ids: list[str], key: str) -> dict[str, MetricPoints]:
-    """Like :func:`history` for many runs in one query per 500 runs; a run that never logged
-    the key has no entry."""
-    parts: dict[str, list[Any]] = {}
-    for run_id, steps, values, stamps in _CHUNKS_OF.rows(conn, run_ids, {"key": key}):
-        parts.setdefault(run_id, []).append((steps, values, stamps))
-    out = {}
-    for run_id, rows in parts.items():
-        series = MetricPoints(
-            key,
-            np.frombuffer(b"".join(r[0] for r in rows), dtype=STEP),
-            np.frombuffer(b"".join(r[1] for r in rows), dtype=VALUE),
-            np.frombuffer(b"".join(r[2] for r in rows), dtype=TIME),
-        )
-        if len(series.values):
-            out[run_id] = _by_step(series)
-    return out
+def counts(conn: Connection, run_ids: list[str], key: str) -> dict[str, int]:
+    """How many points of ``key`` each run holds, in the order of ``run_ids`` (a run that
+    never logged it has no entry)."""
+    found = {r: int(n) for r, n in _COUNTS_OF.rows(conn, run_ids, {"key": key})}
+    return {r: found[r] for r in dict.fromkeys(run_ids) if r in found}
+
+
+def histories(
+    conn: Connection, sizes: dict[str, int], key: str
+) -> Iterator[tuple[str, MetricPoints]]:
+    """Like :func:`history` for many runs (``sizes``: their :func:`counts`), one query per
+    group of runs holding at most READ_POINTS points together, so memory stays bounded."""
+    group: list[str] = []
+    points = 0
+    for run_id, n in [*sizes.items(), ("", READ_POINTS)]:  # the sentinel reads the last group
+        if group and points + n > READ_POINTS:
+            parts: dict[str, list[Any]] = {}
+            for rid, steps, values, stamps in _CHUNKS_OF.rows(conn, group, {"key": key}):
+                parts.setdefault(rid, []).append((steps, values, stamps))
+            for rid in group:
+                rows = parts.pop(rid, [])
+                if rows:
+                    yield rid, _by_step(_joined(key, rows))
+            group, points = [], 0
+        group.append(run_id)
+        points += n
+
+
+def _joined(key: str, rows: Sequence[Any]) -> MetricPoints:
+    return MetricPoints(
+        key,
+        np.frombuffer(b"".join(r[0] for r in rows), dtype=STEP),
+        np.frombuffer(b"".join(r[1] for r in rows), dtype=VALUE),
+        np.frombuffer(b"".join(r[2] for r in rows), dtype=TIME),
+    )
 
 
 def _by_step(series: MetricPoints) -> MetricPoints:
