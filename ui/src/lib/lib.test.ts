@@ -113,6 +113,11 @@ describe("series", () => {
     expect(Math.max(...(ya.filter((v) => v !== null) as number[]))).toBe(99); // the spike survives
     expect(new Set(yb.filter((v) => v !== null))).toEqual(new Set([2]));
     expect(alignBinned([{ x: [0, 1], y: [1, 2] }], 10)).toEqual(align([{ x: [0, 1], y: [1, 2] }]));
+    // by default, as many buckets as the longest series has points: 300 runs of 333 points
+    const runs = Array.from({ length: 300 }, (_, r) => ({ x: Array.from({ length: 333 }, (_, i) => i * 15 + (r % 15)), y: Array.from({ length: 333 }, () => r) }));
+    const [grid, ...ys] = alignBinned(runs);
+    expect(grid).toHaveLength(666);
+    expect(ys[299].filter((v) => v !== null).length).toBeGreaterThan(300); // every point has a slot
   });
   it("computes relative and wall time axes", () => {
     expect(xValues("relative", [0, 1], [5000, 7000])).toEqual([0, 2]);

@@ -99,19 +99,24 @@ export function color(i: number, dark = false): string {
 /**
  * Like `align`, but when the series' x values barely overlap (each run downsampled on its own,
  * so 100 runs could give 100,000 distinct x), put them on a shared grid of `bins` buckets with
- * two slots each: the bucket's lowest and highest value, so spikes stay visible.
+ * two slots each: the bucket's lowest and highest value, so spikes stay visible. By default
+ * there are as many buckets as the longest series has points (200 to 2,000): a grid finer than
+ * the series only adds empty slots to draw.
  */
-export function alignBinned(series: { x: number[]; y: number[] }[], bins = 2000): [number[], ...(number | null)[][]] {
+export function alignBinned(series: { x: number[]; y: number[] }[], bins?: number): [number[], ...(number | null)[][]] {
   let lo = Infinity;
   let hi = -Infinity;
   let total = 0;
+  let longest = 0;
   for (const s of series) {
     total += s.x.length;
+    longest = Math.max(longest, s.x.length);
     for (const x of s.x) {
       if (x < lo) lo = x;
       if (x > hi) hi = x;
     }
   }
+  bins ??= Math.min(2000, Math.max(200, longest));
   if (total <= 4 * bins || !(hi > lo)) return align(series);
   const width = (hi - lo) / bins;
   const grid = new Array<number>(2 * bins);
