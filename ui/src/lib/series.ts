@@ -131,9 +131,13 @@ export function alignBinned(series: { x: number[]; y: number[] }[], bins?: numbe
       if (!Number.isFinite(v)) continue;
       const b = Math.min(bins - 1, Math.floor((s.x[i] - lo) / width));
       const low = y[2 * b];
-      const high = y[2 * b + 1];
-      if (low === null || v < low) y[2 * b] = v;
-      if (high === null || v > high) y[2 * b + 1] = v;
+      if (low === null) {
+        y[2 * b] = v; // a bucket's only point takes one slot (the other stays empty)
+        continue;
+      }
+      const high = y[2 * b + 1] ?? low;
+      y[2 * b] = Math.min(low, v);
+      y[2 * b + 1] = Math.max(high, v);
     }
     return y;
   });
