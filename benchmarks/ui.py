@@ -1,12 +1,13 @@
 """The web UI in headless Chromium: 10,000 runs (20 params, 10 metrics each), a chart of
-100 runs x 100,000 points and the runs page's chart panel (300 runs x 3 metrics x 5,000 steps),
-against `modelyard server`; MLflow's UI on the same runs.
+100 runs x 100,000 points, the runs page's chart panel (300 runs x 3 metrics x 5,000 steps) and a
+compare of 300 runs x 3 metrics x 5,000 steps, against `modelyard server`; MLflow's UI on the same runs.
 
     python benchmarks/ui.py                 # both (MLflow in benchmarks/.peer-venv)
     python benchmarks/ui.py --no-peer       # modelyard only
+    python benchmarks/ui.py --only compare_300_runs
 
 Needs the built UI (scripts/run or `cd ui && npm run build`) and Debian's chromium.
-Results go to benchmarks/results/ui.json.
+Results go to benchmarks/results/ui.json (ui-<case>.json with --only).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ new MutationObserver((_, obs) => {
   if (document.querySelector(%s)) { window.__firstRow = performance.now(); obs.disconnect(); }
 }).observe(document, {subtree: true, childList: true});
 """
+# performance.now() at the next frame (what is in the page has been painted)
+NEXT_FRAME = "new Promise(r => requestAnimationFrame(() => r(performance.now())))"
+# [duration, bytes] of each /metrics/history request the page made
+HISTORY_REQUESTS = (
+    "performance.getEntriesByType('resource').filter(e => e.name.includes('/metrics/history'))"
+    ".map(e => [e.duration, e.transferSize])"
+)
 
 
 def fill_modelyard(url: str, runs: int, chart_runs: int, chart_points: int) -> list[str]:
@@ -107,6 +115,13 @@ def scroll(page: Any, selector: str, name: str, frames: int = 400) -> dict[str, 
     }
 
 
+def points_drawn(page: Any, metric: str) -> int:
+    """The points a drawn chart holds (after the page merged its runs onto one x grid)."""
+    return int(
+        page.get_attribute(f"[data-testid=chart-{metric}] [data-ready=true]", "data-points") or 0
+    )
+
+
 def measure_modelyard(
     browser: Any, url: str, experiment: str, chart_ids: list[str], runs: int
 ) -> dict[str, float]:
@@ -141,15 +156,9 @@ def measure_modelyard(
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"{url}/compare?runs={','.join(chart_ids)}&metrics=loss")
     page.wait_for_selector("[data-testid=chart-loss] [data-ready=true]", timeout=120_000)
-    out["chart_first_paint_ms"] = page.evaluate(
-        "new Promise(r => requestAnimationFrame(() => r(performance.now())))"
-    )
-    out["chart_points_drawn"] = int(
-        page.get_attribute("[data-testid=chart-loss] [data-ready=true]", "data-points") or 0
-    )
-    timing = page.evaluate(
-        "performance.getEntriesByType('resource').filter(e => e.name.includes('/metrics/history')).map(e => [e.duration, e.transferSize])"
-    )
+    out["chart_first_paint_ms"] = page.evaluate(NEXT_FRAME)
+    out["chart_points_drawn"] = points_drawn(page, "loss")
+    timing = page.evaluate(HISTORY_REQUESTS)
     if timing:
         out["chart_history_request_ms"], out["chart_history_bytes"] = timing[0]
     page.close()
@@ -167,7 +176,7 @@ def chart_panel_case(
         for start in range(0, runs, 10):
             batches = [
                 {
-                    "run_id": f"d{r:031x}",
+                    "run_id": f"e{r:031x}",
                     "create": {"experiment_name": "ui-panel", "name": f"panel-{r:03d}"},
                     "params": {"lr": str(rng.choice([0.001, 0.01, 0.1]))},
                     "metrics": [
@@ -208,6 +217,56 @@ def chart_panel_case(
         "performance.getEntriesByType('resource').filter(e => e.name.includes('/metrics/history')).map(e => e.transferSize)"
     )
     out["panel_history_bytes"] = sum(timing)
+    page.close()
+    return out
+
+
+def compare_300_runs(
+    browser: Any, url: str, runs: int = 300, metrics: int = 3, steps: int = 5000
+) -> dict[str, float]:
+    """The compare page of 300 runs x 3 metrics x 5,000 steps: when its first chart is drawn
+    (from navigation start), when all are, and the history requests it made."""
+    rng = random.Random(11)
+    ids = [f"d{r:031x}" for r in range(runs)]
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=600) as api:
+        for start in range(0, runs, 10):
+            batches = []
+            for r in range(start, min(runs, start + 10)):
+                curves = [
+                    {
+                        "key": f"c{k}",
+                        "values": [
+                            math.exp(-s / (500 + 50 * k)) + 0.02 * rng.random() + 0.001 * r
+                            for s in range(steps)
+                        ],
+                    }
+                    for k in range(metrics)
+                ]
+                batches.append(
+                    {
+                        "run_id": ids[r],
+                        "create": {"experiment_name": "ui-compare", "name": f"cmp-{r:03d}"},
+                        "metrics": curves,
+                        "update": {"status": "FINISHED"},
+                    }
+                )
+            assert api.post("/ingest", json={"batches": batches}).status_code == 200
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.add_init_script(FIRST_ROW % json.dumps("[data-testid^=chart-] [data-ready=true]"))
+    keys = ",".join(f"c{k}" for k in range(metrics))
+    page.goto(f"{url}/compare?runs={','.join(ids)}&metrics={keys}")
+    page.wait_for_function("window.__firstRow !== null", timeout=120_000, polling=10)
+    out: dict[str, float] = {"first_chart_ms": page.evaluate("window.__firstRow")}
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-testid^=chart-] [data-ready=true]').length === {metrics}",
+        timeout=120_000,
+    )
+    out["all_charts_ms"] = page.evaluate(NEXT_FRAME)
+    out["points_drawn_per_chart"] = points_drawn(page, "c0")
+    requests = page.evaluate(HISTORY_REQUESTS)
+    out["history_requests"] = len(requests)
+    out["history_request_ms_max"] = max((ms for ms, _ in requests), default=0)
+    out["history_bytes"] = sum(size for _, size in requests)
     page.close()
     return out
 
@@ -279,6 +338,9 @@ def main() -> None:
     parser.add_argument("--chart-points", type=int, default=100_000)
     parser.add_argument("--panel-runs", type=int, default=300)
     parser.add_argument("--panel-steps", type=int, default=5_000)
+    parser.add_argument(
+        "--only", choices=["compare_300_runs", "chart_panel"], help="run this case alone"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -304,23 +366,30 @@ def main() -> None:
         )
         try:
             wait_up(url, "/health", proc)
-            start = time.perf_counter()
-            experiment, *chart_ids = fill_modelyard(
-                url, args.runs, args.chart_runs, args.chart_points
-            )
-            results["modelyard_fill_s"] = time.perf_counter() - start
-            results["modelyard"] = measure_modelyard(browser, url, experiment, chart_ids, args.runs)
-            results["modelyard"].update(
-                chart_panel_case(browser, url, args.panel_runs, args.panel_steps)
-            )
+            if not args.only:
+                start = time.perf_counter()
+                experiment, *chart_ids = fill_modelyard(
+                    url, args.runs, args.chart_runs, args.chart_points
+                )
+                results["modelyard_fill_s"] = time.perf_counter() - start
+                results["modelyard"] = measure_modelyard(
+                    browser, url, experiment, chart_ids, args.runs
+                )
+            if args.only in (None, "chart_panel"):
+                results["chart_panel"] = chart_panel_case(
+                    browser, url, args.panel_runs, args.panel_steps
+                )
+            if args.only in (None, "compare_300_runs"):
+                results["compare_300_runs"] = compare_300_runs(browser, url)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        if not args.no_peer:
+        if not args.no_peer and not args.only:
             results["mlflow"] = measure_mlflow(browser, ensure_peer(), Path(tmp), args.runs)
         browser.close()
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "ui.json").write_text(json.dumps(results, indent=2))
+    name = f"ui-{args.only}.json" if args.only else "ui.json"
+    (HERE / "results" / name).write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
 
 

@@ -296,6 +296,32 @@ def test_metric_history_downsampling(svc: TrackingService) -> None:
     assert window.steps.tolist() == list(range(100, 200))
 
 
+def test_many_runs_histories_are_read_in_bounded_groups(
+    svc: TrackingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Groups of runs holding at most READ_POINTS points are read at once (a run holding more
+    alone): every series comes back whole, by step, once, in the order asked."""
+    from modelyard.store.metadata import metrics_repo
+
+    monkeypatch.setattr(metrics_repo, "READ_POINTS", 25)
+    runs = [new_run(svc) for _ in range(7)]
+    for i, rid in enumerate(runs):
+        n = (3, 40, 10, 10, 1, 24, 30)[i]
+        svc.ingest([RunBatch(run_id=rid, metrics=[points("m", [float(i)] * n)])], user="t")
+        # a second chunk, logged at earlier steps than the first
+        late = points("m", [-1.0, -2.0], [-2, -1])
+        svc.ingest([RunBatch(run_id=rid, metrics=[late, points("other", [1.0])])], user="t")
+    asked = [runs[6], runs[0], new_run_id(), *runs[1:6], runs[0]]
+    found = svc.metric_histories(asked, ["m"])
+    assert [f.run_id for f in found] == [runs[6], *runs[:6]]  # once each, unknown left out
+    for f in found:
+        whole = svc.metric_history(f.run_id, "m")[0]
+        assert f.points.steps.tolist() == whole.steps.tolist()
+        assert f.points.values.tolist() == whole.values.tolist()
+        assert f.points.steps[:2].tolist() == [-2, -1]
+        assert f.total == f.in_window == len(whole)
+
+
 def test_concurrent_writers_never_lock(svc: TrackingService) -> None:
     rid = new_run(svc)
     errors: list[BaseException] = []

@@ -88,7 +88,7 @@ def test_compare_charts_parallel_scatter_and_diff(page: Any, filled: Filled) -> 
     diff = page.get_by_test_id("diff-table")
     expect(diff).to_contain_text("optimizer")  # differs between runs 1..3
     best = max(picked, key=lambda r: r["acc"])
-    expect(diff.locator("td.hi").first).to_have_text(str(best["acc"]))
+    expect(diff.locator("td.best").first).to_have_text(str(best["acc"]))
 
 
 def test_zoom_fetches_the_window_at_full_detail(page: Any, filled: Filled) -> None:

@@ -160,18 +160,34 @@ class MetricHistoryOut(BaseModel):
 
 
 class HistoriesIn(_In):
-    """Metric series of many runs at once (for charts): at most 10,000 series."""
+    """Metric series of many runs at once (for charts): at most 1,000 runs x 100 keys."""
 
     run_ids: list[str] = Field(min_length=1, max_length=1000)
     keys: list[str] = Field(min_length=1, max_length=100)
-    max_points: int | None = Field(None, ge=3, le=1_000_000, description="downsample to this")
+    max_points: int | None = Field(
+        None, ge=3, le=1_000_000, description="downsample each series to this"
+    )
+    point_budget: int | None = Field(
+        None,
+        ge=3,
+        le=10_000_000,
+        description="downsample so that all the series together keep about this many points",
+    )
     method: Literal["minmax", "lttb"] = "minmax"
     x_min: float | None = Field(None, description="first step of the window")
     x_max: float | None = Field(None, description="last step of the window")
+    timestamps: bool = Field(True, description="false leaves the timestamps out (x by step)")
 
 
-class SeriesOut(MetricHistoryOut):
+class SeriesOut(BaseModel):
     run_id: str
+    key: str
+    steps: list[int]
+    values: list[float | Special]
+    timestamps: list[int] | None = Field(
+        None, description="left out when the request says timestamps: false"
+    )
+    total: int = Field(description="points stored before windowing and downsampling")
     in_window: int = Field(description="points in the step window before downsampling")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -35,30 +36,48 @@ def downsample(series: MetricPoints, max_points: int, method: Method = "minmax")
     raise InvalidInput(f"unknown downsampling method {method!r}; use minmax or lttb")
 
 
+def split_budget(lengths: Sequence[int], budget: int, floor: int = 3) -> list[int]:
+    """Points each series may keep so that together they hold about ``budget``: an even
+    share, where a series shorter than its share passes what it leaves to the longer ones
+    (never fewer than ``floor``, the least a downsampled series keeps)."""
+    caps = [0] * len(lengths)
+    left, count = budget, len(lengths)
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        share = max(floor, left // count)
+        caps[i] = min(lengths[i], share)
+        left -= caps[i]
+        count -= 1
+    return caps
+
+
 def _take(series: MetricPoints, idx: np.ndarray) -> MetricPoints:
     return MetricPoints(series.key, series.steps[idx], series.values[idx], series.timestamps[idx])
 
 
 def _minmax(values: np.ndarray, max_points: int) -> np.ndarray:
+    """The first and last point, and each bucket's lowest and highest (NaN never wins). The
+    inner points fall in buckets of q+1 points, then of q, each group a matrix with a bucket
+    per row, so that an argmin and an argmax per group do the work."""
     n = len(values)
-    buckets = max(1, (max_points - 2) // 2)
-    edges = np.linspace(1, n - 1, buckets + 1).astype(np.int64)
-    low = np.where(np.isnan(values), np.inf, values)
-    high = np.where(np.isnan(values), -np.inf, values)
+    inner = values[1 : n - 1]
+    buckets = (max_points - 2) // 2
+    if buckets == 0:  # room for one inner point: the one farthest from the finite ones' mean
+        finite = np.isfinite(inner)
+        mean = inner[finite].mean() if finite.any() else 0.0
+        far = np.where(np.isnan(inner), -1.0, np.abs(inner - mean))
+        return np.array([0, 1 + int(far.argmax()), n - 1])
+    nan = np.isnan(inner)
+    low = np.where(nan, np.inf, inner)
+    high = np.where(nan, -np.inf, inner)
+    q, r = divmod(len(inner), buckets)  # n > max_points, so q >= 2
     picks = [np.array([0, n - 1])]
-    starts, ends = edges[:-1], edges[1:]
-    keep = ends > starts
-    starts, ends = starts[keep], ends[keep]
-    # argmin/argmax per bucket, vectorised with reduceat on the bucket starts
-    mins = np.minimum.reduceat(low[: ends[-1]], starts)
-    maxs = np.maximum.reduceat(high[: ends[-1]], starts)
-    bucket_of = np.repeat(np.arange(len(starts)), ends - starts)
-    span = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-    is_min = low[span] == mins[bucket_of]
-    is_max = high[span] == maxs[bucket_of]
-    first_min = span[is_min][np.unique(bucket_of[is_min], return_index=True)[1]]
-    first_max = span[is_max][np.unique(bucket_of[is_max], return_index=True)[1]]
-    picks += [first_min, first_max]
+    for offset, rows, size in ((0, r, q + 1), (r * (q + 1), buckets - r, q)):
+        if rows == 0:
+            continue
+        part = slice(offset, offset + rows * size)
+        first = 1 + offset + np.arange(rows) * size
+        picks.append(first + low[part].reshape(rows, size).argmin(axis=1))
+        picks.append(first + high[part].reshape(rows, size).argmax(axis=1))
     return np.unique(np.concatenate(picks))
 
 

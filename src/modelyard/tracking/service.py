@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from modelyard.errors import InvalidInput, NotFound
+from modelyard.errors import InvalidInput
 from modelyard.store.artifacts.area import ArtifactArea
 from modelyard.store.artifacts.base import ArtifactInfo
 from modelyard.store.artifacts.blobs import Blob
@@ -18,7 +18,7 @@ from modelyard.store.metadata.database import Database
 from modelyard.tracking import memory_search
 from modelyard.tracking import validation as v
 from modelyard.tracking.batches import new_run_id
-from modelyard.tracking.downsample import Method, downsample, window
+from modelyard.tracking.downsample import Method, downsample, split_budget, window
 from modelyard.tracking.entities import (
     Experiment,
     Lifecycle,
@@ -366,25 +366,34 @@ class TrackingService:
         keys: Sequence[str],
         *,
         max_points: int | None = None,
+        point_budget: int | None = None,
         method: Method = "minmax",
         x_min: float | None = None,
         x_max: float | None = None,
     ) -> list[ShapedSeries]:
-        """Like :meth:`metric_history` for every run and key in one read; series that
-        were never logged are left out."""
-        rids = [v.clean_run_id(r) for r in run_ids]
-        ks = [v.clean_key(k) for k in keys]
-        out = []
+        """Like :meth:`metric_history` for every run and key, run by run (each once), key by
+        key; series that were never logged are left out. ``point_budget`` bounds the points of
+        all the series together (split by :func:`split_budget` over the points they hold),
+        ``max_points`` those of each."""
+        rids = list(dict.fromkeys(v.clean_run_id(r) for r in run_ids))
+        ks = list(dict.fromkeys(v.clean_key(k) for k in keys))
+        shaped: dict[tuple[str, str], ShapedSeries] = {}
         with self.db.read() as conn:
-            for rid in rids:
-                for k in ks:
-                    try:
-                        series = metrics_repo.history(conn, rid, k)
-                    except NotFound:
-                        continue
-                    shaped, in_window = _shaped(series, max_points, method, x_min, x_max)
-                    out.append(ShapedSeries(rid, shaped, len(series), in_window))
-        return out
+            sizes = {k: metrics_repo.counts(conn, rids, k) for k in ks}
+            order = [(rid, k) for rid in rids for k in ks if rid in sizes[k]]
+            caps: list[int | None] = [max_points] * len(order)
+            if point_budget is not None:
+                shares = split_budget([sizes[k][rid] for rid, k in order], point_budget)
+                caps = [s if m is None else min(s, m) for s, m in zip(shares, caps, strict=True)]
+            cap_of = dict(zip(order, caps, strict=True))
+            for k in ks:
+                for rid, series in metrics_repo.histories(conn, sizes[k], k):
+                    part = window(series, x_min, x_max)
+                    held, cap = len(part), cap_of[rid, k]
+                    if cap is not None and held > cap:
+                        part = downsample(part, cap, method)
+                    shaped[rid, k] = ShapedSeries(rid, part, len(series), held)
+        return [shaped[p] for p in order if p in shaped]
 
     # -- artifacts
     def run_artifacts(self, run_id: str) -> ArtifactArea:

@@ -57,7 +57,7 @@ export function RunsChartPanel({ runs, selected, params, metrics }: {
       {!shown.length && <p className="muted">No runs to chart.</p>}
       {shown.length > 0 && tab === "lines" && (
         <div>
-          <ChartControls />
+          <ChartControls metrics={plain} />
           {!chosen.length && <p className="muted">Pick a metric above.</p>}
           <div className="charts">
             {chosen.map((m) => <MetricChart key={m} metric={m} runs={shown} />)}

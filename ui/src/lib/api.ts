@@ -47,9 +47,23 @@ export interface Series {
   key: string;
   steps: number[];
   values: (number | string)[];
-  timestamps: number[];
+  /** Left out when the request said `timestamps: false`. */
+  timestamps?: number[];
   total: number;
   in_window?: number;
+}
+
+export interface HistoryQuery {
+  run_ids: string[];
+  keys: string[];
+  /** Points each series keeps at most (min/max per bucket, on the server). */
+  max_points?: number;
+  /** Points all the series of the answer keep together, about. */
+  point_budget?: number;
+  x_min?: number | null;
+  x_max?: number | null;
+  /** false: no timestamps in the answer (an x axis by step needs none). */
+  timestamps?: boolean;
 }
 
 export interface Artifact {
@@ -405,10 +419,7 @@ export const api = {
   searchRuns: (query: SearchQuery, signal?: AbortSignal) => request<RunPage>("POST", "/runs/search", query, signal),
   run: (id: string) => request<Run>("GET", `/runs/${q(id)}`),
   updateRun: (id: string, patch: { notes?: string; name?: string }) => request<Run>("PATCH", `/runs/${q(id)}`, patch),
-  histories: (
-    body: { run_ids: string[]; keys: string[]; max_points?: number; x_min?: number | null; x_max?: number | null },
-    signal?: AbortSignal,
-  ) => request<{ series: Series[] }>("POST", "/metrics/history", body, signal),
+  histories: (body: HistoryQuery, signal?: AbortSignal) => request<{ series: Series[] }>("POST", "/metrics/history", body, signal),
   artifacts: (runId: string, path = "") => request<Artifact[]>("GET", `/runs/${q(runId)}/artifacts?path=${q(path)}`),
   artifactUrl: (runId: string, path: string) => `${BASE}/runs/${q(runId)}/artifacts/${encodePath(path)}`,
   artifactTable: (runId: string, path: string, limit = 500) =>
@@ -436,3 +447,33 @@ export const api = {
     request<Deployment>("POST", `/deployments/${q(name)}/promote`, body),
   rollback: (name: string, body: { reason: string; revision?: number }) => request<Deployment>("POST", `/deployments/${q(name)}/rollback`, body),
 };
+
+/** Runs per history request: a compare of more runs is fetched in batches. */
+export const HISTORY_BATCH = 500;
+
+/** Metric histories of any number of runs, in batches of 500 runs (one after another), each
+ * batch with its share of the point budget. */
+export async function historiesBatched(query: HistoryQuery, signal?: AbortSignal): Promise<Series[]> {
+  const ids = query.run_ids;
+  const out: Series[] = [];
+  for (let i = 0; i < ids.length; i += HISTORY_BATCH) {
+    const part = ids.slice(i, i + HISTORY_BATCH);
+    const budget = query.point_budget && Math.max(3, Math.round((query.point_budget * part.length) / ids.length));
+    const page = await api.histories({ ...query, run_ids: part, point_budget: budget }, signal);
+    out.push(...page.series);
+  }
+  return out;
+}
+
+let turn: Promise<unknown> = Promise.resolve();
+
+/** Run loads one at a time, in the order asked (the first chart's data arrives first instead of
+ * sharing the line with every other chart); one aborted while it waits is skipped. */
+export function inTurn<T>(load: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const mine = turn.then(() => {
+    if (signal?.aborted) throw new DOMException("The load was called off", "AbortError");
+    return load();
+  });
+  turn = mine.catch(() => undefined);
+  return mine;
+}

@@ -3,7 +3,7 @@ import { apply, complete, field, keysOf, runIdsIn } from "./complete";
 import { cellValue, defaultColumns, orderBy, parseColumn, sortField } from "./columns";
 import { bytes, duration, num, toNumber } from "./format";
 import { href, joinList, match, splitList } from "./route";
-import { align, alignBinned, smooth, xValues } from "./series";
+import { align, alignBinned, joinByStep, needsTimestamps, smooth, xMetric, xValues } from "./series";
 import type { Run } from "./api";
 
 const keys = { params: ["lr", "optimizer"], metrics: ["acc", "val/loss", "my metric"], tags: ["team"] };
@@ -115,10 +115,34 @@ describe("series", () => {
     expect(Math.max(...(ya.filter((v) => v !== null) as number[]))).toBe(99); // the spike survives
     expect(new Set(yb.filter((v) => v !== null))).toEqual(new Set([2]));
     expect(alignBinned([{ x: [0, 1], y: [1, 2] }], 10)).toEqual(align([{ x: [0, 1], y: [1, 2] }]));
+    // by default, as many buckets as the longest series has points: 300 runs of 333 points
+    const runs = Array.from({ length: 300 }, (_, r) => ({ x: Array.from({ length: 333 }, (_, i) => i * 15 + (r % 15)), y: Array.from({ length: 333 }, () => r) }));
+    const [grid, ...ys] = alignBinned(runs);
+    expect(grid).toHaveLength(666);
+    expect(ys[299].filter((v) => v !== null).length).toBe(333); // each point in a slot of its own
   });
   it("computes relative and wall time axes", () => {
     expect(xValues("relative", [0, 1], [5000, 7000])).toEqual([0, 2]);
     expect(xValues("wall", [0], [5000])).toEqual([5]);
     expect(xValues("step", [4, 8], [0, 0])).toEqual([4, 8]);
+    expect(xValues("step", [4, 8])).toEqual([4, 8]); // the server left the timestamps out
+    expect([needsTimestamps("step"), needsTimestamps("metric:acc"), needsTimestamps("relative")]).toEqual([false, false, true]);
+  });
+  it("reads a metric x axis", () => {
+    expect(xMetric("metric:val/acc")).toBe("val/acc");
+    expect(xMetric("metric:")).toBeNull();
+    expect(xMetric("step")).toBeNull();
+  });
+  it("pairs a metric with another by step, interpolating steps the other lacks, sorted by x", () => {
+    const loss = { steps: [0, 1, 2, 3, 9], values: [0.9, 0.5, 0.4, 0.3, 0.1] };
+    const acc = { steps: [1, 3, 5], values: [0.6, 0.8, 0.7] };
+    // step 0 and 9 lie outside acc's steps (dropped); step 2 sits halfway between 1 and 3
+    const joined = joinByStep(loss, acc);
+    expect(joined.y).toEqual([0.5, 0.4, 0.3]);
+    expect(joined.x[0]).toBeCloseTo(0.6);
+    expect(joined.x[1]).toBeCloseTo(0.7);
+    expect(joined.x[2]).toBeCloseTo(0.8);
+    const unsorted = joinByStep({ steps: [1, 3, 5], values: [1, 2, 3] }, acc);
+    expect(unsorted).toEqual({ x: [0.6, 0.7, 0.8], y: [1, 3, 2] });
   });
 });

@@ -1,6 +1,43 @@
 /** Transforms of metric series for charts: x axes, smoothing, merging onto one x grid. */
 
+/** x by step, wall time or seconds since the first point; `metric:<name>` axes use joinByStep. */
 export type XAxis = "step" | "wall" | "relative";
+
+/** The metric an x axis reads (`metric:<name>`), or null for step and time axes. */
+export function xMetric(axis: string): string | null {
+  return axis.startsWith("metric:") && axis.length > 7 ? axis.slice(7) : null;
+}
+
+/** Whether an x axis needs the points' timestamps (the server may leave them out otherwise). */
+export function needsTimestamps(axis: string): boolean {
+  return axis === "wall" || axis === "relative";
+}
+
+/**
+ * A metric against another metric of the same run, paired by step: each point's x is the other
+ * metric's value at its step, interpolated between the nearest steps where the other was logged
+ * (or kept after downsampling); points outside those steps are dropped. Sorted by x.
+ */
+export function joinByStep(
+  y: { steps: number[]; values: number[] },
+  x: { steps: number[]; values: number[] },
+): { x: number[]; y: number[] } {
+  const pairs: [number, number][] = [];
+  let j = 0;
+  for (let i = 0; i < y.steps.length; i++) {
+    const step = y.steps[i];
+    while (j < x.steps.length && x.steps[j] < step) j++;
+    let at = NaN;
+    if (j < x.steps.length && x.steps[j] === step) at = x.values[j];
+    else if (j > 0 && j < x.steps.length) {
+      const [s0, s1, v0, v1] = [x.steps[j - 1], x.steps[j], x.values[j - 1], x.values[j]];
+      at = v0 + ((v1 - v0) * (step - s0)) / (s1 - s0);
+    }
+    if (Number.isFinite(at)) pairs.push([at, y.values[i]]);
+  }
+  pairs.sort((a, b) => a[0] - b[0]);
+  return { x: pairs.map((p) => p[0]), y: pairs.map((p) => p[1]) };
+}
 
 /** Exponential moving average with TensorBoard's debiasing; NaN points are skipped. */
 export function smooth(values: ArrayLike<number>, weight: number): number[] {
@@ -25,7 +62,7 @@ export function smooth(values: ArrayLike<number>, weight: number): number[] {
 }
 
 /** x values of a series on the chosen axis: step, wall time (s), or seconds since its first point. */
-export function xValues(axis: XAxis, steps: number[], timestamps: number[]): number[] {
+export function xValues(axis: XAxis, steps: number[], timestamps: number[] = []): number[] {
   if (axis === "step") return steps;
   if (axis === "wall") return timestamps.map((t) => t / 1000);
   const t0 = timestamps.length ? timestamps[0] : 0;
@@ -62,19 +99,24 @@ export function color(i: number, dark = false): string {
 /**
  * Like `align`, but when the series' x values barely overlap (each run downsampled on its own,
  * so 100 runs could give 100,000 distinct x), put them on a shared grid of `bins` buckets with
- * two slots each: the bucket's lowest and highest value, so spikes stay visible.
+ * two slots each: the bucket's lowest and highest value, so spikes stay visible. By default
+ * there are as many buckets as the longest series has points (200 to 2,000): a grid finer than
+ * the series only adds empty slots to draw.
  */
-export function alignBinned(series: { x: number[]; y: number[] }[], bins = 2000): [number[], ...(number | null)[][]] {
+export function alignBinned(series: { x: number[]; y: number[] }[], bins?: number): [number[], ...(number | null)[][]] {
   let lo = Infinity;
   let hi = -Infinity;
   let total = 0;
+  let longest = 0;
   for (const s of series) {
     total += s.x.length;
+    longest = Math.max(longest, s.x.length);
     for (const x of s.x) {
       if (x < lo) lo = x;
       if (x > hi) hi = x;
     }
   }
+  bins ??= Math.min(2000, Math.max(200, longest));
   if (total <= 4 * bins || !(hi > lo)) return align(series);
   const width = (hi - lo) / bins;
   const grid = new Array<number>(2 * bins);
@@ -89,9 +131,13 @@ export function alignBinned(series: { x: number[]; y: number[] }[], bins = 2000)
       if (!Number.isFinite(v)) continue;
       const b = Math.min(bins - 1, Math.floor((s.x[i] - lo) / width));
       const low = y[2 * b];
-      const high = y[2 * b + 1];
-      if (low === null || v < low) y[2 * b] = v;
-      if (high === null || v > high) y[2 * b + 1] = v;
+      if (low === null) {
+        y[2 * b] = v; // a bucket's only point takes one slot (the other stays empty)
+        continue;
+      }
+      const high = y[2 * b + 1] ?? low;
+      y[2 * b] = Math.min(low, v);
+      y[2 * b + 1] = Math.max(high, v);
     }
     return y;
   });

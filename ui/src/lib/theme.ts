@@ -1,5 +1,5 @@
 /** Light and dark themes: the system's choice until the user picks one (kept in localStorage). */
-import { useEffect, useState } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
 
 export type Theme = "light" | "dark";
 
@@ -24,4 +24,15 @@ export function useTheme(): [Theme, () => void] {
 
 export function isDark(): boolean {
   return document.documentElement.dataset.theme === "dark";
+}
+
+function onThemeChange(fn: () => void): () => void {
+  const watch = new MutationObserver(fn);
+  watch.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+  return () => watch.disconnect();
+}
+
+/** Whether the dark theme is on, re-rendering when it is toggled (charts restyle with it). */
+export function useDark(): boolean {
+  return useSyncExternalStore(onThemeChange, isDark);
 }

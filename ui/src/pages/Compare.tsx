@@ -10,6 +10,8 @@ import { MetricChart, ChartControls } from "../components/MetricCharts";
 import { ImageGrid } from "../components/ImageGrid";
 import { ParallelView, ScatterView } from "../components/PlotViews";
 import { Link } from "../components/Link";
+import { DirectionToggle } from "../components/DirectionToggle";
+import { bestAndWorst, directionOf, parseDirections } from "../lib/direction";
 
 const TABS = ["charts", "parallel", "scatter", "images", "diff"] as const;
 
@@ -60,7 +62,7 @@ function Charts({ runs, metrics }: { runs: Run[]; metrics: string[] }) {
   const toggle = (m: string) => setChosen(joinList(shown.includes(m) ? shown.filter((x) => x !== m) : [...shown, m]));
   return (
     <div>
-      <ChartControls />
+      <ChartControls metrics={plain} />
       <div className="chips" data-testid="metric-chips">
         {metrics.map((m) => (
           <button key={m} className={"chip " + (shown.includes(m) ? "on" : "")} aria-pressed={shown.includes(m)} onClick={() => toggle(m)}>{m}</button>
@@ -75,6 +77,8 @@ function Charts({ runs, metrics }: { runs: Run[]; metrics: string[] }) {
 
 function Diff({ runs, params, metrics }: { runs: Run[]; params: string[]; metrics: string[] }) {
   const [onlyDiff, setOnlyDiff] = useQueryParam("diff", "1");
+  const [dirParam] = useQueryParam("dir");
+  const overrides = parseDirections(dirParam);
   const rows = [
     ...params.map((p) => ({ kind: "param", key: p, values: runs.map((r) => r.params[p] ?? null) as (string | number | null)[] })),
     ...metrics.map((m) => ({ kind: "metric", key: m, values: runs.map((r) => (r.metrics[m] ? toNumber(r.metrics[m].last) : null)) as (string | number | null)[] })),
@@ -91,13 +95,16 @@ function Diff({ runs, params, metrics }: { runs: Run[]; params: string[]; metric
           </thead>
           <tbody>
             {shown.map((row) => {
-              const nums = row.values.filter((v): v is number => typeof v === "number" && Number.isFinite(v));
-              const best = row.kind === "metric" && nums.length > 1 ? { lo: Math.min(...nums), hi: Math.max(...nums) } : null;
+              const nums = row.values.map((v) => (typeof v === "number" ? v : null));
+              const marks = row.kind === "metric" ? bestAndWorst(nums, directionOf(row.key, overrides)) : null;
               return (
-                <tr key={row.kind + row.key} className={differs(row.values) ? "differs" : ""}>
-                  <th><span className="kind">{row.kind[0]}</span> {row.key}</th>
+                <tr key={row.kind + row.key} className={differs(row.values) ? "differs" : ""} data-testid={`diff-${row.kind}-${row.key}`}>
+                  <th>
+                    <span className="kind">{row.kind[0]}</span> {row.key}
+                    {row.kind === "metric" && <> <DirectionToggle metric={row.key} /></>}
+                  </th>
                   {row.values.map((v, i) => (
-                    <td key={i} className={best && v === best.hi ? "hi" : best && v === best.lo ? "lo" : ""}>
+                    <td key={i} className={marks && v === marks.best ? "best" : marks && v === marks.worst ? "worst" : ""}>
                       {v === null ? <span className="muted">—</span> : typeof v === "number" ? num(v) : v}
                     </td>
                   ))}

@@ -230,14 +230,17 @@ def metric_histories(
         body.run_ids,
         body.keys,
         max_points=body.max_points,
+        point_budget=body.point_budget,
         method=body.method,
         x_min=body.x_min,
         x_max=body.x_max,
     )
-    series = [
-        {"run_id": f.run_id, **series_json(f.points, f.total), "in_window": f.in_window}
-        for f in found
-    ]
+    series = []
+    for f in found:
+        one = {"run_id": f.run_id, **series_json(f.points, f.total), "in_window": f.in_window}
+        if not body.timestamps:
+            del one["timestamps"]
+        series.append(one)
     return JSONOut({"series": series})
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modelyard.errors import NotFound
@@ -203,6 +204,66 @@ def _load(conn: Connection, run_id: str, key: str, ids: list[int] | None = None)
     if not rows:
         empty_i = np.empty(0, dtype=STEP)
         return MetricPoints(key, empty_i, np.empty(0, dtype=VALUE), empty_i.copy())
+    return _joined(key, rows)
+
+
+def history(conn: Connection, run_id: str, key: str) -> MetricPoints:
+    """Every point of one metric, ordered by step (points logged at the same step keep order)."""
+    series = _load(conn, run_id, key)
+    if len(series.values) == 0:
+        raise NotFound(f"metric {key!r} was not logged on run {run_id}", run_id=run_id, key=key)
+    return _by_step(series)
+
+
+_CHUNKS_OF = PreparedIn(
+    lambda _, ids: (
+        select(
+            metric_chunks.c.run_id,
+            metric_chunks.c.steps,
+            metric_chunks.c["values"],
+            metric_chunks.c.timestamps,
+        )
+        .where(metric_chunks.c.key == bindparam("key"), metric_chunks.c.run_id.in_(ids))
+        .order_by(metric_chunks.c.run_id, metric_chunks.c.id)
+    )
+)
+_COUNTS_OF = PreparedIn(
+    lambda _, ids: select(metric_summaries.c.run_id, metric_summaries.c.count).where(
+        metric_summaries.c.key == bindparam("key"), metric_summaries.c.run_id.in_(ids)
+    )
+)
+READ_POINTS = 2_000_000  # points of many runs read at once (about 48 MB of arrays)
+
+
+def counts(conn: Connection, run_ids: list[str], key: str) -> dict[str, int]:
+    """How many points of ``key`` each run holds, in the order of ``run_ids`` (a run that
+    never logged it has no entry)."""
+    found = {r: int(n) for r, n in _COUNTS_OF.rows(conn, run_ids, {"key": key})}
+    return {r: found[r] for r in dict.fromkeys(run_ids) if r in found}
+
+
+def histories(
+    conn: Connection, sizes: dict[str, int], key: str
+) -> Iterator[tuple[str, MetricPoints]]:
+    """Like :func:`history` for many runs (``sizes``: their :func:`counts`), one query per
+    group of runs holding at most READ_POINTS points together, so memory stays bounded."""
+    group: list[str] = []
+    points = 0
+    for run_id, n in [*sizes.items(), ("", READ_POINTS)]:  # the sentinel reads the last group
+        if group and points + n > READ_POINTS:
+            parts: dict[str, list[Any]] = {}
+            for rid, steps, values, stamps in _CHUNKS_OF.rows(conn, group, {"key": key}):
+                parts.setdefault(rid, []).append((steps, values, stamps))
+            for rid in group:
+                rows = parts.pop(rid, [])
+                if rows:
+                    yield rid, _by_step(_joined(key, rows))
+            group, points = [], 0
+        group.append(run_id)
+        points += n
+
+
+def _joined(key: str, rows: Sequence[Any]) -> MetricPoints:
     return MetricPoints(
         key,
         np.frombuffer(b"".join(r[0] for r in rows), dtype=STEP),
@@ -211,17 +272,13 @@ def _load(conn: Connection, run_id: str, key: str, ids: list[int] | None = None)
     )
 
 
-def history(conn: Connection, run_id: str, key: str) -> MetricPoints:
-    """Every point of one metric, ordered by step (points logged at the same step keep order)."""
-    series = _load(conn, run_id, key)
-    if len(series.values) == 0:
-        raise NotFound(f"metric {key!r} was not logged on run {run_id}", run_id=run_id, key=key)
+def _by_step(series: MetricPoints) -> MetricPoints:
     order = np.argsort(series.steps, kind="stable")
-    if not np.array_equal(order, np.arange(len(order))):
-        series = MetricPoints(
-            key, series.steps[order], series.values[order], series.timestamps[order]
-        )
-    return series
+    if np.array_equal(order, np.arange(len(order))):
+        return series
+    return MetricPoints(
+        series.key, series.steps[order], series.values[order], series.timestamps[order]
+    )
 
 
 def _to_summary(m: Any) -> MetricSummary:
