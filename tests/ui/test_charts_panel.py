@@ -3,6 +3,7 @@ table's, line charts of the chosen metrics, parallel coordinates, scatter, and t
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -28,8 +29,8 @@ def open_runs(page: Any, plots: PlotRuns, query: str = "") -> None:
 def legend_names(page: Any, metric: str) -> set[str]:
     chart = page.get_by_test_id(f"chart-{metric}")
     expect(chart.locator("canvas")).to_be_visible()
-    labels = chart.locator(".u-legend .u-series:not(:first-child) .u-label").all_inner_texts()
-    return set(labels)
+    drawn = chart.locator("[data-ready=true]")
+    return set(json.loads(drawn.get_attribute("data-series") or "[]"))
 
 
 def test_the_panel_charts_the_selected_runs_or_else_the_tables(page: Any, plots: PlotRuns) -> None:

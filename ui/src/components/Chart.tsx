@@ -155,6 +155,7 @@ export function Chart({ title, data, labels, xLabel, timeAxis = false, log = fal
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height }));
     resize.observe(el);
     el.dataset.points = String(spans.reduce((n, s) => n + s.count, 0));
+    el.dataset.series = JSON.stringify(labels); // the runs drawn, legend or not (tests, tools)
     el.dataset.ready = "true";
     return () => {
       resize.disconnect();
