@@ -222,3 +222,18 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
         with httpx.Client(base_url=f"{url}/api/v1", timeout=30) as api:
             experiment_id, runs = _fill(api)
         yield Filled(url, experiment_id, runs)
+
+
+# JavaScript: the mean colour (0 black .. 255 white) of a uPlot canvas' y-axis labels, to tell
+# which theme a chart was drawn in.
+AXIS_INK = """canvas => {
+  // the mean colour of the y axis' labels: the opaque pixels left of the plotting area
+  const ctx = canvas.getContext('2d');
+  const w = Math.floor(canvas.width * 0.06);
+  const data = ctx.getImageData(0, 0, w, canvas.height).data;
+  let sum = 0, n = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 200) { sum += (data[i] + data[i + 1] + data[i + 2]) / 3; n++; }
+  }
+  return n ? sum / n : null;
+}"""

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from modelyard.server.app import ServerSettings
 from modelyard.testing.server import live_server
 from modelyard.tracking.batches import new_run_id
-from tests.ui.conftest import review_shots
+from tests.ui.conftest import AXIS_INK, review_shots
 
 pytestmark = pytest.mark.ui
 
@@ -186,19 +186,6 @@ def test_many_runs_hide_the_legend_and_no_chart_outgrows_its_plot(
     page.goto(charts.compare(charts.five[:4], "&metrics=loss"))
     few = ready(page, "loss")
     expect(few.locator(".u-legend")).to_contain_text("r3")
-
-
-AXIS_INK = """canvas => {
-  // the mean colour of the y axis' labels: the opaque pixels left of the plotting area
-  const ctx = canvas.getContext('2d');
-  const w = Math.floor(canvas.width * 0.06);
-  const data = ctx.getImageData(0, 0, w, canvas.height).data;
-  let sum = 0, n = 0;
-  for (let i = 0; i < data.length; i += 4) {
-    if (data[i + 3] > 200) { sum += (data[i] + data[i + 1] + data[i + 2]) / 3; n++; }
-  }
-  return n ? sum / n : null;
-}"""
 
 
 def test_charts_follow_the_theme_without_a_reload(page: Any, charts: Charts) -> None:

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 import modelyard as my
 from modelyard.server.app import ServerSettings
 from modelyard.server.background import serve_in_background
-from tests.ui.conftest import review_shots
+from tests.ui.conftest import AXIS_INK, review_shots
 
 pytestmark = [pytest.mark.ui]
 
@@ -113,6 +113,15 @@ def test_monitoring_page_shows_quality_drift_and_alerts(page: Any, monitored: Mo
     expect(page.get_by_test_id("estimated-only")).to_have_count(0)
     chart = page.get_by_test_id("quality-accuracy")
     expect(chart.locator("canvas")).to_have_count(1)
+    # the charts follow the theme without a reload
+    page.get_by_test_id("theme").click()
+    dark = page.locator("html").get_attribute("data-theme") == "dark"
+    ink = "[data-testid=quality-accuracy] canvas"
+    page.wait_for_function(
+        f"document.querySelector('{ink}') && ({AXIS_INK})(document.querySelector('{ink}'))"
+        + (" > 150" if dark else " < 110")
+    )
+    page.get_by_test_id("theme").click()
     expect(page.get_by_test_id("estimated-accuracy")).not_to_have_text("—")
     # service health: SDK-logged predictions carry no latency and nothing probes them
     expect(page.get_by_test_id("uptime")).to_contain_text("—")

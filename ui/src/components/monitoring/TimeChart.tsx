@@ -3,7 +3,7 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { isDark } from "../../lib/theme";
+import { useDark } from "../../lib/theme";
 import { color } from "../../lib/series";
 import { figureText, type ChartData } from "../../lib/monitoring";
 import { versionColor } from "../TrafficBar";
@@ -18,10 +18,10 @@ export function TimeChart({ title, data, span, unit = "plain", height = 220, tes
   testId?: string;
 }) {
   const box = useRef<HTMLDivElement>(null);
+  const dark = useDark(); // redrawn in the other theme's colours when it is toggled
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const dark = isDark();
     const axis = dark ? "#c9d1d9" : "#333";
     const grid = dark ? "rgba(255,255,255,0.08)" : "rgba(0,0,0,0.07)";
     const opts: uPlot.Options = {
@@ -55,7 +55,7 @@ export function TimeChart({ title, data, span, unit = "plain", height = 220, tes
       resize.disconnect();
       u.destroy();
     };
-  }, [data, title, unit, height, span?.since, span?.until]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [data, title, unit, height, span?.since, span?.until, dark]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <div className="chart mon-chart" data-testid={testId}>
       <div ref={box} />
