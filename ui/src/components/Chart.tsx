@@ -9,7 +9,7 @@ import "uplot/dist/uPlot.min.css";
 import type { Direction } from "../lib/direction";
 import { useDark } from "../lib/theme";
 import { color } from "../lib/series";
-import { num } from "../lib/format";
+import { num, tickLabels } from "../lib/format";
 import { tooltipPlugin } from "./chartTooltip";
 
 /** Series beyond which the legend is left out (the tooltip names them instead). */
@@ -135,7 +135,7 @@ export function Chart({ title, data, labels, xLabel, timeAxis = false, log = fal
           value: (_u: uPlot, v: number | null) => (v === null ? "" : num(v)),
         })),
       ],
-      axes: [axis, { ...axis, size: 60 }],
+      axes: [axis, { ...axis, size: 60, ...(log ? {} : { values: (_u: uPlot, splits: number[]) => tickLabels(splits) }) }],
       plugins: [
         tooltipPlugin({ labels, colors, direction, formatX: (x) => `${xLabel} ${formatX(x)}`, formatY: num }),
         pointLabels(singles),

@@ -10,6 +10,26 @@ export function num(value: unknown, digits = 4): string {
   return Number(value.toPrecision(digits)).toString();
 }
 
+/** Labels for an axis' ticks with as many decimals as it takes to tell neighbours apart
+ * (uPlot's default keeps 3, so ticks 0.0005 apart read "0.864, 0.864"); each label is the tick's
+ * value, not a rounding of it. */
+export function tickLabels(splits: number[]): string[] {
+  const finite = splits.filter(Number.isFinite);
+  const big = finite.some((v) => Math.abs(v) >= 1e6) || finite.every((v) => v === 0 || Math.abs(v) < 1e-4);
+  if (big && finite.some((v) => v !== 0)) {
+    return splits.map((v) => (Number.isFinite(v) ? (v === 0 ? "0" : v.toExponential(2)) : ""));
+  }
+  const gaps = finite.slice(1).map((v, i) => Math.abs(v - finite[i])).filter((g) => g > 0);
+  const tolerance = (gaps.length ? Math.min(...gaps) : 1) * 1e-6;
+  for (let decimals = 0; decimals <= 10; decimals++) {
+    const out = splits.map((v) => (Number.isFinite(v) ? v.toFixed(decimals) : ""));
+    if (splits.every((v, i) => !Number.isFinite(v) || Math.abs(Number(out[i]) - v) <= tolerance)) {
+      return out.map((t) => (Number(t) === 0 ? "0" : t));
+    }
+  }
+  return splits.map(String);
+}
+
 export function time(ms: number | null | undefined): string {
   if (!ms) return "";
   const d = new Date(ms);

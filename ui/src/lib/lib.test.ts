@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { apply, complete, field, keysOf, runIdsIn } from "./complete";
 import { cellValue, defaultColumns, orderBy, parseColumn, sortField } from "./columns";
-import { bytes, duration, num, toNumber } from "./format";
+import { bytes, duration, num, tickLabels, toNumber } from "./format";
 import { href, joinList, match, splitList } from "./route";
 import { align, alignBinned, joinByStep, needsTimestamps, smooth, xMetric, xValues } from "./series";
 import type { Run } from "./api";
@@ -144,5 +144,17 @@ describe("series", () => {
     expect(joined.x[2]).toBeCloseTo(0.8);
     const unsorted = joinByStep({ steps: [1, 3, 5], values: [1, 2, 3] }, acc);
     expect(unsorted).toEqual({ x: [0.6, 0.7, 0.8], y: [1, 3, 2] });
+  });
+});
+
+describe("tickLabels", () => {
+  it("uses as many decimals as neighbouring ticks need", () => {
+    expect(tickLabels([0.863, 0.8635, 0.864])).toEqual(["0.8630", "0.8635", "0.8640"]);
+    expect(tickLabels([0, 0.2, 0.4])).toEqual(["0", "0.2", "0.4"]);
+    expect(tickLabels([100, 200, 300])).toEqual(["100", "200", "300"]);
+    expect(tickLabels([0.1 + 0.2, 0.4])).toEqual(["0.3", "0.4"]);
+    expect(tickLabels([-0.5, 0, 0.5])).toEqual(["-0.5", "0", "0.5"]);
+    expect(tickLabels([2e6, 4e6])).toEqual(["2.00e+6", "4.00e+6"]);
+    expect(tickLabels([0, 2e-5, 4e-5])).toEqual(["0", "2.00e-5", "4.00e-5"]);
   });
 });

@@ -6,6 +6,7 @@ import "uplot/dist/uPlot.min.css";
 import { useDark } from "../../lib/theme";
 import { color } from "../../lib/series";
 import { figureText, type ChartData } from "../../lib/monitoring";
+import { tickLabels } from "../../lib/format";
 import { versionColor } from "../TrafficBar";
 
 export function TimeChart({ title, data, span, unit = "plain", height = 220, testId }: {
@@ -44,7 +45,7 @@ export function TimeChart({ title, data, span, unit = "plain", height = 220, tes
       ],
       axes: [
         { stroke: axis, grid: { stroke: grid }, ticks: { stroke: grid } },
-        { stroke: axis, grid: { stroke: grid }, ticks: { stroke: grid }, size: 60 },
+        { stroke: axis, grid: { stroke: grid }, ticks: { stroke: grid }, size: 60, values: (_u, splits) => tickLabels(splits) },
       ],
     };
     const u = new uPlot(opts, [data.x, ...data.ys] as uPlot.AlignedData, el);
