@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,28 @@ def test_arrays_and_pil_images_are_stored_as_pngs_by_step(uri: str, tmp_path: Pa
     pil = stored(uri, run.id, "images/val/pred/step_40.png", tmp_path)
     assert pil.shape == (2, 3, 3)
     assert pil[0, 0].tolist() == [0, 128, 255]
+
+
+def test_a_resumed_run_goes_on_after_the_steps_it_has(uri: str) -> None:
+    my.set_tracking_uri(uri)
+    with my.start_run("resumed", experiment="images") as run:
+        my.log_image("frames", np.zeros((2, 2), dtype=np.uint8), step=7)
+    # another process resumes the run: its next image is step 8, not 0 over an older one
+    script = (
+        "import sys, numpy as np, modelyard as my\n"
+        "my.set_tracking_uri(sys.argv[1])\n"
+        "with my.start_run(run_id=sys.argv[2]):\n"
+        "    print(my.log_image('frames', np.ones((2, 2), dtype=np.uint8)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, uri, run.id], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "images/frames/step_8.png"
+    client = my.Client(uri)
+    listed = sorted(a["path"] for a in client.list_artifacts(run.id, "images/frames"))
+    client.close()
+    assert listed == ["step_7.png", "step_8.png"]
 
 
 def test_rgba_and_single_channel_arrays_keep_their_pixels() -> None:

@@ -169,6 +169,11 @@ class ActiveRun:
         files = {f"{artifact_path}/{rel}".lstrip("/"): p for rel, p in walk(root).items()}
         self._client.log_artifacts(self.id, files)
 
+    def list_artifacts(self, path: str = "") -> list[dict[str, Any]]:
+        """The files and folders directly under ``path`` among the run's artifacts."""
+        self._batcher.flush()  # the run must exist on the server first
+        return self._client.list_artifacts(self.id, path)
+
     def log_text(self, text: str, artifact_path: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(artifact_path).name

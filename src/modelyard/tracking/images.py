@@ -6,6 +6,7 @@ arrays are encoded here (no imaging library needed); PIL images are saved by PIL
 
 from __future__ import annotations
 
+import re
 import struct
 import tempfile
 import threading
@@ -20,6 +21,7 @@ FOLDER = "images"
 _REFUSED = ("\\", "%", "?", "#")  # a separator elsewhere, or read as a URL's own syntax
 _PNG_COLOUR = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
 _steps: dict[tuple[str, str], int] = {}
+_STEP_FILE = re.compile(r"(?:.*/)?step_(\d{1,19})\.png")
 _lock = threading.Lock()
 
 
@@ -121,11 +123,22 @@ def png_bytes(image: object) -> bytes:
     )
 
 
+def _last_stored_step(run: Any, key: str) -> int:
+    """The highest step of ``key`` among the run's artifacts (-1 when none): a resumed run's
+    next image goes after the ones it logged before."""
+    steps = [
+        int(match.group(1))
+        for row in run.list_artifacts(f"{FOLDER}/{key}")
+        if not row.get("is_dir") and (match := _STEP_FILE.fullmatch(str(row.get("path", ""))))
+    ]
+    return max(steps, default=-1)
+
+
 def log_image(key: str, image: object, step: int | None = None) -> str:
     """Log ``image`` under ``key`` for the active run; returns its artifact path.
 
-    ``step`` defaults to the key's previous step in this process + 1 (from 0); logging the same
-    key and step again replaces that image.
+    ``step`` defaults to the key's last step + 1 (from 0; a resumed run goes on after the steps
+    it already has); logging the same key and step again replaces that image.
     """
     from modelyard.tracking.fluent import _require_run
 
@@ -135,7 +148,8 @@ def log_image(key: str, image: object, step: int | None = None) -> str:
     run = _require_run()
     with _lock:
         if chosen is None:
-            chosen = _steps.get((run.id, clean), -1) + 1
+            last = _steps.get((run.id, clean))
+            chosen = (_last_stored_step(run, clean) if last is None else last) + 1
         _steps[(run.id, clean)] = chosen
     path = image_path(clean, chosen)
     with tempfile.TemporaryDirectory() as tmp:
