@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from modelyard.errors import AlreadyExists, InvalidInput, NotFound
+from modelyard.errors import InvalidInput
 from modelyard.registry.entities import ModelVersion, Stage
 from modelyard.registry.part import RegistryPart
 from modelyard.store.artifacts.blobs import clean_digest
@@ -60,13 +60,7 @@ class Packages(RegistryPart):
         package: dict[str, Any] = manifest.to_json()
 
         def job(conn: Connection) -> ModelVersion:
-            try:
-                registry_repo.model_id(conn, model_name)
-            except NotFound:
-                registry_repo.create_model(conn, model_name, "", {}, user)
-            else:
-                if create_only:
-                    raise AlreadyExists(f"registered model {model_name!r} already exists")
+            registry_repo.ensure_model(conn, model_name, user, new=create_only)
             if run_id is not None:
                 runs_repo.get(conn, v.clean_run_id(run_id))
             now = now_ms()

@@ -32,21 +32,22 @@ class Versions(RegistryPart):
         tags: dict[str, str] | None = None,
         number: int | None = None,
         create_missing: bool = False,
+        create_only: bool = False,
     ) -> ModelVersion:
         """Register files a run or a logged model holds; any other source is refused.
 
         ``number`` keeps the number a version had elsewhere (imports); it must be unused and
         above every earlier number. By default the next number. ``create_missing`` creates
-        the model first when there is none of that name (in the same transaction).
+        the model first when there is none of that name; ``create_only``: the model must be
+        new (AlreadyExists otherwise). Both are decided in the write's transaction.
         """
         clean_tags = v.clean_pairs(tags, "tag")
 
         def job(conn: Connection) -> ModelVersion:
-            if create_missing:
-                try:
-                    registry_repo.model_id(conn, name)
-                except NotFound:
-                    registry_repo.create_model(conn, v.clean_name(name, "model name"), "", {}, user)
+            if create_missing or create_only:
+                registry_repo.ensure_model(
+                    conn, v.clean_name(name, "model name"), user, new=create_only
+                )
             prefix, owner_run, owner_model = _resolve_source(conn, source, run_id, logged_model_id)
             version = ModelVersion(
                 name=name,
