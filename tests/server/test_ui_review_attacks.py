@@ -13,10 +13,13 @@ import httpx
 import pytest
 
 from modelyard.access.entities import Kind, Role
+from modelyard.errors import InvalidInput
+from modelyard.registry.checks import clean_reason
 from modelyard.tracking.batches import new_run_id
 from tests.security._servers import AuthServer, auth_server
 
 API = "/api/v1"
+JSON = {"content-type": "application/json"}
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -33,6 +36,16 @@ def srv(tmp_path: Path, store_uri: str) -> Iterator[AuthServer]:
     """An auth-on server on each backend."""
     with auth_server(tmp_path, store_uri=store_uri) as found:
         yield found
+
+
+@pytest.fixture
+def http(tmp_path: Path, store_uri: str) -> Iterator[httpx.Client]:
+    """A client of an auth-off server on each backend, at /api/v1."""
+    with (
+        auth_server(tmp_path, auth=False, store_uri=store_uri) as found,
+        httpx.Client(base_url=f"{found.url}{API}", timeout=30) as client,
+    ):
+        yield client
 
 
 def _run_with_model(admin: httpx.Client, experiment: str) -> tuple[int, str]:
@@ -116,3 +129,104 @@ def test_concurrent_registers_of_an_existing_model_number_versions_apart(srv: Au
         assert sorted(r.json()["version"] for r in answers) == [2, 3, 4, 5, 6, 7]
         versions = ok(admin.get(f"{API}/models/busy/versions"))["versions"]
         assert [v["version"] for v in versions] == [7, 6, 5, 4, 3, 2, 1]
+
+
+# ---- 2. reasons and descriptions: bounded text without NUL, refused whole
+
+
+def _model_with_two_versions(http: httpx.Client) -> str:
+    eid = int(ok(http.post("/experiments", json={"name": "texts"}), 201)["id"])
+    rid = new_run_id()
+    ok(http.post("/runs", json={"run_id": rid, "experiment_id": eid}), 201)
+    ok(http.put(f"/runs/{rid}/artifacts/model/MLmodel", content=b"flavors: {}\n"), 201)
+    for _ in range(2):
+        ok(http.post("/models/clf/versions/from-run", json={"run_id": rid, "path": "model"}), 201)
+    ok(http.put("/models/clf/aliases/champion", json={"version": 1, "reason": "first"}))
+    ok(http.put("/models/clf/aliases/champion", json={"version": 2, "reason": "better"}))
+    ok(http.put("/models/clf/tags/team", json={"value": "core", "reason": "owner"}))
+    ok(http.put("/models/clf/versions/1/tags/split", json={"value": "v1", "reason": "data"}))
+    return rid
+
+
+def _edits(reason: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every registry write of the UI that carries a reason, as (method, path, request args)."""
+    body = {"reason": reason}
+    query = {"params": {"reason": reason}}
+    return [
+        ("PUT", "/models/clf/aliases/champion", {"json": {"version": 1, **body}}),
+        ("DELETE", "/models/clf/aliases/champion", query),
+        ("POST", "/models/clf/aliases/champion/rollback", {"json": body}),
+        ("PATCH", "/models/clf/versions/1", {"json": {"stage": "Staging", **body}}),
+        ("PATCH", "/models/clf/versions/1", {"json": {"description": "d", **body}}),
+        ("PATCH", "/models/clf", {"json": {"description": "d", **body}}),
+        ("PUT", "/models/clf/tags/team", {"json": {"value": "x", **body}}),
+        ("DELETE", "/models/clf/tags/team", query),
+        ("PUT", "/models/clf/versions/1/tags/split", {"json": {"value": "x", **body}}),
+        ("DELETE", "/models/clf/versions/1/tags/split", query),
+        ("DELETE", "/models/clf/versions/2", query),
+    ]
+
+
+def _registry_state(http: httpx.Client) -> Any:
+    return (
+        ok(http.get("/models/clf")),
+        ok(http.get("/models/clf/versions")),
+        ok(http.get("/models/clf/history")),
+    )
+
+
+def test_reasons_and_descriptions_are_bounded_text_and_refused_whole(http: httpx.Client) -> None:
+    rid = _model_with_two_versions(http)
+    before = _registry_state(http)
+    too_long = "r" * 1_001
+    for reason in (too_long, "why\x00not"):
+        for method, path, args in _edits(reason):
+            answer = http.request(method, path, **args)
+            assert refused(answer) == (400, "INVALID_PARAMETER_VALUE"), (method, path, answer.text)
+            assert answer.json()["details"]["field"] == "reason"
+    big = "d" * 100_001
+    for text in (big, "a\x00b"):
+        for path in ("/models/clf", "/models/clf/versions/1"):
+            answer = http.patch(path, json={"description": text, "reason": "ok"})
+            assert refused(answer) == (400, "INVALID_PARAMETER_VALUE"), answer.text
+            assert answer.json()["details"]["field"] == "description"
+        register = {"run_id": rid, "path": "model", "description": text}
+        assert refused(http.post("/models/clf/versions/from-run", json=register))[0] == 400
+        assert refused(http.post("/models/new/versions/from-run", json=register))[0] == 400
+    lone = '{"version": 1, "description": "\\ud800", "reason": "\\udfff"}'  # JSON escapes
+    for path in ("/models/clf/aliases/champion", "/models/clf"):
+        method = "PUT" if "aliases" in path else "PATCH"
+        assert http.request(method, path, content=lone, headers=JSON).status_code == 400
+    assert _registry_state(http) == before  # nothing half-written, no history event
+    assert http.get("/models/new").status_code == 404
+    # the limits themselves are allowed
+    ok(http.patch("/models/clf", json={"description": "d" * 100_000, "reason": "r" * 1_000}))
+    [*_, last] = ok(http.get("/models/clf/history"))
+    assert (last["action"], last["detail"]["reason"]) == ("description_changed", "r" * 1_000)
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\x00", "r" * 1_001])
+def test_a_reason_a_local_store_gets_is_checked_too(text: str) -> None:
+    with pytest.raises(InvalidInput, match="reason"):
+        clean_reason(text)
+    assert clean_reason("  why  ") == "why"
+
+
+# ---- 3. deleting a tag that is not there is a 404, and changes nothing
+
+
+def test_deleting_a_missing_tag_is_not_found(http: httpx.Client) -> None:
+    rid = _model_with_two_versions(http)
+    ok(http.post(f"/runs/{rid}/log", json={"tags": {"kept": "yes"}}))
+    before = _registry_state(http), ok(http.get(f"/runs/{rid}"))["tags"]
+    for path in (
+        f"/runs/{rid}/tags/nope",
+        "/models/clf/tags/nope",
+        "/models/clf/versions/1/tags/nope",
+        "/models/clf/versions/2/tags/split",  # version 1's tag, not version 2's
+    ):
+        answer = http.delete(path, params={"reason": "tidy"})
+        assert refused(answer) == (404, "RESOURCE_DOES_NOT_EXIST"), (path, answer.text)
+    assert (_registry_state(http), ok(http.get(f"/runs/{rid}"))["tags"]) == before
+    assert http.delete(f"/runs/{rid}/tags/kept").status_code == 204
+    assert refused(http.delete(f"/runs/{rid}/tags/kept")) == (404, "RESOURCE_DOES_NOT_EXIST")

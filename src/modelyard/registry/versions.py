@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.registry import listing
-from modelyard.registry.checks import parse_stage
+from modelyard.registry.checks import clean_description, clean_reason, parse_stage
 from modelyard.registry.entities import ModelVersion, Stage
 from modelyard.registry.part import RegistryPart
 from modelyard.store.artifacts.area import ArtifactArea
@@ -42,6 +42,7 @@ class Versions(RegistryPart):
         new (AlreadyExists otherwise). Both are decided in the write's transaction.
         """
         clean_tags = v.clean_pairs(tags, "tag")
+        text = clean_description(description)
 
         def job(conn: Connection) -> ModelVersion:
             if create_missing or create_only:
@@ -56,7 +57,7 @@ class Versions(RegistryPart):
                 artifact_prefix=prefix,
                 run_id=owner_run,
                 logged_model_id=owner_model,
-                description=description,
+                description=text,
                 stage=Stage.NONE,
                 user=user,
                 created_at=now_ms(),
@@ -110,23 +111,26 @@ class Versions(RegistryPart):
         reason: str = "",
     ) -> ModelVersion:
         clean_tags = v.clean_pairs(tags, "tag")
+        text = None if description is None else clean_description(description)
+        why = clean_reason(reason)
         return self.db.write(
             lambda c: registry_repo.update_version(
                 c,
                 name,
                 version,
                 user,
-                description=description,
+                description=text,
                 stage=stage,
                 archive_others=archive_others,
                 tags=clean_tags,
                 deleted_tag=deleted_tag,
-                reason=reason,
+                reason=why,
             )
         )
 
     def delete_version(self, name: str, version: int, user: str, reason: str = "") -> None:
-        self.db.write(lambda c: registry_repo.delete_version(c, name, version, user, reason))
+        why = clean_reason(reason)
+        self.db.write(lambda c: registry_repo.delete_version(c, name, version, user, why))
 
     def search_versions(
         self,
