@@ -230,3 +230,24 @@ def test_deleting_a_missing_tag_is_not_found(http: httpx.Client) -> None:
     assert (_registry_state(http), ok(http.get(f"/runs/{rid}"))["tags"]) == before
     assert http.delete(f"/runs/{rid}/tags/kept").status_code == 204
     assert refused(http.delete(f"/runs/{rid}/tags/kept")) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+# ---- 4. a version archived by another's promotion keeps the reason in the history
+
+
+def test_archived_versions_keep_the_stage_change_reason(http: httpx.Client) -> None:
+    _model_with_two_versions(http)
+    ok(http.patch("/models/clf/versions/1", json={"stage": "Production", "reason": "launch"}))
+    promote = {"stage": "Production", "archive_others": True, "reason": "v2 beats v1 by 3%"}
+    ok(http.patch("/models/clf/versions/2", json=promote))
+    assert ok(http.get("/models/clf/versions/1"))["stage"] == "Archived"
+    changes = [
+        (e["version"], e["detail"]["new"], e["detail"]["reason"])
+        for e in ok(http.get("/models/clf/history"))
+        if e["action"] == "stage_changed"
+    ]
+    assert changes == [
+        (1, "Production", "launch"),
+        (2, "Production", "v2 beats v1 by 3%"),
+        (1, "Archived", "v2 beats v1 by 3%"),
+    ]

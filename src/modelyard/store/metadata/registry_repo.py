@@ -431,7 +431,15 @@ def update_version(
                     .values(stage=Stage.ARCHIVED.value, updated_at=now)
                 )
                 record(
-                    conn, name, "stage_changed", user, int(other), old=stage.value, new="Archived"
+                    conn,
+                    name,
+                    "stage_changed",
+                    user,
+                    int(other),
+                    old=stage.value,
+                    new=Stage.ARCHIVED.value,
+                    reason=reason,
+                    replaced_by=version,
                 )
     if tags or deleted_tag is not None:
         owner = f"{name!r} version {version}"
