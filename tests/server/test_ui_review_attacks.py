@@ -251,3 +251,35 @@ def test_archived_versions_keep_the_stage_change_reason(http: httpx.Client) -> N
         (2, "Production", "v2 beats v1 by 3%"),
         (1, "Archived", "v2 beats v1 by 3%"),
     ]
+
+
+# ---- 5. the audit log keeps a registry edit's reason and where it came from
+
+
+def test_registry_edits_are_audited_with_reason_and_source(srv: AuthServer) -> None:
+    browser = {"Origin": srv.url, "Sec-Fetch-Site": "same-origin"}
+    token = {"Authorization": f"Bearer {srv.admin_token}"}
+    with httpx.Client(base_url=f"{srv.url}{API}", headers=token, timeout=30) as api:
+        _model_with_two_versions(api)
+        edits: list[tuple[str, str, dict[str, Any]]] = [
+            ("PUT", "/models/clf/aliases/prod", {"json": {"version": 1, "reason": "go"}}),
+            ("PATCH", "/models/clf/versions/2", {"json": {"stage": "Staging", "reason": "qa"}}),
+            ("DELETE", "/models/clf/tags/team", {"params": {"reason": "no owner"}}),
+        ]
+        for method, path, args in edits:
+            ok(api.request(method, path, headers=browser, **args))
+        ok(api.patch("/models/clf", json={"description": "d", "reason": "by script"}))
+        refused_edit = api.patch("/models/clf", json={"description": "d", "reason": "r" * 1_001})
+        assert refused_edit.status_code == 400
+        records = ok(api.get("/audit", params={"limit": 100}))["records"]
+    noted = [
+        (r["action"].split(" ", 1)[0], r["object_id"], r["changes"])
+        for r in records
+        if r["object_kind"] == "model" and "reason" in r["changes"]
+    ]
+    assert noted[-4:] == [
+        ("PUT", "clf", {"alias": "prod", "version": 1, "reason": "go", "source": "ui"}),
+        ("PATCH", "clf", {"version": 2, "stage": "Staging", "reason": "qa", "source": "ui"}),
+        ("DELETE", "clf", {"key": "team", "reason": "no owner", "source": "ui"}),
+        ("PATCH", "clf", {"reason": "by script", "source": "api"}),
+    ]

@@ -12,6 +12,7 @@ from modelyard.access.entities import Kind, Role
 from modelyard.registry.entities import ModelVersion, RegisteredModel
 from modelyard.registry.service import RegistryService, parse_stage
 from modelyard.server import permissions
+from modelyard.server.audit import note_changes
 from modelyard.server.deps import registry
 from modelyard.server.identity import Identity, identify
 from modelyard.server.registry_schemas import (
@@ -140,13 +141,16 @@ async def update_version(
             reason=body.reason,
         )
 
-    return JSONOut(version_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, version=version, stage=body.stage, reason=body.reason)
+    return JSONOut(version_json(found))
 
 
 @router.patch("/{name}")
 async def update_model(
     name: str,
     body: ModelUpdateIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
@@ -155,7 +159,9 @@ async def update_model(
     def job() -> RegisteredModel:
         return reg.edit_model(name, description=body.description, user=who.name, reason=body.reason)
 
-    return JSONOut(model_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, reason=body.reason)
+    return JSONOut(model_json(found))
 
 
 @router.put("/{name}/tags/{key:path}")
@@ -163,6 +169,7 @@ async def set_model_tag(
     name: str,
     key: str,
     body: TagReasonIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
@@ -171,13 +178,16 @@ async def set_model_tag(
     def job() -> RegisteredModel:
         return reg.edit_model(name, tags={key: body.value}, user=who.name, reason=body.reason)
 
-    return JSONOut(model_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, key=key, reason=body.reason)
+    return JSONOut(model_json(found))
 
 
 @router.delete("/{name}/tags/{key:path}")
 async def delete_model_tag(
     name: str,
     key: str,
+    request: Request,
     reason: str = "",
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
@@ -185,7 +195,9 @@ async def delete_model_tag(
     def job() -> RegisteredModel:
         return reg.edit_model(name, deleted_tag=key, user=who.name, reason=reason)
 
-    return JSONOut(model_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, key=key, reason=reason)
+    return JSONOut(model_json(found))
 
 
 @router.put("/{name}/versions/{version}/tags/{key:path}")
@@ -194,6 +206,7 @@ async def set_version_tag(
     version: int,
     key: str,
     body: TagReasonIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
@@ -204,7 +217,9 @@ async def set_version_tag(
             name, version, tags={key: body.value}, user=who.name, reason=body.reason
         )
 
-    return JSONOut(version_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, version=version, key=key, reason=body.reason)
+    return JSONOut(version_json(found))
 
 
 @router.delete("/{name}/versions/{version}/tags/{key:path}")
@@ -212,6 +227,7 @@ async def delete_version_tag(
     name: str,
     version: int,
     key: str,
+    request: Request,
     reason: str = "",
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
@@ -219,7 +235,9 @@ async def delete_version_tag(
     def job() -> ModelVersion:
         return reg.edit_version(name, version, deleted_tag=key, user=who.name, reason=reason)
 
-    return JSONOut(version_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, version=version, key=key, reason=reason)
+    return JSONOut(version_json(found))
 
 
 @router.post("/{name}/versions/from-run", status_code=201)
@@ -256,11 +274,13 @@ async def register_from_run(
 async def delete_version(
     name: str,
     version: int,
+    request: Request,
     reason: str = "",
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     await run_in_threadpool(reg.delete_version, name, version, who.name, reason)
+    note_changes(request, version=version, reason=reason)
     return JSONOut({})
 
 
@@ -269,11 +289,13 @@ async def trust(
     name: str,
     version: int,
     body: ReasonIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     """Allow this version's package to load although its format runs code (recorded)."""
     found = await run_in_threadpool(reg.trust, name, version, who.name, body.reason)
+    note_changes(request, version=version, reason=body.reason)
     return JSONOut(version_json(found))
 
 
@@ -305,10 +327,12 @@ async def set_alias(
     name: str,
     alias: str,
     body: AliasIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     await run_in_threadpool(reg.set_alias, name, alias, body.version, who.name, body.reason)
+    note_changes(request, alias=alias, version=body.version, reason=body.reason)
     return JSONOut(version_json(await run_in_threadpool(reg.version_by_alias, name, alias)))
 
 
@@ -316,11 +340,13 @@ async def set_alias(
 async def delete_alias(
     name: str,
     alias: str,
+    request: Request,
     reason: str = "",
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     await run_in_threadpool(reg.delete_alias, name, alias, who.name, reason)
+    note_changes(request, alias=alias, reason=reason)
     return JSONOut({})
 
 
@@ -329,11 +355,13 @@ async def rollback_alias(
     name: str,
     alias: str,
     body: ReasonIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     """Point the alias back at the version it named before its last move."""
     found = await run_in_threadpool(reg.rollback_alias, name, alias, who.name, body.reason)
+    note_changes(request, alias=alias, reason=body.reason)
     return JSONOut(version_json(found))
 
 
