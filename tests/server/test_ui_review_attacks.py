@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from modelyard.access.entities import Kind, Role
 from modelyard.errors import InvalidInput
 from modelyard.registry.checks import clean_reason
+from modelyard.store.metadata import database
 from modelyard.tracking.batches import new_run_id
 from tests.security._servers import AuthServer, auth_server
 
@@ -283,3 +286,98 @@ def test_registry_edits_are_audited_with_reason_and_source(srv: AuthServer) -> N
         ("DELETE", "clf", {"key": "team", "reason": "no owner", "source": "ui"}),
         ("PATCH", "clf", {"reason": "by script", "source": "api"}),
     ]
+
+
+# ---- 6, 12. the pages that name runs and list a run's models cost the same for 1 row or 12
+
+
+@pytest.fixture
+def quiet(tmp_path: Path, store_uri: str) -> Iterator[AuthServer]:
+    """An auth-off server without its periodic sweep, so every statement is a request's."""
+    env = {"MODELYARD_HEARTBEAT_TIMEOUT": "0"}
+    with auth_server(tmp_path, env, auth=False, store_uri=store_uri) as found:
+        yield found
+
+
+@contextmanager
+def statements(srv: AuthServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every SQL statement the server's store runs meanwhile: through SQLAlchemy (its cursor
+    event) and on the driver's cursor (``database.Prepared``)."""
+    seen: list[str] = []
+    engine = srv.app.state.services["tracking"].db.engine
+
+    def executed(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append(sql)
+
+    real = database._on_cursor
+
+    def on_cursor(conn: Any, sql: str, args: Any, *, many: bool) -> list[Any]:
+        seen.append(sql)
+        return real(conn, sql, args, many=many)
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(database, "_on_cursor", on_cursor)
+            yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+
+
+def _logged_model(http: httpx.Client, eid: int, rid: str, name: str) -> str:
+    body = {"experiment_id": str(eid), "name": name, "source_run_id": rid}
+    made = ok(http.post("/api/2.0/mlflow/logged-models", json=body))
+    model_id = str(made["model"]["info"]["model_id"])
+    metric = {"run_id": rid, "key": "acc", "value": 0.9, "timestamp": 1, "model_id": model_id}
+    ok(http.post("/api/2.0/mlflow/runs/log-metric", json=metric))
+    return model_id
+
+
+def _world(http: httpx.Client, experiment: str, runs: int, models_per_run: int) -> dict[str, Any]:
+    """An experiment of ``runs`` runs, each with logged models, every model registered as a
+    version of one model, and the first run reading every other run's models."""
+    eid = int(ok(http.post(f"{API}/experiments", json={"name": experiment}), 201)["id"])
+    rids, models = [], []
+    for i in range(runs):
+        rid = new_run_id()
+        ok(
+            http.post(f"{API}/runs", json={"run_id": rid, "experiment_id": eid, "name": f"r{i}"}),
+            201,
+        )
+        rids.append(rid)
+        models += [_logged_model(http, eid, rid, f"m{i}-{j}") for j in range(models_per_run)]
+    read = [{"model_id": m} for m in models[models_per_run:]]
+    ok(http.post("/api/2.0/mlflow/runs/log-inputs", json={"run_id": rids[0], "models": read}))
+    for model_id in models:
+        body = {"model_id": model_id}
+        ok(http.post(f"{API}/models/{experiment}/versions/from-logged-model", json=body), 201)
+    return {"experiment": eid, "runs": rids, "models": models}
+
+
+def test_pages_naming_runs_cost_a_constant_number_of_statements(
+    quiet: AuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    costs: dict[str, list[int]] = {}
+    with httpx.Client(base_url=quiet.url, timeout=30) as http:
+        for size in (1, 12):
+            w = _world(http, f"w{size}", runs=size, models_per_run=2)
+            pages = {
+                "run's models": f"{API}/runs/{w['runs'][0]}/logged-models",
+                "experiment's models": f"{API}/experiments/{w['experiment']}/logged-models",
+                "model's versions": f"{API}/models/w{size}/versions",
+            }
+            for page, path in pages.items():
+                ok(http.get(path))  # the pool's connections are open and set up
+                with statements(quiet, monkeypatch) as seen:
+                    answer = ok(http.get(path))
+                costs.setdefault(page, []).append(len(seen))
+            mine = answer["versions"]
+            assert {v["run_name"] for v in mine} == {f"r{i}" for i in range(size)}
+            found = ok(http.get(pages["run's models"]))
+            assert sorted(m["id"] for m in found["outputs"]) == sorted(w["models"][:2])
+            assert sorted(m["id"] for m in found["inputs"]) == sorted(w["models"][2:])
+            assert {m["run_name"] for m in found["inputs"]} == {f"r{i}" for i in range(1, size)}
+            assert all(m["metrics"][0]["value"] == 0.9 for m in found["outputs"] + found["inputs"])
+    for page, (small, big) in costs.items():
+        assert small == big, (page, costs)
+        assert big <= 10, (page, costs)

@@ -24,6 +24,7 @@ from modelyard.server.registry_schemas import (
 from modelyard.server.responses import JSONOut
 from modelyard.server.run_access import require_runs
 from modelyard.server.schemas import AliasIn, CardIn, PackageIn, ReasonIn, VersionUpdateIn
+from modelyard.tracking.run_labels import run_names
 from modelyard.wire import files_json, model_json, version_json
 
 router = APIRouter(prefix="/models", tags=["registry"])
@@ -52,9 +53,14 @@ async def get_model(name: str, reg: RegistryService = Depends(registry)) -> JSON
 
 @router.get("/{name}/versions")
 async def list_versions(name: str, reg: RegistryService = Depends(registry)) -> JSONOut:
-    """Every version of the model, newest first."""
-    found = await run_in_threadpool(reg.versions, name)
-    return JSONOut({"versions": [version_json(v) for v in found]})
+    """Every version of the model, newest first, each with its run's name."""
+
+    def job() -> list[dict[str, Any]]:
+        found = reg.versions(name)
+        names = run_names(reg.db, (v.run_id for v in found))
+        return [{**version_json(v), "run_name": names.get(v.run_id or "")} for v in found]
+
+    return JSONOut({"versions": await run_in_threadpool(job)})
 
 
 @router.get("/{name}/versions/{version}")
