@@ -381,3 +381,31 @@ def test_pages_naming_runs_cost_a_constant_number_of_statements(
     for page, (small, big) in costs.items():
         assert small == big, (page, costs)
         assert big <= 10, (page, costs)
+
+
+# ---- 7. saved views: at most 200 an experiment, names and query strings checked
+
+
+def test_an_experiment_holds_at_most_200_saved_views(http: httpx.Client) -> None:
+    eid = int(ok(http.post("/experiments", json={"name": "views"}), 201)["id"])
+    other = int(ok(http.post("/experiments", json={"name": "other"}), 201)["id"])
+    base = f"/experiments/{eid}/views"
+    made = [
+        ok(http.post(base, json={"name": f"v{i}", "query": f"sort=m{i}"}), 201) for i in range(200)
+    ]
+    over = http.post(base, json={"name": "one more", "query": "sort=x"})
+    assert refused(over) == (409, "CONFLICT"), over.text
+    assert "200" in over.json()["message"]
+    assert len(ok(http.get(base))) == 200
+    ok(http.post(f"/experiments/{other}/views", json={"name": "v0"}), 201)  # per experiment
+    assert http.delete(f"{base}/{made[0]['id']}").status_code == 204
+    ok(http.post(base, json={"name": "one more", "query": "sort=x"}), 201)
+    for body in (
+        {"name": "nul\x00name", "query": ""},
+        {"name": "ok", "query": "filter=a\x00b"},
+        {"name": "x" * 201, "query": ""},
+        {"name": "ok", "query": 3},
+    ):
+        answer = http.post(f"/experiments/{other}/views", json=body)
+        assert refused(answer) == (400, "INVALID_PARAMETER_VALUE"), (body, answer.text)
+    assert [v["name"] for v in ok(http.get(f"/experiments/{other}/views"))] == ["v0"]
