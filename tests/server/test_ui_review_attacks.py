@@ -409,3 +409,61 @@ def test_an_experiment_holds_at_most_200_saved_views(http: httpx.Client) -> None
         answer = http.post(f"/experiments/{other}/views", json=body)
         assert refused(answer) == (400, "INVALID_PARAMETER_VALUE"), (body, answer.text)
     assert [v["name"] for v in ok(http.get(f"/experiments/{other}/views"))] == ["v0"]
+
+
+# ---- 8. NUL in a name or value: the same 400 on both stores (PostgreSQL's text cannot hold it)
+
+NUL = "a\x00b"
+
+
+def _nul_writes(rid: str, eid: int) -> dict[str, tuple[str, str, Any]]:
+    mlflow = "/api/2.0/mlflow"
+    return {
+        "param value": ("POST", f"{API}/runs/{rid}/log", {"params": {"p": NUL}}),
+        "param key": ("POST", f"{API}/runs/{rid}/log", {"params": {NUL: "v"}}),
+        "tag value": ("POST", f"{API}/runs/{rid}/log", {"tags": {"t": NUL}}),
+        "tag key": ("POST", f"{API}/runs/{rid}/log", {"tags": {NUL: "v"}}),
+        "run name": ("PATCH", f"{API}/runs/{rid}", {"name": NUL}),
+        "run notes": ("PATCH", f"{API}/runs/{rid}", {"notes": NUL}),
+        "experiment description": ("PATCH", f"{API}/experiments/{eid}", {"description": NUL}),
+        "experiment tag": ("PUT", f"{API}/experiments/{eid}/tags/k", {"value": NUL}),
+        "model card": ("PUT", f"{API}/models/clf/card", {"card": NUL}),
+        "mlflow param": (
+            "POST",
+            f"{mlflow}/runs/log-parameter",
+            {"run_id": rid, "key": NUL, "value": "v"},
+        ),
+        "mlflow tag": ("POST", f"{mlflow}/runs/set-tag", {"run_id": rid, "key": "k", "value": NUL}),
+        "mlflow dataset source": (
+            "POST",
+            f"{mlflow}/runs/log-inputs",
+            {"run_id": rid, "datasets": [{"dataset": {"name": "d", "digest": "x", "source": NUL}}]},
+        ),
+        "mlflow input tag": (
+            "POST",
+            f"{mlflow}/runs/log-inputs",
+            {
+                "run_id": rid,
+                "datasets": [
+                    {"dataset": {"name": "d", "digest": "x"}, "tags": [{"key": "t", "value": NUL}]}
+                ],
+            },
+        ),
+    }
+
+
+def test_nul_in_a_name_or_value_is_refused_alike_on_both_stores(quiet: AuthServer) -> None:
+    with (
+        httpx.Client(base_url=quiet.url, timeout=30) as http,
+        httpx.Client(base_url=f"{quiet.url}{API}", timeout=30) as api,
+    ):
+        rid = _model_with_two_versions(api)
+        run = ok(api.get(f"/runs/{rid}"))
+        state = [f"/runs/{rid}", "/experiments", "/models/clf", "/models/clf/history", "/datasets"]
+        before = [ok(api.get(path)) for path in state]
+        for write, (method, path, body) in _nul_writes(rid, run["experiment_id"]).items():
+            answer = http.request(method, path, json=body)
+            assert refused(answer) == (400, "INVALID_PARAMETER_VALUE"), (write, answer.text)
+            message = answer.json()["message"]
+            assert "NUL" in message or "control characters" in message, (write, message)
+        assert [ok(api.get(path)) for path in state] == before  # nothing written

@@ -41,24 +41,9 @@ def parse_stage(value: str) -> Stage:
 
 def clean_reason(value: object) -> str:
     """The reason a change is recorded with (the history keeps it): at most 1,000 characters."""
-    return _text(value, "reason", MAX_REASON).strip()
+    return v.clean_text(value, "reason", MAX_REASON).strip()
 
 
 def clean_description(value: object) -> str:
     """A model's or version's description: at most 100,000 characters."""
-    return _text(value, "description", MAX_DESCRIPTION)
-
-
-def _text(value: object, what: str, limit: int) -> str:
-    """Text a person wrote: bounded, no NUL (PostgreSQL cannot store it), valid Unicode."""
-    if not isinstance(value, str) or len(value) > limit:
-        raise InvalidInput(f"a {what} is text of at most {limit:,} characters", field=what)
-    if "\x00" in value:
-        raise InvalidInput(f"a {what} must not contain NUL characters", field=what)
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise InvalidInput(
-            f"a {what} is not valid Unicode (a lone surrogate)", field=what
-        ) from None
-    return value
+    return v.clean_text(value, "description", MAX_DESCRIPTION)

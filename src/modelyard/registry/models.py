@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from modelyard.errors import InvalidInput
 from modelyard.registry import listing
 from modelyard.registry.checks import clean_description, clean_reason
 from modelyard.registry.entities import RegisteredModel
@@ -85,8 +84,7 @@ class Models(RegistryPart):
 
     def set_card(self, name: str, card: str, user: str) -> RegisteredModel:
         """The model card (Markdown), recorded in the history."""
-        if not isinstance(card, str) or len(card) > MAX_CARD:
-            raise InvalidInput("a model card is Markdown text of at most 1,000,000 characters")
+        card = v.clean_text(card, "model card", MAX_CARD)
 
         def job(conn: Connection) -> RegisteredModel:
             registry_repo.set_card(conn, name, card, user)
