@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import event
 
 from modelyard.access.entities import Kind, Role
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, NotFound
 from modelyard.registry.checks import clean_reason
+from modelyard.server.responses import error_response
 from modelyard.store.metadata import database
 from modelyard.tracking.batches import new_run_id
 from tests.security._servers import AuthServer, auth_server
@@ -467,3 +469,17 @@ def test_nul_in_a_name_or_value_is_refused_alike_on_both_stores(quiet: AuthServe
             message = answer.json()["message"]
             assert "NUL" in message or "control characters" in message, (write, message)
         assert [ok(api.get(path)) for path in state] == before  # nothing written
+
+
+# ---- 9. an error naming undecodable bytes is still a valid JSON answer
+
+
+def test_the_servers_error_answer_is_valid_json_whatever_the_message_names() -> None:
+    name = b"caf\xe9.csv".decode("utf-8", "surrogateescape")  # an undecodable file name
+    error = NotFound(f"no file {name}", path=name, lone="\ud800")
+    body = error_response(error.status, error.code, error.message, error.details).body
+    assert orjson.loads(body) == {
+        "error_code": "RESOURCE_DOES_NOT_EXIST",
+        "message": "no file caf\\xe9.csv",
+        "details": {"path": "caf\\xe9.csv", "lone": "\\ud800"},
+    }
