@@ -21,7 +21,7 @@ from modelyard.registry.checks import clean_reason
 from modelyard.server.responses import error_response
 from modelyard.store.metadata import database
 from modelyard.tracking.batches import new_run_id
-from tests.security._servers import AuthServer, auth_server
+from tests.security._servers import ADMIN_PASSWORD, AuthServer, auth_server
 
 API = "/api/v1"
 JSON = {"content-type": "application/json"}
@@ -483,3 +483,65 @@ def test_the_servers_error_answer_is_valid_json_whatever_the_message_names() -> 
         "message": "no file caf\\xe9.csv",
         "details": {"path": "caf\\xe9.csv", "lone": "\\ud800"},
     }
+
+
+# ---- 10. the UI's write routes refuse what another site's page sends with the user's cookie
+
+
+def _ui_writes(rid: str, eid: int, view: int) -> list[tuple[str, str, Any]]:
+    model = {"run_id": rid, "path": "model"}
+    return [
+        ("PATCH", f"/runs/{rid}", {"name": "renamed"}),
+        ("PATCH", f"/runs/{rid}", {"notes": "owned"}),
+        ("POST", f"/runs/{rid}/log", {"tags": {"evil": "1"}}),
+        ("DELETE", f"/runs/{rid}/tags/keep", None),
+        ("DELETE", f"/runs/{rid}", None),
+        ("POST", f"/runs/{rid}/restore", None),
+        ("POST", "/experiments", {"name": "evil"}),
+        ("PATCH", f"/experiments/{eid}", {"name": "evil"}),
+        ("DELETE", f"/experiments/{eid}", None),
+        ("PATCH", "/models/clf", {"description": "evil", "reason": "r"}),
+        ("PUT", "/models/clf/tags/evil", {"value": "1", "reason": "r"}),
+        ("DELETE", "/models/clf/tags/team", None),
+        ("PATCH", "/models/clf/versions/1", {"stage": "Production", "reason": "r"}),
+        ("PUT", "/models/clf/versions/1/tags/evil", {"value": "1", "reason": "r"}),
+        ("PUT", "/models/clf/aliases/champion", {"version": 1, "reason": "r"}),
+        ("DELETE", "/models/clf/aliases/champion", None),
+        ("POST", "/models/clf/versions/from-run", model),
+        ("PUT", "/models/clf/card", {"card": "evil"}),
+        ("POST", f"/experiments/{eid}/views", {"name": "evil"}),
+        ("PATCH", f"/experiments/{eid}/views/{view}", {"name": "evil"}),
+        ("DELETE", f"/experiments/{eid}/views/{view}", None),
+    ]
+
+
+def test_the_ui_write_routes_refuse_cross_site_requests(tmp_path: Path) -> None:
+    with (
+        auth_server(tmp_path) as srv,
+        httpx.Client(base_url=f"{srv.url}{API}", timeout=30) as browser,
+        httpx.Client(base_url=f"{srv.url}{API}", timeout=30) as admin,
+    ):
+        admin.headers["Authorization"] = f"Bearer {srv.admin_token}"
+        rid = _model_with_two_versions(admin)
+        ok(admin.post(f"/runs/{rid}/log", json={"tags": {"keep": "1"}}))
+        eid = ok(admin.get(f"/runs/{rid}"))["experiment_id"]
+        view = ok(admin.post(f"/experiments/{eid}/views", json={"name": "mine"}), 201)["id"]
+        login = ok(browser.post("/auth/login", json={"name": "admin", "password": ADMIN_PASSWORD}))
+        csrf = login["csrf"]
+        state = [f"/runs/{rid}", "/experiments", "/models/clf", f"/experiments/{eid}/views"]
+        before = [ok(admin.get(path)) for path in state]
+        attacks = {
+            "foreign origin": {"Origin": "https://evil.example", "x-csrf-token": csrf},
+            "sandboxed frame": {"Origin": "null", "x-csrf-token": csrf},
+            "cross-site fetch": {"Sec-Fetch-Site": "cross-site", "x-csrf-token": csrf},
+            "no csrf token": {},
+            "wrong csrf token": {"x-csrf-token": "guess"},
+        }
+        for attack, headers in attacks.items():
+            for method, path, body in _ui_writes(rid, eid, view):
+                answer = browser.request(method, path, json=body, headers=headers)
+                assert refused(answer) == (403, "CROSS_SITE_REQUEST"), (attack, method, path)
+        assert [ok(admin.get(path)) for path in state] == before  # nothing written
+        # the same page of this server, with the session's token, may write
+        same = {"Origin": srv.url, "Sec-Fetch-Site": "same-origin", "x-csrf-token": csrf}
+        ok(browser.patch(f"/runs/{rid}", json={"name": "renamed"}, headers=same))
