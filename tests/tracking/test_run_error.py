@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import modelyard as my
 from modelyard.tracking.fluent import ERROR_TAG, MAX_ERROR_BYTES, error_text
+from tests.hostile import hostile_server
 
 
 class ShapeError(ValueError):
@@ -91,8 +87,9 @@ def test_a_server_error_of_any_bytes_reads_as_valid_text(body: bytes, expected: 
     from modelyard.errors import ModelyardError
     from modelyard.tracking.http import HttpBackend
 
-    with _answering(400, body) as url:
-        backend = HttpBackend(url)
+    with hostile_server() as server:
+        server.bytes("/api/v1/experiments", body, status=400)
+        backend = HttpBackend(server.url)
         try:
             with pytest.raises(ModelyardError) as info:
                 backend.call("GET", "/experiments")
@@ -103,29 +100,3 @@ def test_a_server_error_of_any_bytes_reads_as_valid_text(body: bytes, expected: 
     for text in (str(error), *map(str, error.details.values())):
         assert text.encode().decode() == text  # valid UTF-8 throughout: printable, loggable
     assert error_text(error).encode()
-
-
-@contextmanager
-def _answering(status: int, body: bytes) -> Iterator[str]:
-    """A server on 127.0.0.1 that answers every request with ``status`` and ``body``."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
