@@ -38,6 +38,20 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8, for messages that name what a program was given: bytes kept as
+    lone surrogates (``surrogateescape``, as for undecodable file names) read ``\\xff``, any
+    other lone surrogate ``\\ud800``. Valid text comes back as it is."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
 def error_json(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The one native JSON shape of an error: ``{"error_code", "message"[, "details"]}``."""
     body: dict[str, Any] = {"error_code": code, "message": message}
@@ -53,9 +67,10 @@ class ModelyardError(Exception):
     status: ClassVar[int] = 500
 
     def __init__(self, message: str, **details: Any) -> None:
+        message = printable(str(message))  # shown, logged and sent as JSON: always valid text
         super().__init__(message)
         self.message = message
-        self.details = details
+        self.details = {k: printable(v) if isinstance(v, str) else v for k, v in details.items()}
 
     def to_json(self) -> dict[str, Any]:
         """This error in the native shape."""

@@ -7,14 +7,9 @@ impersonated modelyard server could.
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 import pytest
@@ -23,59 +18,16 @@ from modelyard.errors import DigestMismatch, InvalidInput, NotTrusted, PathNotAl
 from modelyard.packaging import manifest as mf
 from modelyard.packaging import package
 from modelyard.registry.client import ModelRegistry
+from tests.hostile import Hostile, hostile_server
 from tests.packaging.forgery import edit, forge_code
 
 RUN = "ab" * 16
 
 
-def _key(path: str, params: dict[str, str] | None = None) -> str:
-    parts = urlsplit(path)
-    query = sorted(parse_qsl(parts.query) + list((params or {}).items()))
-    return parts.path + ("?" + urlencode(query) if query else "")
-
-
-@dataclass
-class Hostile:
-    url: str = ""
-    routes: dict[str, tuple[int, bytes]] = field(default_factory=dict)
-    requests: list[str] = field(default_factory=list)
-
-    def json(self, path: str, body: Any, params: dict[str, str] | None = None) -> None:
-        self.routes[_key(path, params)] = (200, json.dumps(body).encode())
-
-    def bytes(self, path: str, data: bytes) -> None:
-        self.routes[_key(path)] = (200, data)
-
-
 @pytest.fixture
 def hostile() -> Iterator[Hostile]:
-    state = Hostile()
-    missing = json.dumps({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no"}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            key = _key(self.path)
-            state.requests.append(key)
-            status, body = state.routes.get(key, (404, missing))
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with hostile_server() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _blob(data: bytes) -> str:

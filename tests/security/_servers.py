@@ -47,17 +47,23 @@ class AuthServer:
 
 @contextmanager
 def auth_server(
-    folder: Path, env: dict[str, str] | None = None, *, auth: bool = True, supervise: bool = False
+    folder: Path,
+    env: dict[str, str] | None = None,
+    *,
+    auth: bool = True,
+    supervise: bool = False,
+    store_uri: str | None = None,
 ) -> Iterator[AuthServer]:
-    """A live server with auth on, on SQLite under ``folder``; ``env``: settings read at start;
-    ``supervise``: it starts the serving processes of "process" deployments."""
+    """A live server with auth on, on SQLite under ``folder`` (or ``store_uri``); ``env``:
+    settings read at start; ``supervise``: it starts the serving processes of "process"
+    deployments."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MODELYARD_HOME", str(folder / "home"))
         for key, value in (env or {}).items():
             patch.setenv(key, value)
         port = free_port()
         settings = ServerSettings(
-            store_uri=f"sqlite:///{folder / 'server.db'}",
+            store_uri=store_uri or f"sqlite:///{folder / 'server.db'}",
             artifacts_uri=str(folder / "artifacts"),
             auth=auth,
             admin_password=ADMIN_PASSWORD,

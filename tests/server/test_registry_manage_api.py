@@ -81,7 +81,7 @@ def test_model_and_version_edits_are_recorded_with_their_reason(http: httpx.Clie
         ("tag_deleted", 1, "wrong"),
     ]
     missing = http.delete("/models/clf/tags/nope")
-    assert (missing.status_code, missing.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_registering_from_a_run_needs_a_model_folder(http: httpx.Client) -> None:

@@ -85,3 +85,28 @@ def test_migrations_build_the_schema_a_new_store_gets(store_uri: str) -> None:
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_0015_indexes_the_experiments_overview_activity(store_uri: str) -> None:
+    """The activity query (runs and last run time per experiment) reads one covering index."""
+    from sqlalchemy import inspect, text
+
+    from modelyard.tracking.activity import ACTIVITY
+
+    url = normalize_url(store_uri)
+    upgrade(url, "0014")
+    engine = create_engine(url)
+    try:
+        assert "ix_runs_activity" not in {i["name"] for i in inspect(engine).get_indexes("runs")}
+        upgrade(url)
+        [index] = [
+            i for i in inspect(engine).get_indexes("runs") if i["name"] == "ix_runs_activity"
+        ]
+        assert index["column_names"] == ["experiment_id", "lifecycle", "start_time", "end_time"]
+        if engine.dialect.name == "sqlite":  # PostgreSQL plans by table size; this one is empty
+            sql = ACTIVITY.compile(engine, compile_kwargs={"literal_binds": True})
+            with engine.connect() as conn:
+                plan = " ".join(r[-1] for r in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+            assert "COVERING INDEX ix_runs_activity" in plan
+    finally:
+        engine.dispose()

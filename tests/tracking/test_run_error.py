@@ -8,6 +8,7 @@ import pytest
 
 import modelyard as my
 from modelyard.tracking.fluent import ERROR_TAG, MAX_ERROR_BYTES, error_text
+from tests.hostile import hostile_server
 
 
 class ShapeError(ValueError):
@@ -56,3 +57,46 @@ def test_error_text_is_bounded_and_secrets_in_it_are_masked(server_url: str) -> 
     stored = my.get_run(run.id).tags[ERROR_TAG]
     assert stored.startswith("RuntimeError: cannot connect with token myt_")
     assert secret not in stored
+
+
+def test_an_error_naming_undecodable_bytes_is_recorded_readably(uri: str) -> None:
+    my.set_tracking_uri(uri)
+    name = b"data/caf\xe9-\xff.csv".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+    with pytest.raises(FileNotFoundError), my.start_run("bytes", experiment="errors") as run:
+        raise FileNotFoundError(f"no file {name}")
+    stored = my.get_run(run.id)
+    assert stored.status.value == "FAILED"
+    assert stored.tags[ERROR_TAG] == "FileNotFoundError: no file data/caf\\xe9-\\xff.csv"
+    assert error_text(ValueError("lone \ud800 surrogate")) == "ValueError: lone \\ud800 surrogate"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"error_code": "INVALID_PARAMETER_VALUE", "message": "bad \\udcff \\ud800"}', "bad"),
+        (
+            b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "m", "details": {"k": "\\udcff"}}',
+            "m",
+        ),
+        ("Ung\u00fcltige Anfrage".encode("latin-1"), "Ung"),
+        (b"\xff\xfe\x00\x01", ""),
+    ],
+    ids=["lone-surrogates", "surrogate-details", "latin-1", "binary"],
+)
+def test_a_server_error_of_any_bytes_reads_as_valid_text(body: bytes, expected: str) -> None:
+    from modelyard.errors import ModelyardError
+    from modelyard.tracking.http import HttpBackend
+
+    with hostile_server() as server:
+        server.bytes("/api/v1/experiments", body, status=400)
+        backend = HttpBackend(server.url)
+        try:
+            with pytest.raises(ModelyardError) as info:
+                backend.call("GET", "/experiments")
+        finally:
+            backend.close()
+    error = info.value
+    assert error.message.startswith(expected)
+    for text in (str(error), *map(str, error.details.values())):
+        assert text.encode().decode() == text  # valid UTF-8 throughout: printable, loggable
+    assert error_text(error).encode()

@@ -102,6 +102,9 @@ class DatasetsService:
             schema = [schema] if schema else []
         if not isinstance(reference, str) or not reference or len(reference) > 256:
             raise InvalidInput("a dataset digest must be 1 to 256 characters", field="digest")
+        reference = v.clean_text(reference, "digest")
+        source = v.clean_text(str(source), "source")
+        source_type = v.clean_text(str(source_type), "source_type")
         digest = hashlib.sha256(f"reference\t{source_type}\t{reference}".encode()).hexdigest()
         version = DatasetVersion(
             name=v.clean_name(name, "dataset name"),

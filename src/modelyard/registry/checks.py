@@ -1,4 +1,4 @@
-"""The registry's own value rules: logged model ids, aliases, stages."""
+"""The registry's own value rules: logged model ids, aliases, stages, reasons, descriptions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from modelyard.tracking import validation as v
 MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 MAX_ALIAS = 255
+MAX_REASON = 1_000
+MAX_DESCRIPTION = 100_000
 
 
 def logged_model_id(value: str) -> str:
@@ -35,3 +37,13 @@ def parse_stage(value: str) -> Stage:
         raise InvalidInput(
             f"stage {value!r} is not one of None, Staging, Production, Archived", field="stage"
         ) from exc
+
+
+def clean_reason(value: object) -> str:
+    """The reason a change is recorded with (the history keeps it): at most 1,000 characters."""
+    return v.clean_text(value, "reason", MAX_REASON).strip()
+
+
+def clean_description(value: object) -> str:
+    """A model's or version's description: at most 100,000 characters."""
+    return v.clean_text(value, "description", MAX_DESCRIPTION)

@@ -5,28 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import NotFound
+from modelyard.registry.checks import clean_description, clean_reason
 from modelyard.registry.entities import ModelVersion, RegisteredModel, Stage
 from modelyard.registry.part import RegistryPart
 from modelyard.store.metadata import registry_repo
 from modelyard.tracking import validation as v
-
-MAX_REASON = 5_000
-MAX_DESCRIPTION = 100_000
-
-
-def _reason(reason: str) -> str:
-    if not isinstance(reason, str) or len(reason) > MAX_REASON:
-        raise InvalidInput("a reason is text of at most 5,000 characters", field="reason")
-    return reason.strip()
-
-
-def _description(text: str | None) -> str | None:
-    if text is not None and (not isinstance(text, str) or len(text) > MAX_DESCRIPTION):
-        raise InvalidInput(
-            "a description is text of at most 100,000 characters", field="description"
-        )
-    return text
 
 
 class Edits(RegistryPart):
@@ -41,20 +25,21 @@ class Edits(RegistryPart):
         reason: str = "",
     ) -> RegisteredModel:
         """Change a model's description or tags; each change is a history event with ``reason``."""
-        why = _reason(reason)
-        text = _description(description)
+        why = clean_reason(reason)
+        text = None if description is None else clean_description(description)
         clean_tags = v.clean_pairs(tags, "tag")
+        gone = None if deleted_tag is None else v.clean_key(deleted_tag, "tag key")
 
         def job(conn: Connection) -> RegisteredModel:
             before = registry_repo.get_model(conn, name)
-            if deleted_tag is not None and deleted_tag not in before.tags:
-                raise InvalidInput(f"model {name!r} has no tag {deleted_tag!r}", field="key")
+            if gone is not None and gone not in before.tags:
+                raise NotFound(f"model {name!r} has no tag {gone!r}", name=name, key=gone)
             found = registry_repo.update_model(
-                conn, name, user, description=text, tags=clean_tags, deleted_tag=deleted_tag
+                conn, name, user, description=text, tags=clean_tags, deleted_tag=gone
             )
             _record_changes(conn, name, None, user, why, before.description, text, clean_tags)
-            if deleted_tag is not None:
-                registry_repo.record(conn, name, "tag_deleted", user, key=deleted_tag, reason=why)
+            if gone is not None:
+                registry_repo.record(conn, name, "tag_deleted", user, key=gone, reason=why)
             return found
 
         return self.db.write(job)
@@ -74,15 +59,16 @@ class Edits(RegistryPart):
     ) -> ModelVersion:
         """Change a version's description, stage or tags in one transaction; each change is a
         history event with ``reason`` (a stage records its own)."""
-        why = _reason(reason)
-        text = _description(description)
+        why = clean_reason(reason)
+        text = None if description is None else clean_description(description)
         clean_tags = v.clean_pairs(tags, "tag")
+        gone = None if deleted_tag is None else v.clean_key(deleted_tag, "tag key")
 
         def job(conn: Connection) -> ModelVersion:
             before = registry_repo.get_version(conn, name, version)
-            if deleted_tag is not None and deleted_tag not in before.tags:
-                raise InvalidInput(
-                    f"version {version} of {name!r} has no tag {deleted_tag!r}", field="key"
+            if gone is not None and gone not in before.tags:
+                raise NotFound(
+                    f"version {version} of {name!r} has no tag {gone!r}", name=name, key=gone
                 )
             found = registry_repo.update_version(
                 conn,
@@ -93,14 +79,12 @@ class Edits(RegistryPart):
                 stage=stage,
                 archive_others=archive_others,
                 tags=clean_tags,
-                deleted_tag=deleted_tag,
+                deleted_tag=gone,
                 reason=why,
             )
             _record_changes(conn, name, version, user, why, before.description, text, clean_tags)
-            if deleted_tag is not None:
-                registry_repo.record(
-                    conn, name, "tag_deleted", user, version, key=deleted_tag, reason=why
-                )
+            if gone is not None:
+                registry_repo.record(conn, name, "tag_deleted", user, version, key=gone, reason=why)
             return found
 
         return self.db.write(job)

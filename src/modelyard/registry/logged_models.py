@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, NotFound
 from modelyard.registry import listing
 from modelyard.registry.checks import MODEL_ID, logged_model_id
 from modelyard.registry.entities import LoggedModel, LoggedModelStatus
@@ -115,6 +115,14 @@ class LoggedModels(RegistryPart):
         """For each run, the logged models it read and produced: {run: {direction: [...]}}."""
         with self.db.read() as conn:
             return logged_models_repo.run_links(conn, list(run_ids))
+
+    def models_of_run(self, run_id: str) -> tuple[list[LoggedModel], list[LoggedModel]]:
+        """The models a run logged and the ones it read, newest first (NotFound for no run)."""
+        rid = v.clean_run_id(run_id)
+        with self.db.read() as conn:
+            if not runs_repo.experiments_of(conn, [rid]):
+                raise NotFound(f"run {rid} does not exist", run_id=rid)
+            return logged_models_repo.of_run(conn, rid)
 
     def delete_logged_model(self, model_id: str) -> None:
         mid = logged_model_id(model_id)

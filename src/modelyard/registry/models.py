@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from modelyard.errors import InvalidInput
 from modelyard.registry import listing
+from modelyard.registry.checks import clean_description, clean_reason
 from modelyard.registry.entities import RegisteredModel
 from modelyard.registry.part import RegistryPart
 from modelyard.store.metadata import registry_repo
@@ -27,9 +27,8 @@ class Models(RegistryPart):
     ) -> RegisteredModel:
         clean = v.clean_name(name, "model name")
         clean_tags = v.clean_pairs(tags, "tag")
-        return self.db.write(
-            lambda c: registry_repo.create_model(c, clean, description, clean_tags, user)
-        )
+        text = clean_description(description)
+        return self.db.write(lambda c: registry_repo.create_model(c, clean, text, clean_tags, user))
 
     def get_model(self, name: str) -> RegisteredModel:
         with self.db.read() as conn:
@@ -52,20 +51,22 @@ class Models(RegistryPart):
     ) -> RegisteredModel:
         clean_new = v.clean_name(new_name, "model name") if new_name is not None else None
         clean_tags = v.clean_pairs(tags, "tag")
+        text = None if description is None else clean_description(description)
         return self.db.write(
             lambda c: registry_repo.update_model(
                 c,
                 name,
                 user,
                 new_name=clean_new,
-                description=description,
+                description=text,
                 tags=clean_tags,
                 deleted_tag=deleted_tag,
             )
         )
 
     def delete_model(self, name: str, user: str, reason: str = "") -> None:
-        self.db.write(lambda c: registry_repo.delete_model(c, name, user, reason))
+        why = clean_reason(reason)
+        self.db.write(lambda c: registry_repo.delete_model(c, name, user, why))
 
     def search_models(
         self,
@@ -83,8 +84,7 @@ class Models(RegistryPart):
 
     def set_card(self, name: str, card: str, user: str) -> RegisteredModel:
         """The model card (Markdown), recorded in the history."""
-        if not isinstance(card, str) or len(card) > MAX_CARD:
-            raise InvalidInput("a model card is Markdown text of at most 1,000,000 characters")
+        card = v.clean_text(card, "model card", MAX_CARD)
 
         def job(conn: Connection) -> RegisteredModel:
             registry_repo.set_card(conn, name, card, user)

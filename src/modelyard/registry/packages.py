@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from modelyard.errors import AlreadyExists, InvalidInput, NotFound
+from modelyard.errors import InvalidInput
+from modelyard.registry.checks import clean_description, clean_reason
 from modelyard.registry.entities import ModelVersion, Stage
 from modelyard.registry.part import RegistryPart
 from modelyard.store.artifacts.blobs import clean_digest
@@ -56,17 +57,12 @@ class Packages(RegistryPart):
             )
         rows = self.artifacts.stored(list(clean.items()))
         clean_tags = v.clean_pairs(tags, "tag")
+        text = clean_description(description)
         model_name = v.clean_name(name, "model name")
         package: dict[str, Any] = manifest.to_json()
 
         def job(conn: Connection) -> ModelVersion:
-            try:
-                registry_repo.model_id(conn, model_name)
-            except NotFound:
-                registry_repo.create_model(conn, model_name, "", {}, user)
-            else:
-                if create_only:
-                    raise AlreadyExists(f"registered model {model_name!r} already exists")
+            registry_repo.ensure_model(conn, model_name, user, new=create_only)
             if run_id is not None:
                 runs_repo.get(conn, v.clean_run_id(run_id))
             now = now_ms()
@@ -77,7 +73,7 @@ class Packages(RegistryPart):
                 artifact_prefix="",
                 run_id=run_id,
                 logged_model_id=None,
-                description=description,
+                description=text,
                 stage=Stage.NONE,
                 user=user,
                 created_at=now,
@@ -92,6 +88,7 @@ class Packages(RegistryPart):
 
     def trust(self, name: str, version: int, user: str, reason: str) -> ModelVersion:
         """Allow a version's package to load although its format can run code (recorded)."""
-        if not isinstance(reason, str) or not reason.strip():
+        why = clean_reason(reason)
+        if not why:
             raise InvalidInput("say why this model is trusted (reason)", field="reason")
-        return self.db.write(lambda c: registry_repo.trust(c, name, version, user, reason))
+        return self.db.write(lambda c: registry_repo.trust(c, name, version, user, why))

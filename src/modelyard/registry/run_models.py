@@ -3,13 +3,13 @@ web UI."""
 
 from __future__ import annotations
 
-from modelyard.errors import AlreadyExists, InvalidInput, NotFound
+from modelyard.errors import InvalidInput
 from modelyard.registry.checks import logged_model_id
 from modelyard.registry.entities import ModelVersion
 from modelyard.registry.packages import Packages
 from modelyard.registry.versions import Versions
 from modelyard.store.artifacts.paths import clean_relative
-from modelyard.store.metadata import logged_models_repo, registry_repo, runs_repo
+from modelyard.store.metadata import logged_models_repo, runs_repo
 from modelyard.tracking import validation as v
 
 MANIFEST = "modelyard.json"  # a modelyard package (its manifest is checked as on upload)
@@ -35,8 +35,6 @@ class RunModels(Versions, Packages):
         model_name = v.clean_name(name, "model name")
         with self.db.read() as conn:
             runs_repo.get(conn, rid)
-        if create_only:
-            self._refuse_existing(model_name)
         prefix = f"runs/{rid}/{rel}".rstrip("/")
         files = {f.key: f.digest for f in self.artifacts.files(prefix)}
         if MANIFEST in files:
@@ -61,6 +59,7 @@ class RunModels(Versions, Packages):
             run_id=rid,
             description=description,
             create_missing=True,
+            create_only=create_only,
         )
 
     def register_logged_model(
@@ -78,8 +77,6 @@ class RunModels(Versions, Packages):
         model_name = v.clean_name(name, "model name")
         with self.db.read() as conn:
             logged = logged_models_repo.get(conn, mid)
-        if create_only:
-            self._refuse_existing(model_name)
         return self.create_version(
             model_name,
             f"models:/{mid}",
@@ -88,12 +85,5 @@ class RunModels(Versions, Packages):
             logged_model_id=mid,
             description=description,
             create_missing=True,
+            create_only=create_only,
         )
-
-    def _refuse_existing(self, name: str) -> None:
-        with self.db.read() as conn:
-            try:
-                registry_repo.model_id(conn, name)
-            except NotFound:
-                return
-        raise AlreadyExists(f"registered model {name!r} already exists")

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.registry import listing
-from modelyard.registry.checks import parse_stage
+from modelyard.registry.checks import clean_description, clean_reason, parse_stage
 from modelyard.registry.entities import ModelVersion, Stage
 from modelyard.registry.part import RegistryPart
 from modelyard.store.artifacts.area import ArtifactArea
@@ -32,21 +32,23 @@ class Versions(RegistryPart):
         tags: dict[str, str] | None = None,
         number: int | None = None,
         create_missing: bool = False,
+        create_only: bool = False,
     ) -> ModelVersion:
         """Register files a run or a logged model holds; any other source is refused.
 
         ``number`` keeps the number a version had elsewhere (imports); it must be unused and
         above every earlier number. By default the next number. ``create_missing`` creates
-        the model first when there is none of that name (in the same transaction).
+        the model first when there is none of that name; ``create_only``: the model must be
+        new (AlreadyExists otherwise). Both are decided in the write's transaction.
         """
         clean_tags = v.clean_pairs(tags, "tag")
+        text = clean_description(description)
 
         def job(conn: Connection) -> ModelVersion:
-            if create_missing:
-                try:
-                    registry_repo.model_id(conn, name)
-                except NotFound:
-                    registry_repo.create_model(conn, v.clean_name(name, "model name"), "", {}, user)
+            if create_missing or create_only:
+                registry_repo.ensure_model(
+                    conn, v.clean_name(name, "model name"), user, new=create_only
+                )
             prefix, owner_run, owner_model = _resolve_source(conn, source, run_id, logged_model_id)
             version = ModelVersion(
                 name=name,
@@ -55,7 +57,7 @@ class Versions(RegistryPart):
                 artifact_prefix=prefix,
                 run_id=owner_run,
                 logged_model_id=owner_model,
-                description=description,
+                description=text,
                 stage=Stage.NONE,
                 user=user,
                 created_at=now_ms(),
@@ -109,23 +111,26 @@ class Versions(RegistryPart):
         reason: str = "",
     ) -> ModelVersion:
         clean_tags = v.clean_pairs(tags, "tag")
+        text = None if description is None else clean_description(description)
+        why = clean_reason(reason)
         return self.db.write(
             lambda c: registry_repo.update_version(
                 c,
                 name,
                 version,
                 user,
-                description=description,
+                description=text,
                 stage=stage,
                 archive_others=archive_others,
                 tags=clean_tags,
                 deleted_tag=deleted_tag,
-                reason=reason,
+                reason=why,
             )
         )
 
     def delete_version(self, name: str, version: int, user: str, reason: str = "") -> None:
-        self.db.write(lambda c: registry_repo.delete_version(c, name, version, user, reason))
+        why = clean_reason(reason)
+        self.db.write(lambda c: registry_repo.delete_version(c, name, version, user, why))
 
     def search_versions(
         self,

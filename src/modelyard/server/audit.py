@@ -13,7 +13,7 @@ that signs someone in may set it), the action (``"{METHOD} {route template}"``),
 ``request.state.audit_object``, set by a route or the permission check; else a ``run_id``,
 ``experiment_id`` or a registered model's ``name`` in the JSON body) and what changed
 (``request.state.audit_changes``, a dict a route may set: before/after of settings and
-permissions).
+permissions; the registry's edits add their ``reason`` and ``source`` with :func:`note_changes`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 import weakref
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -143,6 +143,26 @@ class AuditMiddleware:
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+def note_changes(request: Request, **changes: Any) -> None:
+    """Add ``changes`` (a ``reason``, what was changed; None is left out) to the audit record of
+    this write, with its ``source``: ``ui`` for a write of this server's web app, else ``api``."""
+    noted = getattr(request.state, "audit_changes", None)
+    given = {k: v for k, v in changes.items() if v is not None}
+    merged = {**(noted if isinstance(noted, dict) else {}), **given}
+    merged.setdefault("source", source_of(request))
+    request.state.audit_changes = merged
+
+
+def source_of(request: Request) -> str:
+    """``ui`` when a browser sent the write from a page of this server (its ``Origin``, or
+    ``Sec-Fetch-Site: same-origin``: the guard refuses writes from any other origin), else
+    ``api``. A label for the log, not a credential: a script may send these headers too."""
+    headers = request.headers
+    if headers.get("origin") or headers.get("sec-fetch-site") == "same-origin":
+        return "ui"
+    return "api"
 
 
 def entry_of(scope: Scope, state: dict[str, Any], status: int) -> Entry | None:

@@ -18,17 +18,25 @@ class Activity:
     last_run_at: int | None
 
 
+# Per experiment with active runs: their count, latest end (or start) and latest start; read
+# from the covering index ix_runs_activity alone (migration 0015).
+ACTIVITY = (
+    select(
+        runs.c.experiment_id,
+        func.count(),
+        func.max(func.coalesce(runs.c.end_time, runs.c.start_time)),
+        func.max(runs.c.start_time),
+    )
+    .where(runs.c.lifecycle == "active")
+    .group_by(runs.c.experiment_id)
+)
+
+
 def experiment_activity(db: Database) -> dict[int, Activity]:
     """Activity per experiment (one query grouped by experiment; those without active runs
     are left out)."""
-    last = func.max(func.coalesce(runs.c.end_time, runs.c.start_time))
-    query = (
-        select(runs.c.experiment_id, func.count(), last, func.max(runs.c.start_time))
-        .where(runs.c.lifecycle == "active")
-        .group_by(runs.c.experiment_id)
-    )
     with db.read() as conn:
-        rows = list(conn.execute(query))
+        rows = list(conn.execute(ACTIVITY))
     out: dict[int, Activity] = {}
     for exp_id, count, ended, started in rows:
         latest = max(int(ended or 0), int(started or 0)) or None

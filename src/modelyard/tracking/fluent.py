@@ -17,7 +17,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from modelyard import config
-from modelyard.errors import InvalidInput, InvalidState, ParamConflict
+from modelyard.errors import InvalidInput, InvalidState, ParamConflict, printable
 from modelyard.tracking import capture
 from modelyard.tracking.batcher import Batcher
 from modelyard.tracking.client import Client, resolve_uri
@@ -241,7 +241,7 @@ def error_text(exc: BaseException) -> str:
     if module not in ("builtins", "__main__"):
         kind = f"{module}.{kind}"
     try:
-        message = str(exc)
+        message = printable(str(exc))  # bytes decoded with surrogateescape, say
     except Exception:
         message = ""
     text = f"{kind}: {message}" if message else kind

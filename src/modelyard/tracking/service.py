@@ -129,9 +129,8 @@ class TrackingService:
     ) -> Experiment:
         clean = v.clean_name(name, "experiment name")
         clean_tags = v.clean_pairs(tags, "tag")
-        return self.db.write(
-            lambda c: experiments_repo.create(c, clean, description or "", clean_tags)
-        )
+        text = v.clean_text(description or "", "description")
+        return self.db.write(lambda c: experiments_repo.create(c, clean, text, clean_tags))
 
     def get_experiment(self, exp_id: int) -> Experiment:
         with self.db.read() as conn:
@@ -183,8 +182,9 @@ class TrackingService:
         self, exp_id: int, *, name: str | None = None, description: str | None = None
     ) -> Experiment:
         clean = v.clean_name(name, "experiment name") if name is not None else None
+        text = v.clean_text(description, "description") if description is not None else None
         return self.db.write(
-            lambda c: experiments_repo.update(c, exp_id, name=clean, description=description)
+            lambda c: experiments_repo.update(c, exp_id, name=clean, description=text)
         )
 
     def set_experiment_tag(self, exp_id: int, key: str, value: str) -> Experiment:

@@ -108,9 +108,21 @@ def clean_run_id(value: object) -> str:
     return value
 
 
+def clean_text(value: object, what: str, max_chars: int | None = None) -> str:
+    """Text a person wrote (a description, a reason, notes): a string of at most ``max_chars``,
+    without NUL (PostgreSQL cannot store it, so SQLite must not either) or lone surrogates."""
+    if not isinstance(value, str) or (max_chars is not None and len(value) > max_chars):
+        limit = f" of at most {max_chars:,} characters" if max_chars is not None else ""
+        raise InvalidInput(f"{what} must be text{limit}", field=what)
+    if "\x00" in value:
+        raise InvalidInput(f"{what} must not contain NUL characters", field=what)
+    if not value.isascii() and any(unicodedata.category(c) == "Cs" for c in value):
+        raise InvalidInput(f"{what} is not valid Unicode (a lone surrogate)", field=what)
+    return value
+
+
 def clean_notes(value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput("notes must be a string", field="notes")
-    if len(value.encode()) > MAX_NOTES_BYTES:
+    text = clean_text(value, "notes")
+    if len(text.encode()) > MAX_NOTES_BYTES:
         raise InvalidInput(f"notes exceed {MAX_NOTES_BYTES} bytes", field="notes")
-    return mask(unicodedata.normalize("NFC", value))
+    return mask(unicodedata.normalize("NFC", text))

@@ -3,7 +3,8 @@
 A view is what the page's URL holds after ``?`` (filter, columns, sort, grouping, charts), so
 opening it is opening that URL. The query string is checked as one (the characters a URL query
 may hold, well-formed percent escapes, UTF-8), bounded, and kept as given except for a ``view``
-parameter (a view that names a view). Names are unique per experiment.
+parameter (a view that names a view). Names are unique per experiment, which holds at most
+200 views.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 MAX_NAME_LENGTH = 200
 MAX_QUERY_BYTES = 8192
 MAX_FIELDS = 200  # parameters in one query string
+MAX_VIEWS = 200  # views of one experiment
 # RFC 3986 query characters: unreserved, sub-delims, ":", "@", "/", "?" and "%" escapes
 _QUERY_CHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -81,7 +83,7 @@ class SavedViews:
 
         def job(conn: Connection) -> SavedView:
             experiments_repo.get(conn, experiment_id)
-            return views_repo.create(conn, experiment_id, clean_name, clean, owner)
+            return views_repo.create(conn, experiment_id, clean_name, clean, owner, MAX_VIEWS)
 
         return self.db.write(job)
 

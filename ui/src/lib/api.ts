@@ -133,6 +133,8 @@ export interface ModelVersion {
   version: number;
   source: string;
   run_id: string | null;
+  /** the run's name (in the versions list only) */
+  run_name?: string | null;
   description: string;
   stage: string;
   user: string;

@@ -127,7 +127,7 @@ function Versions({ name, versions }: { name: string; versions: ModelVersion[] }
             <td>{v.aliases.map((a) => <span key={a} className="badge">{a}</span>)}</td>
             <td>{v.stage === "None" ? "" : v.stage}</td>
             <td>{v.package?.flavor ?? ""}{v.needs_trust ? (v.trusted ? " (trusted)" : " (needs trust)") : ""}</td>
-            <td>{v.run_id ? <Link to={`/runs/${v.run_id}`}>{v.run_id.slice(0, 8)}</Link> : ""}</td>
+            <td>{v.run_id ? <Link to={`/runs/${v.run_id}`}>{v.run_name || v.run_id.slice(0, 8)}</Link> : ""}</td>
             <td>{v.user}</td>
             <td>{time(v.created_at)}</td>
           </tr>

@@ -86,7 +86,8 @@ def _dataset_of(entry: Any) -> tuple[str, dict[str, Any], dict[str, str]]:
     raw_tags = entry.get("tags") or []
     if not isinstance(raw_tags, list) or not all(isinstance(t, dict) for t in raw_tags):
         raise InvalidInput("an input's tags are a list of {key, value}", field="datasets")
-    tags = {str(wire.required(t, "key")): str(t.get("value") or "") for t in raw_tags}
+    raw = {str(wire.required(t, "key")): str(t.get("value") or "") for t in raw_tags}
+    tags = v.clean_pairs(raw, "input tag")  # checked before the first write
     return v.clean_name(str(wire.required(ds, "name")), "dataset name"), ds, tags
 
 

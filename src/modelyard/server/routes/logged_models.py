@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.access.entities import Kind
-from modelyard.errors import NotFound
 from modelyard.registry.entities import LoggedModel
 from modelyard.registry.service import RegistryService
 from modelyard.server import permissions
 from modelyard.server.deps import registry, tracking
 from modelyard.server.responses import JSONOut
+from modelyard.tracking.run_labels import run_names
 from modelyard.tracking.service import TrackingService
 
 router = APIRouter(tags=["logged models"])
@@ -39,16 +39,6 @@ def logged_model_json(model: LoggedModel, run_names: dict[str, str]) -> dict[str
     }
 
 
-def _run_names(svc: TrackingService, models: list[LoggedModel]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for run_id in sorted({m.run_id for m in models if m.run_id}):
-        try:
-            names[run_id] = svc.get_run(run_id).name
-        except NotFound:
-            continue  # purged since: the model keeps its id only
-    return names
-
-
 @router.get("/experiments/{experiment_id}/logged-models")
 async def experiment_models(
     experiment_id: int,
@@ -68,7 +58,7 @@ async def experiment_models(
         found, token = reg.search_logged_models(
             [experiment_id], filter, order_by, min(max_results, MAX_PAGE), page_token
         )
-        names = _run_names(svc, found)
+        names = run_names(svc.db, (m.run_id for m in found))
         return {
             "models": [logged_model_json(m, names) for m in found],
             "next_page_token": token,
@@ -85,7 +75,7 @@ async def get_logged_model(
 ) -> JSONOut:
     def job() -> dict[str, Any]:
         model = reg.get_logged_model(model_id)
-        return logged_model_json(model, _run_names(svc, [model]))
+        return logged_model_json(model, run_names(svc.db, [model.run_id]))
 
     return JSONOut(await run_in_threadpool(job))
 
@@ -101,29 +91,15 @@ async def run_models(
     experiments the caller may read)."""
 
     def job() -> dict[str, Any]:
-        run = svc.get_run(run_id)
+        outputs, inputs = reg.models_of_run(run_id)
         readable = permissions.readable(request, Kind.EXPERIMENT)
-        links = reg.run_models([run.id]).get(run.id, {})
-        found, _ = reg.search_logged_models(
-            [run.experiment_id], f"source_run_id = '{run.id}'", None, MAX_PAGE
-        )
-        outputs = {m.id: m for m in found}
-        inputs: dict[str, LoggedModel] = {}
-        for direction, pairs in links.items():
-            for model_id, _step in pairs:
-                if direction == "output" and model_id in outputs:
-                    continue
-                try:
-                    model = reg.get_logged_model(model_id)
-                except NotFound:
-                    continue
-                if readable is not None and str(model.experiment_id) not in readable:
-                    continue
-                (outputs if direction == "output" else inputs)[model.id] = model
-        names = _run_names(svc, [*outputs.values(), *inputs.values()])
+        if readable is not None:
+            inputs = [m for m in inputs if str(m.experiment_id) in readable]
+            outputs = [m for m in outputs if str(m.experiment_id) in readable]
+        names = run_names(svc.db, (m.run_id for m in (*outputs, *inputs)))
         return {
-            "outputs": [logged_model_json(m, names) for m in outputs.values()],
-            "inputs": [logged_model_json(m, names) for m in inputs.values()],
+            "outputs": [logged_model_json(m, names) for m in outputs],
+            "inputs": [logged_model_json(m, names) for m in inputs],
         }
 
     return JSONOut(await run_in_threadpool(job))

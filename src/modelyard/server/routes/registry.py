@@ -12,6 +12,7 @@ from modelyard.access.entities import Kind, Role
 from modelyard.registry.entities import ModelVersion, RegisteredModel
 from modelyard.registry.service import RegistryService, parse_stage
 from modelyard.server import permissions
+from modelyard.server.audit import note_changes
 from modelyard.server.deps import registry
 from modelyard.server.identity import Identity, identify
 from modelyard.server.registry_schemas import (
@@ -23,6 +24,7 @@ from modelyard.server.registry_schemas import (
 from modelyard.server.responses import JSONOut
 from modelyard.server.run_access import require_runs
 from modelyard.server.schemas import AliasIn, CardIn, PackageIn, ReasonIn, VersionUpdateIn
+from modelyard.tracking.run_labels import run_names
 from modelyard.wire import files_json, model_json, version_json
 
 router = APIRouter(prefix="/models", tags=["registry"])
@@ -51,9 +53,14 @@ async def get_model(name: str, reg: RegistryService = Depends(registry)) -> JSON
 
 @router.get("/{name}/versions")
 async def list_versions(name: str, reg: RegistryService = Depends(registry)) -> JSONOut:
-    """Every version of the model, newest first."""
-    found = await run_in_threadpool(reg.versions, name)
-    return JSONOut({"versions": [version_json(v) for v in found]})
+    """Every version of the model, newest first, each with its run's name."""
+
+    def job() -> list[dict[str, Any]]:
+        found = reg.versions(name)
+        names = run_names(reg.db, (v.run_id for v in found))
+        return [{**version_json(v), "run_name": names.get(v.run_id or "")} for v in found]
+
+    return JSONOut({"versions": await run_in_threadpool(job)})
 
 
 @router.get("/{name}/versions/{version}")
@@ -140,13 +147,16 @@ async def update_version(
             reason=body.reason,
         )
 
-    return JSONOut(version_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, version=version, stage=body.stage, reason=body.reason)
+    return JSONOut(version_json(found))
 
 
 @router.patch("/{name}")
 async def update_model(
     name: str,
     body: ModelUpdateIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
@@ -155,7 +165,9 @@ async def update_model(
     def job() -> RegisteredModel:
         return reg.edit_model(name, description=body.description, user=who.name, reason=body.reason)
 
-    return JSONOut(model_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, reason=body.reason)
+    return JSONOut(model_json(found))
 
 
 @router.put("/{name}/tags/{key:path}")
@@ -163,6 +175,7 @@ async def set_model_tag(
     name: str,
     key: str,
     body: TagReasonIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
@@ -171,13 +184,16 @@ async def set_model_tag(
     def job() -> RegisteredModel:
         return reg.edit_model(name, tags={key: body.value}, user=who.name, reason=body.reason)
 
-    return JSONOut(model_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, key=key, reason=body.reason)
+    return JSONOut(model_json(found))
 
 
 @router.delete("/{name}/tags/{key:path}")
 async def delete_model_tag(
     name: str,
     key: str,
+    request: Request,
     reason: str = "",
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
@@ -185,7 +201,9 @@ async def delete_model_tag(
     def job() -> RegisteredModel:
         return reg.edit_model(name, deleted_tag=key, user=who.name, reason=reason)
 
-    return JSONOut(model_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, key=key, reason=reason)
+    return JSONOut(model_json(found))
 
 
 @router.put("/{name}/versions/{version}/tags/{key:path}")
@@ -194,6 +212,7 @@ async def set_version_tag(
     version: int,
     key: str,
     body: TagReasonIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
@@ -204,7 +223,9 @@ async def set_version_tag(
             name, version, tags={key: body.value}, user=who.name, reason=body.reason
         )
 
-    return JSONOut(version_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, version=version, key=key, reason=body.reason)
+    return JSONOut(version_json(found))
 
 
 @router.delete("/{name}/versions/{version}/tags/{key:path}")
@@ -212,6 +233,7 @@ async def delete_version_tag(
     name: str,
     version: int,
     key: str,
+    request: Request,
     reason: str = "",
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
@@ -219,7 +241,9 @@ async def delete_version_tag(
     def job() -> ModelVersion:
         return reg.edit_version(name, version, deleted_tag=key, user=who.name, reason=reason)
 
-    return JSONOut(version_json(await run_in_threadpool(job)))
+    found = await run_in_threadpool(job)
+    note_changes(request, version=version, key=key, reason=reason)
+    return JSONOut(version_json(found))
 
 
 @router.post("/{name}/versions/from-run", status_code=201)
@@ -256,11 +280,13 @@ async def register_from_run(
 async def delete_version(
     name: str,
     version: int,
+    request: Request,
     reason: str = "",
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     await run_in_threadpool(reg.delete_version, name, version, who.name, reason)
+    note_changes(request, version=version, reason=reason)
     return JSONOut({})
 
 
@@ -269,11 +295,13 @@ async def trust(
     name: str,
     version: int,
     body: ReasonIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     """Allow this version's package to load although its format runs code (recorded)."""
     found = await run_in_threadpool(reg.trust, name, version, who.name, body.reason)
+    note_changes(request, version=version, reason=body.reason)
     return JSONOut(version_json(found))
 
 
@@ -305,10 +333,12 @@ async def set_alias(
     name: str,
     alias: str,
     body: AliasIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     await run_in_threadpool(reg.set_alias, name, alias, body.version, who.name, body.reason)
+    note_changes(request, alias=alias, version=body.version, reason=body.reason)
     return JSONOut(version_json(await run_in_threadpool(reg.version_by_alias, name, alias)))
 
 
@@ -316,11 +346,13 @@ async def set_alias(
 async def delete_alias(
     name: str,
     alias: str,
+    request: Request,
     reason: str = "",
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     await run_in_threadpool(reg.delete_alias, name, alias, who.name, reason)
+    note_changes(request, alias=alias, reason=reason)
     return JSONOut({})
 
 
@@ -329,11 +361,13 @@ async def rollback_alias(
     name: str,
     alias: str,
     body: ReasonIn,
+    request: Request,
     reg: RegistryService = Depends(registry),
     who: Identity = Depends(identify),
 ) -> JSONOut:
     """Point the alias back at the version it named before its last move."""
     found = await run_in_threadpool(reg.rollback_alias, name, alias, who.name, body.reason)
+    note_changes(request, alias=alias, reason=body.reason)
     return JSONOut(version_json(found))
 
 

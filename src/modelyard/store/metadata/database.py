@@ -32,7 +32,7 @@ from modelyard.tracking.search import numeric_text
 from modelyard.tracking.search_regex import sqlite_regexp
 
 T = TypeVar("T")
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0015"
 
 
 def normalize_url(uri: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, or_, select
 
 from modelyard.errors import InvalidState, NotFound
 from modelyard.registry.entities import LoggedModel, LoggedModelStatus
@@ -172,6 +172,35 @@ def get(conn: Connection, model_id: str) -> LoggedModel:
     model = _to_model(row)
     model.metrics = metrics_of(conn, [model_id]).get(model_id, [])
     return model
+
+
+def of_run(conn: Connection, run_id: str) -> tuple[list[LoggedModel], list[LoggedModel]]:
+    """The models a run logged (its own, and any linked as its outputs) and the ones it read
+    (linked as inputs), each newest first with their metrics: three statements (one more for
+    the metrics of every further 1,000 models)."""
+    linked = select(run_models.c.model_id, run_models.c.direction).where(
+        run_models.c.run_id == run_id
+    )
+    links = conn.execute(linked).all()
+    outputs = {str(r.model_id) for r in links if r.direction == "output"}
+    inputs = {str(r.model_id) for r in links if r.direction == "input"}
+    query = (
+        select(logged_models)
+        .where(
+            logged_models.c.lifecycle == "active",
+            or_(
+                logged_models.c.run_id == run_id,
+                logged_models.c.id.in_(linked.with_only_columns(run_models.c.model_id)),
+            ),
+        )
+        .order_by(logged_models.c.created_at.desc(), logged_models.c.id)
+    )
+    models = [_to_model(r) for r in conn.execute(query)]
+    metrics = metrics_of(conn, [m.id for m in models])
+    for model in models:
+        model.metrics = metrics.get(model.id, [])
+    made = [m for m in models if m.run_id == run_id or m.id in outputs]
+    return made, [m for m in models if m.id in inputs]
 
 
 def list_in(conn: Connection, experiment_ids: list[int] | None) -> list[LoggedModel]:

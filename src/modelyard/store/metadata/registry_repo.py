@@ -155,28 +155,48 @@ def _to_models(conn: Connection, rows: list[Row[Any]]) -> list[RegisteredModel]:
     return out
 
 
+def _insert_model(
+    conn: Connection, name: str, description: str, tags: dict[str, str], user: str
+) -> bool:
+    """Insert the model row and its ``created`` event; False when the name is taken, also by a
+    transaction that committed it meanwhile (the unique name: the insert waits for it on
+    PostgreSQL, and only its savepoint is rolled back)."""
+    taken = select(registered_models.c.id).where(registered_models.c.name == name)
+    if conn.execute(taken).first() is not None:
+        return False
+    now = now_ms()
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                registered_models.insert().values(
+                    name=name,
+                    description=description,
+                    user=user,
+                    created_at=now,
+                    updated_at=now,
+                    next_version=1,
+                    tags_doc=orjson.dumps(tags).decode(),
+                )
+            )
+    except IntegrityError:
+        return False
+    record(conn, name, "created", user, description=description)
+    return True
+
+
 def create_model(
     conn: Connection, name: str, description: str, tags: dict[str, str], user: str
 ) -> RegisteredModel:
-    if conn.execute(select(registered_models.c.id).where(registered_models.c.name == name)).first():
+    if not _insert_model(conn, name, description, tags, user):
         raise AlreadyExists(f"registered model {name!r} already exists", name=name)
-    now = now_ms()
-    try:
-        conn.execute(
-            registered_models.insert().values(
-                name=name,
-                description=description,
-                user=user,
-                created_at=now,
-                updated_at=now,
-                next_version=1,
-                tags_doc=orjson.dumps(tags).decode(),
-            )
-        )
-    except IntegrityError as exc:
-        raise AlreadyExists(f"registered model {name!r} already exists", name=name) from exc
-    record(conn, name, "created", user, description=description)
     return get_model(conn, name)
+
+
+def ensure_model(conn: Connection, name: str, user: str, *, new: bool = False) -> None:
+    """The model ``name``, created when missing, in the caller's transaction; ``new``: it must
+    not exist yet (AlreadyExists), so of two concurrent creates of one name one wins."""
+    if not _insert_model(conn, name, "", {}, user) and new:
+        raise AlreadyExists(f"registered model {name!r} already exists", name=name)
 
 
 def get_model(conn: Connection, name: str) -> RegisteredModel:
@@ -239,7 +259,7 @@ def create_version(
     ``files`` (keys relative to the version) become its snapshot; without them the files under
     ``version.artifact_prefix`` are copied by name.
     """
-    row = _model_row(conn, name)
+    row = _model_row(conn, name, lock=True)  # versions of one model are numbered one at a time
     if number is None:
         number = int(row.next_version)
     elif number < int(row.next_version):
@@ -411,7 +431,15 @@ def update_version(
                     .values(stage=Stage.ARCHIVED.value, updated_at=now)
                 )
                 record(
-                    conn, name, "stage_changed", user, int(other), old=stage.value, new="Archived"
+                    conn,
+                    name,
+                    "stage_changed",
+                    user,
+                    int(other),
+                    old=stage.value,
+                    new=Stage.ARCHIVED.value,
+                    reason=reason,
+                    replaced_by=version,
                 )
     if tags or deleted_tag is not None:
         owner = f"{name!r} version {version}"

@@ -117,6 +117,17 @@ def experiments_of(conn: Connection, run_ids: list[str]) -> dict[str, int]:
     return out
 
 
+_NAMES_OF = select(runs.c.id, runs.c.name).where(runs.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def names_of(conn: Connection, run_ids: list[str]) -> dict[str, str]:
+    """``{run id: name}`` of the runs that exist (deleted ones too), one statement a chunk."""
+    out: dict[str, str] = {}
+    for chunk in chunked(run_ids):
+        out.update((str(r.id), str(r.name)) for r in conn.execute(_NAMES_OF, {"ids": chunk}))
+    return out
+
+
 def _lock_active(conn: Connection, run_id: str) -> None:
     row = conn.execute(
         select(runs.c.lifecycle).where(runs.c.id == run_id).with_for_update()

@@ -67,6 +67,12 @@ runs = Table(
     Column("metrics_doc", Text, nullable=False, default="{}"),
 )
 
+# Covers the experiments overview's activity query (tracking/activity.py): count and latest
+# start or end of the active runs per experiment, read from the index alone.
+Index(
+    "ix_runs_activity", runs.c.experiment_id, runs.c.lifecycle, runs.c.start_time, runs.c.end_time
+)
+
 run_params = Table(
     "run_params",
     metadata,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
-from modelyard.errors import AlreadyExists, NotFound
+from modelyard.errors import AlreadyExists, Conflict, NotFound
 from modelyard.store.metadata.sql import now_ms
-from modelyard.store.metadata.tables import saved_views
+from modelyard.store.metadata.tables import experiments, saved_views
 from modelyard.tracking.view_entities import SavedView
 
 
@@ -60,7 +60,21 @@ def get(conn: Connection, experiment_id: int, view_id: int) -> SavedView:
     return _to_view(row)
 
 
-def create(conn: Connection, experiment_id: int, name: str, query: str, owner: str) -> SavedView:
+def create(
+    conn: Connection, experiment_id: int, name: str, query: str, owner: str, limit: int
+) -> SavedView:
+    """A new view; Conflict once the experiment has ``limit`` (counted under a lock on the
+    experiment's row, so concurrent creates on PostgreSQL cannot pass it together)."""
+    conn.execute(
+        select(experiments.c.id).where(experiments.c.id == experiment_id).with_for_update()
+    )
+    count = select(func.count()).where(saved_views.c.experiment_id == experiment_id)
+    if int(conn.execute(count).scalar_one()) >= limit:
+        raise Conflict(
+            f"experiment {experiment_id} has {limit} saved views, the most it may have: "
+            "delete one first",
+            limit=limit,
+        )
     if _taken(conn, experiment_id, name):
         raise _exists(name)
     now = now_ms()
