@@ -192,3 +192,17 @@ def test_run_page_follows_a_running_run(page: Any, filled: Filled) -> None:
         expect(chart).to_contain_text("3 of 3 points drawn", timeout=15_000)
         api.patch(f"/runs/{rid}", json={"status": "FINISHED"})
         expect(page.locator(".page-head .status")).to_have_text("finished", timeout=15_000)
+
+
+def test_a_page_loaded_on_demand_that_is_gone_asks_for_a_reload(page: Any, filled: Filled) -> None:
+    # the models page is its own file, fetched when first opened; an upgraded server no longer
+    # has the file an open tab asks for
+    page.route(re.compile(r"/assets/Models-[^/]*\.js$"), lambda route: route.fulfill(status=404))
+    page.goto(f"{filled.url}/experiments")
+    expect(page.get_by_test_id("experiments")).to_be_visible()
+    page.get_by_role("link", name="Models", exact=True).click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("could not be loaded")
+    page.unroute(re.compile(r"/assets/Models-[^/]*\.js$"))
+    alert.get_by_role("button", name="Reload").click()
+    expect(page.get_by_role("heading", name=re.compile("Models", re.I))).to_be_visible()

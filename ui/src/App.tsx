@@ -1,5 +1,5 @@
 /** The shell: the session, top navigation, theme switch, and the page the URL names. */
-import { useEffect } from "react";
+import { Suspense, lazy, useEffect, type ComponentType } from "react";
 import { Link } from "./components/Link";
 import { ExperimentGate, NotFound } from "./components/NotFound";
 import { UserMenu } from "./components/UserMenu";
@@ -7,21 +7,41 @@ import { safeNext } from "./lib/access";
 import { match, navigate, useLocation } from "./lib/route";
 import { here, loadSession, loginHref, useSession } from "./lib/session";
 import { useTheme } from "./lib/theme";
-import { AccountPage } from "./pages/Account";
-import { AdminPage } from "./pages/Admin";
-import { AuditPage } from "./pages/Audit";
 import { LoginPage } from "./pages/Login";
-import { ComparePage } from "./pages/Compare";
-import { DatasetPage, DatasetsPage } from "./pages/Datasets";
-import { DeploymentPage, DeploymentsPage } from "./pages/Deployments";
 import { ExperimentsPage } from "./pages/Experiments";
-import { HelpPage } from "./pages/Help";
-import { ModelPage, ModelVersionPage, ModelsPage } from "./pages/Models";
-import { MonitoringIndexPage, MonitoringPage } from "./pages/Monitoring";
-import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
-import { ExperimentTracesPage, TracePage } from "./pages/Traces";
 import "./shell.css";
+
+/** A page loaded when first opened (its own file), so the experiments and runs pages
+ * start without parsing the run, registry, deployments, monitoring and admin code. A file that is gone
+ * (the server was upgraded under an open tab) asks for a reload instead of a blank page. */
+function later<P extends object>(load: () => Promise<Record<string, unknown>>, name: string) {
+  return lazy(async () => {
+    try {
+      return { default: (await load())[name] as ComponentType<P> };
+    } catch {
+      return { default: () => <section className="main"><p className="error" role="alert">This page could not be loaded: the server may have been upgraded. <button onClick={() => location.reload()}>Reload</button></p></section> };
+    }
+  });
+}
+
+const ComparePage = later(() => import("./pages/Compare"), "ComparePage");
+const RunPage = later<{ runId: string }>(() => import("./pages/Run"), "RunPage");
+const ExperimentTracesPage = later<{ experimentId: number }>(() => import("./pages/Traces"), "ExperimentTracesPage");
+const TracePage = later<{ traceId: string }>(() => import("./pages/Traces"), "TracePage");
+const AccountPage = later(() => import("./pages/Account"), "AccountPage");
+const AdminPage = later(() => import("./pages/Admin"), "AdminPage");
+const AuditPage = later(() => import("./pages/Audit"), "AuditPage");
+const DatasetsPage = later(() => import("./pages/Datasets"), "DatasetsPage");
+const DatasetPage = later<{ name: string }>(() => import("./pages/Datasets"), "DatasetPage");
+const DeploymentsPage = later(() => import("./pages/Deployments"), "DeploymentsPage");
+const DeploymentPage = later<{ name: string }>(() => import("./pages/Deployments"), "DeploymentPage");
+const HelpPage = later(() => import("./pages/Help"), "HelpPage");
+const ModelsPage = later(() => import("./pages/Models"), "ModelsPage");
+const ModelPage = later<{ name: string }>(() => import("./pages/Models"), "ModelPage");
+const ModelVersionPage = later<{ name: string; version: number }>(() => import("./pages/Models"), "ModelVersionPage");
+const MonitoringIndexPage = later(() => import("./pages/Monitoring"), "MonitoringIndexPage");
+const MonitoringPage = later<{ name: string }>(() => import("./pages/Monitoring"), "MonitoringPage");
 
 function Page({ path }: { path: string }) {
   let m: Record<string, string> | null;
@@ -130,7 +150,11 @@ export function App() {
             <button onClick={() => loadSession().catch(() => {})}>Try again</button>
           </section>
         )}
-        {session && (signedOut ? <LoginPage sso={session.sso} /> : <Page path={path} />)}
+        {session && (signedOut ? <LoginPage sso={session.sso} /> : (
+          <Suspense fallback={<section className="main"><p className="muted">Loading…</p></section>}>
+            <Page path={path} />
+          </Suspense>
+        ))}
       </main>
     </>
   );
