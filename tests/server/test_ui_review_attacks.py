@@ -369,10 +369,12 @@ def test_pages_naming_runs_cost_a_constant_number_of_statements(
                 "model's versions": f"{API}/models/w{size}/versions",
             }
             for page, path in pages.items():
-                ok(http.get(path))  # the pool's connections are open and set up
-                with statements(quiet, monkeypatch) as seen:
-                    answer = ok(http.get(path))
-                costs.setdefault(page, []).append(len(seen))
+                counts = []
+                for _ in range(3):  # the fewest: a request on a pooled connection opened
+                    with statements(quiet, monkeypatch) as seen:  # for it also sets it up
+                        answer = ok(http.get(path))
+                    counts.append(len(seen))
+                costs.setdefault(page, []).append(min(counts))
             mine = answer["versions"]
             assert {v["run_name"] for v in mine} == {f"r{i}" for i in range(size)}
             found = ok(http.get(pages["run's models"]))
