@@ -387,6 +387,24 @@ def test_pages_naming_runs_cost_a_constant_number_of_statements(
         assert big <= 10, (page, costs)
 
 
+def test_a_versions_run_name_shows_only_to_readers_of_its_experiment(srv: AuthServer) -> None:
+    with srv.client(srv.admin_token) as admin:
+        eid, rid = _run_with_model(admin, "secret-exp")
+        ok(admin.patch(f"{API}/runs/{rid}", json={"name": "secret-run"}))
+        body = {"run_id": rid, "path": "model"}
+        ok(admin.post(f"{API}/models/shown/versions/from-run", json=body), 201)
+    model_only = srv.user("model-only", [(Kind.MODEL, "shown", Role.VIEWER)])
+    both = srv.user(
+        "both", [(Kind.MODEL, "shown", Role.VIEWER), (Kind.EXPERIMENT, str(eid), Role.VIEWER)]
+    )
+    with srv.client(model_only) as client:
+        [version] = ok(client.get(f"{API}/models/shown/versions"))["versions"]
+    assert (version["run_id"], version["run_name"]) == (rid, None)
+    with srv.client(both) as client:
+        [version] = ok(client.get(f"{API}/models/shown/versions"))["versions"]
+    assert version["run_name"] == "secret-run"
+
+
 # ---- 7. saved views: at most 200 an experiment, names and query strings checked
 
 

@@ -9,10 +9,13 @@ from modelyard.store.metadata import runs_repo
 from modelyard.store.metadata.database import Database
 
 
-def run_names(db: Database, run_ids: Iterable[str | None]) -> dict[str, str]:
-    """The name of each run among ``run_ids`` that exists (None and unknown ids are left out)."""
+def run_names(
+    db: Database, run_ids: Iterable[str | None], experiments: set[str] | None = None
+) -> dict[str, str]:
+    """The name of each run among ``run_ids`` that exists (None and unknown ids are left out);
+    with ``experiments`` (the ones the caller may read), only of the runs in them."""
     wanted = sorted({r for r in run_ids if r})
     if not wanted:
         return {}
     with db.read() as conn:
-        return runs_repo.names_of(conn, wanted)
+        return runs_repo.names_of(conn, wanted, experiments)

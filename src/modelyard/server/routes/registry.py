@@ -52,12 +52,16 @@ async def get_model(name: str, reg: RegistryService = Depends(registry)) -> JSON
 
 
 @router.get("/{name}/versions")
-async def list_versions(name: str, reg: RegistryService = Depends(registry)) -> JSONOut:
-    """Every version of the model, newest first, each with its run's name."""
+async def list_versions(
+    name: str, request: Request, reg: RegistryService = Depends(registry)
+) -> JSONOut:
+    """Every version of the model, newest first, each with its run's name (when the caller may
+    read the run's experiment; else the run id alone)."""
 
     def job() -> list[dict[str, Any]]:
         found = reg.versions(name)
-        names = run_names(reg.db, (v.run_id for v in found))
+        readable = permissions.readable(request, Kind.EXPERIMENT)
+        names = run_names(reg.db, (v.run_id for v in found), readable)
         return [{**version_json(v), "run_name": names.get(v.run_id or "")} for v in found]
 
     return JSONOut({"versions": await run_in_threadpool(job)})

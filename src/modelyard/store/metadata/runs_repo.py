@@ -117,14 +117,21 @@ def experiments_of(conn: Connection, run_ids: list[str]) -> dict[str, int]:
     return out
 
 
-_NAMES_OF = select(runs.c.id, runs.c.name).where(runs.c.id.in_(bindparam("ids", expanding=True)))
+_NAMES_OF = select(runs.c.id, runs.c.name, runs.c.experiment_id).where(
+    runs.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
-def names_of(conn: Connection, run_ids: list[str]) -> dict[str, str]:
-    """``{run id: name}`` of the runs that exist (deleted ones too), one statement a chunk."""
+def names_of(
+    conn: Connection, run_ids: list[str], experiments: set[str] | None = None
+) -> dict[str, str]:
+    """``{run id: name}`` of the runs that exist (deleted ones too), one statement a chunk;
+    with ``experiments``, only of the runs in those experiments (ids as text)."""
     out: dict[str, str] = {}
     for chunk in chunked(run_ids):
-        out.update((str(r.id), str(r.name)) for r in conn.execute(_NAMES_OF, {"ids": chunk}))
+        for r in conn.execute(_NAMES_OF, {"ids": chunk}):
+            if experiments is None or str(r.experiment_id) in experiments:
+                out[str(r.id)] = str(r.name)
     return out
 
 
